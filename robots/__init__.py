@@ -1,0 +1,1 @@
+"""Tandem robots: the workflow language, the engine, the action library."""

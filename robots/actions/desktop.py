@@ -1,0 +1,319 @@
+"""Desktop actions (pyautogui on a real X display): run inside an ``in:`` block of a desktop system.
+
+Coordinates are screen pixels; images are PNG files (relative to the project root) found on
+screen with OpenCV at a ``confidence`` (0..1), optionally within a ``region``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from robots.desktop import DesktopSession, display_env, screenshot
+from robots.errors import SystemException
+from robots.registry import ActionContext, ActionParams, action
+
+Region = tuple[int, int, int, int]
+
+
+def _session(ctx: ActionContext) -> DesktopSession:
+    if not isinstance(ctx.session, DesktopSession):
+        raise SystemException(
+            f"step {ctx.step}: desktop actions run inside an 'in:' block of a desktop system"
+        )
+    return ctx.session
+
+
+def _gui(session: DesktopSession) -> Any:
+    """pyautogui, bound to the session's display (it reads DISPLAY when first imported)."""
+    os.environ["DISPLAY"] = session.display
+    import pyautogui
+
+    pyautogui.FAILSAFE = False  # a virtual display has no corner the operator could slam the mouse into
+    pyautogui.PAUSE = 0.02
+    return pyautogui
+
+
+def _project_path(name: str) -> Path:
+    path = Path(name)
+    if not path.is_absolute():
+        path = Path(os.environ.get("TANDEM_HOME", ".")) / path
+    return path
+
+
+def _locate(
+    session: DesktopSession, image: str, confidence: float, region: Region | None
+) -> tuple[int, int] | None:
+    import pyscreeze
+
+    needle = _project_path(image)
+    if not needle.is_file():
+        raise SystemException(f"image {image!r} not found (looked at {needle})")
+    with tempfile.TemporaryDirectory() as scratch:
+        shot = screenshot(session.display, Path(scratch) / "screen.png", region)
+        try:
+            box = pyscreeze.locate(str(needle), str(shot), confidence=confidence, grayscale=False)
+        except pyscreeze.ImageNotFoundException:
+            return None
+    if box is None:
+        return None
+    left, top = (region[0], region[1]) if region else (0, 0)
+    return left + box.left + box.width // 2, top + box.top + box.height // 2
+
+
+class ImageTarget(ActionParams):
+    """Where on screen: coordinates, or an image to find."""
+
+    x: int | None = Field(None, description="Screen x in pixels.")
+    y: int | None = Field(None, description="Screen y in pixels.")
+    image: str | None = Field(None, description="PNG of what to click, relative to the project root.")
+    confidence: float = Field(0.9, ge=0.1, le=1.0, description="How close the match must be (1 = exact).")
+    region: Region | None = Field(None, description="Search only here: [left, top, width, height].")
+    timeout: float = Field(10.0, description="Seconds to wait for the image to appear.")
+
+
+class ClickParams(ImageTarget):
+    """What to click and how."""
+
+    button: str = Field("left", description="left, right or middle.")
+    clicks: int = Field(1, ge=1, le=3, description="2 for a double-click.")
+
+    @model_validator(mode="after")
+    def _target(self) -> ClickParams:
+        if self.image is None and (self.x is None or self.y is None):
+            raise ValueError("give x and y, or an image")
+        return self
+
+
+def _wait_for_image(ctx: ActionContext, params: ImageTarget) -> tuple[int, int]:
+    session = _session(ctx)
+    assert params.image is not None
+    deadline = time.monotonic() + ctx.remaining(params.timeout)
+    while True:
+        found = _locate(session, params.image, params.confidence, params.region)
+        if found is not None:
+            return found
+        if time.monotonic() >= deadline:
+            evidence = ctx.artifacts_dir / f"step-{ctx.step}-screen.png"
+            ctx.artifacts_dir.mkdir(parents=True, exist_ok=True)
+            screenshot(session.display, evidence)
+            raise SystemException(
+                f"image {params.image!r} not on screen (confidence {params.confidence}) within "
+                f"{params.timeout:g}s; the screen is saved at {evidence}"
+            )
+        time.sleep(0.2)
+
+
+@action("desktop.click", needs="desktop", side_effect=True)
+def click(ctx: ActionContext, params: ClickParams) -> dict[str, int]:
+    """Click at coordinates, or on an image once it appears on screen.
+
+    Example: ``- desktop.click: {x: 200, y: 140}`` or ``{image: images/save.png, confidence: 0.8}``
+    """
+    session = _session(ctx)
+    gui = _gui(session)
+    if params.image is not None:
+        x, y = _wait_for_image(ctx, params)
+    else:
+        assert params.x is not None and params.y is not None
+        x, y = params.x, params.y
+    gui.click(x=x, y=y, clicks=params.clicks, button=params.button)
+    return {"x": x, "y": y}
+
+
+class TypeParams(ActionParams):
+    """Text to type into the focused field."""
+
+    text: str = Field(description="The text; any characters (non-ASCII goes through xdotool).")
+    enter: bool = Field(False, description="Press Enter afterwards.")
+    clear: bool = Field(False, description="Select all (Ctrl+A) and replace what is in the field.")
+    interval: float = Field(0.0, ge=0, description="Seconds between keys, for slow programs.")
+
+
+@action("desktop.type", primary="text", needs="desktop", side_effect=True)
+def type_text(ctx: ActionContext, params: TypeParams) -> None:
+    """Type text into the focused field of the program.
+
+    Example: ``- desktop.type: {text: "{{ input.street }}", clear: true}``
+    """
+    session = _session(ctx)
+    gui = _gui(session)
+    if params.clear:
+        gui.hotkey("ctrl", "a")
+        gui.press("backspace")
+    if params.text.isascii():
+        gui.write(params.text, interval=params.interval)
+    else:
+        if not shutil.which("xdotool"):
+            raise SystemException("typing non-ASCII text needs xdotool: apt-get install xdotool")
+        delay = str(max(1, int(params.interval * 1000)))
+        subprocess.run(
+            ["xdotool", "type", "--delay", delay, "--", params.text],
+            env=display_env(session.display),
+            check=True,
+            timeout=60,
+        )
+    if params.enter:
+        gui.press("enter")
+
+
+class HotkeyParams(ActionParams):
+    """A key or chord."""
+
+    keys: str = Field(description="Keys joined by '+': 'enter', 'tab', 'f2', 'ctrl+s', 'alt+f4'.")
+    times: int = Field(1, ge=1, le=50, description="How often to press it.")
+
+
+@action("desktop.hotkey", primary="keys", needs="desktop", side_effect=True)
+def hotkey(ctx: ActionContext, params: HotkeyParams) -> None:
+    """Press a key or a key chord.
+
+    Example: ``- desktop.hotkey: ctrl+s`` or ``{keys: tab, times: 3}``
+    """
+    gui = _gui(_session(ctx))
+    keys = [k.strip().lower() for k in params.keys.split("+") if k.strip()]
+    unknown = [k for k in keys if k not in gui.KEYBOARD_KEYS]
+    if unknown:
+        raise SystemException(
+            f"unknown key(s) {unknown}; e.g. enter, tab, esc, f1..f12, ctrl, alt, shift, a..z"
+        )
+    for _ in range(params.times):
+        gui.hotkey(*keys) if len(keys) > 1 else gui.press(keys[0])
+
+
+class WaitImageParams(ImageTarget):
+    """The image to wait for."""
+
+    @model_validator(mode="after")
+    def _image(self) -> WaitImageParams:
+        if self.image is None:
+            raise ValueError("give the image to wait for")
+        return self
+
+
+@action("desktop.wait_for_image", primary="image", needs="desktop")
+def wait_for_image(ctx: ActionContext, params: WaitImageParams) -> dict[str, int]:
+    """Wait until an image appears on screen; returns where (its centre).
+
+    Example: ``- desktop.wait_for_image: {image: images/saved.png, timeout: 5}``
+    """
+    x, y = _wait_for_image(ctx, params)
+    return {"x": x, "y": y}
+
+
+class ClipboardParams(ActionParams):
+    """No parameters needed."""
+
+
+@action("desktop.read_clipboard", needs="desktop")
+def read_clipboard(ctx: ActionContext, params: ClipboardParams) -> str:
+    """Read the text on the clipboard (e.g. after the program copied a field).
+
+    Example: ``- desktop.read_clipboard`` with ``as: phone``
+    """
+    session = _session(ctx)
+    if not shutil.which("xclip"):
+        raise SystemException("reading the clipboard needs xclip: apt-get install xclip")
+    result = subprocess.run(
+        ["xclip", "-o", "-selection", "clipboard"],
+        env=display_env(session.display),
+        capture_output=True,
+        text=True,
+        timeout=5,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemException(f"the clipboard is empty or unreadable: {result.stderr.strip() or 'no text'}")
+    return result.stdout
+
+
+class ScreenshotParams(ActionParams):
+    """What to capture."""
+
+    path: str | None = Field(None, description="File name in the case's artifacts.")
+    region: Region | None = Field(None, description="Only this part: [left, top, width, height].")
+
+
+@action("desktop.screenshot", needs="desktop")
+def take_screenshot(ctx: ActionContext, params: ScreenshotParams) -> str:
+    """Save a screenshot of the display (or a region) with the case; returns its path.
+
+    Example: ``- desktop.screenshot: {region: [0, 0, 800, 600]}``
+    """
+    session = _session(ctx)
+    ctx.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    target = ctx.artifacts_dir / (params.path or f"step-{ctx.step}-desktop.png")
+    return str(screenshot(session.display, target, params.region))
+
+
+class LaunchParams(ActionParams):
+    """A program to start on the robot's display."""
+
+    command: str = Field(description="The command line.")
+    window: str | None = Field(None, description="Wait for a window titled like this (regex).")
+    timeout: float = Field(20.0, description="Seconds to wait for the window.")
+
+
+@action("desktop.launch", primary="command", needs="desktop", side_effect=True)
+def launch(ctx: ActionContext, params: LaunchParams) -> dict[str, Any]:
+    """Start another program on the robot's display (besides the system's own program).
+
+    Example: ``- desktop.launch: {command: "xcalc", window: Calculator}``
+    """
+    import shlex
+
+    from robots.desktop import find_window
+
+    session = _session(ctx)
+    try:
+        process = subprocess.Popen(
+            shlex.split(params.command),
+            env=display_env(session.display),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError as error:
+        raise SystemException(f"cannot start {params.command!r}: {error}") from None
+    launched = getattr(session, "launched", [])
+    launched.append(process)
+    session.launched = launched  # type: ignore[attr-defined]
+    window = (
+        find_window(session.display, params.window, ctx.remaining(params.timeout)) if params.window else None
+    )
+    return {"pid": process.pid, "window": window}
+
+
+class CloseParams(ActionParams):
+    """Which program to close."""
+
+    window: str | None = Field(
+        None, description="Close the window titled like this (regex); default: the system's."
+    )
+
+
+@action("desktop.close", primary="window", needs="desktop", side_effect=True)
+def close(ctx: ActionContext, params: CloseParams) -> None:
+    """Close a window (politely, like clicking its close button).
+
+    Example: ``- desktop.close: Calculator``
+    """
+    from robots.desktop import find_window
+
+    session = _session(ctx)
+    window = find_window(session.display, params.window, 2.0) if params.window else session.window_id
+    if window is None:
+        raise SystemException("desktop.close: say which window (window: <title>)")
+    subprocess.run(
+        ["xdotool", "windowclose", window],
+        env=display_env(session.display),
+        capture_output=True,
+        timeout=5,
+        check=False,
+    )

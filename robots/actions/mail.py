@@ -1,0 +1,105 @@
+"""Sending mail: a template (or a body) rendered with the case's data, sent over SMTP."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import Field, field_validator, model_validator
+
+from connectors.mail import Mail, Mailer, SmtpMailer
+from robots.errors import BusinessException, SystemException
+from robots.registry import ActionContext, ActionParams, action
+
+_TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_HTML_TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+
+
+def template_dir() -> Path:
+    """Where mail templates live: ``templates/mail`` under the project root."""
+    return Path(os.environ.get("TANDEM_HOME", ".")) / "templates" / "mail"
+
+
+class SendParams(ActionParams):
+    """A mail to send."""
+
+    to: list[str] = Field(description="Recipient(s): one address or a list.")
+    cc: list[str] = Field(default_factory=list)
+    subject: str | None = Field(None, description="Subject (a template's 'Subject:' line is the default).")
+    template: str | None = Field(None, description="Name of templates/mail/<name>.txt (and optional .html).")
+    body: str | None = Field(None, description="The text, instead of a template.")
+    data: dict[str, Any] = Field(default_factory=dict, description="Values for the template.")
+    attachments: list[str] = Field(default_factory=list, description="Paths of files to attach.")
+
+    @field_validator("to", "cc", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _content(self) -> SendParams:
+        if (self.template is None) == (self.body is None):
+            raise ValueError("give a template or a body (one of them)")
+        if not self.to or not all("@" in address for address in self.to):
+            raise ValueError(f"'to' needs e-mail addresses, got {self.to}")
+        return self
+
+
+def _render(name: str, source: str, data: dict[str, Any], *, html: bool) -> str:
+    environment = _HTML_TEMPLATES if html else _TEMPLATES
+    try:
+        return environment.from_string(source).render(**data)
+    except UndefinedError as error:
+        raise BusinessException(f"mail template {name}: {error}; pass it in 'data'") from None
+    except TemplateError as error:
+        raise SystemException(f"mail template {name} is broken: {error}") from None
+
+
+@action("mail.send", side_effect=True)
+def send(ctx: ActionContext, params: SendParams) -> dict[str, Any]:
+    """Send a mail from a template in ``templates/mail`` (or a plain ``body``).
+
+    The first line ``Subject: ...`` of a .txt template is the subject; a .html template of
+    the same name adds an HTML part. The Message-ID is derived from the case and step.
+    Example: ``- mail.send: {to: "{{ input.email }}", template: address_changed, data: {name: "{{ name }}"}}``
+    """
+    subject, text, html = params.subject, params.body or "", None
+    if params.template is not None:
+        path = template_dir() / f"{params.template}.txt"
+        if not path.is_file():
+            known = sorted(p.stem for p in template_dir().glob("*.txt"))
+            raise SystemException(
+                f"no mail template {params.template!r} (looked for {path}); templates: {known}"
+            )
+        text = _render(path.name, path.read_text(encoding="utf-8"), params.data, html=False)
+        first, _, rest = text.partition("\n")
+        if first.lower().startswith("subject:"):
+            subject = subject or first.split(":", 1)[1].strip()
+            text = rest.lstrip("\n")
+        html_path = path.with_suffix(".html")
+        if html_path.is_file():
+            html = _render(html_path.name, html_path.read_text(encoding="utf-8"), params.data, html=True)
+    if not subject:
+        raise BusinessException(
+            "mail.send: no subject (give 'subject' or start the template with 'Subject: ...')"
+        )
+    attachments = [Path(p) for p in params.attachments]
+    missing = [str(p) for p in attachments if not p.is_file()]
+    if missing:
+        raise SystemException(f"mail.send: attachment not found: {', '.join(missing)}")
+    mailer: Mailer = ctx.services.get("mail") or SmtpMailer.from_env()
+    message_id = mailer.send(
+        Mail(
+            to=params.to,
+            cc=params.cc,
+            subject=subject,
+            text=text,
+            html=html,
+            attachments=attachments,
+            message_id=f"<{ctx.idempotency_key}@tandem>",
+        )
+    )
+    return {"message_id": message_id, "to": params.to, "subject": subject}

@@ -1,0 +1,193 @@
+"""Expressions: Jinja2 templates in a sandbox, plus ``${ENV}`` references.
+
+A string that is one single expression keeps the expression's type::
+
+    "{{ input.count }}"          -> 3            (an int, not "3")
+    "Dear {{ input.name }}"      -> "Dear Ada"   (text around it: always a string)
+    "${CRM_URL}/customers"       -> "http://localhost:8101/customers"
+
+Undefined names are errors that name the name, the template and the step. ``${NAME}`` and
+``${NAME:-default}`` read the process environment when the value is used (not when the
+file is loaded), so a workflow validates without the environment of production.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2.runtime import Undefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from robots.errors import ExpressionError
+
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<body>.*)\}\}\s*$", re.DOTALL)
+_ENV_REF = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+def _digits(value: Any) -> str:
+    """Keep only the digits of a value: ``"+49 (30) 1234-56"`` -> ``"4930123456"``."""
+    return "".join(ch for ch in str(value) if ch.isdigit())
+
+
+def _normalize(value: Any) -> str:
+    """Case- and space-insensitive form of a text, for comparisons."""
+    return " ".join(str(value).split()).casefold()
+
+
+def _make_environment() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.filters["digits"] = _digits
+    env.filters["normalize"] = _normalize
+    env.globals["now"] = datetime.now
+    env.globals["today"] = date.today
+    env.tests["matching"] = lambda value, pattern: re.fullmatch(pattern, str(value)) is not None
+    return env
+
+
+ENVIRONMENT = _make_environment()
+
+
+def register_function(name: str, function: Callable[..., Any]) -> None:
+    """Make ``function`` callable from every expression as ``name(...)``."""
+    ENVIRONMENT.globals[name] = function
+    _compile_expression.cache_clear()
+    _compile_template.cache_clear()
+
+
+def register_filter(name: str, function: Callable[..., Any]) -> None:
+    """Make ``function`` usable as a filter: ``{{ value | name }}``."""
+    ENVIRONMENT.filters[name] = function
+    _compile_expression.cache_clear()
+    _compile_template.cache_clear()
+
+
+def is_template(value: Any) -> bool:
+    """True when ``value`` is a string that holds a Jinja expression or statement."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def has_env_ref(value: Any) -> bool:
+    """True when ``value`` is a string with a ``${NAME}`` reference."""
+    return isinstance(value, str) and ("${" in value or "$$" in value)
+
+
+def single_expression(text: str) -> str | None:
+    """The inner expression when ``text`` is exactly one ``{{ ... }}``, else None."""
+    match = _SINGLE_EXPRESSION.match(text)
+    if match is None:
+        return None
+    body = match.group("body")
+    if "{{" in body or "}}" in body or "{%" in body:
+        return None
+    return body.strip()
+
+
+def syntax_problem(text: str) -> str | None:
+    """A message describing the template syntax error in ``text``, or None if it parses."""
+    try:
+        expression = single_expression(text)
+        if expression is not None:
+            _compile_expression(expression)
+        else:
+            _compile_template(text)
+    except TemplateSyntaxError as error:
+        return f"bad expression syntax: {error.message}"
+    return None
+
+
+def referenced_names(text: str) -> set[str]:
+    """Top-level names a template reads (``input``, ``check``...), for static checks."""
+    try:
+        parsed = ENVIRONMENT.parse(text)
+        names = set(meta.find_undeclared_variables(parsed))
+    except TemplateError:
+        return set()
+    # Names assigned inside the template ({% set %}, loops) are not outside references.
+    assigned = {node.name for node in parsed.find_all(nodes.Name) if node.ctx == "store"}
+    return names - assigned - set(ENVIRONMENT.globals)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_expression(expression: str) -> Any:
+    return ENVIRONMENT.compile_expression(expression, undefined_to_none=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_template(text: str) -> Any:
+    return ENVIRONMENT.from_string(text)
+
+
+def resolve_env(text: str, *, where: str = "", environ: Mapping[str, str] | None = None) -> str:
+    """Replace ``${NAME}`` / ``${NAME:-default}`` with environment values; ``$$`` is a ``$``."""
+    source = os.environ if environ is None else environ
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group("name")
+        if name in source:
+            return source[name]
+        if match.group("default") is not None:
+            return match.group("default")
+        place = f" (in {where})" if where else ""
+        raise ExpressionError(
+            f"environment variable {name} is not set{place}; "
+            f"set it, or give a default with ${{{name}:-value}}"
+        )
+
+    return _ENV_REF.sub(substitute, text)
+
+
+def _explain_undefined(error: Exception, text: str, where: str, scope: Mapping[str, Any]) -> str:
+    known = ", ".join(sorted(k for k in scope if not k.startswith("_"))) or "none"
+    place = f"{where}: " if where else ""
+    return f"{place}{error} in {text!r} (names defined here: {known})"
+
+
+def render_text(text: str, scope: Mapping[str, Any], *, where: str = "") -> Any:
+    """Evaluate one string: env references first, then the template (if any)."""
+    if has_env_ref(text):
+        text = resolve_env(text, where=where)
+    if not is_template(text):
+        return text
+    try:
+        expression = single_expression(text)
+        if expression is not None:
+            result = _compile_expression(expression)(**scope)
+            if isinstance(result, Undefined):
+                result._fail_with_undefined_error()
+            return result
+        return _compile_template(text).render(**scope)
+    except UndefinedError as error:
+        raise ExpressionError(_explain_undefined(error, text, where, scope)) from None
+    except TemplateSyntaxError as error:
+        raise ExpressionError(f"{where}: bad expression syntax: {error.message} in {text!r}") from None
+    except ExpressionError:
+        raise
+    except Exception as error:  # a filter or function failed: keep the type and message
+        place = f"{where}: " if where else ""
+        raise ExpressionError(f"{place}{type(error).__name__}: {error} while evaluating {text!r}") from error
+
+
+def render(value: Any, scope: Mapping[str, Any], *, where: str = "") -> Any:
+    """Evaluate every template inside ``value`` (strings, lists and mappings, deeply)."""
+    if isinstance(value, str):
+        return render_text(value, scope, where=where)
+    if isinstance(value, Mapping):
+        return {key: render(item, scope, where=where) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [render(item, scope, where=where) for item in value]
+    return value
+
+
+def truthy(value: Any) -> bool:
+    """How a ``when`` / ``if`` result counts: Python truth, but ``"false"``/``"no"`` are false."""
+    if isinstance(value, str):
+        return value.strip().casefold() not in {"", "false", "no", "off", "0", "none", "null"}
+    return bool(value)

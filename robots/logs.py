@@ -1,0 +1,95 @@
+"""Logging: readable lines on a terminal, JSON lines in files, secrets never written.
+
+Every record carries ``case``, ``run``, ``step`` and ``robot`` (set by the engine with
+``logger.contextualize``). Before any sink sees a record, a patcher masks every value the
+process knows to be secret or personal (``robots.masking.PROCESS_MASKER``), in the message
+and in the extra fields. Tracebacks are written without local variables (``diagnose`` is
+off), since those could hold secrets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+from robots.masking import PROCESS_MASKER
+
+if TYPE_CHECKING:
+    from loguru import Record
+
+CONTEXT_FIELDS = ("case", "run", "step", "robot")
+_CONSOLE_FORMAT = (
+    "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
+    "<cyan>{extra[robot]}</cyan> case=<cyan>{extra[case]}</cyan> step=<cyan>{extra[step]}</cyan> "
+    "{message}"
+)
+
+
+def _mask_record(record: Record) -> None:
+    record["message"] = PROCESS_MASKER.mask_text(record["message"])
+    extra = record["extra"]
+    for key, value in list(extra.items()):
+        if key != "json":
+            extra[key] = PROCESS_MASKER.mask(value, key=key)
+    payload: dict[str, Any] = {
+        "time": record["time"].isoformat(),
+        "level": record["level"].name,
+        "message": record["message"],
+        "module": record["name"],
+    }
+    for key in CONTEXT_FIELDS:
+        payload[key] = extra.get(key, "-")
+    payload.update({k: v for k, v in extra.items() if k not in CONTEXT_FIELDS and k != "json"})
+    if record["exception"] is not None and record["exception"].value is not None:
+        payload["error"] = PROCESS_MASKER.mask_text(repr(record["exception"].value))
+    extra["json"] = json.dumps(payload, default=str, ensure_ascii=False)
+
+
+def _to_stderr(message: str) -> None:
+    """The console sink: whatever ``sys.stderr`` is now, and never an error of its own
+    (loguru would print the failing record, traceback included, which could hold data)."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(message)
+
+
+def configure_logging(
+    *,
+    level: str = "INFO",
+    log_dir: Path | str | None = "logs",
+    console: bool = True,
+    console_level: str | None = None,
+) -> Path | None:
+    """Set up the sinks; returns the JSON log file's path (None without a log directory)."""
+    logger.remove()
+    logger.configure(extra={key: "-" for key in CONTEXT_FIELDS}, patcher=_mask_record)
+    if console:
+        logger.add(
+            _to_stderr,
+            level=console_level or level,
+            format=_CONSOLE_FORMAT,
+            colorize=sys.stderr.isatty(),
+            backtrace=False,
+            diagnose=False,
+            catch=False,
+        )
+    path = None
+    if log_dir is not None:
+        path = Path(log_dir) / "tandem.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        logger.add(
+            path,
+            level=level,
+            format="{extra[json]}",
+            rotation="50 MB",
+            retention=10,
+            encoding="utf-8",
+            backtrace=False,
+            diagnose=False,
+            enqueue=False,
+        )
+    return path

@@ -1,0 +1,109 @@
+"""Masking secrets and personal data in step records, logs and error messages.
+
+Secrets (passwords, tokens, vault values) become ``***``; personal data (fields marked
+``personal: true``) keeps its first character: ``Musterstraße 5`` -> ``M***``. Values under
+keys that look like secrets (``password``, ``token``...) are masked whatever they hold.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from typing import Any
+
+SECRET_MASK = "***"
+_SECRET_KEY = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|authorization|credential", re.I)
+_MIN_LENGTH = 3  # shorter values would mask ordinary words and digits everywhere
+_MAX_VALUES = 20_000
+
+
+def mask_personal(value: str) -> str:
+    """The masked form of one personal value."""
+    return value[:1] + "***" if len(value) > 3 else "***"
+
+
+class Masker:
+    """Knows the sensitive values of a run (or a process) and hides them wherever they occur."""
+
+    def __init__(self, parent: Masker | None = None) -> None:
+        self._values: OrderedDict[str, str] = OrderedDict()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+        self._parent = parent
+
+    def add_secret(self, value: Any) -> None:
+        """Hide ``value`` completely from now on."""
+        self._add(value, SECRET_MASK)
+
+    def add_personal(self, value: Any) -> None:
+        """Hide ``value`` as personal data from now on (nested values included)."""
+        if isinstance(value, dict):
+            for item in value.values():
+                self.add_personal(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                self.add_personal(item)
+        elif value is not None and not isinstance(value, bool):
+            self._add(value, mask_personal(str(value)))
+
+    def _add(self, value: Any, replacement: str) -> None:
+        text = str(value)
+        if len(text) < _MIN_LENGTH:
+            return
+        with self._lock:
+            if self._values.get(text) == SECRET_MASK:
+                return  # a secret stays a secret even if also marked personal
+            self._values[text] = replacement
+            self._values.move_to_end(text)
+            while len(self._values) > _MAX_VALUES:
+                self._values.popitem(last=False)
+            self._pattern = None
+        if self._parent is not None:
+            self._parent._add(value, replacement)
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        with self._lock:
+            if self._pattern is None and self._values:
+                ordered = sorted(self._values, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            return self._pattern
+
+    def mask_text(self, text: str) -> str:
+        """``text`` with every known sensitive value replaced."""
+        pattern = self._compiled()
+        if pattern is None or not text:
+            return text
+        return pattern.sub(lambda match: self._values.get(match.group(0), SECRET_MASK), text)
+
+    def contains_secret(self, value: Any) -> bool:
+        """True when a secret (not merely personal data) occurs anywhere in ``value``."""
+        pattern = self._compiled()
+        if pattern is None:
+            return False
+        if isinstance(value, str):
+            return any(self._values.get(m.group(0)) == SECRET_MASK for m in pattern.finditer(value))
+        if isinstance(value, dict):
+            return any(self.contains_secret(v) for v in value.values())
+        if isinstance(value, list | tuple):
+            return any(self.contains_secret(v) for v in value)
+        return False
+
+    def mask(self, value: Any, *, key: str | None = None) -> Any:
+        """A masked deep copy of ``value`` (mappings, lists, strings, scalars)."""
+        if key is not None and _SECRET_KEY.search(key) and value not in (None, "", {}, []):
+            return SECRET_MASK
+        if isinstance(value, str):
+            return self.mask_text(value)
+        if isinstance(value, dict):
+            return {k: self.mask(v, key=str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.mask(item) for item in value]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            masked = self.mask_text(str(value))
+            return value if masked == str(value) else masked
+        return value
+
+
+PROCESS_MASKER = Masker()
+"""Every value any run of this process marked sensitive: what the log sinks hide."""

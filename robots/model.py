@@ -1,0 +1,474 @@
+"""The workflow language as typed, immutable data.
+
+The loader (``robots.loader``) turns YAML into these objects; the engine
+(``robots.engine``) walks them; ``run.py schema`` and ``run.py validate`` are walks too.
+Nothing here runs anything.
+
+A step is one of::
+
+    ActionStep      web.fill: {label: Street, value: "{{ input.street }}"}
+    DecideStep      decide: postal_code_supplier
+    SetStep         set: {total: "{{ a + b }}"}
+    IfStep          if: "{{ cond }}"  then: [...]  else: [...]
+    ForEachStep     for_each: "{{ items }}"  as: item  steps: [...]
+    CallStep        call: crm_login  with: {...}
+    InStep          in: crm  steps: [...]
+    BlockStep       steps: [...]          (a group, e.g. to retry or time out together)
+    EscalateStep    escalate: {queue: ..., reason: ...}
+    AwaitHumanStep  await_human: {queue: ..., form: [...]}  as: answer
+    CalloutStep     callout: {title: ..., message: ...}
+    OutputStep      output: {booking: "{{ booking }}"}
+    FailStep        fail: {message: ..., kind: business}
+
+and every step may carry ``id``, ``name``, ``when``, ``retry``, ``timeout`` and ``on_error``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``2s``, ``500ms``, ``1.5m``, ``1h`` or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 2s or 500ms, got {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"a duration cannot be negative, got {value!r}")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group("value")) * _UNIT_SECONDS[match.group("unit")]
+    raise ValueError(f"expected a duration like 2s, 500ms, 1.5m or 1h, got {value!r}")
+
+
+Duration = Annotated[float, Field(ge=0, description="seconds, or text like 2s, 500ms, 1m, 1h")]
+
+
+class Frozen(BaseModel):
+    """Base of every model of the language: immutable, unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Location(Frozen):
+    """Where a step was written."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class RetryPolicy(Frozen):
+    """Retry a step on system exceptions: ``attempts`` tries, waits growing by ``factor``."""
+
+    attempts: int = Field(3, ge=1, le=100, description="How many tries in all, the first included.")
+    backoff: Duration = Field(1.0, description="Wait before the second try.")
+    factor: float = Field(2.0, ge=1.0, le=10.0, description="Each further wait is this many times longer.")
+    max_delay: Duration = Field(60.0, description="No wait is longer than this.")
+
+    @field_validator("backoff", "max_delay", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before try number ``attempt`` (2, 3, ...)."""
+        return float(min(self.backoff * self.factor ** max(attempt - 2, 0), self.max_delay))
+
+
+InputType = Literal["string", "integer", "number", "boolean", "object", "array", "date", "datetime"]
+
+
+class InputField(Frozen):
+    """One field of a workflow's input: checked when a case is created."""
+
+    type: InputType = Field("string", description="The value's type.")
+    required: bool = Field(True, description="Must the case carry this field?")
+    default: Any = Field(None, description="Value used when the field is missing.")
+    description: str = Field("", description="What the field means, for people and for the API.")
+    pattern: str | None = Field(None, description="Regular expression a string must match whole.")
+    enum: list[Any] | None = Field(None, description="The only values allowed.")
+    minimum: float | None = Field(None, description="Smallest number allowed.")
+    maximum: float | None = Field(None, description="Largest number allowed.")
+    min_length: int | None = Field(None, ge=0, description="Shortest text or list allowed.")
+    max_length: int | None = Field(None, ge=0, description="Longest text or list allowed.")
+    personal: bool = Field(False, description="Personal data: masked in logs and step records.")
+    secret: bool = Field(False, description="A secret: never shown anywhere.")
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as error:
+                raise ValueError(f"not a valid regular expression: {error}") from None
+        return value
+
+
+class SystemSpec(Frozen):
+    """An application a robot logs into with its own credentials."""
+
+    kind: Literal["web", "desktop"] = Field(description="web (Playwright) or desktop (pyautogui).")
+    url: str | None = Field(None, description="Base URL of a web system; ${ENV} allowed.")
+    program: str | None = Field(None, description="Command line that starts a desktop program.")
+    window: str | None = Field(
+        None, description="Title (a regular expression) of a desktop program's window."
+    )
+    login: str | None = Field(None, description="Sub-workflow that logs in (run once per session).")
+    credentials: str | None = Field(None, description="Vault entry with the robot's login.")
+    logged_out: str | None = Field(
+        None,
+        description="A Playwright selector seen only on the login page, e.g. 'text=Please sign in': "
+        "after web.goto it tells that the session expired, and the robot logs in again.",
+    )
+    recycle_after: int | None = Field(None, ge=1, description="Reopen the session after N cases.")
+    description: str = ""
+
+
+FormFieldType = Literal["string", "text", "integer", "number", "boolean", "date", "choice"]
+
+
+class FormField(Frozen):
+    """A field of the form a human completes (e.g. the slot to book)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    label: str = ""
+    type: FormFieldType = "string"
+    required: bool = True
+    choices: list[Any] | str | None = Field(
+        None, description="Allowed values, or an expression giving them (e.g. the free slots)."
+    )
+    default: Any = None
+    description: str = ""
+
+
+class StepBase(Frozen):
+    """What every step may carry."""
+
+    id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$",
+        description="Names the step in runs, logs and checkpoints.",
+    )
+    name: str | None = Field(None, description="A human-readable title.")
+    when: Any = Field(None, description="Run the step only when this is true.")
+    retry: RetryPolicy | None = Field(None, description="Retry on system exceptions.")
+    timeout: Duration | None = Field(None, description="Fail the step (a system exception) after this long.")
+    on_error: tuple[Step, ...] | None = Field(
+        None, description="Steps run when this step fails; the run then goes on."
+    )
+    location: Location | None = Field(
+        None, exclude=True, description="Where the step was written (set by the loader)."
+    )
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout_duration(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
+
+    @property
+    def kind(self) -> str:
+        """The step kind's keyword (``decide``, ``if``...) or, for an action, its name."""
+        raise NotImplementedError
+
+
+class ActionStep(StepBase):
+    """Run one registered action: ``web.fill: {label: Street, value: ...}``."""
+
+    action: str
+    params: Any = None
+    as_: str | None = Field(None, alias="as", pattern=NAME_PATTERN)
+
+    @property
+    def kind(self) -> str:
+        return self.action
+
+
+class DecideStep(StepBase):
+    """Ask a business rule (decision table or Python decision) and keep its answer."""
+
+    decide: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    as_: str | None = Field(None, alias="as", pattern=NAME_PATTERN)
+
+    @property
+    def kind(self) -> str:
+        return "decide"
+
+
+class SetStep(StepBase):
+    """Set variables: ``set: {name: value, ...}``."""
+
+    set: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return "set"
+
+
+class IfStep(StepBase):
+    """Choose a branch: ``if: "{{ cond }}"``, ``then: [...]``, ``else: [...]``."""
+
+    if_: Any = Field(alias="if")
+    then: tuple[Step, ...]
+    else_: tuple[Step, ...] = Field((), alias="else")
+
+    @property
+    def kind(self) -> str:
+        return "if"
+
+
+class ForEachStep(StepBase):
+    """Run ``steps`` once per item of a list; the item is named by ``as`` (default ``item``)."""
+
+    for_each: Any
+    as_: str = Field("item", alias="as", pattern=NAME_PATTERN)
+    steps: tuple[Step, ...]
+
+    @property
+    def kind(self) -> str:
+        return "for_each"
+
+
+class CallStep(StepBase):
+    """Run another workflow with ``with`` as its input; ``as`` keeps its outputs."""
+
+    call: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    as_: str | None = Field(None, alias="as", pattern=NAME_PATTERN)
+
+    @property
+    def kind(self) -> str:
+        return "call"
+
+
+class InStep(StepBase):
+    """Run ``steps`` inside a system's session (its browser context, logged in)."""
+
+    in_: str = Field(alias="in")
+    steps: tuple[Step, ...]
+
+    @property
+    def kind(self) -> str:
+        return "in"
+
+
+class BlockStep(StepBase):
+    """A group of steps, to retry, time out or handle errors together."""
+
+    steps: tuple[Step, ...]
+
+    @property
+    def kind(self) -> str:
+        return "steps"
+
+
+class EscalateSpec(Frozen):
+    """Hand the case to a human queue; the run ends here."""
+
+    queue: str
+    reason: str
+    data: Any = Field(default_factory=dict, description="What the robot gathered, shown to the agent.")
+    priority: Any = 0
+    form: tuple[FormField, ...] = ()
+
+
+class EscalateStep(StepBase):
+    """A business exception by design: the case goes to a human with the data gathered."""
+
+    escalate: EscalateSpec
+
+    @property
+    def kind(self) -> str:
+        return "escalate"
+
+
+class AwaitHumanSpec(Frozen):
+    """Ask a human and wait: the run pauses until the task is completed."""
+
+    queue: str
+    reason: str
+    data: Any = Field(default_factory=dict)
+    form: tuple[FormField, ...] = ()
+    priority: Any = 0
+
+
+class AwaitHumanStep(StepBase):
+    """Create a human task with a form and continue with the answer (``as``)."""
+
+    await_human: AwaitHumanSpec
+    as_: str = Field("answer", alias="as", pattern=NAME_PATTERN)
+
+    @property
+    def kind(self) -> str:
+        return "await_human"
+
+
+CALLOUT_LEVELS = ("info", "success", "warning", "alert")
+
+
+class CalloutSpec(Frozen):
+    """A real-time pop-up for agents."""
+
+    title: str
+    message: str = ""
+    queue: str | None = Field(None, description="Agents of this queue see it.")
+    agent: str | None = Field(None, description="Only this agent sees it.")
+    data: Any = Field(default_factory=dict)
+    hints: Any = Field(default_factory=list)
+    level: str = Field("info", description="info, success, warning or alert (or an expression giving one).")
+
+    @field_validator("level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value not in CALLOUT_LEVELS and "{{" not in value:
+            raise ValueError(f"use one of {', '.join(CALLOUT_LEVELS)}, got {value!r}")
+        return value
+
+
+class CalloutStep(StepBase):
+    """Push a callout to agents."""
+
+    callout: CalloutSpec
+
+    @property
+    def kind(self) -> str:
+        return "callout"
+
+
+class OutputStep(StepBase):
+    """Set outputs of the run: what the case reports back to the channel."""
+
+    output: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return "output"
+
+
+class FailSpec(Frozen):
+    """Stop with an exception of the given kind."""
+
+    message: str
+    kind: Literal["business", "system"] = "business"
+
+
+class FailStep(StepBase):
+    """Raise a business or system exception on purpose."""
+
+    fail: FailSpec
+
+    @property
+    def kind(self) -> str:
+        return "fail"
+
+
+Step = Union[  # noqa: UP007 - a recursive alias pydantic resolves by name
+    ActionStep,
+    DecideStep,
+    SetStep,
+    IfStep,
+    ForEachStep,
+    CallStep,
+    InStep,
+    BlockStep,
+    EscalateStep,
+    AwaitHumanStep,
+    CalloutStep,
+    OutputStep,
+    FailStep,
+]
+
+CONTROL_KEYWORDS: dict[str, type[StepBase]] = {
+    "decide": DecideStep,
+    "set": SetStep,
+    "if": IfStep,
+    "for_each": ForEachStep,
+    "call": CallStep,
+    "in": InStep,
+    "escalate": EscalateStep,
+    "await_human": AwaitHumanStep,
+    "callout": CalloutStep,
+    "output": OutputStep,
+    "fail": FailStep,
+}
+"""The keyword that makes a mapping a step of that kind (``steps`` alone makes a block)."""
+
+COMMON_KEYS = {"id", "name", "when", "retry", "timeout", "on_error"}
+
+
+class Workflow(Frozen):
+    """One business process: typed input, the systems it uses, its steps and outputs."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="Unique name; `call` and cases use it.")
+    description: str = Field("", description="What the process does, for people.")
+    version: str | int = Field(1, description="Version of the process definition.")
+    input: dict[str, InputField] = Field(default_factory=dict, description="The case payload's fields.")
+    systems: dict[str, SystemSpec] = Field(default_factory=dict, description="Applications used.")
+    runs_in: Literal["web", "desktop"] | None = Field(
+        None,
+        description="For login workflows and screen routines called inside an 'in' block: "
+        "their steps run in the caller's session of a system of this kind.",
+    )
+    steps: tuple[Step, ...] = Field(description="What the robot does, in order.")
+    outputs: dict[str, Any] = Field(default_factory=dict, description="Values reported at the end.")
+    on_error: tuple[Step, ...] = Field((), description="Steps run when the run fails; it still fails.")
+    queue: str = Field("exceptions", description="Human queue for exceptions nobody handled.")
+    max_attempts: int = Field(3, ge=1, description="How often a case is tried on system exceptions.")
+    manual_minutes: float = Field(0, ge=0, description="Minutes a person needs for one case by hand.")
+    file: str = Field("", exclude=True)
+
+
+for _model in (
+    StepBase,
+    ActionStep,
+    DecideStep,
+    SetStep,
+    IfStep,
+    ForEachStep,
+    CallStep,
+    InStep,
+    BlockStep,
+    EscalateStep,
+    AwaitHumanStep,
+    CalloutStep,
+    OutputStep,
+    FailStep,
+    Workflow,
+):
+    _model.model_rebuild()
+
+
+def child_blocks(step: StepBase) -> list[tuple[str, tuple[StepBase, ...]]]:
+    """The nested step lists of a step, each with the label its path segment uses."""
+    blocks: list[tuple[str, tuple[StepBase, ...]]] = []
+    if isinstance(step, IfStep):
+        blocks += [("then", step.then), ("else", step.else_)]
+    elif isinstance(step, ForEachStep | InStep | BlockStep):
+        blocks.append(("steps", step.steps))
+    if step.on_error:
+        blocks.append(("on_error", step.on_error))
+    return blocks
+
+
+def walk(steps: tuple[StepBase, ...]) -> list[StepBase]:
+    """Every step, nested ones included, in document order."""
+    found: list[StepBase] = []
+    for step in steps:
+        found.append(step)
+        for _, block in child_blocks(step):
+            found += walk(block)
+    return found

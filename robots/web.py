@@ -1,0 +1,219 @@
+"""Web sessions: one browser per robot, one logged-in context per system, a clean page per case.
+
+A robot works like a clerk who stays logged in. The browser starts once; each system gets
+a browser context that logs in once (the system's ``login`` sub-workflow) and keeps its
+cookies across cases; each case gets a new page, so nothing of the last case's screen
+remains. After a system exception the system's context is closed and the next case logs in
+afresh; every ``recycle_after`` cases it is renewed anyway. A crashed browser is replaced.
+On a failure the robot keeps a screenshot and a Playwright trace of the case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from robots import expressions
+from robots.browser import acquire_playwright, launch_options, release_playwright
+from robots.errors import SystemException
+from robots.model import SystemSpec
+from robots.systems import LoginRunner, SystemSessions
+
+
+def default_timeout() -> float:
+    """Seconds a web action waits for its element by default (``TANDEM_WEB_TIMEOUT``, 10)."""
+    return float(os.environ.get("TANDEM_WEB_TIMEOUT", "10"))
+
+
+TRACE_MODE = os.environ.get("TANDEM_TRACE", "on-failure")  # on-failure | off
+
+
+@dataclass
+class WebSession:
+    """What web actions work with: the system's context, the case's page, the current frame."""
+
+    system: str
+    spec: SystemSpec
+    base_url: str
+    context: Any
+    page: Any = None
+    frame: Any = None  # a FrameLocator set by web.frame, or None for the page itself
+    dialog_policy: str = "accept"
+    dialog_prompt: str | None = None
+    dialogs: list[str] = field(default_factory=list)
+    cases: int = 0
+    case_id: str | None = None
+    tracing: bool = False
+    relogin: LoginRunner | None = None
+
+    @property
+    def scope(self) -> Any:
+        """Where locators are resolved: the current frame, else the page."""
+        return self.frame if self.frame is not None else self.page
+
+    def absolute(self, url: str) -> str:
+        """``url`` resolved against the system's base URL."""
+        if "://" in url or not self.base_url:
+            return url
+        return self.base_url.rstrip("/") + "/" + url.lstrip("/")
+
+    def new_page(self) -> None:
+        """Replace the page with a fresh one (a clean screen for a new case)."""
+        if self.page is not None:
+            with contextlib.suppress(Exception):
+                self.page.close()
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(default_timeout() * 1000)
+        self.page.on("dialog", self._on_dialog)
+        self.frame = None
+        self.dialog_policy, self.dialog_prompt, self.dialogs = "accept", None, []
+
+    def _on_dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        try:
+            if self.dialog_policy == "accept":
+                dialog.accept(self.dialog_prompt) if self.dialog_prompt is not None else dialog.accept()
+            else:
+                dialog.dismiss()
+        except Exception as error:  # the page may be gone already; nothing to answer then
+            logger.debug("dialog could not be answered: {}", error)
+
+
+class WebSessions(SystemSessions):
+    """The web session provider of one robot (one Chromium for the robot's life)."""
+
+    def __init__(self, *, headless: bool = True, recycle_after: int = 200, trace: str = TRACE_MODE) -> None:
+        self.headless = headless
+        self.recycle_after = recycle_after
+        self.trace = trace
+        self._playwright: Any = None
+        self._browser: Any = None
+        self._sessions: dict[str, WebSession] = {}
+        self.browser_starts = 0
+
+    # -- the browser -----------------------------------------------------------------------
+
+    def _ensure_browser(self) -> Any:
+        if self._browser is not None and self._browser.is_connected():
+            return self._browser
+        if self._browser is not None:
+            logger.warning("the browser is gone (crashed or closed): starting a new one")
+            self._sessions.clear()
+        try:
+            if self._playwright is None:
+                self._playwright = acquire_playwright()
+            self._browser = self._playwright.chromium.launch(**launch_options(headless=self.headless))
+        except Exception as error:
+            raise SystemException(
+                f"cannot start Chromium: {error}. Install it with 'apt-get install chromium' "
+                "(or 'python -m playwright install chromium'), or set TANDEM_CHROMIUM to its path"
+            ) from error
+        self.browser_starts += 1
+        return self._browser
+
+    @property
+    def browser_pid(self) -> int | None:
+        """The browser's process id, when the browser runs."""
+        process = getattr(getattr(self._browser, "_impl_obj", None), "_browser_process", None)
+        return getattr(process, "pid", None)
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def _open(self, name: str, spec: SystemSpec, login: LoginRunner | None) -> WebSession:
+        browser = self._ensure_browser()
+        base_url = expressions.resolve_env(spec.url, where=f"system {name} (url)") if spec.url else ""
+        context = browser.new_context(base_url=base_url or None, ignore_https_errors=True)
+        context.set_default_timeout(default_timeout() * 1000)
+        session = WebSession(system=name, spec=spec, base_url=base_url, context=context)
+        if self.trace != "off":
+            context.tracing.start(screenshots=True, snapshots=True)
+            session.tracing = True
+        session.new_page()
+        self._sessions[name] = session  # before the login, so a failed login leaves evidence too
+        if login is not None:
+            started = time.perf_counter()
+            login(session)
+            logger.info("logged into {} in {:.0f} ms", name, (time.perf_counter() - started) * 1000)
+        return session
+
+    @contextlib.contextmanager
+    def session(
+        self, name: str, spec: SystemSpec, *, login: LoginRunner | None, case_id: str
+    ) -> Iterator[Any]:
+        session = self._sessions.get(name)
+        if session is not None and (
+            not self._alive(session) or session.cases >= (spec.recycle_after or self.recycle_after)
+        ):
+            self.discard(name)
+            session = None
+        if session is None:
+            session = self._open(name, spec, login)
+        elif session.case_id != case_id:
+            session.new_page()  # a clean screen for every case, the login kept
+        if session.case_id != case_id:
+            session.case_id = case_id
+            session.cases += 1
+            if session.tracing:
+                with contextlib.suppress(Exception):
+                    session.context.tracing.stop_chunk()
+                session.context.tracing.start_chunk(title=f"case {case_id}")
+        session.relogin = login
+        session.frame = None
+        yield session
+
+    @staticmethod
+    def login_again(session: WebSession) -> None:
+        """Log in again in the same context (the session expired); never recursively."""
+        login, session.relogin = session.relogin, None
+        try:
+            if login is not None:
+                login(session)
+        finally:
+            session.relogin = login
+
+    def _alive(self, session: WebSession) -> bool:
+        return self._browser is not None and self._browser.is_connected() and not session.page.is_closed()
+
+    def discard(self, name: str) -> None:
+        session = self._sessions.pop(name, None)
+        if session is None:
+            return
+        with contextlib.suppress(Exception):
+            session.context.close()
+
+    def capture_failure(self, name: str, directory: Path) -> list[str]:
+        session = self._sessions.get(name)
+        if session is None:
+            return []
+        directory.mkdir(parents=True, exist_ok=True)
+        files: list[str] = []
+        stamp = time.strftime("%H%M%S")
+        with contextlib.suppress(Exception):
+            shot = directory / f"{name}-{stamp}.png"
+            session.page.screenshot(path=str(shot), full_page=True, timeout=5000)
+            files.append(str(shot))
+        if session.tracing:
+            with contextlib.suppress(Exception):
+                trace = directory / f"{name}-{stamp}-trace.zip"
+                session.context.tracing.stop_chunk(path=str(trace))
+                files.append(str(trace))
+                session.context.tracing.start_chunk()
+        return files
+
+    def close(self) -> None:
+        for name in list(self._sessions):
+            self.discard(name)
+        if self._browser is not None:
+            with contextlib.suppress(Exception):
+                self._browser.close()
+            self._browser = None
+        if self._playwright is not None:
+            release_playwright()
+            self._playwright = None

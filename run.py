@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Tandem's one entry point: ``python run.py --help``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent
+os.environ.setdefault("TANDEM_HOME", str(ROOT))
+
+app = typer.Typer(
+    help="Tandem: robots for the customer-service back-office.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+ProjectDir = Annotated[Path, typer.Option("--project", help="Project folder (workflows/, business_rules/).")]
+
+
+def _project(root: Path) -> Any:
+    from robots.project import Project
+
+    return Project(root)
+
+
+def _parse_pairs(pairs: list[str], what: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            errors.print(f"[red]{what} {pair!r} must look like key=value[/red]")
+            raise typer.Exit(2)
+        key, value = pair.split("=", 1)
+        values[key.strip()] = value
+    return values
+
+
+@app.command()
+def validate(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (default: the whole project).")
+    ] = None,
+    project: ProjectDir = ROOT,
+) -> None:
+    """Check workflows and rule tables: every problem, with file:line:column and a fix."""
+    from robots.logs import configure_logging
+
+    configure_logging(log_dir=None, console_level="WARNING")
+    problems = _project(project).validate(list(paths) if paths else None)
+    if not problems:
+        console.print("[green]no problems found[/green]")
+        return
+    for problem in problems:
+        console.print(
+            f"[bold]{problem.file}:{problem.line}:{problem.column}[/bold]: [red]{problem.message}[/red]",
+            highlight=False,
+            markup=True,
+        )
+        if problem.hint:
+            console.print(f"    hint: {problem.hint}", highlight=False, markup=False)
+    console.print(f"[red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/red]")
+    raise typer.Exit(1)
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+) -> None:
+    """Print the JSON Schema of the workflow language (for editors)."""
+    from robots.schema import workflow_schema
+
+    text = json.dumps(workflow_schema(), indent=2, ensure_ascii=False)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        errors.print(f"schema written to {output}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+@app.command()
+def actions(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the reference as Markdown.")] = False,
+) -> None:
+    """List every registered action with its parameters and documentation."""
+    from robots.docs import actions_markdown, actions_table
+
+    if markdown:
+        sys.stdout.write(actions_markdown())
+    else:
+        table: Table = actions_table()
+        console.print(table)
+
+
+@app.command(name="run")
+def run_workflow(
+    workflow: Annotated[str, typer.Argument(help="Workflow name or YAML file.")],
+    input_pairs: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="key=value (repeatable).")
+    ] = None,
+    input_file: Annotated[
+        Path | None, typer.Option("--input-file", help="A JSON file with the case's input.")
+    ] = None,
+    answers: Annotated[
+        list[str] | None, typer.Option("--answer", help="Answer await_human forms: key=value.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run record as JSON.")] = False,
+    headed: Annotated[bool, typer.Option("--headed", help="Show the browser (needs a display).")] = False,
+    project: ProjectDir = ROOT,
+) -> None:
+    """Run one case locally and show its step timeline."""
+    from robots.cli_run import run_case
+
+    payload: dict[str, Any] = {}
+    if input_file:
+        try:
+            payload.update(json.loads(input_file.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as error:
+            errors.print(f"[red]cannot read {input_file}: {error}[/red]")
+            raise typer.Exit(2) from None
+    payload.update(_parse_pairs(input_pairs or [], "--input"))
+    code = run_case(
+        _project(project),
+        workflow,
+        payload,
+        answers=_parse_pairs(answers or [], "--answer"),
+        as_json=as_json,
+        headed=headed,
+        console=console,
+    )
+    raise typer.Exit(code)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Prepares this checkout to run Tandem: a virtualenv with the Python packages, Chromium
+# and Xvfb. Safe to run again: every step is skipped when its result is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    say "Tandem needs Python 3.11 or newer; '$PYTHON' is $("$PYTHON" --version 2>&1 || echo missing)."
+    say "Install it (Debian: apt-get install python3 python3-venv) or set PYTHON=/path/to/python3.11."
+    exit 1
+fi
+
+# System packages: Chromium (the browser robots drive), Xvfb (the display desktop robots
+# use), xdotool and scrot (window handling and screenshots for pyautogui on Linux).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+command -v xdotool >/dev/null 2>&1 || missing+=(xdotool)
+command -v scrot >/dev/null 2>&1 || missing+=(scrot)
+command -v xclip >/dev/null 2>&1 || missing+=(xclip)
+dpkg -s python3-tk >/dev/null 2>&1 || "$PYTHON" -c 'import tkinter' 2>/dev/null || missing+=(python3-tk)
+if ((${#missing[@]})); then
+    if command -v apt-get >/dev/null 2>&1; then
+        SUDO=""
+        if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+        say "installing system packages: ${missing[*]}"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        say "missing system packages: ${missing[*]} (no apt-get here: install them by hand)"
+    fi
+fi
+
+# The virtualenv, refreshed whenever pyproject.toml changes.
+if [ ! -x .venv/bin/python ]; then
+    say "creating the virtualenv .venv"
+    "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.tandem-installed
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+    say "installing Python packages (a few minutes the first time)"
+    .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" >&2 || true
+    .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored" >&2 || true
+    .venv/bin/python -c 'import robots, playwright, pydantic' || { say "package installation failed"; exit 1; }
+    echo "$want" > "$stamp"
+fi
+
+# Playwright's own Chromium only where no system Chromium exists (it needs the internet).
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    say "no system Chromium: trying Playwright's own browser"
+    .venv/bin/python -m playwright install chromium || say "could not get a browser: web robots will not run"
+fi

@@ -1,0 +1,49 @@
+"""Shared test helpers: workflows from text, small projects in tmp folders."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from robots.errors import Problem
+from robots.loader import parse_workflow
+from robots.model import Workflow
+from robots.project import Project
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_text(text: str, file: str = "test.yaml") -> tuple[Workflow | None, list[Problem]]:
+    """Parse a workflow written inline (dedented)."""
+    return parse_workflow(textwrap.dedent(text).lstrip("\n"), file)
+
+
+def workflow(text: str) -> Workflow:
+    """A workflow that must load without problems."""
+    flow, problems = load_text(text)
+    assert not problems, "\n".join(map(str, problems))
+    assert flow is not None
+    return flow
+
+
+def steps_workflow(steps: str, header: str = "") -> Workflow:
+    """A workflow named t made of the given steps (dedented YAML list)."""
+    body = textwrap.indent(textwrap.dedent(steps).strip("\n"), "  ")
+    return workflow(f"name: t\n{textwrap.dedent(header)}steps:\n{body}\n")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """An empty project (workflows/ and business_rules/) in a tmp folder."""
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "business_rules").mkdir()
+    return Project(tmp_path)
+
+
+def write(path: Path, text: str) -> Path:
+    """Write dedented text to ``path`` (creating folders)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path

@@ -1,0 +1,99 @@
+"""End-to-end fixtures: the demo apps, a mail sink, a robot with real Chromium and Xvfb."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.mail_sink import MailSink
+from demo.data import robot_secrets
+from demo.server import DemoApps
+from robots.engine import Engine
+from robots.humans import InMemoryHumans
+from robots.project import Project
+from robots.records import RunRecord
+from robots.robot import make_sessions
+from robots.systems import ByKind
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="session")
+def demo_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoApps]:
+    """The demo web apps on free loopback ports, for the whole test session."""
+    with DemoApps(data_dir=tmp_path_factory.mktemp("demo-apps")) as apps:
+        yield apps
+
+
+@pytest.fixture(scope="session")
+def mail_sink() -> Iterator[MailSink]:
+    """A local SMTP server; robots send their mail here."""
+    with MailSink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def robot_env(
+    demo_apps: DemoApps, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """The environment a robot of the demo needs: app URLs, logins in the vault, SMTP, terminal data."""
+    env = {
+        **demo_apps.env(),
+        **robot_secrets(),
+        **mail_sink.env(),
+        "TANDEM_PYTHON": sys.executable,
+        "TANDEM_DEMO_DATA": str(tmp_path_factory.mktemp("terminal")),
+        "TANDEM_HOME": str(ROOT),
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def robot_sessions(robot_env: dict[str, str]) -> Iterator[ByKind]:
+    """One robot's browser and display, kept for the whole session like a real robot's."""
+    sessions = make_sessions()
+    yield sessions
+    sessions.close()
+
+
+@pytest.fixture
+def demo(demo_apps: DemoApps, mail_sink: MailSink) -> DemoApps:
+    """The demo apps with seed data and defaults again, and an empty mailbox."""
+    demo_apps.reset()
+    mail_sink.messages.clear()
+    return demo_apps
+
+
+class Robot:
+    """Runs cases of the project's workflows like a worker would."""
+
+    def __init__(self, sessions: ByKind, artifacts: Path) -> None:
+        self.humans = InMemoryHumans()
+        self.engine = Engine(
+            Project(ROOT),
+            humans=self.humans,
+            systems=sessions,
+            artifacts_dir=artifacts,
+            robot="e2e-robot",
+            sleep=lambda seconds: None,
+        )
+
+    def run(self, workflow: str, inputs: dict[str, Any], **options: Any) -> RunRecord:
+        return self.engine.run(workflow, inputs, **options)
+
+
+@pytest.fixture
+def robot(robot_sessions: ByKind, demo: DemoApps, tmp_path: Path) -> Robot:
+    """A robot for one test (its browser and display shared with the other tests)."""
+    return Robot(robot_sessions, tmp_path / "artifacts")

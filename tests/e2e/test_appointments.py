@@ -1,0 +1,116 @@
+"""delivery_appointment, appointment_failed and customer_assist end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.mail_sink import MailSink
+from demo.server import DemoApps
+from tests.e2e.conftest import Robot
+
+pytestmark = pytest.mark.e2e
+
+NORTH = {
+    "order_number": "O-100002",
+    "postal_code": "20095",
+    "name": "Jonas Müller",
+    "email": "jonas@example.com",
+}
+SOUTH = {"order_number": "O-100003", "postal_code": "80331", "name": "Lea Weber", "email": "lea@example.com"}
+
+
+def bookings(demo: DemoApps, portal: str) -> list[dict[str, object]]:
+    return [entry["after"] for entry in demo.audit(portal) if entry["action"] == "slot_booked"]  # type: ignore[misc]
+
+
+def test_a_northern_postal_code_is_booked_at_nordlogistik(
+    robot: Robot, demo: DemoApps, mail_sink: MailSink
+) -> None:
+    record = robot.run("delivery_appointment", NORTH)
+    assert record.status == "done", record.error
+    (booked,) = bookings(demo, "nordlog")
+    assert record.outputs["booking_number"] == booked["booking"] and record.outputs["supplier"] == "nordlog"
+    assert bookings(demo, "suedexpress") == []
+    (mail,) = mail_sink.wait_for(1)
+    assert mail["Subject"] == f"Your delivery appointment on {booked['date']}"
+    assert str(booked["booking"]) in mail.get_body(("plain",)).get_content()
+
+
+def test_a_southern_postal_code_is_booked_at_sued_express(robot: Robot, demo: DemoApps) -> None:
+    record = robot.run("delivery_appointment", SOUTH)
+    assert record.status == "done", record.error
+    (booked,) = bookings(demo, "suedexpress")
+    assert record.outputs["booking_number"] == booked["booking"] and str(booked["booking"]).startswith("SX-")
+
+
+@pytest.mark.parametrize(("case", "portal"), [(NORTH, "nordlog"), (SOUTH, "suedexpress")])
+def test_no_free_slot_goes_to_the_appointment_team(
+    robot: Robot, demo: DemoApps, case: dict[str, str], portal: str
+) -> None:
+    demo.control(portal, no_slots=True)
+    record = robot.run("delivery_appointment", case)
+    assert record.status == "escalated"
+    task = robot.humans.tasks[record.task_id]
+    assert task.request.queue == "appointments" and "No free delivery slot" in task.request.reason
+    assert task.request.data["follow_up"] == "appointment_failed"
+
+
+def test_a_portal_that_is_down_is_retried_then_handed_over(robot: Robot, demo: DemoApps) -> None:
+    demo.control("nordlog", down=True)
+    record = robot.run("delivery_appointment", NORTH)
+    assert record.status == "failed_system" and "HTTP 503" in record.error
+
+
+def test_a_renamed_button_fails_with_what_the_page_offers(robot: Robot, demo: DemoApps) -> None:
+    demo.control("nordlog", markup="v2")
+    record = robot.run("delivery_appointment", NORTH)
+    assert record.status == "failed_system"
+    assert "no element role='button' name='Book " in record.error and "Reserve" in record.error
+    assert bookings(demo, "nordlog") == []
+
+
+def test_appointment_failed_robot_human_robot(robot: Robot, demo: DemoApps, mail_sink: MailSink) -> None:
+    case = {
+        "customer_id": "C000003",
+        "order_number": "O-100003",
+        "postal_code": "80331",
+        "email": "lea@example.com",
+    }
+    first = robot.run("appointment_failed", case, case_id="af-1")
+    assert first.status == "waiting_human", first.error
+    task = robot.humans.tasks[first.task_id]
+    assert task.request.queue == "appointments"
+    assert task.request.data["phone"] == "+49 33 4004137" and task.request.data["supplier"] == "Sued Express"
+    slots = task.request.data["free_slots"]
+    assert len(slots) > 3 and task.request.form[0]["choices"] == slots
+    (callout,) = robot.humans.callouts
+    assert callout.queue == "appointments" and callout.data["phone"] == "+49 33 4004137"
+
+    robot.humans.complete(first.task_id, {"slot": slots[2], "note": "Please ring twice"})
+    second = robot.run("appointment_failed", case, case_id="af-1", state=first.state)
+    assert second.status == "done", second.error
+    (booked,) = bookings(demo, "suedexpress")
+    assert f"{booked['date']} {booked['window']}" == slots[2]
+    assert second.steps[0].outcome == "restored"  # the CRM was not asked again
+    (mail,) = mail_sink.wait_for(1)
+    body = mail.get_body().get_content()
+    assert "Please ring twice" in body and str(booked["booking"]) in body
+
+
+def test_customer_assist_pops_up_hints_for_the_agent(robot: Robot, demo: DemoApps) -> None:
+    record = robot.run("customer_assist", {"customer_id": "C000005", "agent": "agent.anna"})
+    assert record.status == "done", record.error
+    (callout,) = robot.humans.callouts
+    assert callout.agent == "agent.anna" and callout.level == "alert"
+    assert "Pays late: do not offer financing or payment by invoice" in callout.hints
+    assert callout.data["phone"] == "+49 35 4006895"
+    assert record.outputs["address_mismatch"] is False
+
+
+def test_customer_assist_warns_when_billing_and_crm_disagree(robot: Robot, demo: DemoApps) -> None:
+    demo.apps["billing"].customers["C000007"]["street"] = "Alte Straße 1"
+    record = robot.run("customer_assist", {"customer_id": "C000007"})
+    assert record.status == "done", record.error
+    (callout,) = robot.humans.callouts
+    assert callout.message.startswith("Billing address differs from the CRM.")
+    assert record.outputs["address_mismatch"] is True

@@ -1,0 +1,82 @@
+"""run.py as a user meets it: exit codes and what it prints."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, write
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "TANDEM_HOME": str(ROOT), "COLUMNS": "200"},
+    )
+
+
+def test_validate_the_project() -> None:
+    result = cli("validate")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no problems found" in result.stdout
+
+
+def test_validate_a_bad_file_lists_located_problems(tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.yaml", "name: bad\nsteps:\n  - core.lgo: hi\n  - set: {a: '{{ 1 + }}'}\n")
+    result = cli("validate", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:3:5: unknown action 'core.lgo'" in result.stdout
+    assert "did you mean 'core.log'?" in result.stdout
+    assert f"{bad}:4:" in result.stdout and "2 problems" in result.stdout
+
+
+def test_schema_is_json_schema_of_steps_and_actions() -> None:
+    result = cli("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "Tandem workflow"
+    titles = {variant["title"] for variant in schema["$defs"]["ActionStep"]["anyOf"]}
+    assert {"core.log", "web.fill", "desktop.click"} <= titles
+    assert {"IfStep", "ForEachStep", "AwaitHumanStep"} <= set(schema["$defs"])
+
+
+def test_actions_lists_every_action() -> None:
+    result = cli("actions")
+    assert result.returncode == 0
+    for name in ("core.log", "web.fill", "web.expect", "desktop.type"):
+        assert name in result.stdout
+
+
+def test_run_prints_the_timeline_and_outputs(tmp_path: Path) -> None:
+    result = cli("run", "workflows/examples/hello.yaml", "--input", "name=Ada", "-i", "times=2")
+    assert result.returncode == 0, result.stderr
+    assert '"greeting": "Hello Ada"' in result.stdout
+    assert "core.log" in result.stdout and "done" in result.stdout
+
+
+def test_run_with_an_input_file_and_json(tmp_path: Path) -> None:
+    case = write(tmp_path / "case.json", '{"name": "Grace", "times": 1}')
+    result = cli("run", "hello", "--input-file", str(case), "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["status"] == "done" and record["outputs"] == {"greeting": "Hello Grace"}
+    assert "state" not in record
+
+
+def test_bad_input_is_refused_with_every_reason() -> None:
+    result = cli("run", "hello", "-i", "times=nine", "-i", "colour=red")
+    assert result.returncode == 2
+    for reason in ("input.name: required, but missing", "input.times:", "input.colour: not a field"):
+        assert reason in result.stdout
+
+
+def test_an_unknown_workflow_suggests_the_closest() -> None:
+    result = cli("run", "helo")
+    assert result.returncode == 2
+    assert "no workflow named 'helo'" in result.stdout and "did you mean 'hello'?" in result.stdout

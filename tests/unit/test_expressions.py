@@ -1,0 +1,91 @@
+"""Expressions: types kept, env references, undefined names, the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from robots import expressions
+from robots.errors import ExpressionError
+
+
+def test_a_single_expression_keeps_its_type() -> None:
+    assert expressions.render("{{ input.count }}", {"input": {"count": 3}}) == 3
+    assert expressions.render("{{ [1, 2] }}", {}) == [1, 2]
+    assert expressions.render(" {{ none }} ", {"none": None}) is None
+
+
+def test_text_around_an_expression_makes_a_string() -> None:
+    assert expressions.render("n={{ n }}", {"n": 3}) == "n=3"
+    assert expressions.render("{{ a }}{{ b }}", {"a": 1, "b": 2}) == "12"
+
+
+def test_render_walks_mappings_and_lists() -> None:
+    value = {"a": ["{{ x }}", {"b": "{{ x + 1 }}"}], "c": 5}
+    assert expressions.render(value, {"x": 1}) == {"a": [1, {"b": 2}], "c": 5}
+
+
+def test_env_references_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_URL", "http://crm")
+    assert expressions.render("${CRM_URL}/x", {}) == "http://crm/x"
+    assert expressions.render("${MISSING_X:-fallback}", {}) == "fallback"
+    assert expressions.render("cost: $$5", {}) == "cost: $5"
+
+
+def test_a_missing_env_variable_says_which_and_how_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOPE_URL", raising=False)
+    with pytest.raises(ExpressionError, match=r"NOPE_URL is not set \(in system crm\).*:-value"):
+        expressions.render("${NOPE_URL}", {}, where="system crm")
+
+
+def test_undefined_name_names_the_name_and_the_step() -> None:
+    with pytest.raises(
+        ExpressionError, match=r"step 3: 'chek' is undefined.*names defined here: check, input"
+    ):
+        expressions.render("{{ chek.plausible }}", {"check": {}, "input": {}}, where="step 3")
+
+
+def test_undefined_attribute_is_an_error_too() -> None:
+    with pytest.raises(ExpressionError, match="has no attribute 'emial'"):
+        expressions.render("{{ input.emial }}", {"input": {"email": "a@b"}}, where="step 1")
+
+
+def test_the_sandbox_refuses_python_internals() -> None:
+    with pytest.raises(ExpressionError):
+        expressions.render("{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
+
+
+def test_syntax_problems_are_found_without_running() -> None:
+    assert expressions.syntax_problem("{{ a | }}") is not None
+    assert expressions.syntax_problem("{{ a + 1 }}") is None
+    assert expressions.syntax_problem("x {% if a %}y{% endif %}") is None
+
+
+def test_filters_and_tests() -> None:
+    assert expressions.render("{{ '+49 (30) 12-34' | digits }}", {}) == "49301234"
+    assert expressions.render("{{ ' Frankfurt  am Main ' | normalize }}", {}) == "frankfurt am main"
+    assert expressions.render("{{ '10115' is matching('[0-9]{5}') }}", {}) is True
+
+
+def test_referenced_names() -> None:
+    assert expressions.referenced_names("{{ a.b + c }} {% for x in d %}{{ x }}{% endfor %}") == {
+        "a",
+        "c",
+        "d",
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("false", False),
+        ("no", False),
+        ("", False),
+        ("yes", True),
+        (0, False),
+        ([1], True),
+        (None, False),
+        ("0", False),
+    ],
+)
+def test_truthy(value: object, expected: bool) -> None:
+    assert expressions.truthy(value) is expected

@@ -1,0 +1,238 @@
+"""Decision tables: every hit policy, every condition form, every load problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from robots.errors import DecisionError, DefinitionError
+from robots.rules import RuleBook, load_table
+from tests.conftest import write
+
+
+def table(tmp_path: Path, text: str, name: str = "t") -> Path:
+    return write(tmp_path / f"{name}.yaml", text)
+
+
+BASE = """
+name: t
+hit_policy: {policy}
+inputs:
+  n: {{type: number}}
+  code: {{type: string}}
+outputs:
+  out: {{type: string{priority}}}
+rules:
+  - when: {{n: "< 10"}}
+    then: {{out: small}}
+  - when: {{n: "5-20"}}
+    then: {{out: medium}}
+  - when: {{code: "in [x, y]"}}
+    then: {{out: coded}}
+"""
+
+
+def make(tmp_path: Path, policy: str, priority: str = "", default: str = "") -> object:
+    return load_table(table(tmp_path, BASE.format(policy=policy, priority=priority) + default))
+
+
+def test_first_takes_the_first_match(tmp_path: Path) -> None:
+    assert make(tmp_path, "first").decide({"n": 7, "code": "x"}) == {"out": "small"}  # type: ignore[attr-defined]
+
+
+def test_unique_refuses_two_matches_naming_their_lines(tmp_path: Path) -> None:
+    decision = make(tmp_path, "unique")
+    assert decision.decide({"n": 15, "code": "z"}) == {"out": "medium"}  # type: ignore[attr-defined]
+    with pytest.raises(DecisionError, match="rules on lines 9, 11 all match"):
+        decision.decide({"n": 7, "code": "z"})  # type: ignore[attr-defined]
+
+
+def test_priority_takes_the_highest_ranked_output(tmp_path: Path) -> None:
+    decision = make(tmp_path, "priority", priority=", priority: [coded, medium, small]")
+    assert decision.decide({"n": 7, "code": "y"}) == {"out": "coded"}  # type: ignore[attr-defined]
+    assert decision.decide({"n": 7, "code": "z"}) == {"out": "medium"}  # type: ignore[attr-defined]
+
+
+def test_collect_returns_every_match_or_an_aggregate(tmp_path: Path) -> None:
+    decision = make(tmp_path, "collect")
+    assert decision.decide({"n": 7, "code": "x"}) == [{"out": "small"}, {"out": "medium"}, {"out": "coded"}]  # type: ignore[attr-defined]
+    assert decision.decide({"n": 70, "code": "q"}) == []  # type: ignore[attr-defined]
+    counted = load_table(
+        table(tmp_path, BASE.format(policy="collect", priority="") + "aggregate: count\n", "c")
+    )
+    assert counted.decide({"n": 7, "code": "x"}) == 3
+
+
+def test_no_match_uses_the_default_or_is_a_business_error(tmp_path: Path) -> None:
+    with pytest.raises(DecisionError, match=r"no rule matches n=99\.0, code='q'"):
+        make(tmp_path, "first").decide({"n": 99, "code": "q"})  # type: ignore[attr-defined]
+    with_default = make(tmp_path, "first", default="default: {out: other}\n")
+    assert with_default.decide({"n": 99, "code": "q"}) == {"out": "other"}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("cell", "value", "matches"),
+    [
+        ("-", "anything", True),
+        ("01000-01999", "01067", True),
+        ("01000-01999", "02000", False),
+        (">= 5000", 5000, True),
+        ("< 5", 5, False),
+        ("!= A", "B", True),
+        ("in [A, B]", "b", True),
+        ("not in [A, B]", "C", True),
+        (["A", "B"], "A", True),
+        ("{{ v | length > 3 }}", "abcd", True),
+        (True, True, True),
+        ("nordlog", "NordLog", True),
+    ],
+)
+def test_condition_forms(tmp_path: Path, cell: object, value: object, matches: bool) -> None:
+    import json
+
+    kind = "boolean" if isinstance(value, bool) else "number" if isinstance(value, int) else "string"
+    decision = load_table(
+        table(
+            tmp_path,
+            f"""
+        name: t
+        inputs: {{v: {{type: {kind}}}}}
+        outputs: {{hit: {{type: boolean}}}}
+        rules:
+          - when: {{v: {json.dumps(cell)}}}
+            then: {{hit: true}}
+        default: {{hit: false}}
+    """,
+        )
+    )
+    assert decision.decide({"v": value}) == {"hit": matches}
+
+
+def test_derived_inputs_and_template_outputs(tmp_path: Path) -> None:
+    decision = load_table(
+        table(
+            tmp_path,
+            """
+        name: t
+        inputs:
+          first: {type: string}
+          last: {type: string}
+          full: {type: string, expression: "{{ first }} {{ last }}"}
+        outputs: {greeting: {type: string}}
+        rules:
+          - when: {full: "{{ full | length > 3 }}"}
+            then: {greeting: "Hello {{ full }}"}
+    """,
+        )
+    )
+    assert decision.decide({"first": "Ada", "last": "Lovelace"}) == {"greeting": "Hello Ada Lovelace"}
+
+
+def test_wrong_input_type_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DecisionError, match="input 'n' must be number, got 'many'"):
+        make(tmp_path, "first").decide({"n": "many", "code": "x"})  # type: ignore[attr-defined]
+
+
+def test_every_load_problem_is_located(tmp_path: Path) -> None:
+    path = table(
+        tmp_path,
+        """
+        name: t
+        hit_policy: frist
+        inputs: {n: {type: numbr}}
+        outputs: {out: {type: string}}
+        rules:
+          - when: {m: 1}
+            then: {out: a}
+          - when: {n: "< x"}
+            then: {outt: b}
+          - when: {n: "{{ n + }}"}
+            then: {out: c}
+        examples:
+          - input: {n: 1}
+            output: {out: z}
+    """,
+    )
+    with pytest.raises(DefinitionError) as raised:
+        load_table(path)
+    found = {
+        (p.line, p.message.split(":")[0] if "hit policy" in p.message else p.message, p.hint)
+        for p in raised.value.problems
+    }
+    messages = " | ".join(f"{p.line}:{p.message}:{p.hint}" for p in raised.value.problems)
+    assert "2:unknown hit policy 'frist':did you mean 'first'?" in messages
+    assert "3:inputs.n.type" in messages
+    assert "6:condition on 'm', which is not a declared input" in messages
+    assert "8:comparison '< x' needs a number after <" in messages
+    assert "9:'outt' is not a declared output:did you mean 'out'?" in messages
+    assert "10:bad expression syntax" in messages
+    assert found
+
+
+def test_examples_are_checked(tmp_path: Path) -> None:
+    path = table(
+        tmp_path,
+        """
+        name: t
+        inputs: {n: number}
+        outputs: {out: string}
+        rules:
+          - when: {n: "< 10"}
+            then: {out: small}
+        default: {out: big}
+        examples:
+          - input: {n: 1}
+            output: {out: small}
+          - input: {n: 50}
+            output: {out: small}
+    """,
+    )
+    with pytest.raises(DefinitionError) as raised:
+        load_table(path)
+    (problem,) = raised.value.problems
+    assert problem.line == 11 and "gives {'out': 'big'}, expected {'out': 'small'}" in problem.message
+
+
+def test_priority_needs_a_priority_list(tmp_path: Path) -> None:
+    with pytest.raises(DefinitionError, match="priority needs a 'priority' list"):
+        make(tmp_path, "priority")
+
+
+def test_rulebook_python_decisions_functions_and_suggestions(tmp_path: Path) -> None:
+    write(
+        tmp_path / "bonus.py",
+        """
+        from robots.rules import decision, rule_function
+
+        @rule_function("double_it")
+        def double_it(n):
+            return n * 2
+
+        @decision("bonus_level")
+        def bonus_level(revenue):
+            return {"level": "gold" if revenue > 1000 else "none"}
+    """,
+    )
+    write(
+        tmp_path / "doubled.yaml",
+        """
+        name: doubled
+        inputs: {n: integer, d: {type: integer, expression: "{{ double_it(n) }}"}}
+        outputs: {d: integer}
+        rules: [{then: {d: "{{ d }}"}}]
+    """,
+    )
+    book = RuleBook(tmp_path)
+    assert book.problems() == []
+    assert book.decide("bonus_level", {"revenue": 5000}) == {"level": "gold"}
+    assert book.decide("doubled", {"n": 4}) == {"d": 8}
+    with pytest.raises(DefinitionError, match="did you mean 'doubled'"):
+        book.decide("dubled", {})
+
+
+def test_a_broken_rule_module_is_a_located_problem(tmp_path: Path) -> None:
+    write(tmp_path / "broken_rules_mod.py", "x = (\n")
+    problems = RuleBook(tmp_path).problems()
+    assert len(problems) == 1 and problems[0].file.endswith("broken_rules_mod.py")
+    assert "cannot import rule module: SyntaxError" in problems[0].message
