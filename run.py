@@ -65,9 +65,10 @@ def validate(
             f"[bold]{problem.file}:{problem.line}:{problem.column}[/bold]: [red]{problem.message}[/red]",
             highlight=False,
             markup=True,
+            soft_wrap=True,  # one line per problem, so editors and grep can use them
         )
         if problem.hint:
-            console.print(f"    hint: {problem.hint}", highlight=False, markup=False)
+            console.print(f"    hint: {problem.hint}", highlight=False, markup=False, soft_wrap=True)
     console.print(f"[red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/red]")
     raise typer.Exit(1)
 
@@ -138,6 +139,27 @@ def run_workflow(
         console=console,
     )
     raise typer.Exit(code)
+
+
+@app.command(name="demo-apps")
+def demo_apps(
+    free_ports: Annotated[
+        bool, typer.Option("--free-ports", help="Any free ports instead of 8101-8104.")
+    ] = False,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Also write the audit logs here (JSON lines).")
+    ] = None,
+) -> None:
+    """Start the demo back-office's web apps (CRM, billing, two supplier portals) until Ctrl-C."""
+    from demo.__main__ import PortTaken, serve
+    from demo.server import DEFAULT_PORTS
+
+    try:
+        serve(None if free_ports else DEFAULT_PORTS, host=host, data_dir=data_dir)
+    except (PortTaken, RuntimeError) as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":

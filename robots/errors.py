@@ -49,8 +49,11 @@ class TandemError(Exception):
 class DefinitionError(TandemError):
     """A definition (workflow, decision table, schedule) has problems; all are listed."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], partial: Any = None) -> None:
         self.problems = list(problems)
+        #: What could be read despite the problems (the valid steps), so references can be
+        #: checked too and every problem is reported at once; None when nothing was usable.
+        self.partial = partial
         count = len(self.problems)
         head = f"{count} problem{'s' if count != 1 else ''} found"
         super().__init__(head + ":\n" + "\n".join(str(p) for p in self.problems))

@@ -518,19 +518,29 @@ def parse_workflow(text: str, file: str = "<workflow>") -> tuple[Workflow | None
 
 
 def _parse(data: Any, source: Source, problems: list[Problem]) -> tuple[Workflow | None, list[Problem]]:
+    workflow, problems = _parse_partial(data, source, problems)
+    return (workflow if not problems else None), problems
+
+
+def _parse_partial(
+    data: Any, source: Source, problems: list[Problem]
+) -> tuple[Workflow | None, list[Problem]]:
+    """The workflow made of the parts that could be read (even with problems), and the problems."""
     if problems and data is None:
         return None, problems
     parser = _Parser(source, problems)
     workflow = parser.workflow(data)
     if workflow is not None:
         problems.extend(check_workflow(workflow, source))
-    return (workflow if not problems else None), sorted(problems, key=lambda p: (p.file, p.line, p.column))
+    return workflow, sorted(problems, key=lambda p: (p.file, p.line, p.column))
 
 
 def load_workflow(path: Path | str) -> Workflow:
     """Load one workflow file; ``DefinitionError`` lists every problem found."""
     data, source, problems = load_yaml_file(Path(path))
-    workflow, problems = _parse(data, source, problems)
-    if workflow is None:
-        raise DefinitionError(problems or [Problem(str(path), 1, 1, "the workflow could not be read")])
+    workflow, problems = _parse_partial(data, source, problems)
+    if workflow is None or problems:
+        raise DefinitionError(
+            problems or [Problem(str(path), 1, 1, "the workflow could not be read")], partial=workflow
+        )
     return workflow

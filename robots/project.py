@@ -182,8 +182,10 @@ class Project:
                 workflow = self.load(path)
             except DefinitionError as error:
                 problems += error.problems
+                if isinstance(error.partial, Workflow):  # its readable steps' references too
+                    problems += self.check_references(error.partial)
                 continue
             problems += self.check_references(workflow)
         if check_rules:
             problems += self.rules.problems()
-        return problems
+        return sorted(problems, key=lambda p: (p.file, p.line, p.column))

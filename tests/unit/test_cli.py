@@ -10,14 +10,14 @@ from pathlib import Path
 from tests.conftest import ROOT, write
 
 
-def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(ROOT / "run.py"), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "TANDEM_HOME": str(ROOT), "COLUMNS": "200"},
+        env={"PATH": "/usr/bin:/bin", "TANDEM_HOME": str(ROOT), "COLUMNS": "200", **(env or {})},
     )
 
 
@@ -34,6 +34,28 @@ def test_validate_a_bad_file_lists_located_problems(tmp_path: Path) -> None:
     assert f"{bad}:3:5: unknown action 'core.lgo'" in result.stdout
     assert "did you mean 'core.log'?" in result.stdout
     assert f"{bad}:4:" in result.stdout and "2 problems" in result.stdout
+
+
+def test_reference_problems_are_listed_with_the_other_problems(tmp_path: Path) -> None:
+    write(tmp_path / "business_rules" / ".keep", "")
+    bad = write(
+        tmp_path / "workflows" / "bad.yaml",
+        """
+        name: bad
+        steps:
+          - web.fil: {label: Street, value: x}
+          - decide: no_such_table
+            with: {a: 1}
+          - call: no_such_flow
+        """,
+    )
+    result = cli("validate", "--project", str(tmp_path), env={"COLUMNS": "60"})
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert f"{bad}:3:5: unknown action 'web.fil'" in lines
+    assert f"{bad}:4:5: unknown rule table 'no_such_table'" in lines
+    assert f"{bad}:6:5: call target 'no_such_flow' is not a workflow of this project" in lines
+    assert "3 problems" in result.stdout
 
 
 def test_schema_is_json_schema_of_steps_and_actions() -> None:
