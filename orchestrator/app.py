@@ -1,0 +1,207 @@
+"""The control room's web application: one FastAPI app for channels, customers and agents.
+
+``create_app(settings)`` builds it: the channel API (``orchestrator.api``), the public
+webform (``orchestrator.webform``) and, when it is there, the agent inbox and ops dashboard
+(``orchestrator.web``). Everything shares one store (``app.state.store``), one settings object
+(``app.state.settings``) and one Prometheus registry (``app.state.metrics``).
+
+Errors under ``/api`` and ``/metrics`` are JSON: ``{"error": "...", "problems": [...]}`` with
+every problem of a bad request listed (422), never a bare traceback; an unexpected failure
+is a 500 with an id that is also in the log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from loguru import logger
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from orchestrator.api import ApiMetrics, MetricsMiddleware, RateLimiter, error_body
+from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied
+
+
+class ServerSettings(BaseModel):
+    """How the control room runs. Every field has a default that works on one machine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: str | None = Field(
+        default=None,
+        description="Where cases live; default TANDEM_DATABASE_URL, else sqlite:///tandem.db.",
+    )
+    project_root: Path | None = Field(
+        default=None, description="The project (workflows/, business_rules/); default TANDEM_HOME."
+    )
+    secret_key: str = Field(
+        default_factory=lambda: os.environ.get("TANDEM_SECRET_KEY") or secrets.token_urlsafe(32),
+        min_length=16,
+        description=(
+            "Signs CSRF tokens, webform status links and agent sessions. Set TANDEM_SECRET_KEY "
+            "so links and sessions survive a restart and work across several server processes."
+        ),
+    )
+    rate_limit: str = Field(
+        default="50/second;1000/minute",
+        description="Requests per API token (limits notation, e.g. '50/second;1000/minute').",
+    )
+    channel_rate_limits: dict[str, str] = Field(
+        default_factory=dict, description="Channel -> rate limit, overriding rate_limit for its tokens."
+    )
+    webform_rate_limit: str = Field(
+        default="20/minute", description="Webform submissions per client address."
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live; 'redis://host:6379' shares them between servers.",
+    )
+    public_docs: bool = Field(
+        default=True, description="Serve /docs and /openapi.json without a token (they hold no data)."
+    )
+    secure_cookies: bool = Field(default=False, description="Mark cookies Secure (set behind HTTPS).")
+
+    @field_validator("rate_limit", "webform_rate_limit")
+    @classmethod
+    def _valid_limit(cls, value: str) -> str:
+        RateLimiter.parse(value)  # raises ValueError naming the notation
+        return value
+
+    @field_validator("channel_rate_limits")
+    @classmethod
+    def _valid_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        for limit in value.values():
+            RateLimiter.parse(limit)
+        return value
+
+
+def _is_api(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api") or path == "/metrics"
+
+
+def _problems_of(error: RequestValidationError) -> list[dict[str, str]]:
+    problems = []
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ())]
+        if location and location[0] in ("body", "query", "path", "header"):
+            location = location[1:] if len(location) > 1 else location
+        problems.append({"field": ".".join(location) or "body", "message": str(item.get("msg", ""))})
+    return problems
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, error: RequestValidationError) -> Response:
+        if not _is_api(request):
+            return await request_validation_exception_handler(request, error)
+        problems = _problems_of(error)
+        return JSONResponse(
+            error_body(f"the request has {len(problems)} problem(s); nothing was stored", problems),
+            status_code=422,
+        )
+
+    @app.exception_handler(PayloadInvalid)
+    async def _invalid_payload(request: Request, error: PayloadInvalid) -> Response:
+        problems = [{"field": field, "message": message} for field, message in error.problems]
+        return JSONResponse(
+            error_body(f"the payload does not fit workflow {error.workflow!r}; nothing was stored", problems),
+            status_code=422,
+        )
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, error: NotFound) -> Response:
+        return JSONResponse(error_body(str(error)), status_code=404)
+
+    @app.exception_handler(PermissionDenied)
+    async def _denied(request: Request, error: PermissionDenied) -> Response:
+        return JSONResponse(error_body(str(error)), status_code=403)
+
+    @app.exception_handler(InvalidTransition)
+    async def _conflict(request: Request, error: InvalidTransition) -> Response:
+        return JSONResponse(error_body(str(error)), status_code=409)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if not _is_api(request):
+            return await http_exception_handler(request, error)
+        detail = error.detail if isinstance(error.detail, str) else str(error.detail)
+        return JSONResponse(error_body(detail), status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> Response:
+        incident = uuid.uuid4().hex[:12]
+        logger.opt(exception=error).error(
+            "unexpected error {} in {} {}", incident, request.method, request.url.path
+        )
+        return JSONResponse(
+            error_body(f"internal error {incident}: the server log has the details under this id"),
+            status_code=500,
+        )
+
+
+def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> FastAPI:
+    """The control room's app. ``store`` may be passed to share one with the caller (tests)."""
+    from orchestrator import api, webform
+    from orchestrator.store import Orchestrator
+    from robots.project import Project
+
+    settings = settings or ServerSettings()
+    owns_store = store is None
+    if store is None:
+        project = Project(settings.project_root) if settings.project_root else Project()
+        store = Orchestrator(settings.database_url, project=project)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_store:
+            store.close()
+
+    app = FastAPI(
+        title="Tandem control room",
+        version="1",
+        summary="Start robots from channels (IVR, webforms), follow cases, work human tasks.",
+        description=(
+            "Channel systems authenticate with their API token: `Authorization: Bearer <token>`. "
+            "A token starts only the workflows it was issued for. Errors are JSON "
+            '`{"error": "...", "problems": [{"field": ..., "message": ...}]}`.'
+        ),
+        lifespan=lifespan,
+        docs_url="/docs" if settings.public_docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.public_docs else None,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.metrics = ApiMetrics(store)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_storage)
+    _install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+
+    app.include_router(api.router)
+    app.include_router(webform.router)
+    try:
+        # Imported by name: the agent inbox is another module's job and may not be there yet.
+        web = importlib.import_module("orchestrator.web")
+    except ImportError as error:
+        if error.name != "orchestrator.web":
+            raise
+        logger.warning("orchestrator.web is not available; the agent inbox is not served")
+    else:
+        app.include_router(web.router)
+    return app
+
+
+__all__ = ["ServerSettings", "create_app", "error_body"]
