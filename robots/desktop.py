@@ -14,11 +14,12 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from loguru import logger
 
@@ -38,6 +39,8 @@ class DesktopSession:
     process: subprocess.Popen[bytes] | None
     window_id: str | None = None
     case_id: str | None = None
+    launched: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    """Programs started by ``desktop.launch``; stopped with the session so none outlives the robot."""
 
     def activate(self) -> None:
         """Bring the program's window to the front (keyboard input goes there)."""
@@ -112,12 +115,16 @@ class DesktopSessions(SystemSessions):
         if spec.program:
             command = expressions.resolve_env(spec.program, where=f"system {name} (program)")
             try:
+                # stderr goes to a file, not a pipe: a pipe nobody reads fills up and then
+                # blocks a talkative program for good.
+                errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _stop with the program
                 process = subprocess.Popen(
                     shlex.split(command),
                     env=display_env(display),
                     stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
+                    stderr=errors,
                 )
+                errors_of[process.pid] = errors
             except OSError as error:
                 raise SystemException(f"cannot start {name!r} ({command}): {error}") from None
             if spec.window:
@@ -125,16 +132,18 @@ class DesktopSessions(SystemSessions):
                     window_id = find_window(display, spec.window, self.launch_timeout)
                 except SystemException:
                     error_text = _stderr_of(process)
-                    process.kill()
+                    _stop(process)
                     raise SystemException(
                         f"{name!r} ({command}) showed no window titled like {spec.window!r}"
                         + (f"; it said: {error_text}" if error_text else "")
                     ) from None
         session = DesktopSession(name, spec, display, process, window_id)
+        # Kept before the login: a failed login must still leave a screenshot, and the
+        # program must be stopped by discard/close rather than outlive the robot.
+        self._sessions[name] = session
         session.activate()
         if login is not None:
             login(session)
-        self._sessions[name] = session
         logger.info("started {} on display {}", name, display)
         return session
 
@@ -155,7 +164,11 @@ class DesktopSessions(SystemSessions):
 
     def discard(self, name: str) -> None:
         session = self._sessions.pop(name, None)
-        if session is not None and session.process is not None:
+        if session is None:
+            return
+        for process in session.launched:
+            _stop(process)
+        if session.process is not None:
             _stop(session.process)
 
     def capture_failure(self, name: str, directory: Path) -> list[str]:
@@ -176,10 +189,16 @@ class DesktopSessions(SystemSessions):
         self._stack.close()
 
 
+errors_of: dict[int, IO[bytes]] = {}
+"""The stderr file of each program a session started, by pid (read when it fails to start)."""
+
+
 def _stderr_of(process: subprocess.Popen[bytes]) -> str:
-    if process.poll() is None or process.stderr is None:
+    errors = errors_of.get(process.pid)
+    if process.poll() is None or errors is None:
         return ""
-    return process.stderr.read().decode(errors="replace").strip()[-300:]
+    errors.seek(0)
+    return errors.read().decode(errors="replace").strip()[-300:]
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -190,6 +209,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+    errors = errors_of.pop(process.pid, None)
+    if errors is not None:
+        errors.close()
 
 
 def screenshot(display: str, target: Path, region: tuple[int, int, int, int] | None = None) -> Path:
@@ -197,7 +219,8 @@ def screenshot(display: str, target: Path, region: tuple[int, int, int, int] | N
     import mss
     import mss.tools
 
-    with mss.mss(display=display) as grabber:
+    grab = getattr(mss, "MSS", None) or mss.mss  # mss 10 renamed the class; 9 has only mss.mss
+    with grab(display=display) as grabber:
         monitor = grabber.monitors[0]
         if region is not None:
             left, top, width, height = region

@@ -6,6 +6,7 @@ screen with OpenCV at a ``confidence`` (0..1), optionally within a ``region``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -32,10 +33,24 @@ def _session(ctx: ActionContext) -> DesktopSession:
 
 
 def _gui(session: DesktopSession) -> Any:
-    """pyautogui, bound to the session's display (it reads DISPLAY when first imported)."""
+    """pyautogui, bound to the session's display.
+
+    pyautogui opens its X connection once, at import, from ``DISPLAY``. A process that
+    works on a second display later (another robot's Xvfb, a test's own) would otherwise
+    click and type on the first one, so the connection is swapped when the display changes.
+    """
     os.environ["DISPLAY"] = session.display
     import pyautogui
+    from pyautogui import _pyautogui_x11 as x11
 
+    if getattr(x11, "_tandem_display", None) != session.display:
+        from Xlib.display import Display
+
+        previous = x11._display
+        x11._display = Display(session.display)
+        x11._tandem_display = session.display
+        with contextlib.suppress(Exception):  # the old display may be gone with its Xvfb
+            previous.close()
     pyautogui.FAILSAFE = False  # a virtual display has no corner the operator could slam the mouse into
     pyautogui.PAUSE = 0.02
     return pyautogui
@@ -133,7 +148,9 @@ class TypeParams(ActionParams):
 
     text: str = Field(description="The text; any characters (non-ASCII goes through xdotool).")
     enter: bool = Field(False, description="Press Enter afterwards.")
-    clear: bool = Field(False, description="Select all (Ctrl+A) and replace what is in the field.")
+    clear: bool = Field(
+        False, description="Replace what the (single-line) field holds: End, Shift+Home, Backspace first."
+    )
     interval: float = Field(0.0, ge=0, description="Seconds between keys, for slow programs.")
 
 
@@ -146,7 +163,10 @@ def type_text(ctx: ActionContext, params: TypeParams) -> None:
     session = _session(ctx)
     gui = _gui(session)
     if params.clear:
-        gui.hotkey("ctrl", "a")
+        # End, then Shift+Home selects the line in Tk, GTK, Qt, Motif and browsers alike;
+        # Ctrl+A does not (in Tk and Emacs-style fields it only jumps to the start).
+        gui.press("end")
+        gui.hotkey("shift", "home")
         gui.press("backspace")
     if params.text.isascii():
         gui.write(params.text, interval=params.interval)
@@ -281,9 +301,7 @@ def launch(ctx: ActionContext, params: LaunchParams) -> dict[str, Any]:
         )
     except OSError as error:
         raise SystemException(f"cannot start {params.command!r}: {error}") from None
-    launched = getattr(session, "launched", [])
-    launched.append(process)
-    session.launched = launched  # type: ignore[attr-defined]
+    session.launched.append(process)  # stopped with the session, so it cannot outlive the robot
     window = (
         find_window(session.display, params.window, ctx.remaining(params.timeout)) if params.window else None
     )
@@ -296,11 +314,55 @@ class CloseParams(ActionParams):
     window: str | None = Field(
         None, description="Close the window titled like this (regex); default: the system's."
     )
+    timeout: float = Field(5.0, description="Seconds the program gets to close its window.")
+
+
+def _request_close(display: str, window: str) -> None:
+    """Send WM_DELETE_WINDOW, as a window manager does for the close button.
+
+    A program that does not take part in that protocol gets its window destroyed instead.
+    """
+    from Xlib import X, error, protocol
+    from Xlib.display import Display
+    from Xlib.error import BadWindow
+
+    connection = Display(display)
+    try:
+        target = connection.create_resource_object("window", int(window, 0))
+        delete = connection.intern_atom("WM_DELETE_WINDOW")
+        if delete in (target.get_wm_protocols() or []):
+            message = protocol.event.ClientMessage(
+                window=target,
+                client_type=connection.intern_atom("WM_PROTOCOLS"),
+                data=(32, [delete, X.CurrentTime, 0, 0, 0]),
+            )
+            target.send_event(message, event_mask=X.NoEventMask, onerror=error.CatchError())
+        else:
+            target.destroy(onerror=error.CatchError())
+        connection.sync()
+    except BadWindow:
+        pass  # closed already
+    finally:
+        connection.close()
+
+
+def _window_exists(display: str, window: str) -> bool:
+    from Xlib.display import Display
+    from Xlib.error import BadWindow
+
+    connection = Display(display)
+    try:
+        connection.create_resource_object("window", int(window, 0)).get_attributes()
+        return True
+    except BadWindow:
+        return False
+    finally:
+        connection.close()
 
 
 @action("desktop.close", primary="window", needs="desktop", side_effect=True)
 def close(ctx: ActionContext, params: CloseParams) -> None:
-    """Close a window (politely, like clicking its close button).
+    """Close a window politely (WM_DELETE_WINDOW, like its close button) and wait until it is gone.
 
     Example: ``- desktop.close: Calculator``
     """
@@ -310,10 +372,18 @@ def close(ctx: ActionContext, params: CloseParams) -> None:
     window = find_window(session.display, params.window, 2.0) if params.window else session.window_id
     if window is None:
         raise SystemException("desktop.close: say which window (window: <title>)")
-    subprocess.run(
-        ["xdotool", "windowclose", window],
-        env=display_env(session.display),
-        capture_output=True,
-        timeout=5,
-        check=False,
-    )
+    _request_close(session.display, window)
+    started = time.monotonic()
+    deadline, asked = started + ctx.remaining(params.timeout), 1
+    while _window_exists(session.display, window):
+        if time.monotonic() - started > asked:
+            # Tk (and others) can miss a close request that arrives while the window is
+            # still being set up; like a user, ask again, once a second.
+            _request_close(session.display, window)
+            asked += 1
+        if time.monotonic() >= deadline:
+            raise SystemException(
+                f"the window {params.window or session.system!r} is still open {params.timeout:g}s after "
+                "it was asked to close (is the program asking something, e.g. to save?)"
+            )
+        time.sleep(0.05)
