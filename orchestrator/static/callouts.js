@@ -1,0 +1,79 @@
+// Callout pop-ups for a logged-in agent, pushed by the server over Server-Sent Events.
+// Everything from the server is inserted with textContent, never as HTML: callouts carry
+// data robots copied from other applications, which may contain markup.
+(function () {
+  "use strict";
+  var body = document.body;
+  var streamUrl = body.getAttribute("data-callout-stream");
+  var box = document.getElementById("callouts");
+  if (!streamUrl || !box || !window.EventSource) { return; }
+  var KEY = "tandem.callouts.last";
+  // Shown pop-ups with the time they appeared (the callout latency benchmark reads this).
+  window.tandemCallouts = window.tandemCallouts || [];
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  function show(value) {
+    if (value === null || value === undefined) { return ""; }
+    if (Array.isArray(value)) { return value.map(show).join(", "); }
+    if (typeof value === "object") { return JSON.stringify(value); }
+    return String(value);
+  }
+
+  function popUp(kind, event) {
+    var item = JSON.parse(event.data);
+    var card = el("section", "callout " + (item.level || "info"));
+    card.setAttribute("role", "alertdialog");
+    card.setAttribute("aria-label", item.title || "Callout");
+    card.setAttribute("data-kind", kind);
+    card.setAttribute("data-event-id", event.lastEventId || "");
+    var close = el("button", "close", "\u00d7");
+    close.setAttribute("aria-label", "Dismiss");
+    close.addEventListener("click", function () { card.remove(); });
+    card.appendChild(close);
+    card.appendChild(el("h3", null, item.title || "Callout"));
+    if (item.message) { card.appendChild(el("p", null, item.message)); }
+    var data = item.data || {};
+    var keys = Object.keys(data);
+    if (keys.length) {
+      var list = el("dl", "data");
+      keys.forEach(function (key) {
+        list.appendChild(el("dt", null, key.replace(/_/g, " ")));
+        list.appendChild(el("dd", null, show(data[key])));
+      });
+      card.appendChild(list);
+    }
+    if (item.hints && item.hints.length) {
+      var hints = el("ul", "hints");
+      item.hints.forEach(function (hint) { hints.appendChild(el("li", null, show(hint))); });
+      card.appendChild(hints);
+    }
+    if (item.url) {
+      var link = el("a", null, item.link_text || "Open task");
+      link.href = item.url;  // built by the server from an id, never from gathered data
+      card.appendChild(link);
+    }
+    box.prepend(card);
+    window.tandemCallouts.push({ id: event.lastEventId, kind: kind, issued_at: item.issued_at, shown_at: Date.now() });
+    if (event.lastEventId) { sessionStorage.setItem(KEY, event.lastEventId); }
+    if (kind === "task") {
+      var banner = document.getElementById("new-tasks");
+      if (banner) { banner.classList.remove("hidden"); }
+    }
+  }
+
+  function connect() {
+    var last = sessionStorage.getItem(KEY);
+    var url = streamUrl + (last ? (streamUrl.indexOf("?") < 0 ? "?" : "&") + "after=" + encodeURIComponent(last) : "");
+    var source = new EventSource(url);
+    source.addEventListener("callout", function (e) { popUp("callout", e); });
+    source.addEventListener("task", function (e) { popUp("task", e); });
+    source.addEventListener("ready", function () { body.setAttribute("data-callouts-ready", "yes"); });
+  }
+  connect();
+})();
