@@ -1,0 +1,81 @@
+"""Opening the database: the URL, SQLite's settings, and migrations applied on open.
+
+SQLite (WAL) is the embedded default at ``./tandem.db``; ``TANDEM_DATABASE_URL`` (or the
+``url`` argument) points elsewhere, e.g. ``postgresql+psycopg://user@host/db`` for robots
+on many machines. The schema is created and upgraded by the Alembic migrations in
+``orchestrator/migrations`` whenever a database is opened, under a lock so that many
+processes starting at once migrate it exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+
+DEFAULT_URL = "sqlite:///tandem.db"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: the argument, else ``TANDEM_DATABASE_URL``, else ``./tandem.db``."""
+    return url or os.environ.get("TANDEM_DATABASE_URL") or DEFAULT_URL
+
+
+def is_sqlite(engine: sa.Engine) -> bool:
+    """Whether the engine talks to SQLite (which locks the whole file instead of rows)."""
+    return engine.dialect.name == "sqlite"
+
+
+def create_engine(url: str | None = None, *, pool_size: int = 5) -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate write transactions."""
+    resolved = make_url(database_url(url))
+    if resolved.get_backend_name() == "sqlite":
+        if resolved.database in (None, "", ":memory:"):
+            raise ValueError(
+                "an in-memory SQLite database cannot be shared by robots and the API; "
+                "use a file, e.g. sqlite:///tandem.db"
+            )
+        Path(resolved.database or "tandem.db").parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            resolved,
+            connect_args={"check_same_thread": False, "timeout": 60, "isolation_level": None},
+            pool_size=pool_size,
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _configure(connection: Any, record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        # Every transaction takes the write lock at its start: a deferred transaction that
+        # reads and then writes can fail with "database is locked" when another writer got
+        # in between, an immediate one just waits its turn (busy_timeout).
+        @sa.event.listens_for(engine, "begin")
+        def _begin(connection: sa.Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(resolved, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+
+
+def alembic_config(engine: sa.Engine) -> Config:
+    """An Alembic configuration for this package's migrations, bound to ``engine``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Bring the schema to the newest migration (a no-op when it is there already)."""
+    command.upgrade(alembic_config(engine), "head")

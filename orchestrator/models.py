@@ -1,0 +1,253 @@
+"""What the orchestrator's API returns: plain, immutable snapshots (pydantic, JSON-ready).
+
+They are copies of rows at the moment of reading; changing one changes nothing stored.
+The HTTP API can return them as they are (``model_dump(mode="json")``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from robots.records import RunState
+
+CaseStatus = Literal[
+    "queued", "running", "done", "failed_business", "failed_system", "waiting_human", "cancelled"
+]
+FINISHED: frozenset[str] = frozenset({"done", "failed_business", "failed_system", "cancelled"})
+"""States in which a case is finished (retention may purge its personal data)."""
+
+TaskStatus = Literal["open", "claimed", "completed", "returned", "cancelled"]
+OPEN_TASK: frozenset[str] = frozenset({"open", "claimed"})
+Role = Literal["agent", "supervisor", "ops", "admin"]
+ROLES: tuple[str, ...] = ("agent", "supervisor", "ops", "admin")
+
+
+class _Snapshot(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class Case(_Snapshot):
+    """A case as stored: workflow, reference, payload, state, outcome."""
+
+    id: str
+    workflow: str
+    reference: str
+    status: CaseStatus
+    priority: int
+    deadline: datetime | None
+    not_before: datetime | None
+    channel: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    payload: dict[str, Any]
+    outputs: dict[str, Any] | None
+    error: str | None
+    error_kind: str | None
+    error_step: str | None
+    attempts: int = Field(description="How often a robot claimed the case.")
+    failures: int = Field(description="System failures since the case was last (re)queued by a person.")
+    max_attempts: int
+    robot_id: str | None = Field(description="The robot holding the case while it runs.")
+    lease_expires_at: datetime | None
+    task_id: str | None = Field(description="The human task the case waits for (or waited for last).")
+    purged_at: datetime | None = Field(description="When retention removed its personal data.")
+
+
+class Transition(_Snapshot):
+    """One entry of a case's audit trail."""
+
+    id: int
+    case_id: str
+    at: datetime
+    actor: str
+    from_status: str | None
+    to_status: str
+    reason: str
+
+
+class RunInfo(_Snapshot):
+    """One run (attempt) of a case."""
+
+    id: str
+    case_id: str
+    attempt: int
+    robot_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    status: str
+    error: str | None
+
+
+class StepEntry(_Snapshot):
+    """A step record as stored (masked by the engine)."""
+
+    id: int
+    case_id: str
+    run_id: str
+    path: str
+    kind: str
+    label: str
+    depth: int
+    attempt: int
+    outcome: str
+    started_at: datetime
+    ended_at: datetime | None
+    duration_ms: float
+    outputs: Any
+    error: str | None
+    error_kind: str | None
+    system: str | None
+    artifacts: list[Any]
+
+
+class HumanTask(_Snapshot):
+    """A task in a human queue."""
+
+    id: str
+    key: str
+    case_id: str | None
+    run_id: str | None
+    kind: str = Field(description="'escalation' (the run ended) or 'await_human' (the run waits).")
+    origin: str = Field(description="'escalate' step, robot 'failure', 'await_human' or 'manual'.")
+    queue: str
+    reason: str
+    data: dict[str, Any]
+    form: list[Any]
+    step: str
+    priority: int
+    status: TaskStatus
+    assignee: str | None
+    answer: dict[str, Any] | None
+    created_at: datetime
+    due_at: datetime
+    claimed_at: datetime | None
+    closed_at: datetime | None
+    closed_by: str | None
+    escalation_level: int
+    breached_at: datetime | None
+
+
+class TaskEvent(_Snapshot):
+    """Something that happened to a task (claim, comment, completion...)."""
+
+    id: int
+    task_id: str
+    at: datetime
+    actor: str
+    action: str
+    detail: str
+
+
+class CaseTimeline(BaseModel):
+    """Everything that happened to a case: transitions, runs, steps and tasks."""
+
+    case: Case
+    transitions: list[Transition]
+    runs: list[RunInfo]
+    steps: list[StepEntry]
+    tasks: list[HumanTask]
+
+    def entries(self) -> list[Transition | StepEntry]:
+        """Transitions and step records in the order they happened."""
+        merged: list[Transition | StepEntry] = [*self.transitions, *self.steps]
+        return sorted(
+            merged, key=lambda entry: entry.at if isinstance(entry, Transition) else entry.started_at
+        )
+
+
+class OrgUnit(_Snapshot):
+    """An organisation unit."""
+
+    id: str
+    name: str
+    parent_id: str | None
+    escalation_queue: str | None
+
+
+class Queue(_Snapshot):
+    """A human task queue."""
+
+    name: str
+    unit_id: str
+    sla_minutes: int
+    description: str
+    escalates_to: str | None
+
+
+class User(_Snapshot):
+    """A person who works tasks (never carries the password hash)."""
+
+    username: str
+    display_name: str
+    role: Role
+    unit_id: str
+    active: bool
+    created_at: datetime
+
+
+class ApiToken(_Snapshot):
+    """A channel's token (its hash stays in the database)."""
+
+    id: str
+    channel: str
+    workflows: list[str] = Field(description="Workflows the token may start; ['*'] for all.")
+    description: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    def allows(self, workflow: str) -> bool:
+        """Whether this token may start cases of ``workflow``."""
+        return self.revoked_at is None and ("*" in self.workflows or workflow in self.workflows)
+
+
+class StoredCallout(_Snapshot):
+    """A pop-up for agents; ``kind`` is 'callout' (from a robot) or 'task' (a task arrived)."""
+
+    id: int
+    at: datetime
+    kind: str
+    queue: str | None
+    agent: str | None
+    title: str
+    message: str
+    level: str
+    data: Any
+    hints: Any
+    case_id: str | None
+    run_id: str | None
+    step: str | None
+    task_id: str | None
+
+
+class RobotInfo(_Snapshot):
+    """A robot process and what it does now."""
+
+    id: str
+    host: str
+    pid: int
+    status: str = Field(description="'idle', 'busy' or 'stopped'.")
+    case_id: str | None
+    workflow: str | None
+    step: str | None
+    started_at: datetime
+    heartbeat_at: datetime
+    cases_done: int
+
+
+class Claim(BaseModel):
+    """A robot's lease on a case: pass it back to heartbeat, checkpoint and finish."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case: Case
+    robot_id: str
+    token: str = Field(description="Fences this claim: a later claim of the same case gets another.")
+    run_id: str
+    attempt: int
+    state: RunState = Field(description="The checkpoint to resume from (empty for a first run).")
+    reclaimed: bool = Field(description="The previous robot's lease had expired (it died).")

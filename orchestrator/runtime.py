@@ -1,0 +1,64 @@
+"""The engine's two hooks, backed by the orchestrator: step records/checkpoints and humans.
+
+``CaseListener`` implements ``robots.engine.RunListener`` for one claimed case: it stores
+each finished step and every checkpoint (``RunState``) so a resumed case skips completed
+steps. ``DurableHumans`` implements ``robots.humans.HumanGateway`` on the task tables.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from robots.engine import RunListener
+from robots.errors import HumanTaskRequest
+from robots.humans import Callout, HumanGateway
+from robots.records import RunRecord, StepRecord
+
+if TYPE_CHECKING:
+    from orchestrator.models import Claim
+    from orchestrator.store import Orchestrator
+
+
+class CaseListener(RunListener):
+    """Persists a claimed case's steps and checkpoints; raises ``LeaseLost`` once the claim
+    is no longer ours, which stops the run at its next step."""
+
+    def __init__(self, orchestrator: Orchestrator, claim: Claim, *, on_step: Any = None) -> None:
+        self.orchestrator = orchestrator
+        self.claim = claim
+        self._on_step = on_step
+
+    def step_started(self, record: StepRecord) -> None:
+        """Tell the caller (the worker's progress, the robot row) which step runs."""
+        if self._on_step is not None:
+            self._on_step(record)
+
+    def step_finished(self, record: StepRecord) -> None:
+        """Store the step's record."""
+        self.orchestrator.record_step(self.claim, record)
+
+    def checkpoint(self, run: RunRecord) -> None:
+        """Store the state to resume from (fenced by the claim's token)."""
+        self.orchestrator.save_checkpoint(self.claim, run.state)
+
+
+class DurableHumans(HumanGateway):
+    """Human tasks and callouts in the orchestrator's database (idempotent on the task key)."""
+
+    def __init__(self, orchestrator: Orchestrator, *, actor: str = "robot") -> None:
+        self.orchestrator = orchestrator
+        self.actor = actor
+
+    def create_task(self, request: HumanTaskRequest, *, case_id: str, run_id: str, key: str) -> str:
+        """Create the task, or return the one with this key."""
+        return self.orchestrator.create_task(
+            request, case_id=case_id, run_id=run_id, key=key, actor=self.actor
+        )
+
+    def answer_for(self, task_id: str) -> dict[str, Any] | None:
+        """The agent's answer, or None while the task is open."""
+        return self.orchestrator.answer_for(task_id)
+
+    def push_callout(self, callout: Callout) -> None:
+        """Store the callout; the control room pushes it to agents' browsers."""
+        self.orchestrator.push_callout(callout)

@@ -1,0 +1,136 @@
+"""Claims and runs: order, leases, heartbeats, reclaiming, checkpoints, retries, outcomes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from orchestrator.errors import LeaseLost
+from orchestrator.execution import run_claim
+from orchestrator.store import Orchestrator
+from robots.engine import Engine
+from tests.contract.conftest import Clock, new_case, run_next
+
+
+def test_claims_go_by_priority_then_deadline_then_age(orch: Orchestrator, clock: Clock) -> None:
+    oldest = new_case(orch, reference="oldest")
+    clock.advance(seconds=1)
+    urgent = new_case(orch, reference="urgent", priority=10)
+    clock.advance(seconds=1)
+    due_soon = new_case(orch, reference="due-soon", deadline=clock() + timedelta(hours=1))
+    clock.advance(seconds=1)
+    due_later = new_case(orch, reference="due-later", deadline=clock() + timedelta(hours=5))
+    clock.advance(seconds=1)
+    youngest = new_case(orch, reference="youngest")
+    order = []
+    while (claim := orch.claim_next_case("robot-1", 60)) is not None:
+        order.append(claim.case.id)
+    assert order == [urgent.id, due_soon.id, due_later.id, oldest.id, youngest.id]
+
+
+def test_not_before_postpones_a_case(orch: Orchestrator, clock: Clock) -> None:
+    new_case(orch, not_before=clock() + timedelta(minutes=10))
+    assert orch.claim_next_case("robot-1", 60) is None
+    clock.advance(minutes=10)
+    assert orch.claim_next_case("robot-1", 60) is not None
+
+
+def test_an_expired_lease_is_claimed_again_with_the_attempt_raised(orch: Orchestrator, clock: Clock) -> None:
+    case = new_case(orch)
+    first = orch.claim_next_case("robot-1", 30)
+    assert first is not None and first.attempt == 1 and not first.reclaimed
+    assert orch.claim_next_case("robot-2", 30) is None  # leased
+    clock.advance(seconds=20)
+    orch.heartbeat(first, 30)  # extends to t+50
+    clock.advance(seconds=20)
+    assert orch.claim_next_case("robot-2", 30) is None
+    clock.advance(seconds=31)
+    second = orch.claim_next_case("robot-2", 30)
+    assert second is not None and second.case.id == case.id and second.attempt == 2 and second.reclaimed
+    with pytest.raises(LeaseLost, match="no longer holds"):
+        orch.heartbeat(first, 30)
+    timeline = orch.case_timeline(case.id)
+    assert [r.status for r in timeline.runs] == ["lost", "running"]
+    assert any("lease of robot robot-1 expired" in t.reason for t in timeline.transitions)
+
+
+def test_a_run_is_stored_with_steps_and_outputs(orch: Orchestrator, engine: Engine) -> None:
+    case = new_case(orch)
+    done = run_next(orch, engine)
+    assert done.status == "done" and done.robot_id is None and done.finished_at is not None
+    timeline = orch.case_timeline(case.id)
+    assert [(t.from_status, t.to_status) for t in timeline.transitions] == [
+        (None, "queued"),
+        ("queued", "running"),
+        ("running", "done"),
+    ]
+    assert [(s.path, s.outcome) for s in timeline.steps] == [("1", "ok")]
+    assert timeline.runs[0].status == "done"
+
+
+def test_a_system_failure_is_retried_with_growing_backoff_then_escalated(
+    orch: Orchestrator, engine: Engine, clock: Clock
+) -> None:
+    case = new_case(orch, "flaky")
+    first = run_next(orch, engine)
+    assert (
+        first.status == "queued"
+        and first.failures == 1
+        and first.not_before == clock() + timedelta(seconds=30)
+    )
+    assert orch.claim_next_case("robot-1", 60) is None  # backing off
+    clock.advance(seconds=30)
+    second = run_next(orch, engine)
+    assert second.status == "queued" and second.not_before == clock() + timedelta(seconds=60)
+    clock.advance(seconds=60)
+    third = run_next(orch, engine)
+    assert third.status == "waiting_human" and third.attempts == 3 and third.task_id
+    task = orch.get_task(third.task_id)
+    assert task.queue == "exceptions" and task.origin == "failure" and "the app is down" in task.reason
+    # The step before the failure ran once: later attempts restored it from the checkpoint.
+    steps = orch.case_timeline(case.id).steps
+    assert [s.outcome for s in steps if s.path == "first"] == ["ok", "restored", "restored"]
+
+
+def test_a_business_exception_goes_to_a_human_at_once(orch: Orchestrator, engine: Engine) -> None:
+    new_case(orch, "bad_data")
+    case = run_next(orch, engine)
+    assert case.status == "waiting_human" and case.failures == 0 and case.error_kind == "business"
+    task = orch.get_task(case.task_id or "")
+    assert task.queue == "address_exceptions" and "customer unknown" in task.reason
+
+
+def test_a_released_case_is_claimed_again_and_a_stale_claim_cannot_finish(
+    orch: Orchestrator, engine: Engine
+) -> None:
+    new_case(orch)
+    claim = orch.claim_next_case("robot-1", 60)
+    assert claim is not None
+    released = orch.release_case(claim, reason="robot shutting down")
+    assert released.status == "queued" and released.robot_id is None
+    assert run_claim(orch, engine, claim) is None  # the old claim changes nothing
+    assert orch.get_case(claim.case.id).status == "queued"
+    again = orch.claim_next_case("robot-2", 60)
+    assert again is not None and again.attempt == 2
+
+
+def test_cancelling_a_running_case_stops_its_robot(orch: Orchestrator, engine: Engine) -> None:
+    case = new_case(orch)
+    claim = orch.claim_next_case("robot-1", 60)
+    assert claim is not None
+    orch.cancel_case(case.id, actor="ops", reason="wrong customer")
+    assert run_claim(orch, engine, claim) is None
+    assert orch.get_case(case.id).status == "cancelled"
+
+
+def test_robots_are_registered_with_what_they_do(orch: Orchestrator) -> None:
+    orch.register_robot("host#1", host="host", pid=123)
+    case = new_case(orch)
+    claim = orch.claim_next_case("host#1", 60)
+    assert claim is not None
+    (robot,) = orch.list_robots()
+    assert (robot.status, robot.case_id, robot.workflow) == ("busy", case.id, "noop")
+    orch.release_case(claim, reason="stop")
+    orch.robot_stopped("host#1")
+    assert orch.list_robots()[0].status == "stopped"
