@@ -1,1 +1,67 @@
-"""orchestrator."""
+"""orchestrator: durable state and services — cases, claims, audit, human tasks, organisation.
+
+The service object is ``orchestrator.store.Orchestrator`` (also importable as
+``orchestrator.Orchestrator``). One per process; thread-safe; every method is one short
+transaction. It returns frozen pydantic snapshots from ``orchestrator.models``
+(``model_dump(mode="json")`` for HTTP) and raises ``orchestrator.errors`` exceptions
+(``PayloadInvalid.problems`` = [(field, message)], ``NotFound``, ``InvalidTransition``,
+``PermissionDenied``, ``LeaseLost``; ``orchestrator.tasks.AnswerInvalid.problems``).
+
+Opening::
+
+    orch = Orchestrator(url=None, *, project=None, retry_base_seconds=30, retry_max_seconds=3600,
+                        lease_seconds=60, migrate=True, pool_size=5, clock=None)
+    # url: TANDEM_DATABASE_URL or sqlite:///tandem.db; Alembic migrations run on open.
+    orch.load_organisation(path=None)   # orchestrator/org.yaml or TANDEM_ORG_FILE; idempotent
+
+Cases (states queued, running, done, failed_business, failed_system, waiting_human, cancelled)::
+
+    create_case(workflow, reference, payload, *, priority=0, deadline=None, not_before=None,
+                actor="api", channel=None) -> (Case, created: bool)
+    get_case(case_id) -> Case                 find_case(workflow, reference) -> Case | None
+    list_cases(*, workflow, status (str | list), reference (prefix), channel, created_after,
+               created_before, limit=100, offset=0) -> list[Case]      (newest first)
+    count_cases(*, workflow=None) -> {status: n}
+    case_timeline(case_id) -> CaseTimeline(case, transitions, runs, steps, tasks; .entries())
+    cancel_case(case_id, *, actor, reason) -> Case
+    retry_case(case_id, *, actor, reason="retried by hand") -> Case
+    purge_personal_data(older_than: timedelta, *, now=None) -> int   (audit trail kept)
+
+Robots (``orchestrator.execution.run_claim`` runs one claim with an ``Engine``)::
+
+    claim_next_case(robot_id, lease_seconds=60, *, workflows=None) -> Claim | None
+    heartbeat(claim, lease_seconds) / release_case(claim, *, reason) / finish_run(claim, RunRecord)
+    listener(claim) -> RunListener            humans(actor="robot") -> HumanGateway
+    register_robot(robot_id, *, host, pid) / robot_heartbeat(robot_id, *, status, case_id,
+    workflow, step) / robot_stopped(robot_id) / list_robots() -> list[RobotInfo]
+
+Human tasks (statuses open, claimed, completed, returned, cancelled; a user sees the queues
+of their unit and every unit below it; reassign needs role supervisor or admin)::
+
+    list_tasks(username, *, statuses=("open", "claimed"), queue, assignee, case_id, limit)
+    get_task(task_id, username=None) -> HumanTask         task_events(task_id) -> list[TaskEvent]
+    claim_task / release_task(task_id, username) -> HumanTask
+    reassign_task(task_id, supervisor, to_username)      comment_task(task_id, username, text)
+    complete_task(task_id, username, answer)     # await_human: case resumes; escalation: case done
+    return_to_robot(task_id, username, answer=None, *, comment="")   # case queued again
+    cancel_task(task_id, username, reason)       # the case is cancelled
+    create_manual_task(username, queue, reason, *, data, form, priority, case_id)
+    escalate_overdue_tasks(now=None) -> list[HumanTask]   # to the parent unit's escalation queue
+    callouts_since(after_id=0, *, username=None, limit=100) -> list[StoredCallout]
+                                                  # kind "callout" (robot) or "task" (new task)
+
+Organisation, users, tokens::
+
+    create_unit(id, name, *, parent, escalation_queue) / list_units()
+    create_queue(name, unit, *, sla_minutes, description, escalates_to) / list_queues(username=None)
+    visible_units(username) -> set[str]
+    create_user(username, password, *, role, unit, display_name) -> User     (argon2id hash)
+    verify_password(username, password) -> User | None / set_password / set_user_active
+    get_user(username) / list_users(unit=None)
+    create_token(channel, workflows, *, description="") -> (ApiToken, plaintext shown once)
+    verify_token(plaintext) -> ApiToken | None  (ApiToken.allows(workflow)) / revoke_token(id)
+"""
+
+from orchestrator.store import Orchestrator
+
+__all__ = ["Orchestrator"]
