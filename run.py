@@ -162,5 +162,23 @@ def demo_apps(
         raise typer.Exit(1) from None
 
 
+@app.command()
+def demo(
+    free_ports: Annotated[
+        bool, typer.Option("--free-ports", help="Any free ports instead of 8000 and 8101-8104.")
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="The control room's port.")] = 8000,
+    robots: Annotated[int, typer.Option("--robots", min=1, max=8, help="Robot processes.")] = 2,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Keep the demo's database and logs here.")
+    ] = None,
+) -> None:
+    """The whole demo on SQLite: demo apps, control room, robots, a mix of cases; Ctrl-C stops."""
+    from orchestrator.demo_run import DemoOptions, run_demo
+
+    options = DemoOptions(port=port, free_ports=free_ports, robots=robots, data_dir=data_dir)
+    raise typer.Exit(run_demo(options))
+
+
 if __name__ == "__main__":
     app()
