@@ -91,7 +91,7 @@ def event_payload(callout: StoredCallout) -> dict[str, Any]:
     }
 
 
-@dataclass
+@dataclass(eq=False)  # identity: each tab is its own subscription
 class Subscription:
     """One browser tab's share of the hub: the callouts it may see, in order, once each."""
 

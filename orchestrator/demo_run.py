@@ -168,8 +168,68 @@ def _port_taken(host: str, port: int) -> bool:
 
 
 class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the demo's main thread owns SIGINT/SIGTERM
+    def install_signal_handlers(self) -> None:  # the caller's main thread owns SIGINT/SIGTERM
         pass
+
+
+class ControlRoomServer:
+    """The control room app served by uvicorn in a thread (the demo, tests and benchmarks).
+
+    ``stop()`` first ends the open callout streams (SSE connections would otherwise keep
+    uvicorn waiting), then stops the server and waits for its thread.
+    """
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        from demo.server import free_port
+
+        self.app = app
+        self.host = host
+        self.port = port or free_port(host)
+        self._server = _Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=self.port,
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=3,
+            )
+        )
+        self._thread = threading.Thread(target=self._server.run, name="control-room", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The base URL."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> ControlRoomServer:
+        """Start serving and wait until the health check answers; ``DemoError`` if it does not."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/api/health", timeout=2).status_code < 500:
+                    return self
+            if not self._thread.is_alive():
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise DemoError(f"the control room did not answer on {self.url} (is port {self.port} taken?)")
+
+    def stop(self) -> None:
+        """End the callout streams, stop the server, wait for its thread."""
+        from orchestrator.callouts import hub_closed_quietly
+
+        hub_closed_quietly(getattr(self.app.state, "callout_hub", None))
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def __enter__(self) -> ControlRoomServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 @dataclass
@@ -302,29 +362,9 @@ class Demo:
 
         port = free_port(options.host) if options.free_ports else options.port
         app = create_app(ServerSettings(database_url=database_url, project_root=ROOT), store=store)
-        server = _Server(
-            uvicorn.Config(
-                app,
-                host=options.host,
-                port=port,
-                log_level="warning",
-                access_log=False,
-                timeout_graceful_shutdown=3,
-            )
-        )
-        thread = threading.Thread(target=server.run, name="control-room", daemon=True)
-        thread.start()
-
-        def stop_server() -> None:
-            from orchestrator.callouts import hub_closed_quietly
-
-            hub_closed_quietly(getattr(app.state, "callout_hub", None))  # open SSE streams end now
-            server.should_exit = True
-            thread.join(10)
-
-        self._cleanup.append(stop_server)
-        base = f"http://{options.host}:{port}"
-        self._wait_for(f"{base}/api/health", "the control room")
+        server = ControlRoomServer(app, options.host, port).start()
+        self._cleanup.append(server.stop)
+        base = server.url
         self.urls = {"control_room": base, **{name: url for name, url in apps.urls.items()}}
 
         env = {
@@ -359,15 +399,6 @@ class Demo:
                 self.out(f"the robots stopped with exit code {code}; see {robots.log_path}")
 
         self._cleanup.append(stop_robots)
-
-    def _wait_for(self, url: str, what: str, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url, timeout=2).status_code < 500:
-                    return
-            time.sleep(0.1)
-        raise DemoError(f"{what} did not answer on {url} within {timeout:.0f} s")
 
     # -- the cases ---------------------------------------------------------------------------
 
