@@ -307,8 +307,9 @@ class Engine:
         )
         request = HumanTaskRequest(
             queue=flow.queue,
-            reason=f"{kind} at step {step or '?'}: {error.message}",
-            data=data,
+            # The agent may see the customer's data, never the robot's secrets.
+            reason=run.masker.hide_secrets(f"{kind} at step {step or '?'}: {error.message}"),
+            data=run.masker.hide_secrets(data),
             step=step,
             kind="escalation",
         )

@@ -7,10 +7,17 @@ keys that look like secrets (``password``, ``token``...) are masked whatever the
 
 from __future__ import annotations
 
+import html
+import json
 import re
+import shutil
+import tempfile
 import threading
+import zipfile
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 SECRET_MASK = "***"
 _SECRET_KEY = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|authorization|credential", re.I)
@@ -89,6 +96,31 @@ class Masker:
             return any(self.contains_secret(v) for v in value)
         return False
 
+    def secret_values(self) -> list[str]:
+        """The values known to be secret (for scrubbing files the masker cannot see into)."""
+        with self._lock:
+            return [value for value, replacement in self._values.items() if replacement == SECRET_MASK]
+
+    def hide_secrets(self, value: Any, *, key: str | None = None) -> Any:
+        """A deep copy of ``value`` with only the secrets hidden, personal data kept.
+
+        For what people who may see personal data work with, e.g. a human task's data.
+        """
+        if key is not None and _SECRET_KEY.search(key) and value not in (None, "", {}, []):
+            return SECRET_MASK
+        if isinstance(value, str):
+            pattern = self._compiled()
+            if pattern is None:
+                return value
+            return pattern.sub(
+                lambda m: SECRET_MASK if self._values.get(m.group(0)) == SECRET_MASK else m.group(0), value
+            )
+        if isinstance(value, dict):
+            return {k: self.hide_secrets(v, key=str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.hide_secrets(item) for item in value]
+        return value
+
     def mask(self, value: Any, *, key: str | None = None) -> Any:
         """A masked deep copy of ``value`` (mappings, lists, strings, scalars)."""
         if key is not None and _SECRET_KEY.search(key) and value not in (None, "", {}, []):
@@ -103,6 +135,46 @@ class Masker:
             masked = self.mask_text(str(value))
             return value if masked == str(value) else masked
         return value
+
+
+def _encodings(secret: str) -> set[bytes]:
+    """The ways a secret shows up in files: raw, in JSON strings, URL-encoded, HTML-escaped."""
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+        html.escape(secret),
+    }
+    return {form.encode() for form in forms if len(form) >= _MIN_LENGTH}
+
+
+def scrub_zip(path: Path, masker: Masker) -> int:
+    """Rewrite a zip file (a Playwright trace) with every secret of ``masker`` replaced by ``***``.
+
+    A trace records request bodies and action parameters; a step that used a secret would
+    otherwise carry it into the evidence kept with the case. Returns how many were replaced.
+    """
+    forms = sorted({form for secret in masker.secret_values() for form in _encodings(secret)}, key=len)
+    if not forms:
+        return 0
+    pattern = re.compile(b"|".join(re.escape(form) for form in reversed(forms)))
+    replaced = 0
+    with (
+        tempfile.NamedTemporaryFile(dir=path.parent, suffix=".zip", delete=False) as scratch,
+        zipfile.ZipFile(path) as source,
+        zipfile.ZipFile(scratch, "w") as target,
+    ):
+        for item in source.infolist():
+            data, count = pattern.subn(SECRET_MASK.encode(), source.read(item))
+            replaced += count
+            target.writestr(item, data)
+    if replaced:
+        shutil.move(scratch.name, path)
+    else:
+        Path(scratch.name).unlink()
+    return replaced
 
 
 PROCESS_MASKER = Masker()

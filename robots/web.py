@@ -23,6 +23,7 @@ from loguru import logger
 from robots import expressions
 from robots.browser import acquire_playwright, launch_options, release_playwright
 from robots.errors import SystemException
+from robots.masking import PROCESS_MASKER, scrub_zip
 from robots.model import SystemSpec
 from robots.systems import LoginRunner, SystemSessions
 
@@ -132,15 +133,16 @@ class WebSessions(SystemSessions):
         context = browser.new_context(base_url=base_url or None, ignore_https_errors=True)
         context.set_default_timeout(default_timeout() * 1000)
         session = WebSession(system=name, spec=spec, base_url=base_url, context=context)
-        if self.trace != "off":
-            context.tracing.start(screenshots=True, snapshots=True)
-            session.tracing = True
         session.new_page()
         self._sessions[name] = session  # before the login, so a failed login leaves evidence too
         if login is not None:
             started = time.perf_counter()
             login(session)
             logger.info("logged into {} in {:.0f} ms", name, (time.perf_counter() - started) * 1000)
+        if self.trace != "off":
+            # Only after the login: a trace keeps request bodies, and the login's hold the password.
+            context.tracing.start(screenshots=True, snapshots=True)
+            session.tracing = True
         return session
 
     @contextlib.contextmanager
@@ -172,11 +174,19 @@ class WebSessions(SystemSessions):
     def login_again(session: WebSession) -> None:
         """Log in again in the same context (the session expired); never recursively."""
         login, session.relogin = session.relogin, None
+        tracing = session.tracing and login is not None
         try:
+            if tracing:
+                # The case's trace so far is dropped, not kept: the login must never be recorded.
+                with contextlib.suppress(Exception):
+                    session.context.tracing.stop_chunk()
             if login is not None:
                 login(session)
         finally:
             session.relogin = login
+            if tracing:
+                with contextlib.suppress(Exception):
+                    session.context.tracing.start_chunk(title=f"case {session.case_id}")
 
     def _alive(self, session: WebSession) -> bool:
         return self._browser is not None and self._browser.is_connected() and not session.page.is_closed()
@@ -203,6 +213,7 @@ class WebSessions(SystemSessions):
             with contextlib.suppress(Exception):
                 trace = directory / f"{name}-{stamp}-trace.zip"
                 session.context.tracing.stop_chunk(path=str(trace))
+                scrub_zip(trace, PROCESS_MASKER)  # secrets a step used are in it: never keep them
                 files.append(str(trace))
                 session.context.tracing.start_chunk()
         return files
