@@ -43,9 +43,11 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from loguru import logger
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from orchestrator import db
 from orchestrator.schedule_model import (
     Schedule,
     WorkflowInputs,
@@ -290,23 +292,6 @@ def _is_store_failure(error: Exception) -> bool:
     return isinstance(error, SQLAlchemyError | OSError | ConnectionError) and not hasattr(error, "problems")
 
 
-def _engine_for(url: str) -> sa.Engine:
-    url_object = sa.make_url(url)
-    if url_object.get_backend_name() == "sqlite":
-        engine = sa.create_engine(url_object, connect_args={"timeout": 60, "check_same_thread": False})
-
-        @sa.event.listens_for(engine, "connect")
-        def _wal(connection: Any, record: Any) -> None:
-            # Several processes share the file: WAL lets readers go on while one writes.
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=60000")
-            cursor.close()
-
-        return engine
-    return sa.create_engine(url_object, pool_pre_ping=True)
-
-
 class ScheduleService:
     """Fires schedules into cases; pause, resume, run now, list; and the background scheduler.
 
@@ -331,7 +316,8 @@ class ScheduleService:
     ) -> None:
         """``cases`` is the case store (None: list/pause/resume only).
 
-        ``engine`` (or ``database_url``, default ``TANDEM_DATABASE_URL`` or ./tandem.db) holds
+        ``engine`` (or ``database_url``, default ``TANDEM_DATABASE_URL`` or ./tandem.db; best
+        the case store's own engine, ``store.engine``) holds
         the fire records, the pause state and APScheduler's jobs. Schedules come from
         ``schedules`` or from the YAML files under ``schedules_dir`` (default
         ``<root>/schedules``); ``root`` (default ``TANDEM_HOME`` or the working folder) is
@@ -340,8 +326,7 @@ class ScheduleService:
         self.cases = cases
         self.root = Path(root or os.environ.get("TANDEM_HOME") or Path.cwd())
         self.schedules_dir = Path(schedules_dir) if schedules_dir else self.root / "schedules"
-        url = database_url or os.environ.get("TANDEM_DATABASE_URL") or f"sqlite:///{self.root / 'tandem.db'}"
-        self.engine = engine if engine is not None else _engine_for(url)
+        self.engine = engine if engine is not None else db.create_engine(database_url)
         self.owner = owner or _default_owner()
         self.stale_after = stale_after
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -349,7 +334,7 @@ class ScheduleService:
         self._given = list(schedules) if schedules is not None else None
         self.problems: list[Problem] = []
         self.schedules: dict[str, Schedule] = {}
-        self._scheduler: BackgroundScheduler | None = None
+        self._scheduler: _BackgroundScheduler | None = None
         self.reload()
         metadata.create_all(self.engine, checkfirst=True)
 
@@ -737,7 +722,7 @@ class ScheduleService:
         """
         if self._scheduler is not None:
             return
-        scheduler = BackgroundScheduler(
+        scheduler = _BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=JOBS_TABLE)},
             executors={"default": _FireExecutor(self)},
             # We apply the misfire policy ourselves, so APScheduler must hand over every due
@@ -796,6 +781,22 @@ def scheduled_fire(name: str, *, fingerprint: str = "") -> None:
         f"schedule {name!r} was run by an executor that is not ScheduleService's; "
         "start the scheduler with ScheduleService.start()"
     )
+
+
+class _BackgroundScheduler(BackgroundScheduler):
+    """APScheduler's background scheduler without its last round after ``shutdown()``.
+
+    APScheduler 3's loop wakes up on shutdown and processes due jobs once more before it
+    looks at the state; a job due then is handed to the already stopped executor, fails, and
+    its run time is advanced in the job store - a fire lost. We skip that round, so the fire
+    stays due and the next scheduler's misfire policy handles it.
+    """
+
+    def _process_jobs(self) -> float | None:
+        if self.state == STATE_STOPPED:
+            return None
+        result: float | None = super()._process_jobs()
+        return result
 
 
 class _FireExecutor(ThreadPoolExecutor):
