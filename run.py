@@ -180,5 +180,39 @@ def demo(
     raise typer.Exit(run_demo(options))
 
 
+@app.command()
+def worker(
+    robots: Annotated[int, typer.Option("--robots", min=1, help="Robot processes on this machine.")] = 1,
+    once: Annotated[bool, typer.Option("--once", help="Stop when no case is left (a batch run).")] = False,
+    lease: Annotated[float, typer.Option("--lease", min=3, help="Lease of a claimed case (seconds).")] = 60.0,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="Default: TANDEM_DATABASE_URL, else sqlite:///tandem.db."),
+    ] = None,
+    workflow: Annotated[
+        list[str] | None, typer.Option("--workflow", "-w", help="Only cases of this workflow (repeatable).")
+    ] = None,
+    headed: Annotated[bool, typer.Option("--headed", help="Show the browsers (needs a display).")] = False,
+    project: ProjectDir = ROOT,
+) -> None:
+    """Run robots that claim cases from the queue and work them (Ctrl-C / SIGTERM stops gracefully)."""
+    from orchestrator.worker import WorkerSettings, run_worker
+
+    try:
+        settings = WorkerSettings(
+            robots=robots,
+            url=database_url,
+            project_root=project,
+            lease_seconds=lease,
+            once=once,
+            headed=headed,
+            workflows=tuple(workflow or ()),
+        )
+    except ValueError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    raise typer.Exit(run_worker(settings))
+
+
 if __name__ == "__main__":
     app()

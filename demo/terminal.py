@@ -17,6 +17,7 @@ and audited in ``DIR/terminal.jsonl``.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import itertools
 import json
 import re
@@ -141,7 +142,13 @@ class Terminal:
         self.status.set("ENTER CUSTOMER NUMBER")
         number.focus_force()
 
+    def _reload(self) -> None:
+        # Several robots each run their own terminal on one data file: read what the others
+        # saved, or a case retried on another robot would see (and write) stale data.
+        self.customers = json.loads(self.store.read_text(encoding="utf-8"))
+
     def show(self, customer_id: str) -> None:
+        self._reload()
         customer = self.customers.get(customer_id)
         if customer is None:
             self.status.set(f"CUSTOMER {customer_id} NOT FOUND")
@@ -178,11 +185,16 @@ class Terminal:
         if not values["street"] or not values["city"]:
             self.status.set("ERROR: STREET AND CITY REQUIRED")
             return
-        customer = self.customers[self.current]
-        before = {f: customer[f] for f in values}
-        customer.update(values)
-        self.store.write_text(json.dumps(self.customers, ensure_ascii=False, indent=1), encoding="utf-8")
-        self.audit("address_changed", self.current, before, values)
+        with (self.data_dir / "terminal.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one terminal at a time reads, changes, writes
+            self._reload()
+            customer = self.customers[self.current]
+            before = {f: customer[f] for f in values}
+            customer.update(values)
+            temporary = self.store.with_suffix(".tmp")
+            temporary.write_text(json.dumps(self.customers, ensure_ascii=False, indent=1), encoding="utf-8")
+            temporary.replace(self.store)
+            self.audit("address_changed", self.current, before, values)
         self.status.set("SAVED")
 
     def copy(self, what: str) -> None:

@@ -283,57 +283,77 @@ class CaseStore(TaskStore):
         )
         if workflows:
             query = query.where(CaseRow.workflow.in_(workflows))
-        with self._tx() as session:
-            case = session.scalars(query).first()
-            if case is None:
+        # Core statements, not the ORM: this is the hottest path of every robot.
+        with self.engine.begin() as connection:
+            found = connection.execute(
+                query.with_only_columns(CaseRow.id, CaseRow.status, CaseRow.robot_id, CaseRow.run_id)
+            ).first()
+            if found is None:
                 return None
-            reclaimed = case.status == "running"
+            reclaimed = found.status == "running"
+            events = []
             if reclaimed:
-                previous = case.robot_id
-                session.execute(
+                connection.execute(
                     sa.update(RunRow)
-                    .where(RunRow.case_id == case.id, RunRow.id == case.run_id, RunRow.ended_at.is_(None))
-                    .values(ended_at=now, status="lost", error=f"lease of robot {previous} expired")
+                    .where(RunRow.id == found.run_id, RunRow.ended_at.is_(None))
+                    .values(ended_at=now, status="lost", error=f"lease of robot {found.robot_id} expired")
                 )
-                self._transition(
-                    session,
-                    case,
-                    "queued",
-                    actor="orchestrator",
-                    reason=f"lease of robot {previous} expired",
-                    at=now,
+                events.append(
+                    ("running", "queued", "orchestrator", f"lease of robot {found.robot_id} expired")
                 )
-            case.attempts += 1
-            case.robot_id = robot_id
-            case.claim_token = new_id("k")[2:]
-            case.lease_expires_at = now + timedelta(seconds=lease_seconds)
-            case.run_id = new_id("r")[2:]
-            case.not_before = None
-            self._transition(
-                session, case, "running", actor=robot_id, reason=f"claimed (attempt {case.attempts})", at=now
+            token, run_id = new_id("k")[2:], new_id("r")[2:]
+            row = connection.execute(
+                sa.update(CaseRow)
+                .where(CaseRow.id == found.id)
+                .values(
+                    status="running",
+                    attempts=CaseRow.attempts + 1,
+                    robot_id=robot_id,
+                    claim_token=token,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    run_id=run_id,
+                    not_before=None,
+                    updated_at=now,
+                )
+                .returning(*CaseRow.__table__.columns)
+            ).one()
+            events.append(("queued", "running", robot_id, f"claimed (attempt {row.attempts})"))
+            connection.execute(
+                sa.insert(CaseEventRow),
+                [
+                    {
+                        "case_id": row.id,
+                        "at": now,
+                        "from_status": a,
+                        "to_status": b,
+                        "actor": who,
+                        "reason": why,
+                    }
+                    for a, b, who, why in events
+                ],
             )
-            session.add(
-                RunRow(
-                    id=case.run_id,
-                    case_id=case.id,
-                    attempt=case.attempts,
+            connection.execute(
+                sa.insert(RunRow).values(
+                    id=run_id,
+                    case_id=row.id,
+                    attempt=row.attempts,
                     robot_id=robot_id,
                     started_at=now,
                     status="running",
                 )
             )
-            robot = session.get(RobotRow, robot_id)
-            if robot is not None:
-                robot.status, robot.case_id, robot.workflow, robot.step = "busy", case.id, case.workflow, None
-                robot.heartbeat_at = now
-            session.flush()
+            connection.execute(
+                sa.update(RobotRow)
+                .where(RobotRow.id == robot_id)
+                .values(status="busy", case_id=row.id, workflow=row.workflow, step=None, heartbeat_at=now)
+            )
             return Claim(
-                case=Case.model_validate(case),
+                case=Case.model_validate(row),
                 robot_id=robot_id,
-                token=case.claim_token,
-                run_id=case.run_id,
-                attempt=case.attempts,
-                state=RunState.model_validate(case.run_state or {}),
+                token=token,
+                run_id=run_id,
+                attempt=row.attempts,
+                state=RunState.model_validate(row.run_state or {}),
                 reclaimed=reclaimed,
             )
 

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from orchestrator.store import Orchestrator
-from orchestrator.tables import RunRow
+from orchestrator.tables import CaseRow, RunRow
 from robots.records import RunRecord
 
 
@@ -40,8 +40,28 @@ def test_eight_workers_claim_two_thousand_cases_each_exactly_once(orch: Orchestr
     if backend != "postgres":
         pytest.skip("the 2,000-case claim race runs on PostgreSQL (SQLite serialises writers anyway)")
     count = 2000
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda i: orch.create_case("noop", f"bulk-{i}", {"n": i}), range(count)))
+    # The cases are inserted in one statement (creation is tested above; claims are tested here).
+    now = orch.now()
+    rows = [
+        dict(
+            id=f"c-bulk{i:05d}",
+            workflow="noop",
+            reference=f"bulk-{i}",
+            status="queued",
+            priority=i % 3,
+            created_by="test",
+            created_at=now,
+            updated_at=now,
+            payload={"n": i},
+            attempts=0,
+            failures=0,
+            max_attempts=3,
+            exception_queue="exceptions",
+        )
+        for i in range(count)
+    ]
+    with orch.engine.begin() as connection:
+        connection.execute(sa.insert(CaseRow), rows)
     claimed: list[list[str]] = [[] for _ in range(8)]
 
     def work(index: int) -> None:
