@@ -214,5 +214,76 @@ def worker(
     raise typer.Exit(run_worker(settings))
 
 
+schedules_app = typer.Typer(
+    help="Schedules: batch runs that turn files and queries into cases.", no_args_is_help=True
+)
+app.add_typer(schedules_app, name="schedules")
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="Default: TANDEM_DATABASE_URL, else sqlite:///tandem.db.")
+]
+
+
+@schedules_app.command("validate")
+def schedules_validate(project: ProjectDir = ROOT) -> None:
+    """Check every schedule in schedules/: problems with file:line:column and a fix."""
+    from orchestrator.schedule_cli import validate as validate_schedules
+
+    raise typer.Exit(validate_schedules(project, console))
+
+
+@schedules_app.command("list")
+def schedules_list(database_url: DatabaseUrl = None, project: ProjectDir = ROOT) -> None:
+    """Every schedule: workflow, timing, paused or not, next fire, last fire."""
+    from orchestrator.schedule_cli import list_schedules
+
+    raise typer.Exit(list_schedules(project, database_url, console))
+
+
+@schedules_app.command("run-now")
+def schedules_run_now(
+    name: Annotated[str, typer.Argument(help="The schedule's name.")],
+    database_url: DatabaseUrl = None,
+    project: ProjectDir = ROOT,
+) -> None:
+    """Fire a schedule now (pause and calendar do not apply) and print what it created."""
+    from orchestrator.schedule_cli import run_now
+
+    raise typer.Exit(run_now(project, name, database_url, console))
+
+
+@schedules_app.command("pause")
+def schedules_pause(
+    name: Annotated[str, typer.Argument(help="The schedule's name.")],
+    actor: Annotated[str, typer.Option("--by", help="Who pauses it (kept with the state).")] = "ops",
+    database_url: DatabaseUrl = None,
+    project: ProjectDir = ROOT,
+) -> None:
+    """Pause a schedule for every scheduler process."""
+    from orchestrator.schedule_cli import set_paused
+
+    raise typer.Exit(set_paused(project, name, True, actor, database_url, console))
+
+
+@schedules_app.command("resume")
+def schedules_resume(
+    name: Annotated[str, typer.Argument(help="The schedule's name.")],
+    actor: Annotated[str, typer.Option("--by", help="Who resumes it (kept with the state).")] = "ops",
+    database_url: DatabaseUrl = None,
+    project: ProjectDir = ROOT,
+) -> None:
+    """Resume a paused schedule (missed fires are not caught up)."""
+    from orchestrator.schedule_cli import set_paused
+
+    raise typer.Exit(set_paused(project, name, False, actor, database_url, console))
+
+
+@schedules_app.command("serve")
+def schedules_serve(database_url: DatabaseUrl = None, project: ProjectDir = ROOT) -> None:
+    """Run the scheduler in the foreground (several may run: each fire happens once); Ctrl-C stops."""
+    from orchestrator.schedule_cli import serve as serve_schedules
+
+    raise typer.Exit(serve_schedules(project, database_url, console))
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,156 @@
+"""``run.py schedules ...``: list, validate, run now, pause, resume, serve.
+
+Each function prints with the given Rich console and returns the process exit code, so
+``run.py`` stays a thin layer of Typer commands.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import UTC
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from orchestrator.schedule_model import load_schedules, project_workflows
+from orchestrator.schedules import FireProgress, FireSummary, ScheduleError, ScheduleService
+from robots.errors import Problem
+
+
+def _store(project: Path, database_url: str | None) -> Any:
+    from orchestrator.store import Orchestrator
+    from robots.project import Project
+
+    return Orchestrator(database_url, project=Project(project))
+
+
+def open_service(project: Path, database_url: str | None = None) -> ScheduleService:
+    """The schedule service of a project on the orchestrator's database (and its case store)."""
+    store = _store(project, database_url)
+    return ScheduleService(store, engine=store.engine, root=project)
+
+
+def _print_problems(problems: list[Problem], console: Console) -> None:
+    for problem in problems:
+        console.print(
+            f"[bold]{escape(problem.file)}:{problem.line}:{problem.column}[/bold]: "
+            f"[red]{escape(problem.message)}[/red]",
+            highlight=False,
+        )
+        if problem.hint:
+            console.print(f"    hint: {problem.hint}", highlight=False, markup=False)
+
+
+def validate(project: Path, console: Console) -> int:
+    """Check every schedule file under ``<project>/schedules``; 1 when there are problems."""
+    schedules, problems = load_schedules(project / "schedules", workflows=project_workflows(project))
+    if problems:
+        _print_problems(problems, console)
+        console.print(f"[red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/red]")
+        return 1
+    console.print(
+        f"[green]{len(schedules)} schedule{'s' if len(schedules) != 1 else ''}, no problems found[/green]"
+    )
+    return 0
+
+
+def _last(summary: FireSummary | None) -> str:
+    if summary is None:
+        return "-"
+    text = f"{summary.fire_time:%Y-%m-%d %H:%M} UTC {summary.status}"
+    if summary.status in ("done", "failed"):
+        text += f" ({summary.created} new, {summary.existed} existed, {summary.rejected} rejected)"
+    return text
+
+
+def list_schedules(project: Path, database_url: str | None, console: Console) -> int:
+    """A table of the schedules: workflow, timing, paused, next fire (local and UTC), last fire."""
+    service = open_service(project, database_url)
+    if service.problems:
+        _print_problems(service.problems, console)
+    table = Table(title="schedules")
+    for column in ("name", "workflow", "when", "state", "next fire", "last fire"):
+        table.add_column(column)
+    for status in service.list_schedules():
+        nxt = status.next_fire
+        table.add_row(
+            status.name,
+            status.workflow,
+            status.when,
+            "[yellow]paused[/yellow]" if status.paused else "[green]active[/green]",
+            f"{nxt:%Y-%m-%d %H:%M %Z} ({nxt.astimezone(UTC):%H:%M} UTC)" if nxt else "-",
+            escape(_last(status.last_fire)),
+        )
+    console.print(table)
+    return 1 if service.problems else 0
+
+
+def run_now(project: Path, name: str, database_url: str | None, console: Console) -> int:
+    """Fire ``name`` now with a progress bar; prints the summary; 1 when the fire failed."""
+    service = open_service(project, database_url)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task(f"fire {name}", total=None)
+
+        def show(progress: FireProgress) -> None:
+            bar.update(task, total=progress.total, completed=progress.done)
+
+        try:
+            summary = service.run_now(name, progress=show)
+        except ScheduleError as error:
+            console.print(f"[red]{escape(str(error))}[/red]")
+            return 2
+    console.print(escape(str(summary)), highlight=False)
+    return 1 if summary.status == "failed" else 0
+
+
+def set_paused(
+    project: Path, name: str, paused: bool, actor: str, database_url: str | None, console: Console
+) -> int:
+    """Pause or resume ``name`` for every scheduler process."""
+    service = open_service(project, database_url)
+    try:
+        if paused:
+            service.pause(name, actor=actor)
+        else:
+            service.resume(name, actor=actor)
+    except ScheduleError as error:
+        console.print(f"[red]{escape(str(error))}[/red]")
+        return 2
+    console.print(f"{name} {'paused' if paused else 'resumed'}")
+    return 0
+
+
+def serve(project: Path, database_url: str | None, console: Console) -> int:
+    """Run the scheduler in the foreground until Ctrl-C or SIGTERM."""
+    service = open_service(project, database_url)
+    if service.problems:
+        _print_problems(service.problems, console)
+        console.print("[yellow]the schedules above have problems and do not run[/yellow]")
+    stop = threading.Event()
+
+    def on_signal(number: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    service.start()
+    try:
+        for status in service.list_schedules():
+            nxt = f"{status.next_fire:%Y-%m-%d %H:%M %Z}" if status.next_fire else "paused"
+            console.print(f"  {status.name}: {status.when} - next {nxt}", highlight=False)
+        console.print("scheduler running  ·  schedule files are read again every minute  ·  Ctrl-C stops")
+        while not stop.wait(60):
+            service.reload()
+    finally:
+        service.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    console.print("scheduler stopped")
+    return 0
