@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,7 @@ class WebSessions(SystemSessions):
         self._browser: Any = None
         self._sessions: dict[str, WebSession] = {}
         self.browser_starts = 0
+        self._tag = uuid.uuid4().hex[:12]
 
     # -- the browser -----------------------------------------------------------------------
 
@@ -110,7 +112,10 @@ class WebSessions(SystemSessions):
         try:
             if self._playwright is None:
                 self._playwright = acquire_playwright()
-            self._browser = self._playwright.chromium.launch(**launch_options(headless=self.headless))
+            options = launch_options(headless=self.headless)
+            # A switch Chromium ignores, so this robot's browser can be found in /proc.
+            options["args"] = [*options["args"], f"--tandem-browser={self._tag}"]
+            self._browser = self._playwright.chromium.launch(**options)
         except Exception as error:
             raise SystemException(
                 f"cannot start Chromium: {error}. Install it with 'apt-get install chromium' "
@@ -119,18 +124,40 @@ class WebSessions(SystemSessions):
         self.browser_starts += 1
         return self._browser
 
+    def _forget_browser(self) -> None:
+        """Drop a browser that died: its contexts are gone with it, the next use starts a new one."""
+        self._sessions.clear()
+        if self._browser is not None:
+            with contextlib.suppress(Exception):
+                self._browser.close()
+            self._browser = None
+
     @property
     def browser_pid(self) -> int | None:
-        """The browser's process id, when the browser runs."""
-        process = getattr(getattr(self._browser, "_impl_obj", None), "_browser_process", None)
-        return getattr(process, "pid", None)
+        """The process id of this robot's browser (its main process), when it runs (Linux)."""
+        if self._browser is None:
+            return None
+        tag = f"--tandem-browser={self._tag}".encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                words = (entry / "cmdline").read_bytes().split(b"\0")
+                if tag in words and not any(word.startswith(b"--type=") for word in words):
+                    return int(entry.name)
+        return None
 
     # -- sessions --------------------------------------------------------------------------
 
     def _open(self, name: str, spec: SystemSpec, login: LoginRunner | None) -> WebSession:
         browser = self._ensure_browser()
         base_url = expressions.resolve_env(spec.url, where=f"system {name} (url)") if spec.url else ""
-        context = browser.new_context(base_url=base_url or None, ignore_https_errors=True)
+        try:
+            context = browser.new_context(base_url=base_url or None, ignore_https_errors=True)
+        except Exception as error:
+            logger.warning("the browser cannot open a context ({}): starting a new one", error)
+            self._forget_browser()
+            context = self._ensure_browser().new_context(base_url=base_url or None, ignore_https_errors=True)
         context.set_default_timeout(default_timeout() * 1000)
         session = WebSession(system=name, spec=spec, base_url=base_url, context=context)
         session.new_page()
@@ -158,7 +185,13 @@ class WebSessions(SystemSessions):
         if session is None:
             session = self._open(name, spec, login)
         elif session.case_id != case_id:
-            session.new_page()  # a clean screen for every case, the login kept
+            try:
+                session.new_page()  # a clean screen for every case, the login kept
+            except Exception as error:
+                # A browser killed a moment ago still claims to be connected: start over.
+                logger.warning("{} cannot open a page ({}): starting a new browser", name, error)
+                self._forget_browser()
+                session = self._open(name, spec, login)
         if session.case_id != case_id:
             session.case_id = case_id
             session.cases += 1
