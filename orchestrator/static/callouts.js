@@ -59,7 +59,11 @@
       card.appendChild(link);
     }
     box.prepend(card);
-    window.tandemCallouts.push({ id: event.lastEventId, kind: kind, issued_at: item.issued_at, shown_at: Date.now() });
+    var seen = { id: event.lastEventId, kind: kind, title: item.title, issued_at: item.issued_at,
+                 inserted_at: Date.now(), shown_at: null };
+    window.tandemCallouts.push(seen);
+    // The next animation frame is when the pop-up is on the screen.
+    window.requestAnimationFrame(function () { seen.shown_at = Date.now(); });
     if (event.lastEventId) { sessionStorage.setItem(KEY, event.lastEventId); }
     if (kind === "task") {
       var banner = document.getElementById("new-tasks");
