@@ -27,6 +27,7 @@ and again at fire time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -41,6 +42,7 @@ import sqlalchemy as sa
 from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
@@ -138,6 +140,7 @@ states_table = sa.Table(
 )
 
 JOBS_TABLE = "schedule_jobs"
+_PROGRESS_EVERY = timedelta(seconds=5)
 _FINAL = ("done", "skipped", "missed")
 # Rejection reasons kept per fire in the database (the summary returned keeps them all).
 _MAX_STORED_REJECTIONS = 500
@@ -158,8 +161,18 @@ def _from_db(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None else None
 
 
+# The case store takes references of up to 200 characters.
+_MAX_KEY = 120
+
+
 def fire_reference(schedule: str, fire_time: datetime, key: str) -> str:
-    """The case reference of one row of one fire: ``nightly@2026-11-23T01:00:00Z/K-1001``."""
+    """The case reference of one row of one fire: ``nightly@2026-11-23T01:00:00Z/K-1001``.
+
+    A very long key is shortened to its start plus a hash of the whole, so it stays unique
+    and the reference fits the case store.
+    """
+    if len(key) > _MAX_KEY:
+        key = f"{key[:80]}~{hashlib.sha256(key.encode()).hexdigest()[:24]}"
     return f"{schedule}@{_utc(fire_time):%Y-%m-%dT%H:%M:%SZ}/{key}"
 
 
@@ -568,7 +581,8 @@ class ScheduleService:
                         summary.rejected,
                     )
                 )
-            if self.now() - last_beat > self.stale_after / 10:
+            # Often enough for the dashboard's progress, rarely enough not to slow the batch.
+            if self.now() - last_beat > min(self.stale_after / 10, _PROGRESS_EVERY):
                 self._heartbeat(summary)
                 last_beat = self.now()
 
@@ -723,8 +737,11 @@ class ScheduleService:
         if self._scheduler is not None:
             return
         scheduler = _BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=JOBS_TABLE)},
-            executors={"default": _FireExecutor(self)},
+            jobstores={
+                "default": _SharedEngineJobStore(engine=self.engine, tablename=JOBS_TABLE),
+                "housekeeping": MemoryJobStore(),
+            },
+            executors={"default": _FireExecutor(self), "housekeeping": ThreadPoolExecutor(max_workers=1)},
             # We apply the misfire policy ourselves, so APScheduler must hand over every due
             # run time (no coalescing, no grace of its own).
             job_defaults={"coalesce": False, "misfire_grace_time": None, "max_instances": 4},
@@ -733,6 +750,18 @@ class ScheduleService:
         scheduler.start(paused=True)
         self._scheduler = scheduler
         self._sync_jobs()
+        # Fires whose scheduler died mid-batch are finished by whoever notices first.
+        scheduler.add_job(
+            self.recover,
+            "interval",
+            seconds=max(self.stale_after.total_seconds() / 2, 1),
+            id="recover_abandoned_fires",
+            jobstore="housekeeping",
+            executor="housekeeping",
+            next_run_time=datetime.now(UTC),
+            coalesce=True,
+            max_instances=1,
+        )
         scheduler.resume()
         logger.info("scheduler {} started with {} schedules", self.owner, len(self.schedules))
 
@@ -745,7 +774,7 @@ class ScheduleService:
     def _sync_jobs(self) -> None:
         scheduler = self._scheduler
         assert scheduler is not None
-        stored = {job.id: job for job in scheduler.get_jobs()}
+        stored = {job.id: job for job in scheduler.get_jobs(jobstore="default")}
         for name, schedule in self.schedules.items():
             fingerprint = schedule.fingerprint()
             job = stored.get(name)
@@ -762,6 +791,30 @@ class ScheduleService:
             )
         for name in set(stored) - set(self.schedules):
             scheduler.remove_job(name)
+
+    def recover(self) -> list[FireSummary]:
+        """Finish the fires whose owner stopped heart-beating mid-batch (a crashed scheduler).
+
+        Runs in every scheduler from time to time; the fire claim lets one of them take each
+        abandoned fire over, and the references make the rerun create only what is missing.
+        Failed fires are left to ops (``fire(name, fire_time)`` runs one again).
+        """
+        limit = _db(self.now() - self.stale_after)
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(fires_table.c.schedule, fires_table.c.fire_time, fires_table.c.kind).where(
+                    (fires_table.c.status == "running") & (fires_table.c.heartbeat_at < limit)
+                )
+            ).all()
+        summaries = []
+        for row in rows:
+            if row.schedule not in self.schedules:
+                continue
+            logger.warning(
+                "schedule {} fire {} was abandoned mid-batch: running it again", row.schedule, row.fire_time
+            )
+            summaries.append(self.fire(row.schedule, row.fire_time.replace(tzinfo=UTC), kind=row.kind))
+        return summaries
 
     def next_job_time(self, name: str) -> datetime | None:
         """The running scheduler's stored next run time of ``name`` (None if not started)."""
@@ -781,6 +834,13 @@ def scheduled_fire(name: str, *, fingerprint: str = "") -> None:
         f"schedule {name!r} was run by an executor that is not ScheduleService's; "
         "start the scheduler with ScheduleService.start()"
     )
+
+
+class _SharedEngineJobStore(SQLAlchemyJobStore):
+    """APScheduler's SQLAlchemy job store on an engine it shares (so it must not dispose it)."""
+
+    def shutdown(self) -> None:
+        """Leave the shared engine open: the case store and the fire records still use it."""
 
 
 class _BackgroundScheduler(BackgroundScheduler):

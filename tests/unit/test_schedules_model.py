@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import pickle
 import re
 import textwrap
@@ -12,6 +13,7 @@ import pytest
 
 from orchestrator.schedule_model import (
     Schedule,
+    WorkflowInputs,
     load_schedule,
     load_schedules,
     parse_schedule,
@@ -231,9 +233,14 @@ def test_a_folder_loads_every_good_file_and_reports_the_rest(tmp_path: Path) -> 
 
 
 def test_the_shipped_schedules_load_against_the_project() -> None:
-    loaded, problems = load_schedules(ROOT / "schedules", workflows=project_workflows(ROOT))
+    loaded, problems = load_schedules(ROOT / "schedules", workflows=_project_inputs())
     assert not problems, "\n".join(map(str, problems))
     assert loaded
+
+
+@functools.cache
+def _project_inputs() -> WorkflowInputs:
+    return project_workflows(ROOT)
 
 
 _EXAMPLE = re.compile(r"^```yaml schedule\n(.*?)^```", re.S | re.M)
@@ -248,7 +255,7 @@ def _doc_examples() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("where", "body"), _doc_examples(), ids=[w for w, _ in _doc_examples()])
 def test_every_documented_example_loads(where: str, body: str) -> None:
-    loaded, problems = parse_schedule(body, where, workflows=project_workflows(ROOT))
+    loaded, problems = parse_schedule(body, where, workflows=_project_inputs())
     assert not problems, "\n".join(map(str, problems))
     assert loaded is not None
 

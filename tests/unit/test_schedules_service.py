@@ -312,11 +312,38 @@ def test_list_and_progress(root: Path, cases: UniqueCases, clock: Clock) -> None
 
 def test_the_shipped_schedules_data_become_cases_without_rejections(tmp_path: Path) -> None:
     project = Project(ROOT)
+    # The inputs are checked by test_the_shipped_schedules_load_against_the_project; here the
+    # rows of the shipped data files meet the workflows' real input validation.
+    names = {name: None for name in project.workflow_files()}
     shipped = ScheduleService(
-        UniqueCases(project), database_url=f"sqlite:///{tmp_path / 'tandem.db'}", root=ROOT
+        UniqueCases(project), database_url=f"sqlite:///{tmp_path / 'tandem.db'}", root=ROOT, workflows=names
     )
     assert not shipped.problems, "\n".join(map(str, shipped.problems))
     for name in shipped.schedules:
         summary = shipped.run_now(name)
         assert summary.status == "done", str(summary)
         assert summary.created >= 3 and summary.rejected == 0, str(summary)
+
+
+def test_an_abandoned_fire_is_finished_by_recover(root: Path, cases: UniqueCases, clock: Clock) -> None:
+    crashed = service(root, cases, clock, owner="crashed")
+    crashed.fire("nightly", FIRE)
+    with crashed.engine.begin() as connection:
+        # As if it had died after the first two rows: still "running", no heartbeat since.
+        connection.exec_driver_sql("UPDATE schedule_fires SET status = 'running', created = 2")
+    for key in ("C000002", "C000004"):
+        del cases.cases[("address_change", fire_reference("nightly", FIRE, key))]
+    survivor = service(root, cases, clock, owner="survivor")
+    assert survivor.recover() == []  # the heartbeat is fresh: its owner may still be working
+    clock.at += timedelta(minutes=11)
+    [finished] = survivor.recover()
+    assert (finished.status, finished.created, finished.existed, finished.rejected) == ("done", 2, 1, 1)
+    assert survivor.fires("nightly")[0].status == "done"
+    assert len(cases.cases) == 3
+
+
+def test_a_very_long_key_still_makes_a_unique_reference_that_fits() -> None:
+    base = "K" * 300
+    first, second = fire_reference("nightly", FIRE, base + "1"), fire_reference("nightly", FIRE, base + "2")
+    assert first != second
+    assert len(first) <= 200 and len(second) <= 200
