@@ -1,0 +1,102 @@
+"""The callout hub: who receives what, once, in order, and what a reconnecting tab catches up on."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.callouts import Audience, CalloutHub, event_payload, last_callout_id, parse_cursor
+from orchestrator.models import StoredCallout
+from orchestrator.store import Orchestrator
+from robots.errors import HumanTaskRequest
+from robots.humans import Callout
+from robots.project import Project
+from tests.conftest import ROOT
+
+MUNICH = Audience("max.agent", frozenset({"appointments", "appointment_exceptions"}))
+BERLIN = Audience("anna.agent", frozenset({"address_review"}))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Orchestrator]:
+    orchestrator = Orchestrator(f"sqlite:///{tmp_path / 'callouts.db'}", project=Project(ROOT))
+    orchestrator.load_organisation()
+    yield orchestrator
+    orchestrator.close()
+
+
+async def drain(queue: asyncio.Queue[StoredCallout | None], count: int) -> list[StoredCallout]:
+    """``count`` callouts from a subscription (fails after a few seconds: a lost event)."""
+    return [
+        item for item in [await asyncio.wait_for(queue.get(), 5) for _ in range(count)] if item is not None
+    ]
+
+
+def test_each_agent_gets_the_callouts_of_their_queues_and_those_naming_them(store: Orchestrator) -> None:
+    async def scenario() -> tuple[list[str], list[str]]:
+        hub = CalloutHub(store, interval=0.01)
+        munich = await hub.subscribe(MUNICH)
+        berlin = await hub.subscribe(BERLIN)
+        store.push_callout(Callout(title="slots for Hannah", queue="appointments"))
+        store.push_callout(Callout(title="assist for Anna", queue="assist", agent="anna.agent"))
+        store.push_callout(Callout(title="for Max only", queue="address_review", agent="max.agent"))
+        store.push_callout(Callout(title="nobody's", queue="hq_escalations"))
+        request = HumanTaskRequest(queue="address_review", reason="implausible address", step="s")
+        store.create_task(request, case_id=None, run_id=None, key="callout-test:1")
+        got_munich = await drain(munich.queue, 2)
+        got_berlin = await drain(berlin.queue, 2)
+        await asyncio.sleep(0.1)  # anything else would have arrived by now
+        extra = munich.queue.qsize() + berlin.queue.qsize()
+        hub.close()
+        assert extra == 0
+        return [c.title for c in got_munich], [c.title for c in got_berlin]
+
+    munich, berlin = asyncio.run(scenario())
+    assert munich == ["slots for Hannah", "for Max only"]
+    assert berlin == ["assist for Anna", "New task in address_review"]
+
+
+def test_a_reconnecting_tab_gets_what_it_missed_once(store: Orchestrator) -> None:
+    first = store.push_callout(Callout(title="before", queue="appointments"))
+    store.push_callout(Callout(title="missed 1", queue="appointments"))
+    store.push_callout(Callout(title="missed 2", queue="appointments"))
+
+    async def scenario() -> list[str]:
+        hub = CalloutHub(store, interval=0.01)
+        tab = await hub.subscribe(MUNICH, after=first)
+        store.push_callout(Callout(title="live", queue="appointments"))
+        got = await drain(tab.queue, 3)
+        await asyncio.sleep(0.1)
+        assert tab.queue.qsize() == 0
+        hub.close()
+        return [c.title for c in got]
+
+    assert asyncio.run(scenario()) == ["missed 1", "missed 2", "live"]
+
+
+def test_closing_the_hub_ends_every_stream(store: Orchestrator) -> None:
+    async def scenario() -> object:
+        hub = CalloutHub(store, interval=0.01)
+        tab = await hub.subscribe(MUNICH)
+        hub.close()
+        return await asyncio.wait_for(tab.queue.get(), 1)
+
+    assert asyncio.run(scenario()) is None
+
+
+def test_the_event_links_only_to_the_task_by_id(store: Orchestrator) -> None:
+    request = HumanTaskRequest(queue="appointments", reason="<b>call</b>", step="s")
+    task_id = store.create_task(request, case_id=None, run_id=None, key="callout-test:2")
+    [stored] = store.callouts_since(last_callout_id(store) - 1)
+    payload = event_payload(stored)
+    assert payload["url"] == f"/tasks/{task_id}"
+    assert payload["message"] == "<b>call</b>"  # raw: the page inserts it as text
+
+
+def test_parse_cursor() -> None:
+    assert parse_cursor(None, "12") == 12
+    assert parse_cursor("7", "12") == 7
+    assert parse_cursor("x", "") is None

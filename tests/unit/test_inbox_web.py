@@ -1,0 +1,269 @@
+"""The control room's agent pages and agent JSON API, over HTTP against a real SQLite store."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from orchestrator.app import ServerSettings, create_app
+from orchestrator.models import HumanTask
+from orchestrator.store import Orchestrator
+from orchestrator.web import SESSION_COOKIE, read_session, session_value, sla_state
+from robots.errors import HumanTaskRequest
+from robots.project import Project
+from tests.conftest import ROOT
+
+SECRET = "unit-test-secret-key-0123456789abcdef"
+PASSWORDS = {"max.agent": "agent-demo-2", "anna.agent": "agent-demo-1", "admin": "admin-demo-1"}
+MARKUP = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orchestrator]:
+    """The demo organisation in a fresh database (module-wide: password hashing is slow on purpose)."""
+    orchestrator = Orchestrator(
+        f"sqlite:///{tmp_path_factory.mktemp('web') / 'web.db'}", project=Project(ROOT)
+    )
+    orchestrator.load_organisation()
+    yield orchestrator
+    orchestrator.close()
+
+
+@pytest.fixture(scope="module")
+def app(store: Orchestrator) -> TestClient:
+    """The control room app (no server needed: the ASGI app is called directly)."""
+    return TestClient(create_app(ServerSettings(secret_key=SECRET), store=store))
+
+
+def sign_in(app: TestClient, username: str) -> TestClient:
+    """A client with its own cookies, signed in."""
+    client = TestClient(app.app)
+    response = client.post("/login", data={"username": username, "password": PASSWORDS[username]})
+    assert response.status_code == 200, response.text
+    return client
+
+
+def csrf_of(client: TestClient) -> str:
+    """The session's CSRF token, as the JSON API hands it out."""
+    token: str = client.get("/api/tasks").json()["csrf_token"]
+    return token
+
+
+@pytest.fixture(scope="module")
+def agents(app: TestClient) -> dict[str, TestClient]:
+    """Signed-in clients: Munich's agent, Berlin's agent, the admin."""
+    return {name: sign_in(app, name) for name in PASSWORDS}
+
+
+def new_task(store: Orchestrator, *, queue: str = "appointments", reason: str = "Call the customer") -> str:
+    """An await_human task of a fresh case, as a robot creates it."""
+    case, _ = store.create_case(
+        "appointment_failed",
+        f"web-{datetime.now(UTC).timestamp()}",
+        {"customer_id": "C000009", "order_number": "O-100009", "postal_code": "28195"},
+    )
+    request = HumanTaskRequest(
+        queue=queue,
+        reason=reason,
+        data={"phone": MARKUP, "free_slots": ["2026-12-01 08-12", "2026-12-01 12-16"]},
+        form=[
+            {
+                "name": "slot",
+                "label": "Slot",
+                "type": "choice",
+                "required": True,
+                "choices": ["2026-12-01 08-12", "2026-12-01 12-16"],
+            },
+        ],
+        step="agent",
+        kind="await_human",
+    )
+    return store.create_task(request, case_id=case.id, run_id="r", key=f"{case.id}:agent")
+
+
+def test_pages_ask_to_sign_in_and_the_api_says_401(app: TestClient) -> None:
+    anonymous = TestClient(app.app)
+    page = anonymous.get("/inbox?state=all", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login?next=/inbox%3Fstate%3Dall"
+    api = anonymous.get("/api/tasks")
+    assert api.status_code == 401
+    assert "sign in" in api.json()["error"]
+    assert anonymous.get("/callouts/stream").status_code == 401
+
+
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(app: TestClient) -> None:
+    client = TestClient(app.app)
+    response = client.post("/login", data={"username": "max.agent", "password": "wrong-password"})
+    assert response.status_code == 401
+    assert "Wrong user name or password" in response.text
+    assert SESSION_COOKIE not in client.cookies
+
+
+def test_login_never_redirects_to_another_site(app: TestClient) -> None:
+    client = TestClient(app.app)
+    response = client.post(
+        "/login",
+        data={"username": "max.agent", "password": PASSWORDS["max.agent"], "next": "//evil.example/x"},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/inbox"
+
+
+def test_a_session_cookie_is_refused_when_tampered_with_or_expired() -> None:
+    value = session_value(SECRET, "max.agent", now=1_000_000)
+    assert read_session(SECRET, value, now=1_000_010) is not None
+    assert read_session("another-secret-key-0123456789abcd", value, now=1_000_010) is None
+    forged = value.replace(value.split(".")[0], "YWRtaW4")  # "admin", with max.agent's signature
+    assert read_session(SECRET, forged, now=1_000_010) is None
+    assert read_session(SECRET, value, now=1_000_000 + 13 * 3600) is None
+
+
+def test_the_task_page_shows_gathered_markup_as_text(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    task_id = new_task(store, reason=f"Customer says {MARKUP}")
+    page = agents["max.agent"].get(f"/tasks/{task_id}")
+    assert page.status_code == 200
+    assert MARKUP not in page.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
+
+
+def test_another_units_agent_cannot_list_open_or_act_on_a_task(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    task_id = new_task(store)
+    anna = agents["anna.agent"]  # Berlin; the task is in Munich's queue
+    assert task_id not in anna.get("/inbox?state=all").text
+    assert task_id not in [t["id"] for t in anna.get("/api/tasks?state=all").json()["tasks"]]
+    assert anna.get(f"/tasks/{task_id}").status_code == 403
+    assert anna.get(f"/api/tasks/{task_id}").status_code == 403
+    claim = anna.post(f"/api/tasks/{task_id}/claim", headers={"X-CSRF-Token": csrf_of(anna)})
+    assert claim.status_code == 403
+    assert store.get_task(task_id).status == "open"
+    assert task_id in agents["max.agent"].get("/inbox").text
+
+
+def test_a_form_post_without_the_sessions_csrf_token_changes_nothing(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    task_id = new_task(store)
+    client = agents["max.agent"]
+    assert client.post(f"/tasks/{task_id}/claim", data={}).status_code == 403
+    assert client.post(f"/api/tasks/{task_id}/claim").status_code == 403
+    assert store.get_task(task_id).status == "open"
+    assert client.post(f"/tasks/{task_id}/claim", data={"csrf_token": csrf_of(client)}).status_code == 200
+    assert store.get_task(task_id).assignee == "max.agent"
+
+
+def test_a_wrong_answer_is_shown_with_every_problem_and_the_task_stays_open(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    task_id = new_task(store)
+    client = agents["max.agent"]
+    csrf = csrf_of(client)
+    page = client.post(f"/tasks/{task_id}/complete", data={"csrf_token": csrf, "slot": "tomorrow"})
+    assert page.status_code == 422
+    assert "slot: &#39;tomorrow&#39; is not one of" in page.text
+    api = client.post(f"/api/tasks/{task_id}/complete", json={"answer": {}}, headers={"X-CSRF-Token": csrf})
+    assert api.status_code == 422
+    assert api.json()["problems"] == [{"field": "slot", "message": "required"}]
+    assert store.get_task(task_id).status == "open"
+    done = client.post(
+        f"/api/tasks/{task_id}/complete",
+        json={"answer": {"slot": "2026-12-01 12-16"}},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert done.status_code == 200
+    assert done.json()["status"] == "completed"
+    assert done.json()["answer"] == {"slot": "2026-12-01 12-16"}
+
+
+def test_agents_cannot_open_the_supervisor_view_or_the_ops_dashboard(agents: dict[str, TestClient]) -> None:
+    assert agents["max.agent"].get("/supervisor").status_code == 403
+    assert agents["max.agent"].get("/ops").status_code == 403
+    assert agents["max.agent"].get("/ops/kpis.json").status_code == 403
+    assert agents["admin"].get("/supervisor").status_code == 200
+    ops = agents["admin"].get("/ops")
+    assert ops.status_code == 200
+    assert "appointment_failed" in ops.text
+
+
+def test_a_supervisor_reassigns_a_task_from_the_supervisor_view(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    task_id = new_task(store)
+    admin = agents["admin"]
+    page = admin.get("/supervisor")
+    assert task_id in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf
+    response = admin.post(
+        f"/tasks/{task_id}/reassign",
+        data={"csrf_token": csrf.group(1), "to": "max.agent", "back": "/supervisor"},
+    )
+    assert response.status_code == 200
+    assert f"Task {task_id} reassigned to max.agent" in response.text
+    assert store.get_task(task_id).assignee == "max.agent"
+
+
+def test_unknown_filters_fall_back_and_a_bad_api_state_is_a_422(agents: dict[str, TestClient]) -> None:
+    client = agents["max.agent"]
+    assert client.get("/inbox?state=bogus&sort=%3Cscript%3E&queue=nope&sla=x").status_code == 200
+    response = client.get("/api/tasks?state=bogus")
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["field"] == "state"
+    assert agents["admin"].get("/ops/kpis.json?period=decade").status_code == 422
+
+
+def _task(due_in: timedelta, *, sla: timedelta = timedelta(hours=4), status: str = "open") -> HumanTask:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    due = now + due_in
+    return HumanTask(
+        id="t",
+        key="k",
+        case_id=None,
+        run_id=None,
+        kind="escalation",
+        origin="manual",
+        queue="q",
+        reason="r",
+        data={},
+        form=[],
+        step="",
+        priority=0,
+        status=status,
+        assignee=None,
+        answer=None,  # type: ignore[arg-type]
+        created_at=due - sla,
+        due_at=due,
+        claimed_at=None,
+        closed_at=None,
+        closed_by=None,
+        escalation_level=0,
+        breached_at=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("due_in", "sla", "state"),
+    [
+        (timedelta(hours=2), timedelta(hours=4), "ok"),
+        (timedelta(minutes=59), timedelta(hours=4), "due_soon"),  # less than a quarter left
+        (timedelta(minutes=14), timedelta(minutes=30), "due_soon"),  # at least 15 minutes' warning
+        (timedelta(minutes=20), timedelta(minutes=30), "ok"),
+        (timedelta(minutes=-1), timedelta(hours=4), "breached"),
+    ],
+)
+def test_sla_state(due_in: timedelta, sla: timedelta, state: str) -> None:
+    assert sla_state(_task(due_in, sla=sla), now=datetime(2026, 11, 23, 12, 0, tzinfo=UTC)) == state
+
+
+def test_static_files_are_served_and_nothing_outside_their_folder(app: TestClient, tmp_path: Path) -> None:
+    assert app.get("/static/callouts.js").status_code == 200
+    assert app.get("/static/..%2Fweb.py").status_code == 404
