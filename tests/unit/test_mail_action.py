@@ -1,0 +1,116 @@
+"""mail.send against a real local SMTP server (aiosmtpd): templates, HTML, attachments, failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.mail import SmtpMailer
+from connectors.mail_sink import MailSink
+from demo.server import free_port
+from robots.engine import Engine
+from robots.humans import InMemoryHumans
+from robots.project import Project
+from robots.records import RunRecord
+from tests.conftest import steps_workflow, write
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    with MailSink() as server:
+        yield server
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TANDEM_HOME", str(tmp_path))
+    write(
+        tmp_path / "templates" / "mail" / "booked.txt",
+        """
+        Subject: Delivery on {{ date }}
+        Dear {{ name }},
+
+        your delivery comes on {{ date }}.
+        """,
+    )
+    write(tmp_path / "templates" / "mail" / "booked.html", "<p>Dear {{ name }}, on <b>{{ date }}</b>.</p>\n")
+    (tmp_path / "workflows").mkdir()
+    return tmp_path
+
+
+def run(home: Path, steps: str, mailer: Any, case_id: str = "case-7") -> RunRecord:
+    engine = Engine(
+        Project(home),
+        humans=InMemoryHumans(),
+        services={"mail": mailer},
+        artifacts_dir=home / "artifacts",
+    )
+    return engine.run(steps_workflow(steps), {}, case_id=case_id)
+
+
+def test_a_template_becomes_a_text_and_html_mail_with_an_attachment(home: Path, sink: MailSink) -> None:
+    (home / "slip.pdf").write_bytes(b"%PDF-1.4 demo")
+    record = run(
+        home,
+        f"""
+        - mail.send:
+            to: lea.weber@example.com
+            template: booked
+            data: {{name: "Lea <Weber>", date: "2026-12-03"}}
+            attachments: ["{home / "slip.pdf"}"]
+          as: sent
+        - output: {{message_id: "{{{{ sent.message_id }}}}"}}
+        """,
+        SmtpMailer("127.0.0.1", sink.port),
+    )
+    assert record.status == "done", record.error
+    (mail,) = sink.wait_for(1)
+    assert mail["To"] == "lea.weber@example.com" and mail["Subject"] == "Delivery on 2026-12-03"
+    assert mail.get_body(("plain",)).get_content().splitlines() == [
+        "Dear Lea <Weber>,",
+        "",
+        "your delivery comes on 2026-12-03.",
+    ]
+    assert "Dear Lea &lt;Weber&gt;, on <b>2026-12-03</b>" in mail.get_body(("html",)).get_content()
+    (attachment,) = list(mail.iter_attachments())
+    assert attachment.get_filename() == "slip.pdf" and attachment.get_content() == b"%PDF-1.4 demo"
+    # the Message-ID comes from the case and the step: a re-run of the case sends a recognisable duplicate
+    assert mail["Message-ID"] == record.outputs["message_id"]
+    step = "- mail.send: {to: lea.weber@example.com, subject: x, body: y}"
+    for case in ("case-8", "case-8", "case-9"):
+        assert run(home, step, SmtpMailer(port=sink.port), case).status == "done"
+    ids = [m["Message-ID"] for m in sink.wait_for(4)[1:]]
+    assert ids[0] == ids[1] != ids[2]
+
+
+def test_a_missing_value_a_missing_template_and_no_server_say_what_to_do(home: Path, sink: MailSink) -> None:
+    missing_value = run(
+        home,
+        "- mail.send: {to: a@example.com, template: booked, data: {name: Lea}}",
+        SmtpMailer(port=sink.port),
+    )
+    assert missing_value.status == "failed_business"
+    assert "mail template booked.txt: 'date' is undefined; pass it in 'data'" in (missing_value.error or "")
+    no_template = run(home, "- mail.send: {to: a@example.com, template: bookd}", SmtpMailer(port=sink.port))
+    assert no_template.status == "failed_system"
+    assert "no mail template 'bookd'" in (no_template.error or "") and "['booked']" in (
+        no_template.error or ""
+    )
+    down = run(
+        home, "- mail.send: {to: a@example.com, subject: Hi, body: Hello}", SmtpMailer(port=free_port())
+    )
+    assert down.status == "failed_system"
+    assert "cannot reach the mail server at 127.0.0.1:" in (down.error or "")
+    assert sink.messages == []
+
+
+def test_parameters_are_checked_when_the_workflow_loads() -> None:
+    from robots.loader import parse_workflow
+
+    _, problems = parse_workflow(
+        "name: t\nsteps:\n  - mail.send: {to: nobody, body: hi, template: x}\n", "t.yaml"
+    )
+    assert problems and "give a template or a body (one of them)" in problems[0].message
