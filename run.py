@@ -163,6 +163,67 @@ def demo_apps(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="Default: TANDEM_DATABASE_URL, else sqlite:///tandem.db."),
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
+) -> None:
+    """Start the control room: channel API (/docs), public webform, agent inbox, dashboard."""
+    from orchestrator.app import serve as serve_control_room
+
+    if database_url:
+        os.environ["TANDEM_DATABASE_URL"] = database_url
+    console.print(
+        f"control room on http://{host}:{port}/  ·  API docs /docs  ·  webform /webform/address-change"
+        "  ·  Ctrl-C stops",
+        highlight=False,
+    )
+    try:
+        serve_control_room(host=host, port=port, workers=workers)
+    except (OSError, ValueError) as error:
+        errors.print(f"[red]cannot start the control room: {error}[/red]")
+        raise typer.Exit(1) from None
+
+
+token_app = typer.Typer(help="API tokens of channel systems (IVR, webform backend...).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    channel: Annotated[str, typer.Argument(help="The channel, e.g. ivr or webform.")],
+    workflows: Annotated[
+        list[str], typer.Option("--workflow", "-w", help="A workflow it may start (repeatable; * for all).")
+    ],
+    description: Annotated[str, typer.Option("--description", help="Who uses it.")] = "",
+) -> None:
+    """Issue a token; it is printed once and stored only as a hash."""
+    from orchestrator.api import cli_create_token as create_token
+
+    raise typer.Exit(create_token(channel, workflows, description, console))
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """Every token: id, channel, workflows, revoked or not (never the secret)."""
+    from orchestrator.api import cli_list_tokens as list_tokens
+
+    list_tokens(console)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (t-...).")]) -> None:
+    """Revoke a token; it stops working at once."""
+    from orchestrator.api import cli_revoke_token as revoke_token
+
+    raise typer.Exit(revoke_token(token_id, console))
+
+
+@app.command()
 def demo(
     free_ports: Annotated[
         bool, typer.Option("--free-ports", help="Any free ports instead of 8000 and 8101-8104.")

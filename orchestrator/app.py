@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,6 +33,53 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.api import ApiMetrics, MetricsMiddleware, RateLimiter, error_body
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied
+from robots.project import Project
+
+#: How stale the workflow index may be: a new or renamed workflow file is seen within this.
+RECHECK_SECONDS = 1.0
+
+
+class IndexedProject(Project):
+    """A project whose workflow-name index is rebuilt only when a workflow file changes.
+
+    ``Project.workflow_files`` parses every workflow file on each call (about a second for
+    the shipped ones), and creating a case looks its workflow up by name: the API would
+    spend that on every request. Here the index is kept until the set of files or one of
+    their modification times changes, which costs a few ``stat`` calls per request.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._index_lock = threading.Lock()
+        self._index_signature: tuple[tuple[str, int], ...] | None = None
+        self._index: dict[str, Path] = {}
+        self._checked_at = 0.0
+
+    def _signature(self) -> tuple[tuple[str, int], ...]:
+        if not self.workflows_dir.is_dir():
+            return ()
+        files = sorted(p for p in self.workflows_dir.rglob("*") if p.suffix in (".yaml", ".yml"))
+        return tuple((str(p), p.stat().st_mtime_ns) for p in files if p.is_file())
+
+    def workflow_files(self) -> dict[str, Path]:
+        """Workflow name -> file (cached; files are looked at again at most once a second)."""
+        with self._index_lock:
+            now = time.monotonic()
+            if self._index_signature is not None and now - self._checked_at < RECHECK_SECONDS:
+                return dict(self._index)
+            signature = self._signature()
+            if signature != self._index_signature:
+                self._index = super().workflow_files()
+                self._index_signature = signature
+            self._checked_at = now
+            return dict(self._index)
+
+
+def indexed(project: Project) -> IndexedProject:
+    """The same project folders with the cached name index."""
+    if isinstance(project, IndexedProject):
+        return project
+    return IndexedProject(project.root, workflows_dir=project.workflows_dir, rules_dir=project.rules_dir)
 
 
 class ServerSettings(BaseModel):
@@ -155,13 +204,16 @@ def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> 
     """The control room's app. ``store`` may be passed to share one with the caller (tests)."""
     from orchestrator import api, webform
     from orchestrator.store import Orchestrator
-    from robots.project import Project
 
     settings = settings or ServerSettings()
     owns_store = store is None
     if store is None:
-        project = Project(settings.project_root) if settings.project_root else Project()
+        project = IndexedProject(settings.project_root) if settings.project_root else IndexedProject()
         store = Orchestrator(settings.database_url, project=project)
+    elif type(store.project) is Project:
+        # A store made by the caller (demo, tests): same folders, without re-reading every
+        # workflow file for each case the API creates.
+        store.project = indexed(store.project)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -205,3 +257,45 @@ def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> 
 
 
 __all__ = ["ServerSettings", "create_app", "error_body"]
+
+
+def settings_from_environment(**overrides: Any) -> ServerSettings:
+    """Settings from ``TANDEM_*`` variables (so every server process of a deployment agrees)."""
+    values: dict[str, Any] = {}
+    for field, variable in (
+        ("database_url", "TANDEM_DATABASE_URL"),
+        ("project_root", "TANDEM_HOME"),
+        ("rate_limit", "TANDEM_RATE_LIMIT"),
+        ("webform_rate_limit", "TANDEM_WEBFORM_RATE_LIMIT"),
+        ("rate_limit_storage", "TANDEM_RATE_LIMIT_STORAGE"),
+    ):
+        if os.environ.get(variable):
+            values[field] = os.environ[variable]
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    return ServerSettings(**values)
+
+
+def app_from_environment() -> FastAPI:
+    """The app as ``uvicorn --factory orchestrator.app:app_from_environment`` builds it."""
+    return create_app(settings_from_environment())
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "warning") -> None:
+    """Run the control room with uvicorn until Ctrl-C / SIGTERM (settings from the environment)."""
+    import uvicorn
+
+    if workers > 1:
+        if not os.environ.get("TANDEM_SECRET_KEY"):
+            # Each process would sign with its own random key: links of one fail on another.
+            os.environ["TANDEM_SECRET_KEY"] = secrets.token_urlsafe(32)
+            logger.warning("TANDEM_SECRET_KEY is not set: signed links and sessions end with this server")
+        uvicorn.run(
+            "orchestrator.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+        )
+    else:
+        uvicorn.run(app_from_environment(), host=host, port=port, log_level=log_level)
