@@ -6,6 +6,7 @@ APScheduler fire waits for the fire records, it does not time anything.
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from collections.abc import Iterator
@@ -236,3 +237,68 @@ def test_the_scheduler_catches_up_a_missed_fire_once_after_downtime(orch: Orches
         f"nightly@{fires[-1].fire_time:%Y-%m-%dT%H:%M:%SZ}"
     }
     assert second.next_job_time("nightly") is None  # shut down
+
+
+def _scheduler_process(url: str, project_root: str, root: str, owner: str, go: Any, stop: Any) -> None:
+    """One scheduler process: its own store and service, started when the test says go."""
+    store = Orchestrator(url, project=Project(project_root), migrate=False)
+    service = ScheduleService(store, engine=store.engine, root=Path(root), workflows=INPUTS, owner=owner)
+    go.wait(60)
+    service.start()
+    stop.wait(90)
+    service.shutdown()
+    store.close()
+
+
+# Scheduler processes on several machines share one PostgreSQL; SQLite is one machine's
+# embedded store, so this (slowest) test runs on PostgreSQL only.
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_scheduler_processes_with_one_job_store_fire_each_case_once(
+    orch: Orchestrator, contract_project: Project, root: Path
+) -> None:
+    write(
+        root / "schedules" / "nightly.yaml",
+        SCHEDULE.replace('cron: "0 2 * * 1-5"', "interval: 1h").replace(
+            "calendar: {country: DE, subdivision: BY}", "misfire: {policy: run_all, grace: 3h}"
+        ),
+    )
+    now = datetime.now(UTC)
+    setup = service_for(orch, root)
+    setup.start()
+    assert setup._scheduler is not None
+    setup._scheduler.pause()
+    missed_from = setup.schedules["nightly"].next_fire_times(now - timedelta(hours=2, minutes=30))[0]
+    setup._scheduler.modify_job("nightly", next_run_time=missed_from)
+    setup.shutdown()
+    due = [missed_from, *[m for m in setup.schedules["nightly"].next_fire_times(missed_from, 4) if m <= now]]
+
+    context = multiprocessing.get_context("spawn")
+    go, stop = context.Event(), context.Event()
+    processes = [
+        context.Process(
+            target=_scheduler_process,
+            args=(orch.url, str(contract_project.root), str(root), f"scheduler-{n}", go, stop),
+        )
+        for n in range(2)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        go.set()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            fires = setup.fires("nightly")
+            if len(fires) == len(due) and all(f.status == "done" for f in fires):
+                break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for process in processes:
+            process.join(60)
+    assert [process.exitcode for process in processes] == [0, 0]
+    fires = sorted(setup.fires("nightly"), key=lambda f: f.fire_time)
+    assert [(f.fire_time, f.status, f.created) for f in fires] == [
+        (m.astimezone(UTC), "done", 4) for m in due
+    ]
+    references = scheduled_references(orch)
+    assert len(references) == len(set(references)) == 4 * len(due)
