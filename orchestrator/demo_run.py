@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -46,7 +47,7 @@ import uvicorn
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 8000
 #: How long the robots get to finish their current step after SIGTERM before they are killed.
-ROBOT_STOP_SECONDS = 20.0
+ROBOT_STOP_SECONDS = 30.0
 
 
 class DemoError(RuntimeError):
@@ -238,6 +239,8 @@ class RobotProcess:
 
     process: subprocess.Popen[bytes]
     log_path: Path
+    marker: str
+    """The value of ``MARKER_VARIABLE`` in the environment of the worker and all it starts."""
     _log: Any = field(default=None, repr=False)
 
     @property
@@ -246,35 +249,64 @@ class RobotProcess:
         return self.process.pid
 
     def stop(self, timeout: float = ROBOT_STOP_SECONDS) -> int | None:
-        """SIGTERM the group, wait, then SIGKILL whatever is left of it; the exit code."""
+        """SIGTERM the worker, wait, then SIGKILL whatever is left of its group; the exit code."""
         if self.process.poll() is None:
+            # The worker alone: it tells its robots to finish their case and close their
+            # browsers; a SIGTERM to the whole group would hit the browsers mid-step.
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
+                os.kill(self.process.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout)
-        # Whatever the worker left behind in its group (a browser, Xvfb) goes too.
+        # Whatever the worker left behind in its group (a browser, Xvfb) goes too ...
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(5)
+        # ... and what left the group (Playwright starts browsers in a session of their own):
+        # everything started under this demo carries its marker in the environment.
+        for pid in marked_processes(self.marker):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         if self._log is not None:
             self._log.close()
         return self.process.returncode
 
 
+#: Set in the environment of the robots' worker; its children inherit it, so whatever they
+#: start can be found again (and ended) even when it left the process group.
+MARKER_VARIABLE = "TANDEM_DEMO_RUN"
+
+
+def marked_processes(marker: str) -> list[int]:
+    """Pids of live processes (of this user) whose environment carries ``MARKER_VARIABLE=marker``."""
+    wanted = f"{MARKER_VARIABLE}={marker}".encode()
+    found: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: the process group is all we can go by
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
 def start_robots(command: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> RobotProcess:
     """Start the worker command in its own process group, output to ``log_path``."""
     log = log_path.open("ab")
+    marker = secrets.token_hex(8)
     process = subprocess.Popen(
         command,
-        env=env,
+        env={**env, MARKER_VARIABLE: marker},
         cwd=str(cwd),
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
         process_group=0,  # Ctrl-C in the terminal reaches the demo only; it stops the robots in order
     )
-    return RobotProcess(process, log_path, log)
+    return RobotProcess(process, log_path, marker, log)
 
 
 class Demo:

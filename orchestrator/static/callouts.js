@@ -25,6 +25,21 @@
     return String(value);
   }
 
+  // A list (free slots, products) as lines; a long one shortened, so the pop-up stays small.
+  var SHOWN_ITEMS = 5;
+  function valueCell(value) {
+    var cell = el("dd");
+    if (!Array.isArray(value)) { cell.textContent = show(value); return cell; }
+    if (!value.length) { cell.textContent = "none"; return cell; }
+    var items = el("ul", "plain");
+    value.slice(0, SHOWN_ITEMS).forEach(function (item) { items.appendChild(el("li", null, show(item))); });
+    if (value.length > SHOWN_ITEMS) {
+      items.appendChild(el("li", "muted", "and " + (value.length - SHOWN_ITEMS) + " more"));
+    }
+    cell.appendChild(items);
+    return cell;
+  }
+
   function popUp(kind, event) {
     var item = JSON.parse(event.data);
     var card = el("section", "callout " + (item.level || "info"));
@@ -44,7 +59,7 @@
       var list = el("dl", "data");
       keys.forEach(function (key) {
         list.appendChild(el("dt", null, key.replace(/_/g, " ")));
-        list.appendChild(el("dd", null, show(data[key])));
+        list.appendChild(valueCell(data[key]));
       });
       card.appendChild(list);
     }

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import pytest
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
+
+MARKER, MARKER_VALUE = "TANDEM_TEST_DEMO_RUN", uuid.uuid4().hex
 
 
 class Output:
@@ -74,6 +77,26 @@ def _session_processes(session_id: int) -> list[str]:
     return alive
 
 
+def _carrying(variable: str, value: str) -> list[str]:
+    """Live processes whose environment has ``variable=value``: everything the demo started
+    inherits it, even a browser that left the demo's session."""
+    wanted = f"{variable}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            with contextlib.suppress(OSError):
+                if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                    stat = (entry / "stat").read_text()
+                    if stat[stat.rindex(")") + 2] != "Z":
+                        found.append(f"{entry.name} {(entry / 'comm').read_text().strip()}")
+    return found
+
+
+def _leftovers(demo_pid: int) -> list[str]:
+    """What still runs of the demo: in its session, or carrying this test's marker."""
+    return sorted(set(_session_processes(demo_pid)) | set(_carrying(MARKER, MARKER_VALUE)))
+
+
 def _port_free(host: str, port: int) -> bool:
     """Nobody listens there: a server could bind it again (connections of the closed server
     linger in TIME_WAIT, which SO_REUSEADDR permits, as every server sets it)."""
@@ -89,7 +112,7 @@ def _port_free(host: str, port: int) -> bool:
 @pytest.fixture
 def demo_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Output]]:
     """``run.py demo --free-ports`` in its own session, stopped hard if the test fails midway."""
-    env = {**os.environ, "TANDEM_HOME": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "TANDEM_HOME": str(ROOT), "PYTHONUNBUFFERED": "1", MARKER: MARKER_VALUE}
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "run.py"), "demo", "--free-ports", "--robots", "2"],
         cwd=tmp_path,
@@ -105,7 +128,7 @@ def demo_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Output
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
-    for line in _session_processes(process.pid):  # robots in their own group, same session
+    for line in _leftovers(process.pid):  # only after a failure: never leave them to the next test
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(line.split()[0]), signal.SIGKILL)
 
@@ -133,12 +156,13 @@ def test_demo_runs_cases_into_the_inbox_and_stops_clean_on_ctrl_c(
         deadline = time.monotonic() + 75
         tasks: list[dict[str, object]] = []
         done = 0
-        while time.monotonic() < deadline and not (tasks and done):
+        # Cases processed: one became a task in Munich's inbox, and one more is done or with a person.
+        while time.monotonic() < deadline and not (tasks and done + len(tasks) >= 2):
             tasks = agent.get("/api/tasks").json()["tasks"]
             done = ops.get("/ops/kpis.json", params={"period": "today"}).json()["total"]["done"]
             time.sleep(1)
         assert tasks, f"no task reached max.agent's inbox; the demo printed:\n{output.text}"
-        assert done, f"no case was finished by the robots; the demo printed:\n{output.text}"
+        assert done + len(tasks) >= 2, f"the robots processed too few cases; the demo printed:\n{output.text}"
         assert {task["queue"] for task in tasks} <= {"appointments", "appointment_exceptions", "assist"}
         page = agent.get("/inbox")
         assert str(tasks[0]["id"]) in page.text
@@ -147,12 +171,12 @@ def test_demo_runs_cases_into_the_inbox_and_stops_clean_on_ctrl_c(
     assert process.wait(60) == 0, output.text
     output.wait_for(r"stopped; nothing left running", timeout=5)
 
-    leftovers = _session_processes(process.pid)
+    leftovers = _leftovers(process.pid)
     for _ in range(20):  # killed children may take a moment to be reaped by init
         if not leftovers:
             break
         time.sleep(0.25)
-        leftovers = _session_processes(process.pid)
+        leftovers = _leftovers(process.pid)
     assert leftovers == [], "processes left behind by the demo:\n" + "\n".join(leftovers)
     for url in [base, *app_urls]:
         host, port = url.removeprefix("http://").rsplit(":", 1)
