@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -100,6 +102,10 @@ class WebSessions(SystemSessions):
         self._sessions: dict[str, WebSession] = {}
         self.browser_starts = 0
         self._tag = uuid.uuid4().hex[:12]
+        self._pid: int | None = None
+        self.hang_timeout = float(os.environ.get("TANDEM_BROWSER_HANG_TIMEOUT", "30"))
+        """Seconds a browser may take to open a page, close a context or save evidence before
+        it counts as hung and is killed (and replaced on the next use)."""
 
     # -- the browser -----------------------------------------------------------------------
 
@@ -116,6 +122,7 @@ class WebSessions(SystemSessions):
             # A switch Chromium ignores, so this robot's browser can be found in /proc.
             options["args"] = [*options["args"], f"--tandem-browser={self._tag}"]
             self._browser = self._playwright.chromium.launch(**options)
+            self._pid = self._find_pid()
         except Exception as error:
             raise SystemException(
                 f"cannot start Chromium: {error}. Install it with 'apt-get install chromium' "
@@ -124,19 +131,46 @@ class WebSessions(SystemSessions):
         self.browser_starts += 1
         return self._browser
 
+    @contextlib.contextmanager
+    def _watchdog(self, what: str) -> Iterator[None]:
+        """Kill the browser if ``what`` takes longer than ``hang_timeout``.
+
+        Opening a page, closing a context or stopping a trace have no timeout of their own in
+        Playwright: a hung browser would hold the robot for good. Killed, the call fails and
+        the browser is replaced like a crashed one.
+        """
+        pid = self.browser_pid
+        if pid is None:
+            yield
+            return
+
+        def kill() -> None:
+            logger.warning("the browser hung ({} took over {:g}s): killing it", what, self.hang_timeout)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+        timer = threading.Timer(self.hang_timeout, kill)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
     def _forget_browser(self) -> None:
         """Drop a browser that died: its contexts are gone with it, the next use starts a new one."""
         self._sessions.clear()
         if self._browser is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception), self._watchdog("closing a dead browser"):
                 self._browser.close()
             self._browser = None
 
     @property
     def browser_pid(self) -> int | None:
         """The process id of this robot's browser (its main process), when it runs (Linux)."""
-        if self._browser is None:
-            return None
+        return self._pid if self._browser is not None else None
+
+    def _find_pid(self) -> int | None:
         tag = f"--tandem-browser={self._tag}".encode()
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -186,9 +220,10 @@ class WebSessions(SystemSessions):
             session = self._open(name, spec, login)
         elif session.case_id != case_id:
             try:
-                session.new_page()  # a clean screen for every case, the login kept
+                with self._watchdog("opening a page"):
+                    session.new_page()  # a clean screen for every case, the login kept
             except Exception as error:
-                # A browser killed a moment ago still claims to be connected: start over.
+                # A browser killed a moment ago (or just now, hung) still claims to be connected.
                 logger.warning("{} cannot open a page ({}): starting a new browser", name, error)
                 self._forget_browser()
                 session = self._open(name, spec, login)
@@ -228,7 +263,7 @@ class WebSessions(SystemSessions):
         session = self._sessions.pop(name, None)
         if session is None:
             return
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), self._watchdog(f"closing {name}"):
             session.context.close()
 
     def capture_failure(self, name: str, directory: Path) -> list[str]:
@@ -236,6 +271,10 @@ class WebSessions(SystemSessions):
         if session is None:
             return []
         directory.mkdir(parents=True, exist_ok=True)
+        with self._watchdog(f"saving the evidence of {name}"):
+            return self._save_evidence(session, name, directory)
+
+    def _save_evidence(self, session: WebSession, name: str, directory: Path) -> list[str]:
         files: list[str] = []
         stamp = time.strftime("%H%M%S")
         with contextlib.suppress(Exception):
@@ -255,7 +294,7 @@ class WebSessions(SystemSessions):
         for name in list(self._sessions):
             self.discard(name)
         if self._browser is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception), self._watchdog("closing the browser"):
                 self._browser.close()
             self._browser = None
         if self._playwright is not None:

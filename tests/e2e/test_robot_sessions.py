@@ -163,6 +163,25 @@ def test_a_crashed_browser_is_replaced_on_the_next_case(web: WebSessions, demo: 
     assert logins(demo) == before + 1
 
 
+def test_a_hung_browser_is_killed_and_replaced_on_the_next_case(web: WebSessions, demo: DemoApps) -> None:
+    workflow = peek()
+    assert run(web, workflow, "C000001").status == "done"
+    starts, hung = web.browser_starts, web.browser_pid
+    assert hung is not None
+    web.hang_timeout = 2.0
+    os.kill(hung, signal.SIGSTOP)  # frozen: it answers nothing any more, but its process is there
+    try:
+        record = run(web, workflow, "C000002")
+    finally:
+        web.hang_timeout = 30.0
+        if alive(hung):
+            os.kill(hung, signal.SIGKILL)
+    assert record.status == "done", record.error
+    assert record.outputs["city"] == "Hamburg"
+    assert web.browser_starts == starts + 1
+    assert not alive(hung)  # the robot killed it
+
+
 def test_closing_the_robot_leaves_no_browser_process(robot_env: dict[str, str], demo: DemoApps) -> None:
     web = WebSessions()
     try:
