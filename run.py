@@ -300,6 +300,18 @@ def schedules_list(database_url: DatabaseUrl = None, project: ProjectDir = ROOT)
     raise typer.Exit(list_schedules(project, database_url, console))
 
 
+@schedules_app.command("show")
+def schedules_show(
+    name: Annotated[str, typer.Argument(help="The schedule's name.")],
+    database_url: DatabaseUrl = None,
+    project: ProjectDir = ROOT,
+) -> None:
+    """One schedule: timing, the next fire times, the last fires with their rejected rows."""
+    from orchestrator.schedule_cli import show as show_schedule
+
+    raise typer.Exit(show_schedule(project, name, database_url, console))
+
+
 @schedules_app.command("run-now")
 def schedules_run_now(
     name: Annotated[str, typer.Argument(help="The schedule's name.")],

@@ -91,6 +91,30 @@ def list_schedules(project: Path, database_url: str | None, console: Console) ->
     return 1 if service.problems else 0
 
 
+def show(project: Path, name: str, database_url: str | None, console: Console, *, fires: int = 10) -> int:
+    """One schedule: its file, timing, the next five fire times and the last fires with rejections."""
+    service = open_service(project, database_url)
+    try:
+        schedule = service.schedule(name)
+    except ScheduleError as error:
+        console.print(f"[red]{escape(str(error))}[/red]")
+        return 2
+    paused = service.is_paused(name)
+    console.print(f"[bold]{name}[/bold]  ({schedule.file})  workflow {schedule.workflow}", highlight=False)
+    if schedule.description:
+        console.print(f"  {schedule.description}", highlight=False, markup=False)
+    console.print(f"  {schedule.when()}  ·  {'paused' if paused else 'active'}", highlight=False)
+    if not paused:
+        for moment in schedule.next_fire_times(service.now(), 5):
+            console.print(f"  next: {moment:%a %Y-%m-%d %H:%M %Z} ({moment.astimezone(UTC):%H:%M} UTC)")
+    history = service.fires(name, limit=fires)
+    if not history:
+        console.print("  no fires yet")
+    for summary in history:
+        console.print(escape(str(summary)), highlight=False)
+    return 0
+
+
 def run_now(project: Path, name: str, database_url: str | None, console: Console) -> int:
     """Fire ``name`` now with a progress bar; prints the summary; 1 when the fire failed."""
     service = open_service(project, database_url)

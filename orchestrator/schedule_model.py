@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from robots import expressions
 from robots.errors import DefinitionError, Problem
 from robots.model import NAME_PATTERN
 from robots.registry import suggest
@@ -431,6 +432,9 @@ class BusinessDayTrigger(BaseTrigger):
 
 # -- loading -----------------------------------------------------------------------------------
 
+FIRE_NAMES = ("schedule", "fire_time", "fire_date", "fire")
+"""What templates in ``payload`` and ``constants`` may use (see ``schedule_sources.fire_values``)."""
+
 WorkflowInputs = dict[str, frozenset[str] | None]
 """Workflow name -> its input field names (None: the workflow does not load)."""
 
@@ -504,6 +508,7 @@ class _ScheduleParser:
         if source is None and "source" in data:
             return None
         self.check_workflow(schedule)
+        self.check_templates(schedule)
         if not self.problems and not schedule.next_fire_times(datetime(2026, 1, 1, tzinfo=schedule.zone)):
             self.problem(
                 ("calendar",),
@@ -534,6 +539,23 @@ class _ScheduleParser:
             self.report(error, ("source",), f"a {kinds[0]} source", model)
             return None
 
+    def check_templates(self, schedule: Schedule) -> None:
+        source = schedule.source
+        values = source.payload if isinstance(source, PayloadSource) else source.constants
+        what = "payload" if isinstance(source, PayloadSource) else "constants"
+        for path, text in _template_strings(values, ("source", what)):
+            problem = expressions.syntax_problem(text)
+            if problem:
+                self.problem(path, f"{problem} in {text!r}", "check the braces and the expression")
+                continue
+            unknown = expressions.referenced_names(text) - set(FIRE_NAMES)
+            if unknown:
+                self.problem(
+                    path,
+                    f"unknown name {', '.join(sorted(unknown))} in {text!r}",
+                    f"templates here know {', '.join(FIRE_NAMES)}",
+                )
+
     def check_workflow(self, schedule: Schedule) -> None:
         if self.workflows is None:
             return
@@ -560,6 +582,18 @@ class _ScheduleParser:
                     or f"inputs of {schedule.workflow}: {', '.join(sorted(inputs))}"
                 )
                 self.problem(path, f"{field!r} is not an input of workflow {schedule.workflow!r}", hint)
+
+
+def _template_strings(value: Any, path: PathKey) -> list[tuple[PathKey, str]]:
+    if isinstance(value, str):
+        return [(path, value)] if expressions.is_template(value) else []
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in _template_strings(item, (*path, str(key)))]
+    if isinstance(value, list | tuple):
+        return [
+            found for index, item in enumerate(value) for found in _template_strings(item, (*path, index))
+        ]
+    return []
 
 
 def _section(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel]:

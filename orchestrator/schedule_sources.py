@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from orchestrator.schedule_model import FileSource, PayloadSource, QuerySource, RowsSpec, Schedule
 from robots.errors import ExpressionError, TandemError
-from robots.expressions import resolve_env
+from robots.expressions import render, resolve_env
 
 
 class SourceError(TandemError):
@@ -63,7 +63,7 @@ def read_rows(schedule: Schedule, fire_time: datetime, *, root: Path) -> list[So
     """The rows of ``schedule``'s source for the fire at ``fire_time`` (files relative to ``root``)."""
     source = schedule.source
     if isinstance(source, PayloadSource):
-        return [SourceRow("payload", dict(source.payload), "payload")]
+        return [SourceRow("payload", fire_values(schedule, source.payload, fire_time, "payload"), "payload")]
     if isinstance(source, FileSource):
         path = _file_path(schedule, source, fire_time, root)
         if path.suffix.lower() == ".csv":
@@ -72,7 +72,33 @@ def read_rows(schedule: Schedule, fire_time: datetime, *, root: Path) -> list[So
             records = _excel_records(schedule, source, path)
     else:
         records = _query_records(schedule, source, fire_time)
-    return _to_rows(schedule, source, records)
+    constants = fire_values(schedule, source.constants, fire_time, "constants")
+    return _to_rows(source, constants, records)
+
+
+def fire_values(
+    schedule: Schedule, values: Mapping[str, Any], fire_time: datetime, what: str
+) -> dict[str, Any]:
+    """``values`` with their templates evaluated for this fire.
+
+    Templates see ``schedule`` (the name), ``fire_time`` (UTC, ISO text), ``fire_date`` (the
+    local date, ISO text) and ``fire`` (the local fire time, for ``fire.strftime('%d.%m.%Y')``).
+    """
+    local = fire_time.astimezone(schedule.zone)
+    scope = {
+        "schedule": schedule.name,
+        "fire_time": f"{fire_time.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
+        "fire_date": local.date().isoformat(),
+        "fire": local,
+    }
+    try:
+        rendered = render(dict(values), scope, where=f"schedule {schedule.name} source.{what}")
+    except ExpressionError as error:
+        raise SourceError(f"{error}; fix source.{what} in {schedule.file}") from None
+    # A payload is stored as JSON: dates and times become text like everywhere else.
+    return {
+        key: as_text(value) if isinstance(value, date | Decimal) else value for key, value in rendered.items()
+    }
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -200,7 +226,7 @@ def _query_records(
 
 
 def _to_rows(
-    schedule: Schedule, source: RowsSpec, records: Iterable[tuple[str, Mapping[str, Any]]]
+    source: RowsSpec, constants: dict[str, Any], records: Iterable[tuple[str, Mapping[str, Any]]]
 ) -> list[SourceRow]:
     rows: list[SourceRow] = []
     seen: dict[str, str] = {}
@@ -212,7 +238,7 @@ def _to_rows(
             payload: dict[str, Any] = {column: value for column, value in texts.items() if column and value}
         else:
             payload = {field: texts[column] for field, column in source.columns.items() if texts.get(column)}
-        payload = {**source.constants, **payload}
+        payload = {**constants, **payload}
         key, problem = _row_key(source, payload, index)
         if key is not None and key in seen:
             problem = f"duplicate key {key!r}: {seen[key]} has the same"

@@ -78,6 +78,9 @@ def test_run_now_list_and_pause(tmp_path: Path) -> None:
     listed = cli("list", root=root)
     assert "nightly" in listed.stdout and "paused" in listed.stdout
     assert "1 new, 0 existed, 1 rejected" in listed.stdout
+    shown = cli("show", "nightly", root=root)
+    assert shown.returncode == 0
+    assert "rejected line 3 (key C000002): postal_code" in shown.stdout
     unknown = cli("run-now", "nighty", root=root)
     assert unknown.returncode == 2
     assert "did you mean 'nightly'" in unknown.stdout

@@ -164,3 +164,37 @@ def test_a_failing_query_names_the_schedule_and_the_fix(
 def test_a_fixed_payload_is_one_row_per_fire(tmp_path: Path) -> None:
     rows = read_rows(schedule_with("payload: {customer_id: C000009}"), FIRE, root=tmp_path)
     assert [(row.key, row.payload) for row in rows] == [("payload", {"customer_id": "C000009"})]
+
+
+def test_payload_and_constants_may_name_the_fire(tmp_path: Path) -> None:
+    fixed = schedule_with(
+        """
+        payload:
+          customer_id: C000009
+          note: "run of {{ schedule }} for {{ fire_date }} at {{ fire.strftime('%H:%M') }} ({{ fire_time }})"
+          day: "{{ fire_date }}"
+        """
+    )
+    [row] = read_rows(fixed, FIRE, root=tmp_path)
+    assert row.payload["note"] == "run of nightly for 2026-11-23 at 02:00 (2026-11-23T01:00:00Z)"
+    assert row.payload["day"] == "2026-11-23"
+    write(tmp_path / "plain.csv", "customer_id\nC000001\n")
+    rows = read_rows(
+        schedule_with("file: plain.csv\nconstants: {batch: '{{ fire_date }}'}"), FIRE, root=tmp_path
+    )
+    assert rows[0].payload == {"batch": "2026-11-23", "customer_id": "C000001"}
+
+
+def test_templates_are_checked_when_the_schedule_loads() -> None:
+    text = (
+        "name: nightly\nworkflow: address_change\ncron: '0 2 * * *'\nsource:\n"
+        "  payload: {a: '{{ input.x }}', b: '{{ fire_date '}\n"
+    )
+    loaded, problems = parse_schedule(text, "nightly.yaml")
+    assert loaded is None
+    found = [f"{p.line}:{p.column}: {p.message} ({p.hint})" for p in problems]
+    assert found[0] == (
+        "5:13: unknown name input in '{{ input.x }}' "
+        "(templates here know schedule, fire_time, fire_date, fire)"
+    )
+    assert found[1].startswith("5:33: bad expression syntax")
