@@ -17,6 +17,7 @@ claim, so a robot whose lease expired (and whose case another robot took) change
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,7 @@ from orchestrator.tables import (
     RobotRow,
     RunRow,
     StepRow,
+    TaskEventRow,
     TaskRow,
 )
 from orchestrator.tasks import TaskStore
@@ -394,35 +396,40 @@ class CaseStore(TaskStore):
             self._transition(session, case, "queued", actor=claim.robot_id, reason=reason)
             return Case.model_validate(case)
 
-    def save_checkpoint(self, claim: Claim, state: RunState) -> None:
-        """Persist the run's resumable state (completed steps, open tasks) for the claim's case."""
+    def save_checkpoint(self, claim: Claim, state: RunState, steps: Sequence[StepRecord] = ()) -> None:
+        """Persist the run's resumable state (completed steps, open tasks) and the step records
+        finished since the last checkpoint, in one transaction, for the claim's case."""
         with self._tx() as session:
             case = self._held(session, claim)
             case.run_state = state.model_dump(mode="json")
+            if steps:
+                session.execute(sa.insert(StepRow), [self._step_values(claim, record) for record in steps])
 
     def record_step(self, claim: Claim, record: StepRecord) -> None:
         """Store one finished step record (already masked by the engine)."""
         with self._tx() as session:
-            session.add(
-                StepRow(
-                    case_id=claim.case.id,
-                    run_id=claim.run_id,
-                    path=record.path,
-                    kind=record.kind,
-                    label=record.label,
-                    depth=record.depth,
-                    attempt=record.attempt,
-                    outcome=record.outcome,
-                    started_at=record.started_at,
-                    ended_at=record.ended_at,
-                    duration_ms=record.duration_ms,
-                    outputs=record.outputs,
-                    error=record.error,
-                    error_kind=record.error_kind,
-                    system=record.system,
-                    artifacts=list(record.artifacts),
-                )
-            )
+            session.execute(sa.insert(StepRow), [self._step_values(claim, record)])
+
+    @staticmethod
+    def _step_values(claim: Claim, record: StepRecord) -> dict[str, Any]:
+        return {
+            "case_id": claim.case.id,
+            "run_id": claim.run_id,
+            "path": record.path,
+            "kind": record.kind,
+            "label": record.label,
+            "depth": record.depth,
+            "attempt": record.attempt,
+            "outcome": record.outcome,
+            "started_at": record.started_at,
+            "ended_at": record.ended_at,
+            "duration_ms": record.duration_ms,
+            "outputs": record.outputs,
+            "error": record.error,
+            "error_kind": record.error_kind,
+            "system": record.system,
+            "artifacts": list(record.artifacts),
+        }
 
     def backoff(self, failures: int) -> timedelta:
         """The wait before retrying after the n-th system failure: base * 2^(n-1), capped."""
@@ -560,8 +567,12 @@ class CaseStore(TaskStore):
     # -- retention -----------------------------------------------------------------------
 
     def purge_personal_data(self, older_than: timedelta, *, now: datetime | None = None) -> int:
-        """Remove payloads, outputs, checkpoints, step outputs, task data and callout data of
-        cases finished more than ``older_than`` ago; the audit trail stays. How many cases."""
+        """Remove the personal data of cases finished more than ``older_than`` ago; how many.
+
+        Gone: payload, outputs, checkpoint, error text, step outputs and errors, task data,
+        answers, reasons and comments, callout contents. Kept: the transitions, runs, step
+        and task events (who, what, when) - the audit trail - and a "purged" entry in it.
+        """
         cutoff = (now or self.now()) - older_than
         with self._tx() as session:
             ids = list(
@@ -583,13 +594,22 @@ class CaseStore(TaskStore):
                 session.execute(
                     sa.update(StepRow).where(StepRow.case_id.in_(chunk)).values(outputs=None, error=None)
                 )
+                # Reasons, titles and comments are rendered from case data: they go too; who did
+                # what and when (the events themselves) stays.
+                removed = "(personal data removed)"
                 session.execute(
-                    sa.update(TaskRow).where(TaskRow.case_id.in_(chunk)).values(data={}, answer=None)
+                    sa.update(TaskRow)
+                    .where(TaskRow.case_id.in_(chunk))
+                    .values(data={}, answer=None, reason=removed)
+                )
+                task_ids = sa.select(TaskRow.id).where(TaskRow.case_id.in_(chunk)).scalar_subquery()
+                session.execute(
+                    sa.update(TaskEventRow).where(TaskEventRow.task_id.in_(task_ids)).values(detail="")
                 )
                 session.execute(
                     sa.update(CalloutRow)
                     .where(CalloutRow.case_id.in_(chunk))
-                    .values(data=None, hints=None, message="")
+                    .values(data=None, hints=None, message="", title=removed)
                 )
                 for case_id in chunk:
                     session.add(

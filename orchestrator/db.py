@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:  # Alembic is imported only when migrating: robots skip it and start faster
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///tandem.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -70,6 +71,8 @@ def create_engine(url: str | None = None, *, pool_size: int = 5) -> sa.Engine:
 
 def alembic_config(engine: sa.Engine) -> Config:
     """An Alembic configuration for this package's migrations, bound to ``engine``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -78,4 +81,6 @@ def alembic_config(engine: sa.Engine) -> Config:
 
 def migrate(engine: sa.Engine) -> None:
     """Bring the schema to the newest migration (a no-op when it is there already)."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), "head")

@@ -211,6 +211,8 @@ def _end_orphans(robot_pids: set[int]) -> int:
         if child.pid in robot_pids:
             continue
         with contextlib.suppress(psutil.Error):
+            if any("resource_tracker" in part for part in child.cmdline()):
+                continue  # multiprocessing's own helper, started by us: not an orphan
             if child.status() == psutil.STATUS_ZOMBIE:
                 child.wait(timeout=0)
                 continue

@@ -1,0 +1,396 @@
+"""Queue throughput and overhead: claim + complete of no-op cases, and a real case's share.
+
+Run ``.venv/bin/python -m bench.queue_bench`` (``--help`` for the options). In one run:
+
+* **throughput**: ``--cases`` no-op cases are queued, then worker *processes* (4 on SQLite,
+  8 on PostgreSQL) each loop ``claim_next_case`` → ``finish_run`` (a finished run record)
+  until the queue is empty; cases per second = cases / wall time from the first claim to
+  the last completion. Every case is checked to have been claimed exactly once;
+* **the raw alternative** in the same run and on the same database: a bare work queue
+  table claimed by one ``UPDATE ... RETURNING`` (PostgreSQL: ``FOR UPDATE SKIP LOCKED``)
+  and completed by one more ``UPDATE`` — no lease fencing, audit trail, runs or robots;
+  it shows what Tandem's durability costs per case;
+* **overhead in a real case**: ``--real-cases`` delivery_appointment cases run against the
+  demo apps with real Chromium (one robot, as ``run.py worker`` does); every orchestrator
+  call the robot makes (claim, step records, checkpoints, outcome) is timed, and its share
+  of the case's wall time is reported.
+
+Goals of issue 4: SQLite ≥ 500/s with 4 workers, PostgreSQL ≥ 1,000/s with 8 workers,
+overhead ≤ 0.5 % of a real case. Results go to the console and to the ``queue-bench``
+section of ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- queue-bench -->", "<!-- /queue-bench -->"
+POSTGRES_URL = os.environ.get("TANDEM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+NOOP = "name: bench_noop\ninput:\n  n: {type: integer, required: false}\nsteps:\n  - set: {x: 1}\n"
+
+
+def _project(root: Path) -> Any:
+    from robots.project import Project
+
+    (root / "workflows").mkdir(parents=True, exist_ok=True)
+    (root / "business_rules").mkdir(exist_ok=True)
+    (root / "workflows" / "bench_noop.yaml").write_text(NOOP, encoding="utf-8")
+    return Project(root)
+
+
+def _queue_cases(url: str, project_root: Path, count: int) -> None:
+    """Insert ``count`` queued no-op cases (one statement: creation is not what is measured)."""
+    from orchestrator.store import Orchestrator
+    from orchestrator.tables import CaseRow
+
+    store = Orchestrator(url, project=_project(project_root))
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": f"c-bench{index:07d}",
+            "workflow": "bench_noop",
+            "reference": f"bench-{index}",
+            "status": "queued",
+            "priority": 0,
+            "created_by": "bench",
+            "created_at": now,
+            "updated_at": now,
+            "payload": {"n": index},
+            "attempts": 0,
+            "failures": 0,
+            "max_attempts": 3,
+            "exception_queue": "exceptions",
+        }
+        for index in range(count)
+    ]
+    with store.engine.begin() as connection:
+        connection.execute(sa.insert(CaseRow), rows)
+    store.close()
+
+
+def _tandem_worker(url: str, project_root: str, robot: str, start: Any, results: Any) -> None:
+    from orchestrator.store import Orchestrator
+    from robots.records import RunRecord
+
+    store = Orchestrator(url, project=_project(Path(project_root)), migrate=False, pool_size=1)
+    claimed: list[str] = []
+    start.wait()
+    while (claim := store.claim_next_case(robot, 300)) is not None:
+        now = datetime.now(UTC)
+        record = RunRecord(
+            run_id=claim.run_id,
+            case_id=claim.case.id,
+            workflow="bench_noop",
+            version="1",
+            robot=robot,
+            status="done",
+            started_at=now,
+            ended_at=now,
+        )
+        store.finish_run(claim, record)
+        claimed.append(claim.case.id)
+    results.put((time.perf_counter(), claimed))
+    store.close()
+
+
+RAW_TABLE = "raw_queue"
+
+
+def _raw_setup(url: str, count: int) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {RAW_TABLE}")
+        connection.exec_driver_sql(
+            f"CREATE TABLE {RAW_TABLE} (id INTEGER PRIMARY KEY, status VARCHAR(10) NOT NULL, "
+            "worker VARCHAR(50), payload TEXT)"
+        )
+        connection.execute(
+            sa.text(f"INSERT INTO {RAW_TABLE} (id, status, payload) VALUES (:id, 'queued', :payload)"),
+            [{"id": index, "payload": f'{{"n": {index}}}'} for index in range(count)],
+        )
+    engine.dispose()
+
+
+def _raw_worker(url: str, project_root: str, robot: str, start: Any, results: Any) -> None:
+    from orchestrator.db import create_engine
+
+    engine = create_engine(url, pool_size=1)
+    lock = " FOR UPDATE SKIP LOCKED" if engine.dialect.name == "postgresql" else ""
+    claim = sa.text(
+        f"UPDATE {RAW_TABLE} SET status = 'running', worker = :worker WHERE id = "
+        f"(SELECT id FROM {RAW_TABLE} WHERE status = 'queued' ORDER BY id LIMIT 1{lock}) RETURNING id"
+    )
+    done = sa.text(f"UPDATE {RAW_TABLE} SET status = 'done' WHERE id = :id")
+    claimed: list[str] = []
+    start.wait()
+    while True:
+        with engine.begin() as connection:
+            row = connection.execute(claim, {"worker": robot}).first()
+        if row is None:
+            break
+        with engine.begin() as connection:
+            connection.execute(done, {"id": row[0]})
+        claimed.append(str(row[0]))
+    results.put((time.perf_counter(), claimed))
+    engine.dispose()
+
+
+def _throughput(
+    url: str, project_root: Path, workers: int, count: int, target: Callable[..., None]
+) -> dict[str, float]:
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    processes = [
+        context.Process(target=target, args=(url, str(project_root), f"bench-{i}", start, results))
+        for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    time.sleep(3.0 + workers * 0.5)  # every process imported and connected before the clock starts
+    began = time.perf_counter()
+    start.set()
+    ends, claimed = [], []
+    for _ in processes:
+        end, ids = results.get(timeout=3600)
+        ends.append(end)
+        claimed += ids
+    for process in processes:
+        process.join()
+    seconds = max(ends) - began
+    if len(claimed) != count or len(set(claimed)) != count:
+        raise SystemExit(
+            f"{len(claimed)} claims of {count} cases ({len(set(claimed))} distinct): a queue bug"
+        )
+    return {"cases": count, "workers": workers, "seconds": seconds, "per_second": count / seconds}
+
+
+def _postgres_schema() -> tuple[str, Callable[[], None]] | None:
+    try:
+        admin = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        schema = f"tandem_bench_{uuid.uuid4().hex[:8]}"
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as error:
+        print(
+            f"PostgreSQL at {POSTGRES_URL} not reachable ({type(error).__name__}): skipped", file=sys.stderr
+        )
+        return None
+
+    def drop() -> None:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}", drop
+
+
+def measure_backend(name: str, url: str, workers: int, count: int, work: Path) -> dict[str, Any]:
+    """Tandem's and the raw queue's throughput on one database."""
+    from orchestrator.store import Orchestrator
+
+    Orchestrator(url, project=_project(work)).close()  # migrate once
+    _queue_cases(url, work, count)
+    tandem = _throughput(url, work, workers, count, _tandem_worker)
+    _raw_setup(url, count)
+    raw = _throughput(url, work, workers, count, _raw_worker)
+    print(
+        f"{name}: Tandem {tandem['per_second']:.0f}/s, raw queue {raw['per_second']:.0f}/s "
+        f"({workers} workers, {count} cases)"
+    )
+    return {"backend": name, "tandem": tandem, "raw": raw}
+
+
+# -- overhead in a real case -------------------------------------------------------------
+
+TIMED = (
+    "claim_next_case",
+    "record_step",
+    "save_checkpoint",
+    "finish_run",
+    "heartbeat",
+    "create_task",
+    "answer_for",
+)
+
+
+def measure_real_cases(count: int, work: Path) -> dict[str, Any]:
+    """Run real delivery_appointment cases and time every orchestrator call the robot makes."""
+    from connectors.mail_sink import MailSink
+    from demo.data import robot_secrets
+    from demo.server import DemoApps
+    from orchestrator.execution import run_claim
+    from orchestrator.store import Orchestrator
+    from robots.engine import Engine
+    from robots.logs import configure_logging
+    from robots.project import Project
+    from robots.robot import make_sessions
+
+    configure_logging(log_dir=None, console_level="WARNING")
+    spent = {"seconds": 0.0, "calls": 0}
+    store = Orchestrator(f"sqlite:///{work / 'real.db'}", project=Project(ROOT))
+    for name in TIMED:
+        original = getattr(store, name)
+
+        def timed(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return __original(*args, **kwargs)
+            finally:
+                spent["seconds"] += time.perf_counter() - began
+                spent["calls"] += 1
+
+        setattr(store, name, timed)
+    walls: list[float] = []
+    with DemoApps(data_dir=work / "apps") as apps, MailSink() as sink:
+        os.environ.update({**apps.env(), **robot_secrets(), **sink.env()})
+        sessions = make_sessions()
+        engine = Engine(
+            store.project,
+            humans=store.humans("bench"),
+            systems=sessions,
+            robot="bench",
+            artifacts_dir=work / "artifacts",
+            escalate_system_failures=False,
+        )
+        try:
+            for index in range(count + 1):  # the first case warms up (browser start, logins)
+                store.create_case(
+                    "delivery_appointment",
+                    f"real-{index}",
+                    {"order_number": "O-100002", "postal_code": "20095", "email": "jonas@example.com"},
+                )
+                began = time.perf_counter()
+                before = dict(spent)
+                claim = store.claim_next_case("bench", 120)
+                assert claim is not None
+                case = run_claim(store, engine, claim)
+                if case is None or case.status != "done":
+                    raise SystemExit(f"the real case did not finish: {case}")
+                if index == 0:
+                    spent.update(before)
+                    continue
+                walls.append(time.perf_counter() - began)
+        finally:
+            sessions.close()
+    store.close()
+    total = sum(walls)
+    share = spent["seconds"] / total * 100
+    per_case_ms = spent["seconds"] / count * 1000
+    print(
+        f"real cases: {count} x delivery_appointment, {total / count:.2f} s each; orchestrator calls "
+        f"{spent['calls'] / count:.0f} per case, {per_case_ms:.1f} ms per case = {share:.2f} %"
+    )
+    return {
+        "cases": count,
+        "case_seconds": total / count,
+        "calls_per_case": spent["calls"] / count,
+        "overhead_ms_per_case": spent["seconds"] / count * 1000,
+        "share_percent": share,
+    }
+
+
+def section(results: list[dict[str, Any]], real: dict[str, Any] | None, command: str) -> str:
+    """The Markdown section for docs/benchmarks.md."""
+    goals = {"SQLite": 500.0, "PostgreSQL": 1000.0}
+    load = os.getloadavg()[0]
+    lines = [
+        "## Work queue: claim + complete throughput, overhead in a real case",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores, "
+        f"shared with other test runs; load average {load:.1f} at the end), "
+        f"Python {platform.python_version()}. Run: `{command}`.",
+        "",
+        "| backend | workers | cases | Tandem cases/s | raw queue cases/s | Tandem / raw | goal |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for result in results:
+        tandem, raw = result["tandem"], result["raw"]
+        goal = goals[result["backend"]]
+        verdict = "met" if tandem["per_second"] >= goal else "**NOT met**"
+        ratio = tandem["per_second"] / raw["per_second"]
+        lines.append(
+            f"| {result['backend']} | {tandem['workers']} | {tandem['cases']} | "
+            f"{tandem['per_second']:.0f} | {raw['per_second']:.0f} | {ratio:.2f}x | "
+            f"≥ {goal:.0f}/s: {verdict} |"
+        )
+    explanation = (
+        "Each Tandem claim is one transaction (pick the most urgent claimable case by priority, deadline, "
+        "age, `not_before` and expired leases; lock it with PostgreSQL `FOR UPDATE SKIP LOCKED` or a "
+        "SQLite immediate transaction; set the fenced lease; append the audit transition; open a run; "
+        "update the robot row); each completion is another (check the lease token, store the outcome and "
+        "checkpoint, audit, close the run). The raw queue is one `UPDATE ... RETURNING` to claim and one "
+        "`UPDATE` to complete, without any of that: the ratio is what durability and the audit trail cost "
+        "per case. Every case was checked to be claimed exactly once in both."
+    )
+    lines += ["", explanation, ""]
+    if real is not None:
+        verdict = "met" if real["share_percent"] <= 0.5 else "**NOT met**"
+        lines += [
+            f"Overhead in a real case: {real['cases']} `delivery_appointment` cases (demo apps, real "
+            f"Chromium, one robot, after a warm-up case) took {real['case_seconds']:.2f} s each; the "
+            f"robot's {real['calls_per_case']:.0f} orchestrator calls per case (claim, step records, "
+            f"checkpoints, outcome) took {real['overhead_ms_per_case']:.1f} ms per case = "
+            f"**{real['share_percent']:.2f} %** of the wall time (goal ≤ 0.5 %: {verdict}).",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def write_docs(path: Path, text: str) -> None:
+    """Replace (or append) this benchmark's section of docs/benchmarks.md."""
+    block = f"{START}\n{text}{END}"
+    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    if START in current and END in current:
+        before, rest = current.split(START, 1)
+        current = before + block + rest.split(END, 1)[1]
+    else:
+        current = current.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(current, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--cases", type=int, default=2000, help="no-op cases per backend (default 2000)")
+    parser.add_argument("--real-cases", type=int, default=5, help="real cases for the overhead (0: skip)")
+    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
+    options = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="queue-bench-") as scratch:
+        work = Path(scratch)
+        results.append(measure_backend("SQLite", f"sqlite:///{work / 'bench.db'}", 4, options.cases, work))
+        if not options.no_postgres:
+            found = _postgres_schema()
+            if found is not None:
+                url, drop = found
+                try:
+                    results.append(measure_backend("PostgreSQL", url, 8, options.cases, work))
+                finally:
+                    drop()
+        real = measure_real_cases(options.real_cases, work) if options.real_cases else None
+    command = "python -m bench.queue_bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    if not options.no_docs:
+        write_docs(DOCS, section(results, real, command.strip()))
+        print(f"written to {DOCS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
