@@ -82,7 +82,7 @@ def list_schedules(project: Path, database_url: str | None, console: Console) ->
         table.add_row(
             status.name,
             status.workflow,
-            status.when,
+            f"{status.when} ({status.timezone})",
             "[yellow]paused[/yellow]" if status.paused else "[green]active[/green]",
             f"{nxt:%Y-%m-%d %H:%M %Z} ({nxt.astimezone(UTC):%H:%M} UTC)" if nxt else "-",
             escape(_last(status.last_fire)),
@@ -103,7 +103,9 @@ def show(project: Path, name: str, database_url: str | None, console: Console, *
     console.print(f"[bold]{name}[/bold]  ({schedule.file})  workflow {schedule.workflow}", highlight=False)
     if schedule.description:
         console.print(f"  {schedule.description}", highlight=False, markup=False)
-    console.print(f"  {schedule.when()}  ·  {'paused' if paused else 'active'}", highlight=False)
+    console.print(
+        f"  {schedule.when()} ({schedule.timezone})  ·  {'paused' if paused else 'active'}", highlight=False
+    )
     if not paused:
         for moment in schedule.next_fire_times(service.now(), 5):
             console.print(f"  next: {moment:%a %Y-%m-%d %H:%M %Z} ({moment.astimezone(UTC):%H:%M} UTC)")
@@ -168,10 +170,12 @@ def serve(project: Path, database_url: str | None, console: Console) -> int:
     try:
         for status in service.list_schedules():
             nxt = f"{status.next_fire:%Y-%m-%d %H:%M %Z}" if status.next_fire else "paused"
-            console.print(f"  {status.name}: {status.when} - next {nxt}", highlight=False)
-        console.print("scheduler running  ·  schedule files are read again every minute  ·  Ctrl-C stops")
+            console.print(f"  {status.name}: {status.when} ({status.timezone}) - next {nxt}", highlight=False)
+        console.print(
+            "scheduler running  ·  changed schedule files are read again within a minute  ·  Ctrl-C stops"
+        )
         while not stop.wait(60):
-            service.reload()
+            service.refresh()
     finally:
         service.shutdown()
         for sig, handler in previous.items():

@@ -369,9 +369,8 @@ class Schedule(_Frozen):
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
     def when(self) -> str:
-        """The timing in words for listings: ``cron 0 2 * * 1-5 Europe/Berlin, DE-BY holidays``."""
+        """The timing in words for listings: ``cron 0 2 * * 1-5, DE-BY holidays`` (zone apart)."""
         text = f"cron {self.cron}" if self.cron else f"every {_text_span(self.interval or timedelta())}"
-        text += f" {self.timezone}"
         if self.calendar:
             if self.calendar.country:
                 region = self.calendar.country + (

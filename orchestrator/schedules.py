@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -348,13 +349,35 @@ class ScheduleService:
         self.problems: list[Problem] = []
         self.schedules: dict[str, Schedule] = {}
         self._scheduler: _BackgroundScheduler | None = None
+        self._signature: tuple[tuple[str, int], ...] = ()
+        self._reload_lock = threading.Lock()
         self.reload()
         metadata.create_all(self.engine, checkfirst=True)
 
     # -- schedules -------------------------------------------------------------------------
 
+    def _files_signature(self) -> tuple[tuple[str, int], ...]:
+        if not self.schedules_dir.is_dir():
+            return ()
+        return tuple(
+            sorted(
+                (str(path), path.stat().st_mtime_ns)
+                for path in self.schedules_dir.rglob("*")
+                if path.suffix in (".yaml", ".yml") and path.is_file()
+            )
+        )
+
+    def refresh(self) -> None:
+        """Read the schedule files again if one was added, changed or removed since the last read."""
+        if self._given is not None:
+            return
+        with self._reload_lock:
+            if self._files_signature() != self._signature:
+                self.reload()
+
     def reload(self) -> list[Problem]:
         """Read the schedule files again; returns their problems (files with problems are left out)."""
+        self._signature = self._files_signature() if self._given is None else ()
         if self._given is not None:
             self.schedules = {schedule.name: schedule for schedule in self._given}
             self.problems = []
@@ -369,6 +392,7 @@ class ScheduleService:
 
     def schedule(self, name: str) -> Schedule:
         """The schedule called ``name``; ``ScheduleError`` (with a suggestion) otherwise."""
+        self.refresh()
         if name in self.schedules:
             return self.schedules[name]
         broken = [p for p in self.problems if Path(p.file).stem == name]
@@ -426,6 +450,7 @@ class ScheduleService:
 
     def list_schedules(self) -> list[ScheduleStatus]:
         """Every schedule with its timing, pause state, next fire time and last fire."""
+        self.refresh()
         now = self.now()
         result = []
         for name, schedule in sorted(self.schedules.items()):

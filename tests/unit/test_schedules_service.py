@@ -306,7 +306,7 @@ def test_list_and_progress(root: Path, cases: UniqueCases, clock: Clock) -> None
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
     [status] = one.list_schedules()
     assert (status.name, status.workflow, status.paused) == ("nightly", "address_change", False)
-    assert status.when == "cron 0 2 * * * Europe/Berlin, DE-BY holidays"
+    assert status.when == "cron 0 2 * * *, DE-BY holidays"
     assert status.last_fire is not None and status.last_fire.created == 3
 
 
@@ -347,3 +347,15 @@ def test_a_very_long_key_still_makes_a_unique_reference_that_fits() -> None:
     first, second = fire_reference("nightly", FIRE, base + "1"), fire_reference("nightly", FIRE, base + "2")
     assert first != second
     assert len(first) <= 200 and len(second) <= 200
+
+
+def test_changed_files_are_read_again_when_the_service_is_asked(
+    root: Path, cases: UniqueCases, clock: Clock
+) -> None:
+    dashboard = service(root, cases, clock)
+    write(root / "schedules" / "weekly.yaml", SCHEDULE.replace("name: nightly", "name: weekly"))
+    assert [status.name for status in dashboard.list_schedules()] == ["nightly", "weekly"]
+    (root / "schedules" / "nightly.yaml").unlink()
+    assert [status.name for status in dashboard.list_schedules()] == ["weekly"]
+    with pytest.raises(ScheduleError, match="no schedule named 'nightly'"):
+        dashboard.fire("nightly", FIRE)
