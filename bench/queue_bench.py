@@ -83,12 +83,13 @@ def _queue_cases(url: str, project_root: Path, count: int) -> None:
     store.close()
 
 
-def _tandem_worker(url: str, project_root: str, robot: str, start: Any, results: Any) -> None:
+def _tandem_worker(url: str, project_root: str, robot: str, ready: Any, start: Any, results: Any) -> None:
     from orchestrator.store import Orchestrator
     from robots.records import RunRecord
 
     store = Orchestrator(url, project=_project(Path(project_root)), migrate=False, pool_size=1)
     claimed: list[str] = []
+    ready.put(robot)
     start.wait()
     while (claim := store.claim_next_case(robot, 300)) is not None:
         now = datetime.now(UTC)
@@ -126,7 +127,7 @@ def _raw_setup(url: str, count: int) -> None:
     engine.dispose()
 
 
-def _raw_worker(url: str, project_root: str, robot: str, start: Any, results: Any) -> None:
+def _raw_worker(url: str, project_root: str, robot: str, ready: Any, start: Any, results: Any) -> None:
     from orchestrator.db import create_engine
 
     engine = create_engine(url, pool_size=1)
@@ -137,6 +138,7 @@ def _raw_worker(url: str, project_root: str, robot: str, start: Any, results: An
     )
     done = sa.text(f"UPDATE {RAW_TABLE} SET status = 'done' WHERE id = :id")
     claimed: list[str] = []
+    ready.put(robot)
     start.wait()
     while True:
         with engine.begin() as connection:
@@ -154,14 +156,15 @@ def _throughput(
     url: str, project_root: Path, workers: int, count: int, target: Callable[..., None]
 ) -> dict[str, float]:
     context = multiprocessing.get_context("spawn")
-    start, results = context.Event(), context.Queue()
+    ready, start, results = context.Queue(), context.Event(), context.Queue()
     processes = [
-        context.Process(target=target, args=(url, str(project_root), f"bench-{i}", start, results))
+        context.Process(target=target, args=(url, str(project_root), f"bench-{i}", ready, start, results))
         for i in range(workers)
     ]
     for process in processes:
         process.start()
-    time.sleep(3.0 + workers * 0.5)  # every process imported and connected before the clock starts
+    for _ in processes:  # every process imported and connected before the clock starts
+        ready.get(timeout=600)
     began = time.perf_counter()
     start.set()
     ends, claimed = [], []

@@ -12,7 +12,9 @@ Stopping: SIGTERM or Ctrl-C lets each robot finish its current case, close its b
 and display, and exit; a robot still busy after the grace period is killed and its case is
 claimed again when its lease expires. A robot that dies (crash, SIGKILL) is restarted; the
 supervisor is a Linux *child subreaper*, so the browser, driver, Xvfb and programs a dead
-robot leaves behind are re-parented to it and ended: no orphaned Chromium.
+robot leaves behind are re-parented to it and ended: no orphaned Chromium. The supervisor
+also runs the housekeeping: the SLA rule for overdue human tasks (every minute) and the
+retention purge (hourly, ``TANDEM_RETENTION_DAYS``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -61,6 +64,12 @@ class WorkerSettings:
     """Only claim cases of these workflows (empty: all)."""
     log_dir: Path | None = None
     """Where the JSON log goes (default: ``<project>/logs``)."""
+    retention_days: float = field(
+        default_factory=lambda: float(os.environ.get("TANDEM_RETENTION_DAYS", "90"))
+    )
+    """Personal data of cases finished longer ago is purged (hourly); 0 keeps it for ever."""
+    housekeeping_seconds: float = 60.0
+    """How often the supervisor escalates overdue human tasks (and, hourly, purges)."""
 
     def __post_init__(self) -> None:
         if self.robots < 1:
@@ -228,6 +237,35 @@ def _end_orphans(robot_pids: set[int]) -> int:
     return ended
 
 
+class _Housekeeping:
+    """The SLA rule (overdue tasks move up a level) and retention, run by every supervisor.
+
+    Several supervisors on several machines may run it: moving a task resets its due time
+    and purging marks the case, so running it twice does nothing twice.
+    """
+
+    def __init__(self, store: Any, settings: WorkerSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.next_escalation = time.monotonic()
+        self.next_purge = time.monotonic()
+
+    def maybe_run(self) -> None:
+        now = time.monotonic()
+        try:
+            if now >= self.next_escalation:
+                self.next_escalation = now + self.settings.housekeeping_seconds
+                for task in self.store.escalate_overdue_tasks():
+                    logger.info("worker: task {} overdue, escalated to {}", task.id, task.queue)
+            if self.settings.retention_days > 0 and now >= self.next_purge:
+                self.next_purge = now + 3600
+                purged = self.store.purge_personal_data(timedelta(days=self.settings.retention_days))
+                if purged:
+                    logger.info("worker: personal data of {} finished case(s) purged", purged)
+        except Exception as error:  # the database is briefly away: the next round tries again
+            logger.warning("worker: housekeeping failed: {}", error)
+
+
 def run_worker(settings: WorkerSettings) -> int:
     """Run the robots until SIGTERM / Ctrl-C (or, with ``once``, until the queue is empty)."""
     from orchestrator.store import Orchestrator
@@ -235,7 +273,8 @@ def run_worker(settings: WorkerSettings) -> int:
 
     configure_logging(log_dir=settings.log_dir or settings.project_root / "logs")
     # Migrate once here, so N robots do not all wait for the migration lock.
-    Orchestrator(settings.url, migrate=True).close()
+    store = Orchestrator(settings.url, migrate=True, pool_size=1)
+    housekeeping = _Housekeeping(store, settings)
     reaper = _become_subreaper()
     context = multiprocessing.get_context("spawn")
     robots: dict[int, Any] = {}
@@ -279,6 +318,7 @@ def run_worker(settings: WorkerSettings) -> int:
                 start(index)
             if not robots:
                 break
+            housekeeping.maybe_run()
             stopping.wait(0.5)
     finally:
         for process in robots.values():
@@ -296,5 +336,6 @@ def run_worker(settings: WorkerSettings) -> int:
             _end_orphans(set())
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        store.close()
         logger.info("worker stopped")
     return 0
