@@ -208,11 +208,13 @@ class FireSummary:
     message: str = ""
     references: list[str] = field(default_factory=list)
     """The references of the rows that became (or already were) cases, in source order."""
+    recorded_rejected: int | None = None
+    """From the fire record: how many rows were rejected (the details may be capped or purged)."""
 
     @property
     def rejected(self) -> int:
         """How many rows were rejected."""
-        return len(self.rejections)
+        return self.recorded_rejected if self.recorded_rejected is not None else len(self.rejections)
 
     def __str__(self) -> str:
         head = f"{self.schedule} @ {self.fire_time:%Y-%m-%d %H:%M:%S %Z} ({self.kind}): {self.status}"
@@ -481,6 +483,28 @@ class ScheduleService:
             rows = connection.execute(query.limit(limit)).all()
         return [self._summary_of(row) for row in rows]
 
+    def purge_rejections(self, older_than: timedelta, *, now: datetime | None = None) -> int:
+        """Forget the rejected rows' details (keys, reasons with the values) of old fires; how many.
+
+        The reasons quote the row's values, which may be personal data; the counts, the
+        status and who fired when are kept. Meant for the same retention job that purges the
+        cases' personal data.
+        """
+        cutoff = _db((now or self.now()) - older_than)
+        with self.engine.begin() as connection:
+            purged = connection.execute(
+                sa.update(fires_table)
+                .where(
+                    (fires_table.c.fire_time < cutoff)
+                    & (fires_table.c.status != "running")
+                    & (fires_table.c.rejections != "[]")
+                )
+                .values(rejections="[]")
+            ).rowcount
+        if purged:
+            logger.info("forgot the rejected rows of {} fires older than {}", purged, older_than)
+        return int(purged)
+
     # -- firing --------------------------------------------------------------------------------
 
     def run_now(self, name: str, *, progress: Callable[[FireProgress], None] | None = None) -> FireSummary:
@@ -747,6 +771,7 @@ class ScheduleService:
             existed=row.existed,
             rejections=rejections,
             message=row.message,
+            recorded_rejected=row.rejected,
         )
         return summary
 

@@ -359,3 +359,16 @@ def test_changed_files_are_read_again_when_the_service_is_asked(
     assert [status.name for status in dashboard.list_schedules()] == ["weekly"]
     with pytest.raises(ScheduleError, match="no schedule named 'nightly'"):
         dashboard.fire("nightly", FIRE)
+
+
+def test_old_rejection_details_are_purged_but_the_counts_stay(
+    root: Path, cases: UniqueCases, clock: Clock
+) -> None:
+    one = service(root, cases, clock)
+    one.fire("nightly", FIRE)
+    one.fire("nightly", FIRE + timedelta(days=40))
+    assert one.purge_rejections(timedelta(days=30), now=FIRE + timedelta(days=41)) == 1
+    newer, older = one.fires("nightly")
+    assert (older.rejected, older.rejections) == (1, [])
+    assert (older.created, older.status) == (3, "done")
+    assert newer.rejected == 1 and "input.postal_code" in newer.rejections[0].reasons[0]
