@@ -11,6 +11,7 @@ schedule, the place and the fix: then the fire fails as a whole and can be run a
 from __future__ import annotations
 
 import csv
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -147,7 +148,7 @@ def _excel_records(
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, InvalidFileException, KeyError, ValueError) as error:
+    except (OSError, InvalidFileException, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise SourceError(f"schedule {schedule.name!r}: cannot open {path} as Excel: {error}") from None
     try:
         if source.sheet is not None and source.sheet not in book.sheetnames:

@@ -547,19 +547,22 @@ class ScheduleService:
                     self._finish(summary)
                 logger.info("schedule {} fire {} skipped: {}", name, fire_time, reason)
                 return summary
+        if self.cases is None:
+            raise ScheduleError(
+                f"schedule {name!r}: no case store was given to the schedule service; "
+                "pass the orchestrator's store: ScheduleService(store, engine=store.engine)"
+            )
         elsewhere = self._claim(summary)
         if elsewhere is not None:
             return elsewhere
-        if self.cases is None:
-            summary.status, summary.message = "failed", "no case store was given to the schedule service"
-            self._finish(summary)
-            raise ScheduleError(f"schedule {name!r}: {summary.message}; pass the orchestrator's store")
         try:
             rows = read_rows(schedule, fire_time, root=self.root)
-        except SourceError as error:
-            summary.status, summary.message = "failed", str(error)
+        except Exception as error:
+            # SourceError explains itself; anything else (a corrupt workbook...) is named by type.
+            text = str(error) if isinstance(error, SourceError) else f"{type(error).__name__}: {error}"
+            summary.status, summary.message = "failed", f"cannot read the source: {text}"
             self._finish(summary)
-            logger.error("schedule {} fire {} failed: {}", name, fire_time, error)
+            logger.error("schedule {} fire {} failed: {}", name, fire_time, summary.message)
             return summary
         summary.total = len(rows)
         try:

@@ -198,3 +198,9 @@ def test_templates_are_checked_when_the_schedule_loads() -> None:
         "(templates here know schedule, fire_time, fire_date, fire)"
     )
     assert found[1].startswith("5:33: bad expression syntax")
+
+
+def test_a_file_that_is_not_a_workbook_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "orders.xlsx").write_text("this is not a workbook", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"schedule 'nightly': cannot open .*orders.xlsx as Excel"):
+        read_rows(schedule_with("file: orders.xlsx"), FIRE, root=tmp_path)
