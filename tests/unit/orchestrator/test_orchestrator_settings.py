@@ -1,0 +1,55 @@
+"""Settings of the orchestrator and its worker: wrong values are refused with the fix."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cases import _problem
+from orchestrator.db import create_engine, database_url
+from orchestrator.store import Orchestrator
+from orchestrator.worker import WorkerSettings
+
+
+def test_the_database_url_comes_from_the_argument_then_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TANDEM_DATABASE_URL", raising=False)
+    assert database_url() == "sqlite:///tandem.db"
+    monkeypatch.setenv("TANDEM_DATABASE_URL", "postgresql+psycopg://db/tandem")
+    assert database_url() == "postgresql+psycopg://db/tandem"
+    assert database_url("sqlite:///other.db") == "sqlite:///other.db"
+
+
+def test_an_in_memory_sqlite_database_is_refused_with_the_fix() -> None:
+    with pytest.raises(ValueError, match=r"use a file, e\.g\. sqlite:///tandem\.db"):
+        create_engine("sqlite://")
+
+
+def test_worker_settings_refuse_nonsense() -> None:
+    with pytest.raises(ValueError, match="at least one robot"):
+        WorkerSettings(robots=0)
+    with pytest.raises(ValueError, match="cannot be kept alive"):
+        WorkerSettings(lease_seconds=1)
+
+
+def test_retry_settings_are_checked_and_backoff_doubles_up_to_the_cap(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="0 <= base <= max"):
+        Orchestrator(
+            f"sqlite:///{tmp_path / 'a.db'}", retry_base_seconds=10, retry_max_seconds=5, migrate=False
+        )
+    store = Orchestrator(
+        f"sqlite:///{tmp_path / 'b.db'}", retry_base_seconds=10, retry_max_seconds=60, migrate=False
+    )
+    assert [store.backoff(n) for n in (1, 2, 3, 4, 5)] == [timedelta(seconds=s) for s in (10, 20, 40, 60, 60)]
+    store.close()
+
+
+def test_input_problems_become_field_and_message() -> None:
+    assert _problem("input.street: String should have at least 3 characters") == (
+        "street",
+        "String should have at least 3 characters",
+    )
+    assert _problem("the input must be a mapping") == ("payload", "the input must be a mapping")
