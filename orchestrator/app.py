@@ -40,39 +40,27 @@ RECHECK_SECONDS = 1.0
 
 
 class IndexedProject(Project):
-    """A project whose workflow-name index is rebuilt only when a workflow file changes.
+    """A project whose workflow-name index is looked at again at most once a second.
 
-    ``Project.workflow_files`` parses every workflow file on each call (about a second for
-    the shipped ones), and creating a case looks its workflow up by name: the API would
-    spend that on every request. Here the index is kept until the set of files or one of
-    their modification times changes, which costs a few ``stat`` calls per request.
+    Creating a case looks its workflow up by name. ``Project.workflow_files`` finds every
+    workflow file (and, in older versions, parsed them all) on each call; the API would
+    spend that on every request. Here the index is reused for ``RECHECK_SECONDS``.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._index_lock = threading.Lock()
-        self._index_signature: tuple[tuple[str, int], ...] | None = None
-        self._index: dict[str, Path] = {}
-        self._checked_at = 0.0
-
-    def _signature(self) -> tuple[tuple[str, int], ...]:
-        if not self.workflows_dir.is_dir():
-            return ()
-        files = sorted(p for p in self.workflows_dir.rglob("*") if p.suffix in (".yaml", ".yml"))
-        return tuple((str(p), p.stat().st_mtime_ns) for p in files if p.is_file())
+        self._api_index_lock = threading.Lock()
+        self._api_index: dict[str, Path] | None = None
+        self._api_checked_at = 0.0
 
     def workflow_files(self) -> dict[str, Path]:
-        """Workflow name -> file (cached; files are looked at again at most once a second)."""
-        with self._index_lock:
+        """Workflow name -> file (files are looked at again at most once a second)."""
+        with self._api_index_lock:
             now = time.monotonic()
-            if self._index_signature is not None and now - self._checked_at < RECHECK_SECONDS:
-                return dict(self._index)
-            signature = self._signature()
-            if signature != self._index_signature:
-                self._index = super().workflow_files()
-                self._index_signature = signature
-            self._checked_at = now
-            return dict(self._index)
+            if self._api_index is None or now - self._api_checked_at >= RECHECK_SECONDS:
+                self._api_index = super().workflow_files()
+                self._api_checked_at = now
+            return dict(self._api_index)
 
 
 def indexed(project: Project) -> IndexedProject:
@@ -186,6 +174,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         if not _is_api(request):
             return await http_exception_handler(request, error)
         detail = error.detail if isinstance(error.detail, str) else str(error.detail)
+        if error.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8, not JSON): a bad
+            # request like any other, so the same 422 shape with the problem named.
+            problem = {"field": "body", "message": f"{detail}: send a JSON object encoded as UTF-8"}
+            return JSONResponse(
+                error_body("the request has 1 problem(s); nothing was stored", [problem]), status_code=422
+            )
         return JSONResponse(error_body(detail), status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(Exception)
