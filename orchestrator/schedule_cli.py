@@ -169,8 +169,8 @@ def serve(project: Path, database_url: str | None, console: Console) -> int:
     service.start()
     try:
         for status in service.list_schedules():
-            nxt = f"{status.next_fire:%Y-%m-%d %H:%M %Z}" if status.next_fire else "paused"
-            console.print(f"  {status.name}: {status.when} ({status.timezone}) - next {nxt}", highlight=False)
+            nxt = f"next {status.next_fire:%Y-%m-%d %H:%M %Z}" if status.next_fire else "paused"
+            console.print(f"  {status.name}: {status.when} ({status.timezone}) - {nxt}", highlight=False)
         console.print(
             "scheduler running  ·  changed schedule files are read again within a minute  ·  Ctrl-C stops"
         )
