@@ -177,7 +177,7 @@ class TandemRobot:
         if case["kind"] == "delivery" and not record.outputs.get("booking_number"):
             raise RuntimeError(f"{workflow} ended without a booking number: {record.outputs}")
 
-    def _measure_contexts(self, count: int = 20) -> None:
+    def _measure_contexts(self, count: int = 10) -> None:
         """Time what Tandem does to open a system's session and to clean a page for a case.
 
         Uses the robot's own browser and Tandem's own calls (``new_context`` with the

@@ -37,6 +37,7 @@ class Project:
         self.workflows_dir = Path(workflows_dir) if workflows_dir else self.root / "workflows"
         self.rules_dir = Path(rules_dir) if rules_dir else self.root / "business_rules"
         self._workflows: dict[Path, tuple[float, Workflow]] = {}
+        self._index: tuple[tuple[tuple[Path, int, int], ...], dict[str, Path]] | None = None
 
     @cached_property
     def rules(self) -> RuleBook:
@@ -46,13 +47,25 @@ class Project:
         return RuleBook(self.rules_dir)
 
     def workflow_files(self) -> dict[str, Path]:
-        """Workflow name -> file, for every YAML file under ``workflows/``."""
+        """Workflow name -> file, for every YAML file under ``workflows/``.
+
+        Kept until a file is added, removed or changed: a robot resolves its workflow by
+        name for every case, and parsing every file of the folder each time cost more than
+        the rest of the engine's work on a case (see docs/benchmarks.md).
+        """
+        files = _yaml_files(self.workflows_dir)
+        signature = tuple(
+            (path, path.stat().st_mtime_ns, path.stat().st_size) for path in files if path.exists()
+        )
+        if self._index is not None and self._index[0] == signature:
+            return dict(self._index[1])
         index: dict[str, Path] = {}
-        for path in _yaml_files(self.workflows_dir):
+        for path in files:
             data, _, _ = load_yaml_file(path)
             name = data.get("name") if isinstance(data, dict) else None
             index.setdefault(str(name) if name else path.stem, path)
-        return index
+        self._index = (signature, index)
+        return dict(index)
 
     def load(self, path: Path) -> Workflow:
         """Load a workflow file (cached until the file changes)."""

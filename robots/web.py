@@ -56,6 +56,7 @@ class WebSession:
     case_id: str | None = None
     tracing: bool = False
     relogin: LoginRunner | None = None
+    stale: bool = False  # the page still shows the last case's screen (see fresh_case)
 
     @property
     def scope(self) -> Any:
@@ -78,6 +79,32 @@ class WebSession:
         self.page.on("dialog", self._on_dialog)
         self.frame = None
         self.dialog_policy, self.dialog_prompt, self.dialogs = "accept", None, []
+        self.stale = False
+
+    def fresh_case(self) -> None:
+        """Ready the kept page for a new case: nothing of the last case reaches this one.
+
+        Cheaper than ``new_page``, which costs a new renderer process per case (the robot
+        benchmark measured it as the biggest part of Tandem's overhead): windows the last
+        case opened are closed, frame and dialog settings reset, and the page counts as
+        stale until the case navigates — a first action other than ``web.goto`` gets a
+        blank page (``ensure_clean``). The one round trip also tells whether the browser
+        still answers.
+        """
+        for other in self.context.pages:
+            if other != self.page:
+                with contextlib.suppress(Exception):
+                    other.close()
+        self.page.evaluate("0")
+        self.frame = None
+        self.dialog_policy, self.dialog_prompt, self.dialogs = "accept", None, []
+        self.stale = True
+
+    def ensure_clean(self) -> None:
+        """Blank the page if it still shows the last case (an action other than goto comes first)."""
+        if self.stale:
+            self.stale = False
+            self.page.goto("about:blank")
 
     def _on_dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)
@@ -202,7 +229,10 @@ class WebSessions(SystemSessions):
             logger.info("logged into {} in {:.0f} ms", name, (time.perf_counter() - started) * 1000)
         if self.trace != "off":
             # Only after the login: a trace keeps request bodies, and the login's hold the password.
-            context.tracing.start(screenshots=True, snapshots=True)
+            # DOM snapshots, no screencast: the snapshots show every step's page in the trace
+            # viewer, a failure's screenshot is taken apart, and the screencast slowed every
+            # navigation by a third in the robot benchmark.
+            context.tracing.start(screenshots=False, snapshots=True)
             session.tracing = True
         return session
 
@@ -221,7 +251,7 @@ class WebSessions(SystemSessions):
         elif session.case_id != case_id:
             try:
                 with self._watchdog("opening a page"):
-                    session.new_page()  # a clean screen for every case, the login kept
+                    session.fresh_case()  # a clean screen for every case, the login kept
             except Exception as error:
                 # A browser killed a moment ago (or just now, hung) still claims to be connected.
                 logger.warning("{} cannot open a page ({}): starting a new browser", name, error)

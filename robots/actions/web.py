@@ -71,10 +71,14 @@ class ElementParams(Target):
         return self
 
 
-def _session(ctx: ActionContext) -> WebSession:
+def _session(ctx: ActionContext, *, navigating: bool = False) -> WebSession:
     session = ctx.session
     if not isinstance(session, WebSession):
         raise SystemException(f"step {ctx.step}: web actions run inside an 'in:' block of a web system")
+    if navigating:
+        session.stale = False  # the navigation itself replaces the last case's screen
+    else:
+        session.ensure_clean()
     return session
 
 
@@ -273,7 +277,7 @@ def goto(ctx: ActionContext, params: GotoParams) -> str:
 
     Example: ``- web.goto: "/customers/{{ input.customer_id }}"``
     """
-    session = _session(ctx)
+    session = _session(ctx, navigating=True)
     url = session.absolute(params.url)
 
     def navigate() -> Any:
