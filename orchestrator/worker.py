@@ -38,6 +38,7 @@ from loguru import logger
 from orchestrator.errors import LeaseLost
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,19 @@ class _Heartbeat(threading.Thread):
         self.join(timeout=10)
 
 
+def _detach_from_terminal() -> None:
+    """Leave the terminal's process group, and follow the supervisor if it dies.
+
+    Ctrl-C in a terminal signals the whole foreground group: the robot's Chromium and Xvfb
+    would die mid-case. In a group of its own the robot hears only the supervisor, which
+    forwards SIGTERM; should the supervisor itself be killed, the kernel sends SIGTERM.
+    """
+    with contextlib.suppress(OSError):
+        os.setpgrp()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 def robot_main(index: int, settings: WorkerSettings) -> None:
     """The life of one robot process (the target of the spawned process)."""
     from orchestrator.execution import run_claim
@@ -129,6 +143,7 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
 
     robot_id = _robot_id(index)
     stopping = threading.Event()
+    _detach_from_terminal()
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         if not stopping.is_set():
