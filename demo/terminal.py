@@ -11,7 +11,12 @@ The window is 800x600 at the top left corner, and fields sit at fixed positions,
 can click coordinates: CUSTOMER NO at (300, 150), STREET (300, 230), POSTAL CODE
 (300, 270), CITY (300, 310), the status line at y=560. A field that gains focus has its
 text selected, so typing replaces it. Changes are written to ``DIR/terminal-customers.json``
-and audited in ``DIR/terminal.jsonl``.
+and audited in ``DIR/terminal.jsonl``. F6 copies the address the host holds (what was saved),
+and copies nothing (an empty clipboard) when no customer is shown.
+
+Failure switches, like the web apps' ``/_control``: ``DIR/terminal-control.json`` with
+``{"down": true}`` (the host refuses lookups and saves) or ``{"slow_ms": 1500}`` (a save
+takes that long), read at every command.
 """
 
 from __future__ import annotations
@@ -147,7 +152,18 @@ class Terminal:
         # saved, or a case retried on another robot would see (and write) stale data.
         self.customers = json.loads(self.store.read_text(encoding="utf-8"))
 
+    def switches(self) -> dict[str, Any]:
+        """The failure switches in ``terminal-control.json`` (none when it is missing or broken)."""
+        try:
+            loaded = json.loads((self.data_dir / "terminal-control.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+
     def show(self, customer_id: str) -> None:
+        if self.switches().get("down"):
+            self.status.set("ERROR: HOST NOT AVAILABLE - TRY AGAIN LATER")
+            return
         self._reload()
         customer = self.customers.get(customer_id)
         if customer is None:
@@ -185,26 +201,43 @@ class Terminal:
         if not values["street"] or not values["city"]:
             self.status.set("ERROR: STREET AND CITY REQUIRED")
             return
+        switches = self.switches()
+        if switches.get("down"):
+            self.status.set("ERROR: HOST NOT AVAILABLE - TRY AGAIN LATER")
+            return
+        slow_ms = int(switches.get("slow_ms") or 0)
+        if slow_ms > 0:
+            self.status.set("SAVING...")
+            customer_id = self.current
+            self.root.after(slow_ms, lambda: self._store(customer_id, values))
+        else:
+            self._store(self.current, values)
+
+    def _store(self, customer_id: str, values: dict[str, str]) -> None:
         with (self.data_dir / "terminal.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one terminal at a time reads, changes, writes
             self._reload()
-            customer = self.customers[self.current]
+            customer = self.customers[customer_id]
             before = {f: customer[f] for f in values}
             customer.update(values)
             temporary = self.store.with_suffix(".tmp")
             temporary.write_text(json.dumps(self.customers, ensure_ascii=False, indent=1), encoding="utf-8")
             temporary.replace(self.store)
-            self.audit("address_changed", self.current, before, values)
+            self.audit("address_changed", customer_id, before, values)
         self.status.set("SAVED")
 
     def copy(self, what: str) -> None:
         if self.current is None:
+            # An empty clipboard, not the last customer's data: a robot reading it then sees
+            # that the screen shows nobody, instead of taking stale data for this case's.
+            self.root.clipboard_clear()
+            self.root.clipboard_append("")
             return
         customer = self.customers[self.current]
         text = (
             customer["phone"]
             if what == "phone"
-            else "|".join(self.entries[f].get().strip() for f in ("street", "postal_code", "city"))
+            else "|".join(customer[f] for f in ("street", "postal_code", "city"))
         )
         self.root.clipboard_clear()
         self.root.clipboard_append(text)
