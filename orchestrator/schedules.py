@@ -308,6 +308,26 @@ def _is_store_failure(error: Exception) -> bool:
     return isinstance(error, SQLAlchemyError | OSError | ConnectionError) and not hasattr(error, "problems")
 
 
+# The PostgreSQL advisory lock under which processes starting at once create the tables (the
+# orchestrator's migrations use 7_301_455_002).
+_TABLES_LOCK = 7_301_455_003
+
+
+def create_tables(engine: sa.Engine) -> None:
+    """Create the fire, pause-state and APScheduler job tables if missing.
+
+    Several scheduler processes may start at the same moment on a fresh database: on
+    PostgreSQL an advisory lock lets one create and the others find the tables there
+    (SQLite's immediate transactions serialise them anyway).
+    """
+    jobs = SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE).jobs_t
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _TABLES_LOCK})
+        metadata.create_all(connection, checkfirst=True)
+        jobs.create(connection, checkfirst=True)
+
+
 class ScheduleService:
     """Fires schedules into cases; pause, resume, run now, list; and the background scheduler.
 
@@ -354,7 +374,7 @@ class ScheduleService:
         self._signature: tuple[tuple[str, int], ...] = ()
         self._reload_lock = threading.Lock()
         self.reload()
-        metadata.create_all(self.engine, checkfirst=True)
+        create_tables(self.engine)
 
     # -- schedules -------------------------------------------------------------------------
 

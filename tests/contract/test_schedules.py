@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from orchestrator.schedules import FireSummary, ScheduleService, fire_reference
+from orchestrator.schedules import FireSummary, ScheduleService, create_tables, fire_reference
 from orchestrator.store import Orchestrator
 from robots.project import Project
 from tests.conftest import write
@@ -302,3 +302,27 @@ def test_two_scheduler_processes_with_one_job_store_fire_each_case_once(
     ]
     references = scheduled_references(orch)
     assert len(references) == len(set(references)) == 4 * len(due)
+
+
+def test_many_services_creating_the_tables_at_once_all_succeed(orch: Orchestrator, root: Path) -> None:
+    with orch.engine.begin() as connection:
+        for table in ("schedule_fires", "schedule_states", "schedule_jobs"):
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    results: list[BaseException | None] = []
+    barrier = threading.Barrier(4)
+
+    def create() -> None:
+        try:
+            barrier.wait()
+            create_tables(orch.engine)
+            results.append(None)
+        except BaseException as error:  # reported below
+            results.append(error)
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [None] * 4
+    assert service_for(orch, root).fire("nightly", FIRE).created == 4
