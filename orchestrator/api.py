@@ -19,7 +19,9 @@ stored only as hashes, and scoped to the workflows they may start (see
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
@@ -208,6 +210,40 @@ class MetricsMiddleware:
 
 # --- auth ------------------------------------------------------------------------------
 
+
+class TokenCache:
+    """Recently verified tokens, so a busy channel does not cost a database read per request.
+
+    Only valid tokens are kept, for ``seconds`` (``ServerSettings.token_cache_seconds``): a
+    revoked token stops working within that time on every server process. 0 turns it off.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[float, ApiToken]] = {}
+
+    def verify(self, plaintext: str, store: Any) -> ApiToken | None:
+        """The token's record if it is valid (from the cache or the store), else None."""
+        if self.seconds <= 0:
+            return store.verify_token(plaintext)
+        key = hashlib.sha256(plaintext.encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            cached = self._tokens.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        token: ApiToken | None = store.verify_token(plaintext)
+        with self._lock:
+            if token is None:
+                self._tokens.pop(key, None)
+            else:
+                if len(self._tokens) > 10_000:  # bounded: tokens are few, this only guards memory
+                    self._tokens.clear()
+                self._tokens[key] = (now + self.seconds, token)
+        return token
+
+
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="channel token",
@@ -228,7 +264,7 @@ def channel_token(
             detail="an API token is required: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = request.app.state.store.verify_token(credentials.credentials)
+    token = request.app.state.token_cache.verify(credentials.credentials, request.app.state.store)
     if token is None:
         metrics.rejected.labels("auth").inc()
         raise HTTPException(

@@ -31,7 +31,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from orchestrator.api import ApiMetrics, MetricsMiddleware, RateLimiter, error_body
+from orchestrator.api import ApiMetrics, MetricsMiddleware, RateLimiter, TokenCache, error_body
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied
 from robots.project import Project
 
@@ -103,6 +103,12 @@ class ServerSettings(BaseModel):
     rate_limit_storage: str = Field(
         default="memory://",
         description="Where rate-limit counters live; 'redis://host:6379' shares them between servers.",
+    )
+    token_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long a verified API token is trusted without asking the database again "
+        "(a revoked token stops working within this time); 0 asks every time.",
     )
     public_docs: bool = Field(
         default=True, description="Serve /docs and /openapi.json without a token (they hold no data)."
@@ -234,6 +240,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> 
     app.state.store = store
     app.state.metrics = ApiMetrics(store)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_storage)
+    app.state.token_cache = TokenCache(settings.token_cache_seconds)
     _install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
@@ -263,6 +270,7 @@ def settings_from_environment(**overrides: Any) -> ServerSettings:
         ("rate_limit", "TANDEM_RATE_LIMIT"),
         ("webform_rate_limit", "TANDEM_WEBFORM_RATE_LIMIT"),
         ("rate_limit_storage", "TANDEM_RATE_LIMIT_STORAGE"),
+        ("token_cache_seconds", "TANDEM_TOKEN_CACHE_SECONDS"),
     ):
         if os.environ.get(variable):
             values[field] = os.environ[variable]

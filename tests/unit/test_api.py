@@ -11,6 +11,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from orchestrator.api import TokenCache
 from orchestrator.app import ServerSettings, create_app
 from tests.conftest import ROOT
 
@@ -40,6 +41,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         database_url=f"sqlite:///{tmp_path_factory.mktemp('api') / 'tandem.db'}",
         project_root=ROOT,
         channel_rate_limits={"slow": "3/minute"},
+        token_cache_seconds=0,  # revocation is checked at once (the cache is tested on its own)
     )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
@@ -312,3 +314,19 @@ def test_metrics_need_a_token_and_count_cases(client: TestClient) -> None:
 def test_settings_refuse_a_rate_limit_that_does_not_parse() -> None:
     with pytest.raises(ValueError, match=r"write e\.g\. '50/second'"):
         ServerSettings(rate_limit="fast")
+
+
+def test_the_token_cache_asks_the_store_again_once_its_entry_expired(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store: Any = client.app.state.store  # type: ignore[attr-defined]
+    token, secret = store.create_token("cached", ["delivery_appointment"])
+    cache = TokenCache(seconds=30)
+    clock = [1000.0]
+    monkeypatch.setattr("orchestrator.api.time.monotonic", lambda: clock[0])
+    assert cache.verify(secret, store) == token
+    store.revoke_token(token.id)
+    assert cache.verify(secret, store) == token  # trusted for 30 s
+    clock[0] += 31
+    assert cache.verify(secret, store) is None
+    assert cache.verify("tdm_wrong", store) is None
