@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -335,7 +335,8 @@ class Schedule(_Frozen):
             inner = IntervalTrigger(
                 seconds=self.interval.total_seconds(), start_date=anchor, timezone=self.zone
             )
-        return BusinessDayTrigger(inner, self.calendar, self.timezone)
+        fixed_hours = self.cron is not None and "*" not in self.cron.split()[1]
+        return BusinessDayTrigger(inner, self.calendar, self.timezone, once_per_wall_time=fixed_hours)
 
     def closed_reason(self, fire_time: datetime) -> str | None:
         """Why the calendar does not allow a fire at ``fire_time`` (None when it does)."""
@@ -348,18 +349,19 @@ class Schedule(_Frozen):
         trigger = self.trigger()
         found: list[datetime] = []
         previous: datetime | None = None
-        now = after.astimezone(self.zone) + timedelta(microseconds=1)
+        now = _just_after(after)
         while len(found) < count:
             nxt = trigger.get_next_fire_time(previous, now)
             if nxt is None:
                 break
             found.append(nxt)
-            previous, now = nxt, nxt + timedelta(microseconds=1)
+            previous, now = nxt, _just_after(nxt)
         return found
 
     def fingerprint(self) -> str:
         """A hash of everything that decides the fire times (changes -> the stored job is replaced)."""
         parts = {
+            "trigger": 2,  # BusinessDayTrigger's version: a new one replaces the stored jobs
             "cron": self.cron,
             "interval": self.interval.total_seconds() if self.interval else None,
             "start": self.start.isoformat() if self.start else None,
@@ -384,39 +386,69 @@ class Schedule(_Frozen):
         return text
 
 
+def _just_after(moment: datetime) -> datetime:
+    """One microsecond after ``moment``, counted in UTC.
+
+    Adding to a local time counts on the wall clock and drops ``fold``: 02:30 (second
+    occurrence, when clocks go back) + 1 µs would land an hour *earlier*.
+    """
+    return moment.astimezone(UTC) + timedelta(microseconds=1)
+
+
+def _repeated_wall_time(moment: datetime) -> bool:
+    """Whether ``moment`` is the second occurrence of a local time (the hour clocks go back)."""
+    return moment.fold == 1 and moment.replace(fold=0).utcoffset() != moment.utcoffset()
+
+
 class BusinessDayTrigger(BaseTrigger):
     """Wraps a cron/interval trigger and passes over the fire times on closed calendar days.
 
-    Stored (pickled) in the APScheduler job store, so it keeps only plain data.
+    With ``once_per_wall_time`` (cron lines with fixed hours) a local time that occurs twice
+    when the clocks go back fires once, as crontab does: a nightly batch at 02:30 must not
+    run twice that night. Stored (pickled) in the APScheduler job store, so it keeps only
+    plain data.
     """
 
     # A calendar that closes every day would otherwise loop for ever.
     MAX_CLOSED_IN_A_ROW = 2000
 
-    def __init__(self, inner: BaseTrigger, calendar: CalendarSpec | None, timezone: str) -> None:
+    def __init__(
+        self,
+        inner: BaseTrigger,
+        calendar: CalendarSpec | None,
+        timezone: str,
+        *,
+        once_per_wall_time: bool = False,
+    ) -> None:
         self.inner = inner
         self.calendar = calendar
         self.timezone = timezone
+        self.once_per_wall_time = once_per_wall_time
+
+    def _skip(self, candidate: datetime) -> bool:
+        if self.once_per_wall_time and _repeated_wall_time(candidate.astimezone(ZoneInfo(self.timezone))):
+            return True
+        if self.calendar is None:
+            return False
+        return self.calendar.closed_reason(candidate.astimezone(ZoneInfo(self.timezone)).date()) is not None
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
         """The inner trigger's next fire time that falls on an open day (None when none is near)."""
         candidate = self.inner.get_next_fire_time(previous_fire_time, now)
-        zone = ZoneInfo(self.timezone)
         for _ in range(self.MAX_CLOSED_IN_A_ROW):
-            if candidate is None or self.calendar is None:
+            if candidate is None or not self._skip(candidate):
                 return candidate
-            if self.calendar.closed_reason(candidate.astimezone(zone).date()) is None:
-                return candidate
-            candidate = self.inner.get_next_fire_time(candidate, candidate + timedelta(microseconds=1))
+            candidate = self.inner.get_next_fire_time(candidate, _just_after(candidate))
         return None
 
     def __getstate__(self) -> dict[str, Any]:
         """Plain data only: the calendar travels as its spec (the holiday table is rebuilt)."""
         return {
-            "version": 1,
+            "version": 2,
             "inner": self.inner,
             "calendar": self.calendar.model_dump(mode="json") if self.calendar else None,
             "timezone": self.timezone,
+            "once_per_wall_time": self.once_per_wall_time,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -424,6 +456,7 @@ class BusinessDayTrigger(BaseTrigger):
         self.inner = state["inner"]
         self.calendar = CalendarSpec.model_validate(state["calendar"]) if state["calendar"] else None
         self.timezone = state["timezone"]
+        self.once_per_wall_time = state.get("once_per_wall_time", False)
 
     def __str__(self) -> str:
         return f"business days of {self.inner}"

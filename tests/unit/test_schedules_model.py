@@ -90,6 +90,22 @@ def test_cron_fires_at_local_time_across_daylight_saving() -> None:
     assert summer.astimezone(UTC) == datetime(2026, 7, 11, 0, 0, tzinfo=UTC)
 
 
+def test_a_nightly_batch_runs_once_on_the_nights_the_clocks_change() -> None:
+    nightly = schedule(NIGHTLY.replace('"0 2 * * *"', '"30 2 * * *"'))
+    autumn = nightly.next_fire_times(datetime(2026, 10, 24, 12, tzinfo=UTC), count=3)
+    assert [m.astimezone(UTC).strftime("%m-%d %H:%M") for m in autumn] == [
+        "10-25 00:30",
+        "10-26 01:30",
+        "10-27 01:30",
+    ]
+    spring = nightly.next_fire_times(datetime(2026, 3, 28, 12, tzinfo=UTC), count=2)
+    assert [m.astimezone(UTC).strftime("%m-%d %H:%M") for m in spring] == ["03-29 01:30", "03-30 00:30"]
+    # Every half hour means every half hour of real time, also in the hour that repeats.
+    half_hourly = schedule(NIGHTLY.replace('"0 2 * * *"', '"*/30 * * * *"'))
+    night = half_hourly.next_fire_times(datetime(2026, 10, 24, 23, 50, tzinfo=UTC), count=4)
+    assert [m.astimezone(UTC).strftime("%H:%M") for m in night] == ["00:00", "00:30", "01:00", "01:30"]
+
+
 def test_cron_weekdays_are_read_as_crontab_reads_them() -> None:
     # APScheduler alone would read 1-5 as Tuesday to Saturday.
     weekdays = schedule(NIGHTLY.replace('"0 2 * * *"', '"0 9 * * 1-5"'))
