@@ -149,7 +149,9 @@ def compute_kpis(
 
     robot_time: dict[str, float] = defaultdict(float)
     for run_case, started, ended in runs:
-        robot_time[str(run_case)] += _seconds(started, ended) or 0.0
+        seconds = _seconds(started, ended)
+        if seconds is not None:  # a run still going has no handling time yet
+            robot_time[str(run_case)] += seconds
     human_time: dict[str, float] = defaultdict(float)
     task_count: dict[str, int] = defaultdict(int)
     breaches: dict[str, int] = defaultdict(int)
