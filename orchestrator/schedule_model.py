@@ -331,7 +331,9 @@ class Schedule(_Frozen):
             inner = cron_trigger(self.cron, self.zone)
         else:
             assert self.interval is not None
-            anchor = (self.start or datetime(2000, 1, 1)).replace(tzinfo=self.zone)
+            anchor = self.start or datetime(2000, 1, 1)
+            if anchor.tzinfo is None:  # local time of the schedule; an explicit offset is kept
+                anchor = anchor.replace(tzinfo=self.zone)
             inner = IntervalTrigger(
                 seconds=self.interval.total_seconds(), start_date=anchor, timezone=self.zone
             )

@@ -142,6 +142,14 @@ def test_interval_fire_times_are_anchored_so_every_scheduler_agrees() -> None:
     assert [m.astimezone(UTC).strftime("%H:%M:%S") for m in first] == ["10:15:00", "10:30:00"]
 
 
+def test_an_interval_start_is_local_time_unless_it_names_its_offset() -> None:
+    local = schedule(NIGHTLY.replace('cron: "0 2 * * *"', "interval: 2h\nstart: 2026-01-01T07:00:00"))
+    utc = schedule(NIGHTLY.replace('cron: "0 2 * * *"', "interval: 2h\nstart: 2026-01-01T07:00:00Z"))
+    after = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+    assert local.next_fire_times(after)[0].astimezone(UTC).hour == 10  # 11:00 Berlin
+    assert utc.next_fire_times(after)[0].astimezone(UTC).hour == 11
+
+
 def test_the_trigger_survives_the_job_store() -> None:
     daily = schedule(NIGHTLY + "calendar: {country: DE}\n")
     trigger = pickle.loads(pickle.dumps(daily.trigger()))
