@@ -11,6 +11,10 @@ from types import TracebackType
 
 from robots.errors import SystemException
 
+stops = 0
+"""How many virtual displays this process stopped: a new one may reuse a stopped one's
+name, so clients that cache a connection by name (pyautogui) must reconnect after a stop."""
+
 
 def _display_taken(number: int) -> bool:
     return Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists()
@@ -79,8 +83,10 @@ class VirtualDisplay:
 
     def stop(self) -> None:
         """Stop Xvfb (terminate, then kill) and forget the display."""
+        global stops
         if self.process is not None:
             _terminate(self.process)
+            stops += 1
         self.process, self.number = None, None
 
     def __enter__(self) -> VirtualDisplay:

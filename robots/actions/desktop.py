@@ -43,12 +43,17 @@ def _gui(session: DesktopSession) -> Any:
     import pyautogui
     from pyautogui import _pyautogui_x11 as x11
 
-    if getattr(x11, "_tandem_display", None) != session.display:
+    from robots import display
+
+    # Keyed by name and by how many displays were stopped: a new Xvfb may get the name of
+    # one that is gone, and the old connection would then fail with a broken pipe.
+    binding = (session.display, display.stops)
+    if getattr(x11, "_tandem_display", None) != binding:
         from Xlib.display import Display
 
         previous = x11._display
         x11._display = Display(session.display)
-        x11._tandem_display = session.display
+        x11._tandem_display = binding
         with contextlib.suppress(Exception):  # the old display may be gone with its Xvfb
             previous.close()
     pyautogui.FAILSAFE = False  # a virtual display has no corner the operator could slam the mouse into
@@ -173,7 +178,10 @@ def type_text(ctx: ActionContext, params: TypeParams) -> None:
     else:
         if not shutil.which("xdotool"):
             raise SystemException("typing non-ASCII text needs xdotool: apt-get install xdotool")
-        delay = str(max(1, int(params.interval * 1000)))
+        # xdotool types a character it has no key for by remapping a spare key for a moment;
+        # with less than ~20 ms per key a busy program reads the key after the map changed back
+        # and the character is lost.
+        delay = str(max(20, int(params.interval * 1000)))
         subprocess.run(
             ["xdotool", "type", "--delay", delay, "--", params.text],
             env=display_env(session.display),
