@@ -57,7 +57,7 @@ from orchestrator.errors import (
     PayloadInvalid,
     PermissionDenied,
 )
-from orchestrator.models import FINISHED, OPEN_TASK, Case, HumanTask, User
+from orchestrator.models import FINISHED, OPEN_TASK, Case, HumanTask, StepEntry, User
 from orchestrator.tables import CaseRow, QueueRow, TaskRow
 from orchestrator.tasks import AnswerInvalid
 from robots.errors import TandemError
@@ -374,27 +374,21 @@ def _sorted(rows: list[TaskRowView], sort: str) -> list[TaskRowView]:
     return sorted(rows, key=lambda r: (r.due_at, -r.priority))
 
 
+def _artifacts(steps: list[StepEntry], suffix: str) -> list[Path]:
+    """Files the robot kept for a case's steps (oldest first); only what the steps name, and
+    only what exists (another machine's robot may have written it)."""
+    found: list[Path] = []
+    for step in steps:
+        for artifact in step.artifacts or []:
+            path = Path(str(artifact.get("path", "")) if isinstance(artifact, dict) else str(artifact))
+            if path.suffix.lower() == suffix and path.is_file():
+                found.append(path)
+    return found
+
+
 def _screenshots(store: Any, case_id: str | None) -> list[Path]:
-    """Screenshots the robot kept for a case (newest last); only files the case's steps name."""
-    if not case_id:
-        return []
-    found: list[Path] = []
-    for step in store.case_timeline(case_id).steps:
-        for artifact in step.artifacts or []:
-            path = Path(str(artifact.get("path", "")) if isinstance(artifact, dict) else str(artifact))
-            if path.suffix.lower() == ".png" and path.is_file():
-                found.append(path)
-    return found
-
-
-def _traces(store: Any, case_id: str) -> list[Path]:
-    found: list[Path] = []
-    for step in store.case_timeline(case_id).steps:
-        for artifact in step.artifacts or []:
-            path = Path(str(artifact.get("path", "")) if isinstance(artifact, dict) else str(artifact))
-            if path.suffix.lower() == ".zip" and path.is_file():
-                found.append(path)
-    return found
+    """The robot's screenshots of a case (newest last)."""
+    return _artifacts(store.case_timeline(case_id).steps, ".png") if case_id else []
 
 
 @dataclass
@@ -410,14 +404,14 @@ class AuditLine:
 def task_view(store: Any, task: HumanTask, agent: Agent) -> dict[str, Any]:
     """Everything the task page shows, as plain values."""
     [row] = task_rows(store, [task])
-    audit = [AuditLine(e.at, e.actor, e.action, e.detail) for e in store.task_events(task.id)]
-    comments = [
-        {"author": e.actor, "at": e.at, "text": e.detail}
-        for e in store.task_events(task.id)
-        if e.action == "comment"
-    ]
+    events = store.task_events(task.id)
+    audit = [AuditLine(e.at, e.actor, e.action, e.detail) for e in events]
+    comments = [{"author": e.actor, "at": e.at, "text": e.detail} for e in events if e.action == "comment"]
+    screenshots: list[Path] = []
     if task.case_id:
-        for transition in store.case_timeline(task.case_id).transitions:
+        timeline = store.case_timeline(task.case_id)
+        screenshots = _artifacts(timeline.steps, ".png")
+        for transition in timeline.transitions:
             change = f"case {transition.from_status or 'new'} → {transition.to_status}"
             audit.append(AuditLine(transition.at, transition.actor, change, transition.reason))
     audit.sort(key=lambda line: line.at)
@@ -431,7 +425,7 @@ def task_view(store: Any, task: HumanTask, agent: Agent) -> dict[str, Any]:
         "kind": task.kind,
         "comments": comments,
         "audit": audit,
-        "screenshot_url": f"/tasks/{task.id}/screenshot" if _screenshots(store, task.case_id) else None,
+        "screenshot_url": f"/tasks/{task.id}/screenshot" if screenshots else None,
         "can_claim": task.status == "open",
         "can_release": task.status == "claimed" and (mine or agent.can_supervise),
         "can_complete": is_open and (task.status == "open" or mine or agent.can_supervise),
@@ -905,8 +899,8 @@ def ops_case(request: Request, case_id: str) -> Response:
         case=case,
         timeline=timeline,
         entries=timeline.entries(),
-        screenshots=len(_screenshots(store, case_id)),
-        traces=len(_traces(store, case_id)),
+        screenshots=len(_artifacts(timeline.steps, ".png")),
+        traces=len(_artifacts(timeline.steps, ".zip")),
         can_retry=case.status in ("failed_business", "failed_system", "waiting_human", "cancelled"),
         can_cancel=case.status not in FINISHED,
         callout_after=last_callout_id(store),
@@ -923,13 +917,8 @@ def ops_case_artifact(request: Request, case_id: str, kind: str, index: int) -> 
         return error_page(request, agent, 403, "Ops only", "Artifacts are shown to ops and admins.")
     store = _store(request)
     try:
-        files = (
-            _screenshots(store, case_id)
-            if kind == "png"
-            else _traces(store, case_id)
-            if kind == "trace"
-            else []
-        )
+        suffix = {"png": ".png", "trace": ".zip"}.get(kind)
+        files = _artifacts(store.case_timeline(case_id).steps, suffix) if suffix else []
     except NotFound as error:
         return _problem_page(request, agent, error)
     if not 0 <= index < len(files):

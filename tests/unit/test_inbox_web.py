@@ -267,3 +267,38 @@ def test_sla_state(due_in: timedelta, sla: timedelta, state: str) -> None:
 def test_static_files_are_served_and_nothing_outside_their_folder(app: TestClient, tmp_path: Path) -> None:
     assert app.get("/static/callouts.js").status_code == 200
     assert app.get("/static/..%2Fweb.py").status_code == 404
+
+
+def test_ops_sees_a_failed_steps_screenshot_and_trace(
+    store: Orchestrator, agents: dict[str, TestClient], tmp_path: Path
+) -> None:
+    from robots.records import StepRecord
+
+    store.create_case(
+        "delivery_appointment", "ops-artifacts", {"order_number": "O-100007", "postal_code": "01067"}
+    )
+    claim = store.claim_next_case("unit-robot", workflows=["delivery_appointment"])
+    assert claim is not None
+    screenshot, trace = tmp_path / "failure.png", tmp_path / "trace.zip"
+    screenshot.write_bytes(b"\x89PNG\r\n\x1a\n fake but served as is")
+    trace.write_bytes(b"PK fake trace")
+    store.record_step(
+        claim,
+        StepRecord(
+            path="2.then.nordlog",
+            kind="in",
+            label="nordlog",
+            started_at=datetime.now(UTC),
+            outcome="failed",
+            error="element missing",
+            artifacts=[str(screenshot), str(trace), "/etc/passwd"],
+        ),
+    )
+    admin = agents["admin"]
+    page = admin.get(f"/ops/cases/{claim.case.id}")
+    assert page.status_code == 200
+    assert "element missing" in page.text
+    assert admin.get(f"/ops/cases/{claim.case.id}/artifact/png/0").content == screenshot.read_bytes()
+    assert admin.get(f"/ops/cases/{claim.case.id}/artifact/trace/0").content == trace.read_bytes()
+    assert admin.get(f"/ops/cases/{claim.case.id}/artifact/png/1").status_code == 404  # /etc/passwd is no png
+    assert agents["max.agent"].get(f"/ops/cases/{claim.case.id}/artifact/png/0").status_code == 403
