@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItem, parse_many, storage, strategies
+from limits.errors import ConfigurationError as LimitsConfigurationError
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
@@ -94,7 +95,13 @@ class RateLimiter:
     """Counts requests per key (token, client address) against limits like ``50/second``."""
 
     def __init__(self, storage_uri: str = "memory://") -> None:
-        self._storage = storage.storage_from_string(storage_uri)
+        try:
+            self._storage = storage.storage_from_string(storage_uri)
+        except (LimitsConfigurationError, ValueError) as error:
+            raise ValueError(
+                f"rate_limit_storage {storage_uri!r} cannot be used ({error}); "
+                "use 'memory://' or 'redis://host:6379'"
+            ) from None
         # A sliding window counter: smooth like a moving window, but O(1) memory per key.
         self._limiter = strategies.SlidingWindowCounterRateLimiter(self._storage)
         self._parsed: dict[str, list[RateLimitItem]] = {}

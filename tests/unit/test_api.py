@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from orchestrator.api import TokenCache
+from orchestrator.api import RateLimiter, TokenCache
 from orchestrator.app import ServerSettings, create_app
 from tests.conftest import ROOT
 
@@ -330,3 +331,20 @@ def test_the_token_cache_asks_the_store_again_once_its_entry_expired(
     clock[0] += 31
     assert cache.verify(secret, store) is None
     assert cache.verify("tdm_wrong", store) is None
+
+
+def test_rate_limits_are_shared_between_servers_through_redis() -> None:
+    try:
+        first = RateLimiter("redis://127.0.0.1:6379")
+        second = RateLimiter("redis://127.0.0.1:6379")
+        key = f"test:{uuid.uuid4().hex}"
+        assert first.hit("2/minute", key) is None
+    except Exception as error:  # no Redis server here
+        pytest.skip(f"Redis on 127.0.0.1:6379 is not reachable ({error})")
+    assert second.hit("2/minute", key) is None
+    assert first.hit("2/minute", key) is not None  # the second server's request counted
+
+
+def test_an_unusable_rate_limit_storage_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"use 'memory://' or 'redis://host:6379'"):
+        RateLimiter("carrier-pigeon://loft")
