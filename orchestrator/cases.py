@@ -16,7 +16,6 @@ claim, so a robot whose lease expired (and whose case another robot took) change
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +36,7 @@ from orchestrator.tables import (
     StepRow,
     TaskEventRow,
     TaskRow,
+    UTCDateTime,
 )
 from orchestrator.tasks import TaskStore
 from robots.errors import DefinitionError, HumanTaskRequest
@@ -268,60 +268,47 @@ class CaseStore(TaskStore):
         the choice and the update in one immediate (write-locked) transaction.
         """
         now = self.now()
-        claimable = sa.or_(
-            sa.and_(
-                CaseRow.status == "queued", sa.or_(CaseRow.not_before.is_(None), CaseRow.not_before <= now)
-            ),
-            sa.and_(CaseRow.status == "running", CaseRow.lease_expires_at < now),
-        )
-        query = (
-            sa.select(CaseRow)
-            .where(claimable)
-            .order_by(
-                CaseRow.priority.desc(), CaseRow.deadline.asc().nulls_last(), CaseRow.created_at, CaseRow.id
-            )
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
+        # Prebuilt statements (see _Statements): building them per call cost more than
+        # running them on a busy machine.
+        statements = _STATEMENTS
+        params: dict[str, Any] = {"p_now": now}
+        query = statements.pick
         if workflows:
-            query = query.where(CaseRow.workflow.in_(workflows))
-        # Core statements, not the ORM: this is the hottest path of every robot.
+            query = statements.pick_among
+            params["p_workflows"] = list(workflows)
         with self.engine.begin() as connection:
-            found = connection.execute(
-                query.with_only_columns(CaseRow.id, CaseRow.status, CaseRow.robot_id, CaseRow.run_id)
-            ).first()
+            found = connection.execute(query, params).first()
             if found is None:
                 return None
             reclaimed = found.status == "running"
             events = []
             if reclaimed:
                 connection.execute(
-                    sa.update(RunRow)
-                    .where(RunRow.id == found.run_id, RunRow.ended_at.is_(None))
-                    .values(ended_at=now, status="lost", error=f"lease of robot {found.robot_id} expired")
+                    statements.lose_run,
+                    {
+                        "p_run": found.run_id,
+                        "p_now": now,
+                        "p_error": f"lease of robot {found.robot_id} expired",
+                    },
                 )
                 events.append(
                     ("running", "queued", "orchestrator", f"lease of robot {found.robot_id} expired")
                 )
             token, run_id = new_id("k")[2:], new_id("r")[2:]
             row = connection.execute(
-                sa.update(CaseRow)
-                .where(CaseRow.id == found.id)
-                .values(
-                    status="running",
-                    attempts=CaseRow.attempts + 1,
-                    robot_id=robot_id,
-                    claim_token=token,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    run_id=run_id,
-                    not_before=None,
-                    updated_at=now,
-                )
-                .returning(*CaseRow.__table__.columns)
+                statements.take,
+                {
+                    "p_id": found.id,
+                    "p_robot": robot_id,
+                    "p_token": token,
+                    "p_lease": now + timedelta(seconds=lease_seconds),
+                    "p_run": run_id,
+                    "p_now": now,
+                },
             ).one()
             events.append(("queued", "running", robot_id, f"claimed (attempt {row.attempts})"))
             connection.execute(
-                sa.insert(CaseEventRow),
+                statements.audit,
                 [
                     {
                         "case_id": row.id,
@@ -335,19 +322,19 @@ class CaseStore(TaskStore):
                 ],
             )
             connection.execute(
-                sa.insert(RunRow).values(
-                    id=run_id,
-                    case_id=row.id,
-                    attempt=row.attempts,
-                    robot_id=robot_id,
-                    started_at=now,
-                    status="running",
-                )
+                statements.open_run,
+                {
+                    "id": run_id,
+                    "case_id": row.id,
+                    "attempt": row.attempts,
+                    "robot_id": robot_id,
+                    "started_at": now,
+                    "status": "running",
+                },
             )
             connection.execute(
-                sa.update(RobotRow)
-                .where(RobotRow.id == robot_id)
-                .values(status="busy", case_id=row.id, workflow=row.workflow, step=None, heartbeat_at=now)
+                statements.robot_busy,
+                {"p_robot": robot_id, "p_case": row.id, "p_workflow": row.workflow, "p_now": now},
             )
             return Claim(
                 case=Case.model_validate(row),
@@ -363,12 +350,8 @@ class CaseStore(TaskStore):
         case = session.scalars(
             sa.select(CaseRow).where(CaseRow.id == claim.case.id).with_for_update()
         ).first()
-        if case is None or case.claim_token != claim.token or case.status != "running":
-            state = "gone" if case is None else f"{case.status}, held by {case.robot_id or 'nobody'}"
-            raise LeaseLost(
-                f"robot {claim.robot_id} no longer holds case {claim.case.id} ({state}); "
-                "its lease expired or the case was cancelled: stop working on it"
-            )
+        _check_held(claim, case)
+        assert case is not None
         return case
 
     def heartbeat(self, claim: Claim, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> datetime:
@@ -399,11 +382,14 @@ class CaseStore(TaskStore):
     def save_checkpoint(self, claim: Claim, state: RunState, steps: Sequence[StepRecord] = ()) -> None:
         """Persist the run's resumable state (completed steps, open tasks) and the step records
         finished since the last checkpoint, in one transaction, for the claim's case."""
-        with self._tx() as session:
-            case = self._held(session, claim)
-            case.run_state = state.model_dump(mode="json")
+        statements = _STATEMENTS
+        with self.engine.begin() as connection:
+            _check_held(claim, connection.execute(statements.held, {"p_id": claim.case.id}).first())
+            connection.execute(
+                statements.checkpoint, {"p_id": claim.case.id, "p_state": state.model_dump(mode="json")}
+            )
             if steps:
-                session.execute(sa.insert(StepRow), [self._step_values(claim, record) for record in steps])
+                connection.execute(statements.steps, [self._step_values(claim, record) for record in steps])
 
     def record_step(self, claim: Claim, record: StepRecord) -> None:
         """Store one finished step record (already masked by the engine)."""
@@ -451,6 +437,45 @@ class CaseStore(TaskStore):
         is reached, then escalated to the workflow's exception queue. ``LeaseLost`` when the
         claim is no longer valid (nothing is changed then).
         """
+        if record.status == "done":
+            return self._finish_done(claim, record)
+        return self._finish_other(claim, record)
+
+    def _finish_done(self, claim: Claim, record: RunRecord) -> Case:
+        # The common outcome, in Core statements: the shorter the transaction, the less
+        # robots wait for each other (SQLite has one writer at a time).
+        now = self.now()
+        statements = _STATEMENTS
+        with self.engine.begin() as connection:
+            current = connection.execute(statements.held, {"p_id": claim.case.id}).first()
+            _check_held(claim, current)
+            row = connection.execute(
+                statements.done,
+                {
+                    "p_id": claim.case.id,
+                    "p_state": record.state.model_dump(mode="json"),
+                    "p_outputs": record.outputs,
+                    "p_now": now,
+                },
+            ).one()
+            connection.execute(
+                statements.audit,
+                [
+                    {
+                        "case_id": row.id,
+                        "at": now,
+                        "actor": claim.robot_id,
+                        "from_status": "running",
+                        "to_status": "done",
+                        "reason": "the run finished",
+                    }
+                ],
+            )
+            connection.execute(statements.close_run, {"p_run": claim.run_id, "p_now": now})
+            connection.execute(statements.robot_done, {"p_robot": claim.robot_id, "p_now": now})
+            return Case.model_validate(row)
+
+    def _finish_other(self, claim: Claim, record: RunRecord) -> Case:
         now = self.now()
         with self._tx() as session:
             case = self._held(session, claim)
@@ -625,9 +650,116 @@ class CaseStore(TaskStore):
             return len(ids)
 
 
-def robot_name(index: int | None = None) -> str:
-    """A robot id that says where it runs: ``host:pid`` (or ``host#n``)."""
-    host = socket.gethostname()
-    import os
+class _Statements:
+    """The statements of the claim / complete hot path, built once with bind parameters."""
 
-    return f"{host}#{index}" if index is not None else f"{host}:{os.getpid()}"
+    def __init__(self) -> None:
+        b = sa.bindparam
+        claimable = sa.or_(
+            sa.and_(
+                CaseRow.status == "queued",
+                sa.or_(CaseRow.not_before.is_(None), CaseRow.not_before <= b("p_now", type_=UTCDateTime)),
+            ),
+            sa.and_(CaseRow.status == "running", CaseRow.lease_expires_at < b("p_now", type_=UTCDateTime)),
+        )
+        pick = (
+            sa.select(CaseRow.id, CaseRow.status, CaseRow.robot_id, CaseRow.run_id)
+            .where(claimable)
+            .order_by(
+                CaseRow.priority.desc(), CaseRow.deadline.asc().nulls_last(), CaseRow.created_at, CaseRow.id
+            )
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        self.pick = pick
+        self.pick_among = pick.where(CaseRow.workflow.in_(b("p_workflows", expanding=True)))
+        self.lose_run = (
+            sa.update(RunRow)
+            .where(RunRow.id == b("p_run"), RunRow.ended_at.is_(None))
+            .values(ended_at=b("p_now", type_=UTCDateTime), status="lost", error=b("p_error"))
+        )
+        self.take = (
+            sa.update(CaseRow)
+            .where(CaseRow.id == b("p_id"))
+            .values(
+                status="running",
+                attempts=CaseRow.attempts + 1,
+                robot_id=b("p_robot"),
+                claim_token=b("p_token"),
+                lease_expires_at=b("p_lease", type_=UTCDateTime),
+                run_id=b("p_run"),
+                not_before=None,
+                updated_at=b("p_now", type_=UTCDateTime),
+            )
+            .returning(*CaseRow.__table__.columns)
+        )
+        self.audit = sa.insert(CaseEventRow)
+        self.open_run = sa.insert(RunRow)
+        self.robot_busy = (
+            sa.update(RobotRow)
+            .where(RobotRow.id == b("p_robot"))
+            .values(
+                status="busy",
+                case_id=b("p_case"),
+                workflow=b("p_workflow"),
+                step=None,
+                heartbeat_at=b("p_now", type_=UTCDateTime),
+            )
+        )
+        self.held = (
+            sa.select(CaseRow.status, CaseRow.claim_token, CaseRow.robot_id)
+            .where(CaseRow.id == b("p_id"))
+            .with_for_update()
+        )
+        self.done = (
+            sa.update(CaseRow)
+            .where(CaseRow.id == b("p_id"))
+            .values(
+                status="done",
+                run_state=b("p_state", type_=sa.JSON),
+                outputs=b("p_outputs", type_=sa.JSON),
+                error=None,
+                error_kind=None,
+                error_step=None,
+                finished_at=b("p_now", type_=UTCDateTime),
+                updated_at=b("p_now", type_=UTCDateTime),
+                robot_id=None,
+                claim_token=None,
+                lease_expires_at=None,
+            )
+            .returning(*CaseRow.__table__.columns)
+        )
+        self.checkpoint = (
+            sa.update(CaseRow).where(CaseRow.id == b("p_id")).values(run_state=b("p_state", type_=sa.JSON))
+        )
+        self.steps = sa.insert(StepRow)
+        self.close_run = (
+            sa.update(RunRow)
+            .where(RunRow.id == b("p_run"))
+            .values(ended_at=b("p_now", type_=UTCDateTime), status="done", error=None)
+        )
+        self.robot_done = (
+            sa.update(RobotRow)
+            .where(RobotRow.id == b("p_robot"))
+            .values(
+                status="idle",
+                case_id=None,
+                workflow=None,
+                step=None,
+                heartbeat_at=b("p_now", type_=UTCDateTime),
+                cases_done=RobotRow.cases_done + 1,
+            )
+        )
+
+
+_STATEMENTS = _Statements()
+
+
+def _check_held(claim: Claim, case: Any) -> None:
+    """``LeaseLost`` unless ``case`` (a row or None) is still running under this claim."""
+    if case is None or case.claim_token != claim.token or case.status != "running":
+        state = "gone" if case is None else f"{case.status}, held by {case.robot_id or 'nobody'}"
+        raise LeaseLost(
+            f"robot {claim.robot_id} no longer holds case {claim.case.id} ({state}); "
+            "its lease expired or the case was cancelled: stop working on it"
+        )
