@@ -31,7 +31,9 @@ Robots (``orchestrator.execution.run_claim`` runs one claim with an ``Engine``):
 
     claim_next_case(robot_id, lease_seconds=60, *, workflows=None) -> Claim | None
     heartbeat(claim, lease_seconds) / release_case(claim, *, reason) / finish_run(claim, RunRecord)
+    save_checkpoint(claim, RunState, steps=()) / record_step(claim, StepRecord) / fail_run(claim, error)
     listener(claim) -> RunListener            humans(actor="robot") -> HumanGateway
+    # run.py worker = orchestrator.worker.run_worker(WorkerSettings(robots=N, lease_seconds=...))
     register_robot(robot_id, *, host, pid) / robot_heartbeat(robot_id, *, status, case_id,
     workflow, step) / robot_stopped(robot_id) / list_robots() -> list[RobotInfo]
 
