@@ -83,6 +83,9 @@ class CaseStore(TaskStore):
             raise UnknownWorkflow(workflow, "; ".join(p.hint or p.message for p in error.problems)) from None
         if not reference or len(reference) > 200:
             raise PayloadInvalid(workflow, [("reference", "required, 1 to 200 characters")])
+        for name, moment in (("deadline", deadline), ("not_before", not_before)):
+            if moment is not None and moment.tzinfo is None:
+                raise PayloadInvalid(workflow, [(name, "give a time zone (e.g. 2030-01-07T09:00:00+01:00)")])
         try:
             validate_input(flow, payload)
         except InputError as error:

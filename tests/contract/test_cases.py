@@ -86,6 +86,12 @@ def test_a_cancelled_case_can_be_retried(orch: Orchestrator) -> None:
         orch.retry_case(case.id, actor="ops")
 
 
+def test_a_deadline_without_time_zone_is_refused(orch: Orchestrator, clock: Clock) -> None:
+    with pytest.raises(PayloadInvalid, match="time zone"):
+        orch.create_case("noop", "tz-1", {}, deadline=clock().replace(tzinfo=None))
+    assert orch.list_cases() == []
+
+
 def test_not_before_and_deadline_are_stored(orch: Orchestrator, clock: Clock) -> None:
     later = clock() + timedelta(hours=2)
     case = new_case(orch, not_before=later, deadline=later + timedelta(hours=1))
