@@ -2,16 +2,19 @@
 
 What it starts, in order, and stops in reverse:
 
-1. a scratch folder (a fresh SQLite database, the demo apps' audit logs, robot artifacts,
-   the worker log) — removed at the end unless ``--data-dir`` names one to keep;
+1. a scratch folder (a fresh SQLite database, the demo apps' audit logs, the mails, the
+   terminal's data, the worker's log) — removed at the end unless ``--data-dir`` names one
+   to keep (the robots keep their failure screenshots in the project's ``artifacts/``);
 2. the demo back-office web apps (CRM, billing, two supplier portals) and a local SMTP sink
    for the robots' confirmation mails;
 3. the demo organisation (``orchestrator/org.yaml``: units, queues, agents) and two channel
    tokens (IVR, webform);
-4. the control room (``orchestrator.app.create_app``) with uvicorn;
-5. the robots: ``run.py worker --robots N`` as a child process in its own process group, so
+4. the robots: ``run.py worker --robots N`` as a child process in its own process group, so
    Ctrl-C reaches only this process and the robots get an orderly SIGTERM (and, if they do not
-   stop in time, SIGKILL for the whole group: no Chromium or Xvfb is left behind);
+   stop in time, SIGKILL for the whole group and for anything carrying the demo's marker in
+   its environment: no Chromium or Xvfb is left behind); they start first, as they take
+   longest to come up;
+5. the control room (``orchestrator.app.create_app``) with uvicorn, in a thread;
 6. a realistic mix of cases through the real channel API: webform address changes (one of
    them implausible), IVR delivery appointments (the southern supplier is fully booked, so
    those reach the appointment team) and IVR "appointment failed" calls (robot -> agent ->
@@ -394,13 +397,8 @@ class Demo:
             "webform", ["address_change"], description="demo webform"
         )
 
-        port = free_port(options.host) if options.free_ports else options.port
-        app = create_app(ServerSettings(database_url=database_url, project_root=ROOT), store=store)
-        server = ControlRoomServer(app, options.host, port).start()
-        self._cleanup.append(server.stop)
-        base = server.url
-        self.urls = {"control_room": base, **{name: url for name, url in apps.urls.items()}}
-
+        # The robots first: they take longest to come up (a browser each), and need only the
+        # database and the apps; the control room starts while they do.
         env = {
             **os.environ,
             **apps.env(),
@@ -433,6 +431,13 @@ class Demo:
                 self.out(f"the robots stopped with exit code {code}; see {robots.log_path}")
 
         self._cleanup.append(stop_robots)
+
+        port = free_port(options.host) if options.free_ports else options.port
+        app = create_app(ServerSettings(database_url=database_url, project_root=ROOT), store=store)
+        server = ControlRoomServer(app, options.host, port).start()
+        self._cleanup.append(server.stop)
+        base = server.url
+        self.urls = {"control_room": base, **{name: url for name, url in apps.urls.items()}}
 
     # -- the cases ---------------------------------------------------------------------------
 
@@ -579,7 +584,7 @@ def run_demo(options: DemoOptions, *, out: TextIO | None = None) -> int:
             return 1
         finally:
             if demo.stop_event.is_set():
-                say("stopping: robots first, then the control room and the demo apps ...")
+                say("stopping the robots, the control room and the demo apps ...")
             demo.stop()
     say("stopped; nothing left running.")
     return 0
