@@ -427,8 +427,8 @@ class Demo:
 
         def stop_robots() -> None:
             code = robots.stop()
-            if code not in (0, None, -signal.SIGTERM):
-                self.out(f"the robots stopped with exit code {code}; see {robots.log_path}")
+            if code not in (0, None, -signal.SIGTERM) and self.stop_event.is_set():
+                self.out(f"the robots did not stop in time (exit code {code}): they were killed")
 
         self._cleanup.append(stop_robots)
 
@@ -517,8 +517,9 @@ class Demo:
 
     # -- running and stopping ------------------------------------------------------------------
 
-    def wait(self) -> None:
-        """Report progress until ``stop_event`` is set (by a signal); a robot crash ends it too."""
+    def wait(self) -> bool:
+        """Report progress until ``stop_event`` is set (by a signal): True; False when the robots'
+        worker ended on its own (the demo cannot go on without robots)."""
         last = ""
         while not self.stop_event.wait(self.options.progress_every):
             with contextlib.suppress(Exception):  # a busy database only delays the next line
@@ -527,11 +528,18 @@ class Demo:
                     self.out(line)
                     last = line
             if self.robots is not None and self.robots.process.poll() is not None:
+                # The scratch folder (and the log in it) goes away: show the end of the log here.
+                with contextlib.suppress(OSError):
+                    tail = self.robots.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[
+                        -15:
+                    ]
+                    self.out("\n".join(["the robots' log ends with:", *(f"  {line}" for line in tail)]))
                 self.out(
-                    f"the robots' worker stopped (exit code {self.robots.process.returncode}); "
-                    f"see {self.robots.log_path}. Stopping the demo."
+                    f"the robots' worker stopped on its own (exit code {self.robots.process.returncode}); "
+                    "stopping the demo."
                 )
-                return
+                return False
+        return True
 
     def stop(self) -> None:
         """Stop everything that was started, newest first (robots before the apps they use)."""
@@ -563,7 +571,8 @@ def _stop_on_signals(event: threading.Event) -> Iterator[None]:
 
 
 def run_demo(options: DemoOptions, *, out: TextIO | None = None) -> int:
-    """Run the demo until SIGINT/SIGTERM; 0 after an orderly stop, 1 when it could not start."""
+    """Run the demo until SIGINT/SIGTERM; 0 after an orderly stop, 1 when it could not start or
+    its robots stopped on their own."""
     stream = out or sys.stdout
 
     def say(text: str) -> None:
@@ -571,13 +580,14 @@ def run_demo(options: DemoOptions, *, out: TextIO | None = None) -> int:
         stream.flush()
 
     demo = Demo(options, out=say)
+    healthy = False
     with _stop_on_signals(demo.stop_event):
         try:
             say("starting the demo apps, the control room and the robots ...")
             demo.start()
             accepted = demo.submit_cases()
             say(demo.banner(accepted))
-            demo.wait()
+            healthy = demo.wait()
         except DemoError as error:
             say(f"cannot start the demo: {error}")
             demo.stop()
@@ -587,4 +597,4 @@ def run_demo(options: DemoOptions, *, out: TextIO | None = None) -> int:
                 say("stopping the robots, the control room and the demo apps ...")
             demo.stop()
     say("stopped; nothing left running.")
-    return 0
+    return 0 if healthy else 1
