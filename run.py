@@ -181,6 +181,7 @@ def serve(
         f"control room on http://{host}:{port}/  ·  API docs /docs  ·  webform /webform/address-change"
         "  ·  Ctrl-C stops",
         highlight=False,
+        soft_wrap=True,
     )
     try:
         serve_control_room(host=host, port=port, workers=workers)

@@ -31,7 +31,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from orchestrator.api import ApiMetrics, MetricsMiddleware, RateLimiter, TokenCache, error_body
+from orchestrator.api import ApiMetrics, MetricsMiddleware, RateLimiter, TokenCache, error_body, write_gate
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied
 from robots.project import Project
 
@@ -241,6 +241,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> 
     app.state.metrics = ApiMetrics(store)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_storage)
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
+    app.state.write_gate = write_gate(store)
     _install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
@@ -287,11 +288,14 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_le
     """Run the control room with uvicorn until Ctrl-C / SIGTERM (settings from the environment)."""
     import uvicorn
 
+    if not os.environ.get("TANDEM_SECRET_KEY"):
+        # One random key for all processes of this server (each would otherwise make its own,
+        # and a link signed by one would fail on another).
+        os.environ["TANDEM_SECRET_KEY"] = secrets.token_urlsafe(32)
+        logger.warning(
+            "TANDEM_SECRET_KEY is not set: webform status links and agent sessions end with this server"
+        )
     if workers > 1:
-        if not os.environ.get("TANDEM_SECRET_KEY"):
-            # Each process would sign with its own random key: links of one fail on another.
-            os.environ["TANDEM_SECRET_KEY"] = secrets.token_urlsafe(32)
-            logger.warning("TANDEM_SECRET_KEY is not set: signed links and sessions end with this server")
         uvicorn.run(
             "orchestrator.app:app_from_environment",
             factory=True,
