@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -11,6 +15,8 @@ from robots.errors import Problem
 from robots.loader import parse_workflow
 from robots.model import Workflow
 from robots.project import Project
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,3 +53,13 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return path
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end in a thread of its own.
+
+    Playwright's sync driver (kept by session-wide e2e fixtures) makes the main thread's
+    event loop look running, so ``asyncio.run`` there fails; a fresh thread has no loop.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -14,7 +14,7 @@ from orchestrator.store import Orchestrator
 from robots.errors import HumanTaskRequest
 from robots.humans import Callout
 from robots.project import Project
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_async
 
 MUNICH = Audience("max.agent", frozenset({"appointments", "appointment_exceptions"}))
 BERLIN = Audience("anna.agent", frozenset({"address_review"}))
@@ -54,7 +54,7 @@ def test_each_agent_gets_the_callouts_of_their_queues_and_those_naming_them(stor
         assert extra == 0
         return [c.title for c in got_munich], [c.title for c in got_berlin]
 
-    munich, berlin = asyncio.run(scenario())
+    munich, berlin = run_async(scenario())
     assert munich == ["slots for Hannah", "for Max only"]
     assert berlin == ["assist for Anna", "New task in address_review"]
 
@@ -74,7 +74,7 @@ def test_a_reconnecting_tab_gets_what_it_missed_once(store: Orchestrator) -> Non
         hub.close()
         return [c.title for c in got]
 
-    assert asyncio.run(scenario()) == ["missed 1", "missed 2", "live"]
+    assert run_async(scenario()) == ["missed 1", "missed 2", "live"]
 
 
 def test_closing_the_hub_ends_every_stream(store: Orchestrator) -> None:
@@ -84,7 +84,7 @@ def test_closing_the_hub_ends_every_stream(store: Orchestrator) -> None:
         hub.close()
         return await asyncio.wait_for(tab.queue.get(), 1)
 
-    assert asyncio.run(scenario()) is None
+    assert run_async(scenario()) is None
 
 
 def test_the_event_links_only_to_the_task_by_id(store: Orchestrator) -> None:
