@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -265,6 +266,13 @@ async def _run_load(name: str, base: str, headers: dict[str, str], rate: float, 
     return load
 
 
+def _load_in_thread(arguments: tuple[str, str, dict[str, str], float, float]) -> Load:
+    """Run the load on an event loop of its own thread: the caller's thread may have one
+    running already (Playwright's sync API keeps one in the tests' thread)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(_run_load(*arguments))).result()
+
+
 def _warm_up(base: str, headers: dict[str, str]) -> None:
     # The first requests pay for imports, the workflow index and the connection pool.
     with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
@@ -395,13 +403,13 @@ def main(argv: list[str] | None = None) -> int:
         }
         with Server("orchestrator.app:app_from_environment", env) as server:
             _warm_up(server.url, headers)
-            tandem = asyncio.run(_run_load("Tandem API", server.url, headers, options.rate, options.seconds))
+            tandem = _load_in_thread(("Tandem API", server.url, headers, options.rate, options.seconds))
         tandem_check = _check_tandem(tandem, database_url)
 
         raw_db = Path(folder) / "raw.db"
         with Server("bench.api_bench:raw_app", {"RAW_BENCH_DB": str(raw_db)}) as server:
             _warm_up(server.url, {})
-            raw = asyncio.run(_run_load("raw endpoint", server.url, {}, options.rate, options.seconds))
+            raw = _load_in_thread(("raw endpoint", server.url, {}, options.rate, options.seconds))
         raw_check = _check_raw(raw, raw_db)
 
     results = {
