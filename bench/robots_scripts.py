@@ -265,6 +265,9 @@ class TunedScript(_Script):
                 page.get_by_role("button", name="Confirm").click()
             if not info.value.ok:
                 raise ScriptFailed(f"billing did not save: HTTP {info.value.status}")
+            # The response is in, but the old page (same test ids, old values) may still be
+            # shown: checking it would only make the assertions below poll with back-off.
+            page.wait_for_url("**updated=1", wait_until="domcontentloaded")
         self._verify(page, "billing", case)
 
     def _nordlog(self, case: Case) -> None:
