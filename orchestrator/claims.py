@@ -8,9 +8,9 @@ every statement is a network round trip, so here:
   SKIP LOCKED LIMIT 1)`` that also returns what the row held before (to tell a reclaim of
   an expired lease); the audit entry, the run row and the robot row follow in one statement
   (data-modifying CTEs);
-* the completion fences on the claim token inside its ``UPDATE ... RETURNING`` instead of
-  reading the row first; the audit entry, closing the run and the robot row again go in one
-  statement.
+* checkpoints and the completion fence on the claim token inside their ``UPDATE`` instead
+  of reading the row first (the row is read only to explain a ``LeaseLost``); after a
+  completion the audit entry, closing the run and the robot row again go in one statement.
 
 SQLite cannot modify data in a CTE nor return the ``FROM`` side of an ``UPDATE``; there the
 same statements run one after another inside the one ``BEGIN IMMEDIATE`` transaction (no
@@ -21,6 +21,7 @@ with the attempt raised), fencing tokens (``LeaseLost``), the audit trail, runs,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,7 @@ from orchestrator.cases import _STATEMENTS, _check_held
 from orchestrator.errors import LeaseLost
 from orchestrator.models import Case, Claim
 from orchestrator.tables import CaseEventRow, CaseRow, RunRow, UTCDateTime
-from robots.records import RunRecord, RunState
+from robots.records import RunRecord, RunState, StepRecord
 
 
 class _FastStatements:
@@ -109,6 +110,9 @@ class _FastStatements:
         )
         close_run = base.close_run.cte("close_run")
         self.after_done = base.robot_done.add_cte(done_event).add_cte(close_run)
+        self.checkpoint_fenced = base.checkpoint.where(
+            CaseRow.claim_token == b("p_token"), CaseRow.status == "running"
+        )
         self.current = sa.select(CaseRow.status, CaseRow.claim_token, CaseRow.robot_id).where(
             CaseRow.id == b("p_id")
         )
@@ -284,3 +288,18 @@ def finish_done(store: Any, claim: Claim, record: RunRecord) -> Case:
             connection.execute(_STATEMENTS.close_run, {"p_run": claim.run_id, "p_now": now})
             connection.execute(_STATEMENTS.robot_done, {"p_robot": claim.robot_id, "p_now": now})
         return Case.model_validate(row)
+
+
+def save_checkpoint(store: Any, claim: Claim, state: RunState, steps: Sequence[StepRecord]) -> None:
+    """``CaseStore.save_checkpoint`` fenced inside its update (no read first): the state to
+    resume from and the step records since the last checkpoint, in one transaction."""
+    with store.engine.begin() as connection:
+        result = connection.execute(
+            _FAST.checkpoint_fenced,
+            {"p_id": claim.case.id, "p_token": claim.token, "p_state": state.model_dump(mode="json")},
+        )
+        if result.rowcount != 1:
+            _check_held(claim, connection.execute(_FAST.current, {"p_id": claim.case.id}).first())
+            raise LeaseLost(f"robot {claim.robot_id} no longer holds case {claim.case.id}")
+        if steps:
+            connection.execute(_STATEMENTS.steps, [store._step_values(claim, record) for record in steps])

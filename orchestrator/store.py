@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from orchestrator import claims
@@ -10,7 +10,7 @@ from orchestrator.cases import DEFAULT_LEASE_SECONDS, CaseStore
 from orchestrator.models import Case, Claim
 from orchestrator.runtime import CaseListener, DurableHumans
 from robots.project import Project
-from robots.records import RunRecord
+from robots.records import RunRecord, RunState, StepRecord
 
 
 class Orchestrator(CaseStore):
@@ -69,6 +69,11 @@ class Orchestrator(CaseStore):
         if record.status == "done":
             return claims.finish_done(self, claim, record)
         return super().finish_run(claim, record)
+
+    def save_checkpoint(self, claim: Claim, state: RunState, steps: Sequence[StepRecord] = ()) -> None:
+        """Persist the run's resumable state and the step records finished since the last
+        checkpoint, in one transaction fenced by the claim's token (``LeaseLost`` otherwise)."""
+        claims.save_checkpoint(self, claim, state, steps)
 
     def listener(self, claim: Claim) -> CaseListener:
         """A ``RunListener`` that stores the claimed case's steps and checkpoints."""
