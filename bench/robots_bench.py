@@ -424,7 +424,7 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
         naive = variants.get("naive", {}).get("new_context_ms")
         seen = f"median {context['median']:.1f} ms, p95 {context['p95']:.1f} ms (n={context['n']})"
         if page:
-            seen += f"; a clean page per case: median {page['median']:.1f} ms"
+            seen += f"; readying the kept page for a case: median {page['median']:.1f} ms"
         if naive:
             seen += f"; naive script's context + page per case: median {naive['median']:.1f} ms"
         lines.append(f"| new browser context < 50 ms | {seen} | {_verdict(context['median'] < 50)} |")

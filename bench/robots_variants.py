@@ -181,7 +181,7 @@ class TandemRobot:
         """Time what Tandem does to open a system's session and to clean a page for a case.
 
         Uses the robot's own browser and Tandem's own calls (``new_context`` with the
-        session's options, ``WebSession.new_page``), without logging in.
+        session's options, ``WebSession.fresh_case``), without logging in.
         """
         from robots.model import SystemSpec
         from robots.web import WebSession, WebSessions
@@ -197,7 +197,7 @@ class TandemRobot:
             session = WebSession("crm", SystemSpec(kind="web"), os.environ["CRM_URL"], context)
             session.new_page()
             started = time.perf_counter()
-            session.new_page()
+            session.fresh_case()
             self.page_ms.append((time.perf_counter() - started) * 1000)
             context.close()
 
