@@ -333,13 +333,17 @@ def section(results: list[dict[str, Any]], real: dict[str, Any] | None, command:
             f"≥ {goal:.0f}/s: {verdict} |"
         )
     explanation = (
-        "Each Tandem claim is one transaction (pick the most urgent claimable case by priority, deadline, "
-        "age, `not_before` and expired leases; lock it with PostgreSQL `FOR UPDATE SKIP LOCKED` or a "
-        "SQLite immediate transaction; set the fenced lease; append the audit transition; open a run; "
-        "update the robot row); each completion is another (check the lease token, store the outcome and "
-        "checkpoint, audit, close the run). The raw queue is one `UPDATE ... RETURNING` to claim and one "
-        "`UPDATE` to complete, without any of that: the ratio is what durability and the audit trail cost "
-        "per case. Every case was checked to be claimed exactly once in both."
+        "Each Tandem claim is one transaction: pick the most urgent claimable case (priority, deadline, "
+        "age, `not_before`, expired leases) and set its fenced lease; append the audit transition; open a "
+        "run; mark the robot busy. On PostgreSQL that is two statements: one `UPDATE cases ... FROM (SELECT "
+        "... FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING` (which also returns the previous holder, to record "
+        "a reclaimed lease) and one statement whose data-modifying CTEs write the audit entry, the run and "
+        "the robot row. SQLite cannot do either, so there the five statements run in one `BEGIN IMMEDIATE`. "
+        "Each completion is another transaction: an `UPDATE ... RETURNING` fenced on the lease token (no "
+        "read first), then audit, run and robot (one statement on PostgreSQL). The raw queue is one "
+        "`UPDATE ... RETURNING` to claim and one `UPDATE` to complete, without any of that: the ratio is "
+        "what durability and the audit trail cost per case. Every case was checked to be claimed exactly "
+        "once in both."
     )
     lines += ["", explanation, ""]
     if real is not None:

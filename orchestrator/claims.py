@@ -1,6 +1,6 @@
 """The claim → complete hot path in as few round trips as each backend allows.
 
-A no-op case used to cost 12 statements (each claim: pick, take, audit, run, robot; each
+A no-op case used to cost 10 statements (each claim: pick, take, audit, run, robot; each
 completion: read the lease, update, audit, run, robot; plus BEGIN/COMMIT). On PostgreSQL
 every statement is a network round trip, so here:
 
