@@ -24,8 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from orchestrator import claims
 from orchestrator.base import new_id
-from orchestrator.errors import InvalidTransition, LeaseLost, NotFound, PayloadInvalid, UnknownWorkflow
+from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, UnknownWorkflow
 from orchestrator.models import FINISHED, Case, CaseTimeline, Claim, HumanTask, RunInfo, StepEntry, Transition
 from orchestrator.tables import (
     CalloutRow,
@@ -36,7 +37,6 @@ from orchestrator.tables import (
     StepRow,
     TaskEventRow,
     TaskRow,
-    UTCDateTime,
 )
 from orchestrator.tasks import TaskStore
 from robots.errors import DefinitionError, HumanTaskRequest
@@ -266,94 +266,46 @@ class CaseStore(TaskStore):
 
         Order: priority (high first), deadline (soonest first, none last), age. A queued case
         is claimable from its ``not_before``; a running case whose lease expired is claimed
-        again (its robot died) with the attempt count raised.
+        again (its robot died) with the attempt count raised and the lost run counted as a
+        system failure; once those reach ``max_attempts`` the case goes to the exception
+        queue instead (``give_up_lost_case``).
         PostgreSQL locks the chosen row and skips rows other robots are locking; SQLite runs
-        the choice and the update in one immediate (write-locked) transaction.
+        the choice and the update in one immediate (write-locked) transaction. The statements
+        are in ``orchestrator.claims``.
+        """
+        return claims.claim_next_case(self, robot_id, lease_seconds, workflows)
+
+    def give_up_lost_case(self, case_id: str) -> Case:
+        """Hand a case whose robots died ``max_attempts`` times to its exception queue.
+
+        Called by the claim when it meets such a case; does nothing (returns the case as
+        it is) unless the case is still running under an expired lease.
         """
         now = self.now()
-        # Prebuilt statements (see _Statements): building them per call cost more than
-        # running them on a busy machine.
-        statements = _STATEMENTS
-        params: dict[str, Any] = {"p_now": now}
-        query = statements.pick
-        if workflows:
-            query = statements.pick_among
-            params["p_workflows"] = list(workflows)
-        with self.engine.begin() as connection:
-            found = connection.execute(query, params).first()
-            if found is None:
-                return None
-            reclaimed = found.status == "running"
-            events = []
-            if reclaimed:
-                connection.execute(
-                    statements.lose_run,
-                    {
-                        "p_run": found.run_id,
-                        "p_now": now,
-                        "p_error": f"lease of robot {found.robot_id} expired",
-                    },
-                )
-                events.append(
-                    ("running", "queued", "orchestrator", f"lease of robot {found.robot_id} expired")
-                )
-            token, run_id = new_id("k")[2:], new_id("r")[2:]
-            row = connection.execute(
-                statements.take,
-                {
-                    "p_id": found.id,
-                    "p_robot": robot_id,
-                    "p_token": token,
-                    "p_lease": now + timedelta(seconds=lease_seconds),
-                    "p_run": run_id,
-                    "p_now": now,
-                },
-            ).one()
-            events.append(("queued", "running", robot_id, f"claimed (attempt {row.attempts})"))
-            connection.execute(
-                statements.audit,
-                [
-                    {
-                        "case_id": row.id,
-                        "at": now,
-                        "from_status": a,
-                        "to_status": b,
-                        "actor": who,
-                        "reason": why,
-                    }
-                    for a, b, who, why in events
-                ],
+        with self._tx() as session:
+            case = self._locked_case(session, case_id)
+            if case.status != "running" or case.lease_expires_at is None or case.lease_expires_at >= now:
+                return Case.model_validate(case)
+            why = claims.lost_reason(case.robot_id)
+            session.execute(
+                sa.update(RunRow)
+                .where(RunRow.id == case.run_id, RunRow.ended_at.is_(None))
+                .values(ended_at=now, status="lost", error=why)
             )
-            connection.execute(
-                statements.open_run,
-                {
-                    "id": run_id,
-                    "case_id": row.id,
-                    "attempt": row.attempts,
-                    "robot_id": robot_id,
-                    "started_at": now,
-                    "status": "running",
-                },
-            )
-            connection.execute(
-                statements.robot_busy,
-                {"p_robot": robot_id, "p_case": row.id, "p_workflow": row.workflow, "p_now": now},
-            )
-            return Claim(
-                case=Case.model_validate(row),
-                robot_id=robot_id,
-                token=token,
-                run_id=run_id,
-                attempt=row.attempts,
-                state=RunState.model_validate(row.run_state or {}),
-                reclaimed=reclaimed,
-            )
+            robot = session.get(RobotRow, case.robot_id) if case.robot_id else None
+            step = robot.step if robot is not None and robot.case_id == case.id else None
+            case.failures += 1
+            case.error = f"the robot working on it was lost ({why})"
+            case.error_kind, case.error_step = "system", step
+            self._release_claim(case)
+            self._escalate_failures(session, case, run_id=case.run_id, actor="orchestrator", now=now)
+            return Case.model_validate(case)
 
     def _held(self, session: Session, claim: Claim) -> CaseRow:
         case = session.scalars(
             sa.select(CaseRow).where(CaseRow.id == claim.case.id).with_for_update()
         ).first()
-        _check_held(claim, case)
+        claims.check_held(claim, case)
         assert case is not None
         return case
 
@@ -384,15 +336,9 @@ class CaseStore(TaskStore):
 
     def save_checkpoint(self, claim: Claim, state: RunState, steps: Sequence[StepRecord] = ()) -> None:
         """Persist the run's resumable state (completed steps, open tasks) and the step records
-        finished since the last checkpoint, in one transaction, for the claim's case."""
-        statements = _STATEMENTS
-        with self.engine.begin() as connection:
-            _check_held(claim, connection.execute(statements.held, {"p_id": claim.case.id}).first())
-            connection.execute(
-                statements.checkpoint, {"p_id": claim.case.id, "p_state": state.model_dump(mode="json")}
-            )
-            if steps:
-                connection.execute(statements.steps, [self._step_values(claim, record) for record in steps])
+        finished since the last checkpoint, in one transaction fenced by the claim's token
+        (``LeaseLost`` otherwise)."""
+        claims.save_checkpoint(self, claim, state, steps)
 
     def record_step(self, claim: Claim, record: StepRecord) -> None:
         """Store one finished step record (already masked by the engine)."""
@@ -440,43 +386,9 @@ class CaseStore(TaskStore):
         is reached, then escalated to the workflow's exception queue. ``LeaseLost`` when the
         claim is no longer valid (nothing is changed then).
         """
-        if record.status == "done":
-            return self._finish_done(claim, record)
+        if record.status == "done":  # the common outcome: the fenced fast path
+            return claims.finish_done(self, claim, record)
         return self._finish_other(claim, record)
-
-    def _finish_done(self, claim: Claim, record: RunRecord) -> Case:
-        # The common outcome, in Core statements: the shorter the transaction, the less
-        # robots wait for each other (SQLite has one writer at a time).
-        now = self.now()
-        statements = _STATEMENTS
-        with self.engine.begin() as connection:
-            current = connection.execute(statements.held, {"p_id": claim.case.id}).first()
-            _check_held(claim, current)
-            row = connection.execute(
-                statements.done,
-                {
-                    "p_id": claim.case.id,
-                    "p_state": record.state.model_dump(mode="json"),
-                    "p_outputs": record.outputs,
-                    "p_now": now,
-                },
-            ).one()
-            connection.execute(
-                statements.audit,
-                [
-                    {
-                        "case_id": row.id,
-                        "at": now,
-                        "actor": claim.robot_id,
-                        "from_status": "running",
-                        "to_status": "done",
-                        "reason": "the run finished",
-                    }
-                ],
-            )
-            connection.execute(statements.close_run, {"p_run": claim.run_id, "p_now": now})
-            connection.execute(statements.robot_done, {"p_robot": claim.robot_id, "p_now": now})
-            return Case.model_validate(row)
 
     def _finish_other(self, claim: Claim, record: RunRecord) -> Case:
         now = self.now()
@@ -487,11 +399,7 @@ class CaseStore(TaskStore):
             case.error, case.error_kind, case.error_step = record.error, record.error_kind, record.error_step
             run_status = record.status
             self._release_claim(case)
-            if record.status == "done":
-                case.outputs = record.outputs
-                case.finished_at = now
-                self._transition(session, case, "done", actor=robot, reason="the run finished", at=now)
-            elif record.status == "failed_system":
+            if record.status == "failed_system":
                 case.failures += 1
                 if case.failures < case.max_attempts:
                     wait = self.backoff(case.failures)
@@ -506,31 +414,7 @@ class CaseStore(TaskStore):
                         at=now,
                     )
                 else:
-                    request = HumanTaskRequest(
-                        queue=case.exception_queue,
-                        reason=f"system exception after {case.failures} attempts at step "
-                        f"{record.error_step or '?'}: {record.error}",
-                        data={"error": record.error, "step": record.error_step, "attempts": case.attempts},
-                        step=record.error_step or "",
-                        kind="escalation",
-                    )
-                    case.task_id = self._create_task_in(
-                        session,
-                        request,
-                        case_id=case.id,
-                        run_id=claim.run_id,
-                        key=f"{case.id}:failure:{claim.run_id}",
-                        origin="failure",
-                        actor=robot,
-                    )
-                    self._transition(
-                        session,
-                        case,
-                        "waiting_human",
-                        actor=robot,
-                        reason=f"system exception {case.failures} times: escalated in task {case.task_id}",
-                        at=now,
-                    )
+                    self._escalate_failures(session, case, run_id=claim.run_id, actor=robot, now=now)
             elif record.task_id is not None:
                 case.task_id = record.task_id
                 task = session.get(TaskRow, record.task_id)
@@ -574,6 +458,36 @@ class CaseStore(TaskStore):
             )
             self._set_robot_idle(session, robot, finished=True)
             return Case.model_validate(case)
+
+    def _escalate_failures(
+        self, session: Session, case: CaseRow, *, run_id: str | None, actor: str, now: datetime
+    ) -> None:
+        """Out of attempts: a task in the workflow's exception queue, the case waits for it."""
+        request = HumanTaskRequest(
+            queue=case.exception_queue,
+            reason=f"system exception after {case.failures} attempts at step {case.error_step or '?'}: "
+            f"{case.error}",
+            data={"error": case.error, "step": case.error_step, "attempts": case.attempts},
+            step=case.error_step or "",
+            kind="escalation",
+        )
+        case.task_id = self._create_task_in(
+            session,
+            request,
+            case_id=case.id,
+            run_id=run_id,
+            key=f"{case.id}:failure:{run_id}",
+            origin="failure",
+            actor=actor,
+        )
+        self._transition(
+            session,
+            case,
+            "waiting_human",
+            actor=actor,
+            reason=f"system exception {case.failures} times: escalated in task {case.task_id}",
+            at=now,
+        )
 
     def fail_run(self, claim: Claim, error: str) -> Case:
         """Record a run that could not even start (e.g. its workflow no longer loads) as a system failure."""
@@ -651,118 +565,3 @@ class CaseStore(TaskStore):
                         )
                     )
             return len(ids)
-
-
-class _Statements:
-    """The statements of the claim / complete hot path, built once with bind parameters."""
-
-    def __init__(self) -> None:
-        b = sa.bindparam
-        claimable = sa.or_(
-            sa.and_(
-                CaseRow.status == "queued",
-                sa.or_(CaseRow.not_before.is_(None), CaseRow.not_before <= b("p_now", type_=UTCDateTime)),
-            ),
-            sa.and_(CaseRow.status == "running", CaseRow.lease_expires_at < b("p_now", type_=UTCDateTime)),
-        )
-        pick = (
-            sa.select(CaseRow.id, CaseRow.status, CaseRow.robot_id, CaseRow.run_id)
-            .where(claimable)
-            .order_by(
-                CaseRow.priority.desc(), CaseRow.deadline.asc().nulls_last(), CaseRow.created_at, CaseRow.id
-            )
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        self.pick = pick
-        self.pick_among = pick.where(CaseRow.workflow.in_(b("p_workflows", expanding=True)))
-        self.lose_run = (
-            sa.update(RunRow)
-            .where(RunRow.id == b("p_run"), RunRow.ended_at.is_(None))
-            .values(ended_at=b("p_now", type_=UTCDateTime), status="lost", error=b("p_error"))
-        )
-        self.take = (
-            sa.update(CaseRow)
-            .where(CaseRow.id == b("p_id"))
-            .values(
-                status="running",
-                attempts=CaseRow.attempts + 1,
-                robot_id=b("p_robot"),
-                claim_token=b("p_token"),
-                lease_expires_at=b("p_lease", type_=UTCDateTime),
-                run_id=b("p_run"),
-                not_before=None,
-                updated_at=b("p_now", type_=UTCDateTime),
-            )
-            .returning(*CaseRow.__table__.columns)
-        )
-        self.audit = sa.insert(CaseEventRow)
-        self.open_run = sa.insert(RunRow)
-        self.robot_busy = (
-            sa.update(RobotRow)
-            .where(RobotRow.id == b("p_robot"))
-            .values(
-                status="busy",
-                case_id=b("p_case"),
-                workflow=b("p_workflow"),
-                step=None,
-                heartbeat_at=b("p_now", type_=UTCDateTime),
-            )
-        )
-        self.held = (
-            sa.select(CaseRow.status, CaseRow.claim_token, CaseRow.robot_id)
-            .where(CaseRow.id == b("p_id"))
-            .with_for_update()
-        )
-        self.done = (
-            sa.update(CaseRow)
-            .where(CaseRow.id == b("p_id"))
-            .values(
-                status="done",
-                run_state=b("p_state", type_=sa.JSON),
-                outputs=b("p_outputs", type_=sa.JSON),
-                error=None,
-                error_kind=None,
-                error_step=None,
-                finished_at=b("p_now", type_=UTCDateTime),
-                updated_at=b("p_now", type_=UTCDateTime),
-                robot_id=None,
-                claim_token=None,
-                lease_expires_at=None,
-            )
-            .returning(*CaseRow.__table__.columns)
-        )
-        self.checkpoint = (
-            sa.update(CaseRow).where(CaseRow.id == b("p_id")).values(run_state=b("p_state", type_=sa.JSON))
-        )
-        self.steps = sa.insert(StepRow)
-        self.close_run = (
-            sa.update(RunRow)
-            .where(RunRow.id == b("p_run"))
-            .values(ended_at=b("p_now", type_=UTCDateTime), status="done", error=None)
-        )
-        self.robot_done = (
-            sa.update(RobotRow)
-            .where(RobotRow.id == b("p_robot"))
-            .values(
-                status="idle",
-                case_id=None,
-                workflow=None,
-                step=None,
-                heartbeat_at=b("p_now", type_=UTCDateTime),
-                cases_done=RobotRow.cases_done + 1,
-            )
-        )
-
-
-_STATEMENTS = _Statements()
-
-
-def _check_held(claim: Claim, case: Any) -> None:
-    """``LeaseLost`` unless ``case`` (a row or None) is still running under this claim."""
-    if case is None or case.claim_token != claim.token or case.status != "running":
-        state = "gone" if case is None else f"{case.status}, held by {case.robot_id or 'nobody'}"
-        raise LeaseLost(
-            f"robot {claim.robot_id} no longer holds case {claim.case.id} ({state}); "
-            "its lease expired or the case was cancelled: stop working on it"
-        )

@@ -15,32 +15,68 @@ every statement is a network round trip, so here:
 SQLite cannot modify data in a CTE nor return the ``FROM`` side of an ``UPDATE``; there the
 same statements run one after another inside the one ``BEGIN IMMEDIATE`` transaction (no
 network, so the count matters less than the time the write lock is held).
-Semantics are those of ``CaseStore``: ordering, ``not_before``, expired leases (reclaimed
-with the attempt raised), fencing tokens (``LeaseLost``), the audit trail, runs, robots.
+
+A reclaim (the lease of a robot that died or hung expired) counts as a system failure of
+the case. A case whose robots keep dying — a poison case, e.g. a page that crashes the
+browser — is not claimed again once its failures reach the workflow's ``max_attempts``:
+``CaseStore.give_up_lost_case`` hands it to the exception queue instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from orchestrator.base import new_id
-from orchestrator.cases import _STATEMENTS, _check_held
 from orchestrator.errors import LeaseLost
 from orchestrator.models import Case, Claim
-from orchestrator.tables import CaseEventRow, CaseRow, RunRow, UTCDateTime
+from orchestrator.tables import CaseEventRow, CaseRow, RobotRow, RunRow, StepRow, UTCDateTime
 from robots.records import RunRecord, RunState, StepRecord
 
+if TYPE_CHECKING:
+    from orchestrator.cases import CaseStore
 
-class _FastStatements:
-    """Statements built once: the one-round-trip claim and the fenced completion."""
+
+class _Statements:
+    """The statements of the hot path, built once with bind parameters (building them per
+    call cost more than running them on a busy machine)."""
 
     def __init__(self) -> None:
         b = sa.bindparam
-        base = _STATEMENTS
+        now = b("p_now", type_=UTCDateTime)
+        claimable = sa.or_(
+            sa.and_(
+                CaseRow.status == "queued",
+                sa.or_(CaseRow.not_before.is_(None), CaseRow.not_before <= now),
+            ),
+            sa.and_(CaseRow.status == "running", CaseRow.lease_expires_at < now),
+        )
+        pick = (
+            sa.select(
+                CaseRow.id,
+                CaseRow.status,
+                CaseRow.robot_id,
+                CaseRow.run_id,
+                CaseRow.failures,
+                CaseRow.max_attempts,
+            )
+            .where(claimable)
+            .order_by(
+                CaseRow.priority.desc(), CaseRow.deadline.asc().nulls_last(), CaseRow.created_at, CaseRow.id
+            )
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        self.pick = pick
+        self.pick_among = pick.where(CaseRow.workflow.in_(b("p_workflows", expanding=True)))
+        self.lose_run = (
+            sa.update(RunRow)
+            .where(RunRow.id == b("p_run"), RunRow.ended_at.is_(None))
+            .values(ended_at=now, status="lost", error=b("p_error"))
+        )
         take_values: dict[str, Any] = {
             "status": "running",
             "attempts": CaseRow.attempts + 1,
@@ -49,15 +85,24 @@ class _FastStatements:
             "lease_expires_at": b("p_lease", type_=UTCDateTime),
             "run_id": b("p_run"),
             "not_before": None,
-            "updated_at": b("p_now", type_=UTCDateTime),
+            "updated_at": now,
         }
+        # SQLite: pick, then take (p_lost = 1 for a reclaim: the lost run is a failure).
+        self.take = (
+            sa.update(CaseRow)
+            .where(CaseRow.id == b("p_id"))
+            .values({**take_values, "failures": CaseRow.failures + b("p_lost", type_=sa.Integer)})
+            .returning(*CaseRow.__table__.columns)
+        )
 
-        def pick_and_take(pick: sa.Select[*tuple[Any, ...]]) -> sa.Update:
-            picked = pick.subquery("picked")
+        # PostgreSQL: pick and take in one statement, returning what the row held before.
+        def pick_and_take(query: sa.Select[*tuple[Any, ...]]) -> sa.Update:
+            picked = query.subquery("picked")
+            lost = sa.case((picked.c.status == "running", 1), else_=0)
             return (
                 sa.update(CaseRow)
                 .where(CaseRow.id == picked.c.id)
-                .values(take_values)
+                .values({**take_values, "failures": CaseRow.failures + lost})
                 .returning(
                     picked.c.status.label("previous_status"),
                     picked.c.robot_id.label("previous_robot"),
@@ -66,14 +111,21 @@ class _FastStatements:
                 )
             )
 
-        self.pick_and_take = pick_and_take(base.pick)
-        self.pick_and_take_among = pick_and_take(base.pick_among)
+        self.pick_and_take = pick_and_take(pick)
+        self.pick_and_take_among = pick_and_take(self.pick_among)
+        self.audit = sa.insert(CaseEventRow)
+        self.open_run = sa.insert(RunRow)
+        self.robot_busy = (
+            sa.update(RobotRow)
+            .where(RobotRow.id == b("p_robot"))
+            .values(status="busy", case_id=b("p_case"), workflow=b("p_workflow"), step=None, heartbeat_at=now)
+        )
         # PostgreSQL: audit entry + run row + robot row of a fresh claim in one statement.
         claim_event = (
             sa.insert(CaseEventRow)
             .values(
                 case_id=b("p_case"),
-                at=b("p_now", type_=UTCDateTime),
+                at=now,
                 actor=b("p_robot"),
                 from_status="queued",
                 to_status="running",
@@ -88,19 +140,52 @@ class _FastStatements:
                 case_id=b("p_case"),
                 attempt=b("p_attempt"),
                 robot_id=b("p_robot"),
-                started_at=b("p_now", type_=UTCDateTime),
+                started_at=now,
                 status="running",
             )
             .cte("claim_run")
         )
-        self.after_claim = base.robot_busy.add_cte(claim_event).add_cte(claim_run)
-        # Completion fenced on the token in the update itself: no row back = lease lost.
-        self.done_fenced = base.done.where(CaseRow.claim_token == b("p_token"), CaseRow.status == "running")
+        self.after_claim = self.robot_busy.add_cte(claim_event).add_cte(claim_run)
+        # Completion and checkpoints fenced on the token in the update itself: no row = lease lost.
+        fence = (CaseRow.id == b("p_id"), CaseRow.claim_token == b("p_token"), CaseRow.status == "running")
+        self.done_fenced = (
+            sa.update(CaseRow)
+            .where(*fence)
+            .values(
+                status="done",
+                run_state=b("p_state", type_=sa.JSON),
+                outputs=b("p_outputs", type_=sa.JSON),
+                error=None,
+                error_kind=None,
+                error_step=None,
+                finished_at=now,
+                updated_at=now,
+                robot_id=None,
+                claim_token=None,
+                lease_expires_at=None,
+            )
+            .returning(*CaseRow.__table__.columns)
+        )
+        self.close_run = (
+            sa.update(RunRow).where(RunRow.id == b("p_run")).values(ended_at=now, status="done", error=None)
+        )
+        self.robot_done = (
+            sa.update(RobotRow)
+            .where(RobotRow.id == b("p_robot"))
+            .values(
+                status="idle",
+                case_id=None,
+                workflow=None,
+                step=None,
+                heartbeat_at=now,
+                cases_done=RobotRow.cases_done + 1,
+            )
+        )
         done_event = (
             sa.insert(CaseEventRow)
             .values(
                 case_id=b("p_case"),
-                at=b("p_now", type_=UTCDateTime),
+                at=now,
                 actor=b("p_robot"),
                 from_status="running",
                 to_status="done",
@@ -108,25 +193,56 @@ class _FastStatements:
             )
             .cte("done_event")
         )
-        close_run = base.close_run.cte("close_run")
-        self.after_done = base.robot_done.add_cte(done_event).add_cte(close_run)
-        self.checkpoint_fenced = base.checkpoint.where(
-            CaseRow.claim_token == b("p_token"), CaseRow.status == "running"
+        self.after_done = self.robot_done.add_cte(done_event).add_cte(self.close_run.cte("close_run"))
+        self.checkpoint_fenced = (
+            sa.update(CaseRow).where(*fence).values(run_state=b("p_state", type_=sa.JSON))
         )
+        self.steps = sa.insert(StepRow)
         self.current = sa.select(CaseRow.status, CaseRow.claim_token, CaseRow.robot_id).where(
             CaseRow.id == b("p_id")
         )
 
 
-_FAST = _FastStatements()
+_STATEMENTS = _Statements()
+
+
+class _Poisoned(Exception):
+    """The picked case's robots died ``max_attempts`` times: not to be claimed again."""
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(case_id)
+        self.case_id = case_id
+
+
+def check_held(claim: Claim, case: Any) -> None:
+    """``LeaseLost`` unless ``case`` (a row or None) is still running under this claim."""
+    if case is None or case.claim_token != claim.token or case.status != "running":
+        state = "gone" if case is None else f"{case.status}, held by {case.robot_id or 'nobody'}"
+        raise LeaseLost(
+            f"robot {claim.robot_id} no longer holds case {claim.case.id} ({state}); "
+            "its lease expired or the case was cancelled: stop working on it"
+        )
 
 
 def claim_next_case(
-    store: Any, robot_id: str, lease_seconds: float, workflows: list[str] | None
+    store: CaseStore, robot_id: str, lease_seconds: float, workflows: list[str] | None
 ) -> Claim | None:
-    """``CaseStore.claim_next_case`` with the fewest round trips (see the module docstring)."""
-    if store.engine.dialect.name != "postgresql":
-        return _claim_sqlite(store, robot_id, lease_seconds, workflows)
+    """See ``CaseStore.claim_next_case``; poison cases met on the way go to a human."""
+    claim = _claim_once if store.engine.dialect.name == "postgresql" else _claim_once_sqlite
+    while True:
+        try:
+            return claim(store, robot_id, lease_seconds, workflows)
+        except _Poisoned as poisoned:  # rolled back: hand it over, then pick again
+            store.give_up_lost_case(poisoned.case_id)
+
+
+def lost_reason(robot: str | None) -> str:
+    return f"lease of robot {robot} expired"
+
+
+def _claim_once(
+    store: CaseStore, robot_id: str, lease_seconds: float, workflows: list[str] | None
+) -> Claim | None:
     now: datetime = store.now()
     token, run_id = new_id("k")[2:], new_id("r")[2:]
     params: dict[str, Any] = {
@@ -136,9 +252,9 @@ def claim_next_case(
         "p_lease": now + timedelta(seconds=lease_seconds),
         "p_run": run_id,
     }
-    statement = _FAST.pick_and_take
+    statement = _STATEMENTS.pick_and_take
     if workflows:
-        statement = _FAST.pick_and_take_among
+        statement = _STATEMENTS.pick_and_take_among
         params["p_workflows"] = list(workflows)
     with store.engine.begin() as connection:
         row = connection.execute(statement, params).first()
@@ -146,8 +262,10 @@ def claim_next_case(
             return None
         reclaimed = row.previous_status == "running"
         if reclaimed:
+            if row.failures >= row.max_attempts:
+                raise _Poisoned(row.id)
             # Rare (a robot died): the lost run, two audit entries, then as a fresh claim.
-            why = f"lease of robot {row.previous_robot} expired"
+            why = lost_reason(row.previous_robot)
             connection.execute(
                 _STATEMENTS.lose_run, {"p_run": row.previous_run, "p_now": now, "p_error": why}
             )
@@ -159,11 +277,11 @@ def claim_next_case(
                     "from_status": "running",
                     "to_status": "queued",
                     "actor": "orchestrator",
-                    "reason": why,
+                    "reason": f"{why} ({row.failures}/{row.max_attempts})",
                 },
             )
         connection.execute(
-            _FAST.after_claim,
+            _STATEMENTS.after_claim,
             {
                 "p_case": row.id,
                 "p_now": now,
@@ -177,8 +295,8 @@ def claim_next_case(
         return _claim(row, robot_id, token, run_id, reclaimed)
 
 
-def _claim_sqlite(
-    store: Any, robot_id: str, lease_seconds: float, workflows: list[str] | None
+def _claim_once_sqlite(
+    store: CaseStore, robot_id: str, lease_seconds: float, workflows: list[str] | None
 ) -> Claim | None:
     # SQLite: RETURNING cannot name the FROM side, so pick then take, in one immediate
     # transaction (the write lock is held from BEGIN: nobody else picks meanwhile).
@@ -196,9 +314,13 @@ def _claim_sqlite(
         reclaimed = found.status == "running"
         events = []
         if reclaimed:
-            why = f"lease of robot {found.robot_id} expired"
+            if found.failures + 1 >= found.max_attempts:
+                raise _Poisoned(found.id)
+            why = lost_reason(found.robot_id)
             connection.execute(statements.lose_run, {"p_run": found.run_id, "p_now": now, "p_error": why})
-            events.append(("running", "queued", "orchestrator", why))
+            events.append(
+                ("running", "queued", "orchestrator", f"{why} ({found.failures + 1}/{found.max_attempts})")
+            )
         token, run_id = new_id("k")[2:], new_id("r")[2:]
         row = connection.execute(
             statements.take,
@@ -209,6 +331,7 @@ def _claim_sqlite(
                 "p_lease": now + timedelta(seconds=lease_seconds),
                 "p_run": run_id,
                 "p_now": now,
+                "p_lost": int(reclaimed),
             },
         ).one()
         events.append(("queued", "running", robot_id, f"claimed (attempt {row.attempts})"))
@@ -249,13 +372,13 @@ def _claim(row: Any, robot_id: str, token: str, run_id: str, reclaimed: bool) ->
     )
 
 
-def finish_done(store: Any, claim: Claim, record: RunRecord) -> Case:
+def finish_done(store: CaseStore, claim: Claim, record: RunRecord) -> Case:
     """Store a successful run: the fenced update, then audit, run and robot (one statement
     on PostgreSQL). ``LeaseLost`` (nothing changed) when the claim is no longer held."""
     now: datetime = store.now()
     with store.engine.begin() as connection:
         row = connection.execute(
-            _FAST.done_fenced,
+            _STATEMENTS.done_fenced,
             {
                 "p_id": claim.case.id,
                 "p_token": claim.token,
@@ -266,11 +389,11 @@ def finish_done(store: Any, claim: Claim, record: RunRecord) -> Case:
         ).first()
         if row is None:
             # Only now read why: the lease expired and another robot holds it, or cancelled.
-            _check_held(claim, connection.execute(_FAST.current, {"p_id": claim.case.id}).first())
+            check_held(claim, connection.execute(_STATEMENTS.current, {"p_id": claim.case.id}).first())
             raise LeaseLost(f"robot {claim.robot_id} no longer holds case {claim.case.id}")
         if connection.dialect.name == "postgresql":
             connection.execute(
-                _FAST.after_done,
+                _STATEMENTS.after_done,
                 {"p_case": row.id, "p_now": now, "p_robot": claim.robot_id, "p_run": claim.run_id},
             )
         else:
@@ -290,16 +413,16 @@ def finish_done(store: Any, claim: Claim, record: RunRecord) -> Case:
         return Case.model_validate(row)
 
 
-def save_checkpoint(store: Any, claim: Claim, state: RunState, steps: Sequence[StepRecord]) -> None:
-    """``CaseStore.save_checkpoint`` fenced inside its update (no read first): the state to
-    resume from and the step records since the last checkpoint, in one transaction."""
+def save_checkpoint(store: CaseStore, claim: Claim, state: RunState, steps: Sequence[StepRecord]) -> None:
+    """The state to resume from and the step records since the last checkpoint, in one
+    transaction fenced inside its update (no read first)."""
     with store.engine.begin() as connection:
         result = connection.execute(
-            _FAST.checkpoint_fenced,
+            _STATEMENTS.checkpoint_fenced,
             {"p_id": claim.case.id, "p_token": claim.token, "p_state": state.model_dump(mode="json")},
         )
         if result.rowcount != 1:
-            _check_held(claim, connection.execute(_FAST.current, {"p_id": claim.case.id}).first())
+            check_held(claim, connection.execute(_STATEMENTS.current, {"p_id": claim.case.id}).first())
             raise LeaseLost(f"robot {claim.robot_id} no longer holds case {claim.case.id}")
         if steps:
             connection.execute(_STATEMENTS.steps, [store._step_values(claim, record) for record in steps])

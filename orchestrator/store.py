@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 
-from orchestrator import claims
 from orchestrator.cases import DEFAULT_LEASE_SECONDS, CaseStore
-from orchestrator.models import Case, Claim
+from orchestrator.models import Claim
 from orchestrator.runtime import CaseListener, DurableHumans
 from robots.project import Project
-from robots.records import RunRecord, RunState, StepRecord
 
 
 class Orchestrator(CaseStore):
@@ -47,33 +45,6 @@ class Orchestrator(CaseStore):
         self.retry_base_seconds = retry_base_seconds
         self.retry_max_seconds = retry_max_seconds
         self.lease_seconds = lease_seconds
-
-    def claim_next_case(
-        self,
-        robot_id: str,
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
-        *,
-        workflows: list[str] | None = None,
-    ) -> Claim | None:
-        """Lease the most urgent claimable case to ``robot_id``; None when there is none.
-
-        Same contract as ``CaseStore.claim_next_case`` (priority, deadline, age; ``not_before``;
-        expired leases reclaimed with the attempt raised), in fewer round trips
-        (``orchestrator.claims``).
-        """
-        return claims.claim_next_case(self, robot_id, lease_seconds, workflows)
-
-    def finish_run(self, claim: Claim, record: RunRecord) -> Case:
-        """Store a run's outcome and move the case on (see ``CaseStore.finish_run``); a
-        successful run takes the fenced fast path of ``orchestrator.claims``."""
-        if record.status == "done":
-            return claims.finish_done(self, claim, record)
-        return super().finish_run(claim, record)
-
-    def save_checkpoint(self, claim: Claim, state: RunState, steps: Sequence[StepRecord] = ()) -> None:
-        """Persist the run's resumable state and the step records finished since the last
-        checkpoint, in one transaction fenced by the claim's token (``LeaseLost`` otherwise)."""
-        claims.save_checkpoint(self, claim, state, steps)
 
     def listener(self, claim: Claim) -> CaseListener:
         """A ``RunListener`` that stores the claimed case's steps and checkpoints."""

@@ -55,6 +55,33 @@ def test_an_expired_lease_is_claimed_again_with_the_attempt_raised(orch: Orchest
     assert any("lease of robot robot-1 expired" in t.reason for t in timeline.transitions)
 
 
+def test_a_case_whose_robots_keep_dying_goes_to_a_human(orch: Orchestrator, clock: Clock) -> None:
+    # A poison case (say, a page that crashes the browser): every robot that takes it dies.
+    poison = new_case(orch, "flaky", reference="poison")
+    clock.advance(seconds=1)
+    other = new_case(orch, "flaky", reference="other")
+    first = orch.claim_next_case("robot-1", 30)
+    assert first is not None and first.case.id == poison.id
+    for robot in ("robot-2", "robot-3"):
+        clock.advance(seconds=31)  # the robot died: its lease runs out
+        again = orch.claim_next_case(robot, 30)
+        assert again is not None and again.case.id == poison.id and again.reclaimed
+    assert orch.get_case(poison.id).failures == 2
+    clock.advance(seconds=31)  # the third robot died too: flaky allows 3 attempts
+    next_claim = orch.claim_next_case("robot-4", 30)
+    assert next_claim is not None and next_claim.case.id == other.id  # not the poison case again
+    case = orch.get_case(poison.id)
+    assert case.status == "waiting_human" and case.failures == 3 and case.robot_id is None
+    task = orch.get_task(case.task_id or "")
+    assert task.queue == "exceptions" and task.origin == "failure"
+    assert "lease of robot robot-3 expired" in task.reason
+    timeline = orch.case_timeline(poison.id)
+    assert [r.status for r in timeline.runs] == ["lost", "lost", "lost"]
+    assert timeline.transitions[-1].to_status == "waiting_human"
+    # Giving up twice changes nothing (another robot's claim did it already).
+    assert orch.give_up_lost_case(poison.id).task_id == case.task_id
+
+
 def test_a_run_is_stored_with_steps_and_outputs(orch: Orchestrator, engine: Engine) -> None:
     case = new_case(orch)
     done = run_next(orch, engine)
