@@ -252,6 +252,20 @@ def _end_orphans(robot_pids: set[int]) -> int:
     return ended
 
 
+def _stop_resource_tracker() -> None:
+    """Wait for multiprocessing's resource tracker (started with the first robot) to exit.
+
+    It exits by itself once we do, but a moment later: stopping it here means that when the
+    worker process has ended, every process it started has ended too.
+    """
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # private; absent in some Pythons
+    if stop is not None:
+        with contextlib.suppress(OSError, ChildProcessError):
+            stop()
+
+
 class _Housekeeping:
     """The SLA rule (overdue tasks move up a level) and retention, run by every supervisor.
 
@@ -349,6 +363,7 @@ def run_worker(settings: WorkerSettings) -> int:
                 process.join()
         if reaper:
             _end_orphans(set())
+        _stop_resource_tracker()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         store.close()

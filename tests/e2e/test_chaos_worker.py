@@ -97,7 +97,7 @@ def orch(tmp_path: Path) -> Iterator[Orchestrator]:
 def marked_processes(mark: str) -> list[Any]:
     """Live processes started for this test (they inherit its marker in their environment)."""
     found = []
-    for process in psutil.process_iter(["pid"]):
+    for process in psutil.process_iter(["pid", "name", "cmdline"]):
         with contextlib.suppress(psutil.Error):
             if (
                 process.environ().get("TANDEM_CHAOS_MARK") == mark
@@ -180,7 +180,8 @@ def test_killed_robots_lose_no_case_and_write_no_address_twice(
     log = (tmp_path / "worker.log").read_text(encoding="utf-8", errors="replace")
     assert code == 0, log[-3000:]
     assert kills >= KILLS, f"only {kills} robots could be killed: the cases finished too fast"
-    assert marked_processes(worker_env["TANDEM_CHAOS_MARK"]) == [], "processes outlived the worker"
+    _, alive = psutil.wait_procs(marked_processes(worker_env["TANDEM_CHAOS_MARK"]), timeout=10)
+    assert alive == [], f"processes outlived the worker: {[p.info for p in alive]}"
     assert all(robot.status == "stopped" for robot in orch.list_robots())
 
     cases = orch.list_cases(limit=created + 10)
