@@ -42,9 +42,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 
+from bench.report import DOCS, table, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- api-bench -->", "<!-- /api-bench -->"
+SECTION = "api-bench"
 GOAL_P95_MS = 50.0
 REPEAT_EVERY = 10
 
@@ -322,6 +323,11 @@ def _machine() -> str:
     )
 
 
+def _answers(load: dict[str, Any]) -> str:
+    answers = ", ".join(f"{count} x {status}" for status, count in load["statuses"].items())
+    return answers + (f", {load['errors']} failed" if load["errors"] else "")
+
+
 def _report(results: dict[str, Any]) -> str:
     tandem, raw, check = results["tandem"], results["raw"], results["tandem_check"]
     met = tandem["p95_ms"] < GOAL_P95_MS and check["lost"] == 0 and check["unanswered"] == 0
@@ -332,18 +338,23 @@ def _report(results: dict[str, Any]) -> str:
         f"Measured {results['at']} on {_machine()}, {results['database']}, one server process "
         f"(uvicorn), open-loop client on loopback. Run: `{results['command']}`.",
         "",
-        "| server | requests | rate sent /s | median ms | p95 ms | p99 ms | max ms | answers |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for row in (tandem, raw):
-        answers = ", ".join(f"{count} x {status}" for status, count in row["statuses"].items())
-        if row["errors"]:
-            answers += f", {row['errors']} failed"
-        lines.append(
-            f"| {row['name']} | {row['requests']} | {row['achieved_rate']} | {row['median_ms']} | "
-            f"{row['p95_ms']} | {row['p99_ms']} | {row['max_ms']} | {answers} |"
-        )
-    lines += [
+        *table(
+            ("server", "requests", "rate sent /s", "median ms", "p95 ms", "p99 ms", "max ms", "answers"),
+            [
+                (
+                    row["name"],
+                    row["requests"],
+                    row["achieved_rate"],
+                    row["median_ms"],
+                    row["p95_ms"],
+                    row["p99_ms"],
+                    row["max_ms"],
+                    _answers(row),
+                )
+                for row in (tandem, raw)
+            ],
+            align="lrrrrrrl",
+        ),
         "",
         f"Goal p95 < {GOAL_P95_MS:.0f} ms at {tandem['rate']:.0f} requests/s, none lost: "
         f"**{'met' if met else 'NOT met'}** (p95 {tandem['p95_ms']} ms; {check['lost']} lost, "
@@ -364,15 +375,7 @@ def _report(results: dict[str, Any]) -> str:
 
 def write_docs(section: str, path: Path = DOCS) -> None:
     """Replace (or add) this benchmark's section of ``docs/benchmarks.md``."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{section}\n{END}"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        _, after = rest.split(END, 1)
-        text = before + block + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
+    write_section(path, SECTION, f"{section}\n")
 
 
 def main(argv: list[str] | None = None) -> int:

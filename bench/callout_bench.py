@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 
+from bench.report import DOCS, table, write_section
 from demo.server import free_port
 from orchestrator.app import ServerSettings, create_app
 from orchestrator.store import Orchestrator
@@ -49,8 +50,7 @@ from robots.humans import Callout
 from robots.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- callout-bench -->", "<!-- /callout-bench -->"
+SECTION = "callout-bench"
 GOAL_P95_MS = 300.0
 AGENT = ("max.agent", "agent-demo-2")  # Munich: the appointments queue
 QUEUE = "appointments"
@@ -282,6 +282,24 @@ def report(result: Result) -> str:
     every = result.latencies()
     p95 = percentile(every, 0.95)
     polled_median = statistics.median(result.polling) if result.polling else float("nan")
+    measured = [
+        ("all", every),
+        ("escalations (task arrives)", result.latencies("escalation")),
+        ("robot callouts", result.latencies("callout")),
+    ]
+    if result.polling:
+        measured.append((f"raw alternative: inbox polling every {result.poll_every:g} s", result.polling))
+    rows = [
+        (
+            label,
+            len(values),
+            f"{statistics.median(values):.0f}",
+            f"{percentile(values, 0.95):.0f}",
+            f"{max(values):.0f}",
+        )
+        for label, values in measured
+    ]
+    verdict = "met" if p95 < GOAL_P95_MS else "NOT met"
     lines = [
         "## Callout latency (escalation → pop-up in the agent's browser)",
         "",
@@ -291,26 +309,7 @@ def report(result: Result) -> str:
         f"callouts), the extra {result.listeners} agents on the stream and Chromium are separate processes. "
         "Run: `.venv/bin/python -m bench.callout_bench`.",
         "",
-        "| events | n | median ms | p95 ms | max ms |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for label, kind in (
-        ("all", None),
-        ("escalations (task arrives)", "escalation"),
-        ("robot callouts", "callout"),
-    ):
-        values = result.latencies(kind)
-        lines.append(
-            f"| {label} | {len(values)} | {statistics.median(values):.0f} | {percentile(values, 0.95):.0f} "
-            f"| {max(values):.0f} |"
-        )
-    if result.polling:
-        lines.append(
-            f"| raw alternative: inbox polling every {result.poll_every:g} s | {len(result.polling)} "
-            f"| {polled_median:.0f} | {percentile(result.polling, 0.95):.0f} | {max(result.polling):.0f} |"
-        )
-    verdict = "met" if p95 < GOAL_P95_MS else "NOT met"
-    lines += [
+        *table(("events", "n", "median ms", "p95 ms", "max ms"), rows, align="lrrrr"),
         "",
         f"Goal p95 < {GOAL_P95_MS:.0f} ms: **{verdict}** (p95 {p95:.0f} ms). "
         + (
@@ -334,14 +333,7 @@ def report(result: Result) -> str:
 
 def write_docs(path: Path, text: str) -> None:
     """Replace (or append) this benchmark's section of docs/benchmarks.md."""
-    section = f"{START}\n{text}{END}"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        current = before + section + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(current, encoding="utf-8")
+    write_section(path, SECTION, text)
 
 
 def main(argv: list[str] | None = None) -> int:

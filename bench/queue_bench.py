@@ -37,9 +37,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.report import DOCS, table, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- queue-bench -->", "<!-- /queue-bench -->"
+SECTION = "queue-bench"
 POSTGRES_URL = os.environ.get("TANDEM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOOP = "name: bench_noop\ninput:\n  n: {type: integer, required: false}\nsteps:\n  - set: {x: 1}\n"
 
@@ -312,6 +313,23 @@ def section(results: list[dict[str, Any]], real: dict[str, Any] | None, command:
     """The Markdown section for docs/benchmarks.md."""
     goals = {"SQLite": 500.0, "PostgreSQL": 1000.0}
     load = os.getloadavg()[0]
+    rows = []
+    for result in results:
+        tandem, raw = result["tandem"], result["raw"]
+        goal = goals[result["backend"]]
+        verdict = "met" if tandem["per_second"] >= goal else "**NOT met**"
+        ratio = tandem["per_second"] / raw["per_second"]
+        rows.append(
+            (
+                result["backend"],
+                tandem["workers"],
+                tandem["cases"],
+                f"{tandem['per_second']:.0f}",
+                f"{raw['per_second']:.0f}",
+                f"{ratio:.2f}x",
+                f"≥ {goal:.0f}/s: {verdict}",
+            )
+        )
     lines = [
         "## Work queue: claim + complete throughput, overhead in a real case",
         "",
@@ -319,19 +337,12 @@ def section(results: list[dict[str, Any]], real: dict[str, Any] | None, command:
         f"shared with other test runs; load average {load:.1f} at the end), "
         f"Python {platform.python_version()}. Run: `{command}`.",
         "",
-        "| backend | workers | cases | Tandem cases/s | raw queue cases/s | Tandem / raw | goal |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        *table(
+            ("backend", "workers", "cases", "Tandem cases/s", "raw queue cases/s", "Tandem / raw", "goal"),
+            rows,
+            align="lrrrrrl",
+        ),
     ]
-    for result in results:
-        tandem, raw = result["tandem"], result["raw"]
-        goal = goals[result["backend"]]
-        verdict = "met" if tandem["per_second"] >= goal else "**NOT met**"
-        ratio = tandem["per_second"] / raw["per_second"]
-        lines.append(
-            f"| {result['backend']} | {tandem['workers']} | {tandem['cases']} | "
-            f"{tandem['per_second']:.0f} | {raw['per_second']:.0f} | {ratio:.2f}x | "
-            f"≥ {goal:.0f}/s: {verdict} |"
-        )
     explanation = (
         "Each Tandem claim is one transaction: pick the most urgent claimable case (priority, deadline, "
         "age, `not_before`, expired leases) and set its fenced lease; append the audit transition; open a "
@@ -361,14 +372,7 @@ def section(results: list[dict[str, Any]], real: dict[str, Any] | None, command:
 
 def write_docs(path: Path, text: str) -> None:
     """Replace (or append) this benchmark's section of docs/benchmarks.md."""
-    block = f"{START}\n{text}{END}"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        current = before + block + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(current, encoding="utf-8")
+    write_section(path, SECTION, text)
 
 
 def main(argv: list[str] | None = None) -> int:

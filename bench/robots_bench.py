@@ -45,14 +45,14 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
+from bench.report import DOCS, read_section, table, write_section
 from bench.robots_apps import serve_apps
 from bench.robots_variants import VARIANTS, serve_variant
 from demo.data import CUSTOMERS, robot_secrets
 from demo.server import FACTORIES, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- robots-bench -->", "<!-- /robots-bench -->"
+SECTION = "robots-bench"
 KINDS = ("address", "delivery")
 BATCH_TIMEOUT_S = 600.0
 
@@ -374,6 +374,10 @@ def _verdict(met: bool | None) -> str:
     return "not measured" if met is None else ("**met**" if met else "**not met**")
 
 
+def _median_p95(times: dict[str, Any]) -> str:
+    return f"{_ms(times['median_ms'])} / {_ms(times['p95_ms'])}"
+
+
 def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
     """The results as Markdown (the console shows the same text)."""
     variants, ratios = summary["variants"], summary["ratios"]
@@ -394,29 +398,32 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
         "terminal step of `address_change` is left out of every variant (only Tandem drives it). "
         f"Effects checked in the apps' audit logs: {info['effects']}.",
         "",
-        "| variant | address median / p95 ms | delivery median / p95 ms | errors | orphans |",
-        "|---|---|---|---|---|",
+        *table(
+            ("variant", "address median / p95 ms", "delivery median / p95 ms", "errors", "orphans"),
+            [
+                (
+                    name,
+                    _median_p95(data["kinds"]["address"]),
+                    _median_p95(data["kinds"]["delivery"]),
+                    f"{data['errors']}{' (' + data['failure'] + ')' if data['failure'] else ''}",
+                    len(data["orphans"]),
+                )
+                for name, data in variants.items()
+            ],
+        ),
     ]
-    for name, data in variants.items():
-        address, delivery = data["kinds"]["address"], data["kinds"]["delivery"]
-        lines.append(
-            f"| {name} | {_ms(address['median_ms'])} / {_ms(address['p95_ms'])} "
-            f"| {_ms(delivery['median_ms'])} / {_ms(delivery['p95_ms'])} "
-            f"| {data['errors']}{' (' + data['failure'] + ')' if data['failure'] else ''} "
-            f"| {len(data['orphans'])} |"
-        )
-    lines += ["", "| goal | measured | verdict |", "|---|---|---|"]
+    goals: list[tuple[str, str, str]] = []
     for other, (goal, limit) in GOALS.items():
         if other not in ratios:
             continue
         values = ratios[other]
         met = all(not math.isnan(v) and v <= limit for v in values.values())
         shown = ", ".join(f"{kind} {v:.2f}x" for kind, v in values.items())
-        lines.append(f"| Tandem vs {other}: {goal} | Tandem/{other} median: {shown} | {_verdict(met)} |")
+        goals.append((f"Tandem vs {other}: {goal}", f"Tandem/{other} median: {shown}", _verdict(met)))
     if "tandem-browser-per-case" in ratios:
         shown = ", ".join(f"{k} {1 / v:.2f}x" for k, v in ratios["tandem-browser-per-case"].items())
-        lines.append(
-            f"| (no goal) browser per case, to show why not | per-case browser is slower by {shown} | - |"
+        goals.append(
+            ("(no goal) browser per case, to show why not", f"per-case browser is slower by {shown}", "-")
         )
     context = variants.get("tandem", {}).get("new_context_ms")
     if context:
@@ -427,25 +434,33 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
             seen += f"; readying the kept page for a case: median {page['median']:.1f} ms"
         if naive:
             seen += f"; naive script's context + page per case: median {naive['median']:.1f} ms"
-        lines.append(f"| new browser context < 50 ms | {seen} | {_verdict(context['median'] < 50)} |")
+        goals.append(("new browser context < 50 ms", seen, _verdict(context["median"] < 50)))
     memory = summary.get("memory")
     if memory:
-        lines.append(
-            f"| robot memory flat ±10% | {memory['cases']} cases: mean of cases {info['warmup'] + 1}-"
-            f"{info['warmup'] + memory['window']} {memory['first_mb']:.0f} MB, last {memory['window']} "
-            f"{memory['last_mb']:.0f} MB ({memory['change']:+.1%}), max {memory['max_mb']:.0f} MB "
-            "(process tree PSS: Python, Playwright driver, Chromium) "
-            f"| {_verdict(abs(memory['change']) <= 0.10)} |"
+        goals.append(
+            (
+                "robot memory flat ±10%",
+                f"{memory['cases']} cases: mean of cases {info['warmup'] + 1}-"
+                f"{info['warmup'] + memory['window']} {memory['first_mb']:.0f} MB, last {memory['window']} "
+                f"{memory['last_mb']:.0f} MB ({memory['change']:+.1%}), max {memory['max_mb']:.0f} MB "
+                "(process tree PSS: Python, Playwright driver, Chromium)",
+                _verdict(abs(memory["change"]) <= 0.10),
+            )
         )
     else:
-        lines.append("| robot memory flat ±10% | too few Tandem cases in this run | not measured |")
+        goals.append(("robot memory flat ±10%", "too few Tandem cases in this run", "not measured"))
     orphans = {name: data["orphans"] for name, data in variants.items()}
     total = sum(len(v) for v in orphans.values())
     shown = "none" if not total else "; ".join(f"{k}: {', '.join(v)}" for k, v in orphans.items() if v)
-    lines.append(
-        f"| zero orphan processes | browser processes alive after each variant closed (and after each case "
-        f"of the per-case variant): {shown} | {_verdict(total == 0)} |"
+    goals.append(
+        (
+            "zero orphan processes",
+            "browser processes alive after each variant closed (and after each case "
+            f"of the per-case variant): {shown}",
+            _verdict(total == 0),
+        )
     )
+    lines += ["", *table(("goal", "measured", "verdict"), goals)]
     failures = [
         f"{name}: {'; '.join(d['first_errors'])}" for name, d in variants.items() if d["first_errors"]
     ]
@@ -462,26 +477,12 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
 
 def write_docs(path: Path, text: str, notes: str) -> None:
     """Put ``text`` (and the hand-written ``notes``) between this benchmark's markers in ``path``."""
-    section = f"{START}\n{text}\n{notes}{END}"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        after = rest.split(END, 1)[1]
-        updated = before + section + after
-    else:
-        updated = current.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated, encoding="utf-8")
+    write_section(path, SECTION, f"{text}\n{notes}")
 
 
 def kept_notes(path: Path) -> str:
     """The hand-written analysis under the generated results, kept across runs."""
-    if not path.exists():
-        return ""
-    current = path.read_text(encoding="utf-8")
-    if START not in current or END not in current:
-        return ""
-    inside = current.split(START, 1)[1].split(END, 1)[0]
+    inside = read_section(path, SECTION) or ""
     marker = "<!-- robots-bench-notes -->"
     return inside[inside.index(marker) :] if marker in inside else ""
 

@@ -1,4 +1,5 @@
-"""End-to-end fixtures: the demo apps, a mail sink, a robot with real Chromium and Xvfb."""
+"""End-to-end fixtures: the demo apps, a mail sink, a robot with real Chromium and Xvfb, the
+control room on loopback and a browser for the people using it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ import pytest
 from connectors.mail_sink import MailSink
 from demo.data import robot_secrets
 from demo.server import DemoApps
+from orchestrator.app import ServerSettings, create_app
+from orchestrator.demo_run import ControlRoomServer
+from orchestrator.store import Orchestrator
+from robots.browser import acquire_playwright, launch_options, release_playwright
 from robots.engine import Engine
 from robots.humans import InMemoryHumans
 from robots.project import Project
@@ -97,3 +102,30 @@ class Robot:
 def robot(robot_sessions: ByKind, demo: DemoApps, tmp_path: Path) -> Robot:
     """A robot for one test (its browser and display shared with the other tests)."""
     return Robot(robot_sessions, tmp_path / "artifacts")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Orchestrator]:
+    """A fresh orchestrator database for the project, in this test's tmp folder."""
+    orchestrator = Orchestrator(f"sqlite:///{tmp_path / 'control-room.db'}", project=Project(ROOT))
+    yield orchestrator
+    orchestrator.close()
+
+
+@pytest.fixture
+def control_room(store: Orchestrator) -> Iterator[ControlRoomServer]:
+    """The control room over ``store``, served by uvicorn on a free loopback port."""
+    app = create_app(ServerSettings(secret_key="control-room-test-secret-0123456789"), store=store)
+    with ControlRoomServer(app) as server:
+        yield server
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A real Chromium for the people using the control room (sharing this thread's Playwright
+    driver with the robot)."""
+    playwright = acquire_playwright()
+    chromium = playwright.chromium.launch(**launch_options())
+    yield chromium
+    chromium.close()
+    release_playwright()

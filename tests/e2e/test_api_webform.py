@@ -8,7 +8,6 @@ the demo apps, so the status page the customer reloads shows the real outcome.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,40 +15,13 @@ import pytest
 
 from connectors.mail_sink import MailSink
 from demo.server import DemoApps
-from orchestrator.app import ServerSettings, create_app
 from orchestrator.demo_run import ControlRoomServer
 from orchestrator.execution import run_claim
 from orchestrator.store import Orchestrator
-from robots.browser import acquire_playwright, launch_options, release_playwright
 from robots.engine import Engine
-from robots.project import Project
 from robots.systems import ByKind
-from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Orchestrator]:
-    orchestrator = Orchestrator(f"sqlite:///{tmp_path / 'webform.db'}", project=Project(ROOT))
-    yield orchestrator
-    orchestrator.close()
-
-
-@pytest.fixture
-def control_room(store: Orchestrator) -> Iterator[ControlRoomServer]:
-    app = create_app(ServerSettings(secret_key="webform-test-secret-0123456789"), store=store)
-    with ControlRoomServer(app) as server:
-        yield server
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    playwright = acquire_playwright()
-    chromium = playwright.chromium.launch(**launch_options())
-    yield chromium
-    chromium.close()
-    release_playwright()
 
 
 def fill_form(page: Any, **fields: str) -> None:

@@ -8,24 +8,19 @@ browsers are real Chromium.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from demo.server import DemoApps
-from orchestrator.app import ServerSettings, create_app
 from orchestrator.demo_run import ControlRoomServer
 from orchestrator.execution import run_claim
 from orchestrator.models import Case
 from orchestrator.store import Orchestrator
-from robots.browser import acquire_playwright, launch_options, release_playwright
 from robots.engine import Engine
 from robots.humans import Callout
-from robots.project import Project
 from robots.systems import ByKind
-from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -37,30 +32,10 @@ HANNAH = {
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Orchestrator]:
-    """A fresh orchestrator database with the demo organisation."""
-    orchestrator = Orchestrator(f"sqlite:///{tmp_path / 'inbox.db'}", project=Project(ROOT))
-    orchestrator.load_organisation()
-    yield orchestrator
-    orchestrator.close()
-
-
-@pytest.fixture
-def control_room(store: Orchestrator) -> Iterator[ControlRoomServer]:
-    """The control room on a free loopback port."""
-    app = create_app(ServerSettings(secret_key="inbox-test-secret-key-0123456789"), store=store)
-    with ControlRoomServer(app) as server:
-        yield server
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """A real Chromium for the agents (sharing this thread's Playwright driver with the robot)."""
-    playwright = acquire_playwright()
-    chromium = playwright.chromium.launch(**launch_options())
-    yield chromium
-    chromium.close()
-    release_playwright()
+def store(store: Orchestrator) -> Orchestrator:
+    """The e2e store with the demo organisation (agents, units, queues) loaded."""
+    store.load_organisation()
+    return store
 
 
 class RobotAtDesk:

@@ -1,0 +1,107 @@
+"""A benchmark rewrites only its own section of docs/benchmarks.md, and its tables are Markdown."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from bench.report import read_section, table, write_section
+
+OTHERS = "# Benchmarks\n\nIntro.\n\n<!-- other-bench -->\nsomeone else's numbers\n<!-- /other-bench -->\n"
+
+
+def test_the_section_is_replaced_where_it_stands_and_the_rest_is_untouched(tmp_path: Path) -> None:
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text(
+        "# Benchmarks\n\n<!-- queue-bench -->\nold numbers\n<!-- /queue-bench -->\n\n"
+        "<!-- other-bench -->\nsomeone else's numbers\n<!-- /other-bench -->\n",
+        encoding="utf-8",
+    )
+
+    write_section(docs, "queue-bench", "## Work queue\n\nnew numbers\n")
+
+    assert docs.read_text(encoding="utf-8") == (
+        "# Benchmarks\n\n<!-- queue-bench -->\n## Work queue\n\nnew numbers\n<!-- /queue-bench -->\n\n"
+        "<!-- other-bench -->\nsomeone else's numbers\n<!-- /other-bench -->\n"
+    )
+
+
+def test_an_absent_section_is_appended_after_a_blank_line(tmp_path: Path) -> None:
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text(OTHERS + "\n\n", encoding="utf-8")
+
+    write_section(docs, "api-bench", "## Trigger API\n")
+
+    assert docs.read_text(encoding="utf-8") == (
+        OTHERS + "\n<!-- api-bench -->\n## Trigger API\n<!-- /api-bench -->\n"
+    )
+
+
+def test_a_missing_file_starts_with_the_title(tmp_path: Path) -> None:
+    docs = tmp_path / "docs" / "benchmarks.md"
+
+    write_section(docs, "api-bench", "## Trigger API\n")
+
+    assert docs.read_text(encoding="utf-8") == (
+        "# Benchmarks\n\n<!-- api-bench -->\n## Trigger API\n<!-- /api-bench -->\n"
+    )
+
+
+def test_a_section_without_its_closing_marker_is_left_and_a_whole_one_appended(tmp_path: Path) -> None:
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n<!-- api-bench -->\nhalf\n", encoding="utf-8")
+
+    write_section(docs, "api-bench", "new\n")
+
+    assert docs.read_text(encoding="utf-8") == (
+        "# Benchmarks\n<!-- api-bench -->\nhalf\n\n<!-- api-bench -->\nnew\n<!-- /api-bench -->\n"
+    )
+
+
+def test_a_written_section_reads_back(tmp_path: Path) -> None:
+    docs = tmp_path / "benchmarks.md"
+    assert read_section(docs, "robots-bench") is None
+    docs.write_text(OTHERS, encoding="utf-8")
+    assert read_section(docs, "robots-bench") is None
+
+    write_section(docs, "robots-bench", "results\n")
+
+    assert read_section(docs, "robots-bench") == "results\n"
+    assert read_section(docs, "other-bench") == "someone else's numbers\n"
+
+
+def test_a_table_has_header_alignment_and_rows() -> None:
+    lines = table(("events", "n", "median ms"), [("all", 100, "97"), ("robot callouts", 50, "")], "lrr")
+
+    assert lines == [
+        "| events | n | median ms |",
+        "|---|---:|---:|",
+        "| all | 100 | 97 |",
+        "| robot callouts | 50 |  |",
+    ]
+
+
+def test_table_columns_are_left_aligned_unless_told() -> None:
+    assert table(("goal", "verdict"), [])[1] == "|---|---|"
+    with pytest.raises(ValueError, match="one 'l' or 'r' per column"):
+        table(("goal", "verdict"), [], "lrr")
+
+
+@pytest.mark.parametrize("name", ["api_bench", "callout_bench", "queue_bench", "robots_bench"])
+def test_every_benchmark_imports_and_writes_through_the_shared_helper(name: str, tmp_path: Path) -> None:
+    bench = importlib.import_module(f"bench.{name}")
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text(OTHERS, encoding="utf-8")
+
+    if name == "api_bench":
+        bench.write_docs("## Results", docs)
+    elif name == "robots_bench":
+        bench.write_docs(docs, "## Results\n", "")
+    else:
+        bench.write_docs(docs, "## Results\n")
+
+    section = name.replace("_", "-")
+    assert docs.read_text(encoding="utf-8").startswith(OTHERS)
+    assert read_section(docs, section) == ("## Results\n\n" if name == "robots_bench" else "## Results\n")
