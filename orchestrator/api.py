@@ -266,20 +266,18 @@ def channel_token(
 ) -> ApiToken:
     """The caller's token, checked and counted against its rate limit; 401/429 otherwise."""
     metrics: ApiMetrics = request.app.state.metrics
-    if credentials is None or not credentials.credentials:
-        metrics.rejected.labels("auth").inc()
-        raise HTTPException(
-            status_code=401,
-            detail="an API token is required: send 'Authorization: Bearer <token>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    token = request.app.state.token_cache.verify(credentials.credentials, request.app.state.store)
+    presented = credentials.credentials if credentials is not None else ""
+    token = request.app.state.token_cache.verify(presented, request.app.state.store) if presented else None
     if token is None:
         metrics.rejected.labels("auth").inc()
         raise HTTPException(
             status_code=401,
-            detail="the API token is not valid or was revoked; ask the operators for a new one",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            detail=(
+                "the API token is not valid or was revoked; ask the operators for a new one"
+                if presented
+                else "an API token is required: send 'Authorization: Bearer <token>'"
+            ),
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"' if presented else "Bearer"},
         )
     settings = request.app.state.settings
     limit = settings.channel_rate_limits.get(token.channel, settings.rate_limit)

@@ -278,12 +278,22 @@ def error_page(
     return render(request, agent, "error.html", status=status, heading=heading, message=message)
 
 
-def _problem_page(request: Request, agent: Agent, error: Exception) -> HTMLResponse:
+def _error_status(error: Exception) -> int:
+    """The HTTP status of a store error, for the pages and the JSON API alike: 403 for
+    another unit's task, 404 for an id that names nothing, 409 for anything else."""
     if isinstance(error, PermissionDenied):
-        return error_page(request, agent, 403, "Not yours to open", str(error))
+        return 403
     if isinstance(error, NotFound):
-        return error_page(request, agent, 404, "Not found", str(error))
-    return error_page(request, agent, 409, "That did not work", str(error))
+        return 404
+    return 409
+
+
+PROBLEM_HEADINGS = {403: "Not yours to open", 404: "Not found", 409: "That did not work"}
+
+
+def _problem_page(request: Request, agent: Agent, error: Exception) -> HTMLResponse:
+    status = _error_status(error)
+    return error_page(request, agent, status, PROBLEM_HEADINGS[status], str(error))
 
 
 # -- view models ---------------------------------------------------------------------------
@@ -602,8 +612,38 @@ def _answer_from_form(task: HumanTask, form: dict[str, Any]) -> dict[str, Any]:
 TaskAction = Literal["claim", "release", "complete", "return", "comment", "reassign", "cancel"]
 
 
-def _act(store: Any, agent: Agent, task_id: str, action: str, form: dict[str, Any]) -> str:
-    """Do one thing to a task as ``agent``; the message to show. Store errors pass through."""
+@dataclass(frozen=True)
+class TaskInput:
+    """What an agent sent with a task action, read from a page's form or the API's JSON body.
+
+    The page and the API each read their own input into this; ``_act`` then does the action
+    the same way for both.
+    """
+
+    answer: dict[str, Any] | None = None  # complete (the form's values); return (optional)
+    note: str = ""  # return
+    text: str = ""  # comment
+    to: str = ""  # reassign: the user name
+    reason: str = ""  # cancel
+
+
+def _form_input(store: Any, agent: Agent, task_id: str, action: str, form: dict[str, Any]) -> TaskInput:
+    """A task page's form as the action's input; complete reads the answer by the task's form."""
+    answer = (
+        _answer_from_form(store.get_task(task_id, agent.username), form) if action == "complete" else None
+    )
+    return TaskInput(
+        answer=answer,
+        note=str(form.get("note", "")).strip(),
+        text=str(form.get("text", "")),
+        to=str(form.get("to", "")).strip(),
+        reason=str(form.get("reason", "")).strip(),
+    )
+
+
+def _act(store: Any, agent: Agent, task_id: str, action: str, given: TaskInput) -> str:
+    """Do one thing to a task as ``agent``; the message to show. Store errors pass through
+    (the store checks that the agent may do it)."""
     name = agent.username
     if action == "claim":
         store.claim_task(task_id, name)
@@ -612,22 +652,19 @@ def _act(store: Any, agent: Agent, task_id: str, action: str, form: dict[str, An
         store.release_task(task_id, name)
         return f"Task {task_id} is back in its queue."
     if action == "complete":
-        task = store.get_task(task_id, name)
-        store.complete_task(task_id, name, _answer_from_form(task, form))
+        store.complete_task(task_id, name, given.answer or {})
         return f"Task {task_id} completed; the case goes on."
     if action == "return":
-        note = str(form.get("note", "")).strip()
-        store.return_to_robot(task_id, name, comment=note)
+        store.return_to_robot(task_id, name, given.answer or None, comment=given.note)
         return f"Task {task_id} returned to a robot."
     if action == "comment":
-        store.comment_task(task_id, name, str(form.get("text", "")))
+        store.comment_task(task_id, name, given.text)
         return "Comment added."
     if action == "reassign":
-        target = str(form.get("to", "")).strip()
-        store.reassign_task(task_id, name, target)
-        return f"Task {task_id} reassigned to {target}."
+        store.reassign_task(task_id, name, given.to)
+        return f"Task {task_id} reassigned to {given.to}."
     if action == "cancel":
-        store.cancel_task(task_id, name, str(form.get("reason", "")).strip() or "cancelled by a supervisor")
+        store.cancel_task(task_id, name, given.reason or "cancelled by a supervisor")
         return f"Task {task_id} cancelled."
     raise NotFound("task action", action)
 
@@ -646,7 +683,9 @@ async def task_action(request: Request, task_id: str, action: str) -> Response:
     store = _store(request)
     back = _safe_next(str(form.get("back", "")) or f"/tasks/{task_id}")
     try:
-        message = await anyio.to_thread.run_sync(lambda: _act(store, agent, task_id, action, form))
+        message = await anyio.to_thread.run_sync(
+            lambda: _act(store, agent, task_id, action, _form_input(store, agent, task_id, action, form))
+        )
     except AnswerInvalid as error:
         task = await anyio.to_thread.run_sync(lambda: store.get_task(task_id, agent.username))
         view = await anyio.to_thread.run_sync(lambda: task_view(store, task, agent))
@@ -1095,13 +1134,9 @@ def _api_error(error: Exception) -> JSONResponse:
             {"field": p.split(":", 1)[0], "message": p.split(":", 1)[-1].strip()} for p in error.problems
         ]
         return JSONResponse({"error": str(error), "problems": problems}, status_code=422)
-    if isinstance(error, PermissionDenied):
-        return JSONResponse({"error": str(error)}, status_code=403)
-    if isinstance(error, NotFound):
-        return JSONResponse({"error": str(error)}, status_code=404)
     if isinstance(error, ValueError):
         return JSONResponse({"error": str(error), "problems": []}, status_code=422)
-    return JSONResponse({"error": str(error)}, status_code=409)
+    return JSONResponse({"error": str(error)}, status_code=_error_status(error))
 
 
 @router.get("/api/tasks", tags=["agents"], summary="The signed-in agent's tasks")
@@ -1140,23 +1175,13 @@ def api_task(request: Request, task_id: str) -> Response:
     return JSONResponse(_task_out(store, task, full=True), headers={"Cache-Control": "no-store"})
 
 
-def _api_action(request: Request, task_id: str, action: str, form: dict[str, Any]) -> Response:
+def _api_action(request: Request, task_id: str, action: str, given: TaskInput) -> Response:
     agent = _api_agent(request, writing=True)
     if isinstance(agent, JSONResponse):
         return agent
     store = _store(request)
     try:
-        if action == "complete":
-            store.complete_task(task_id, agent.username, dict(form.get("answer") or {}))
-        elif action == "return":
-            store.return_to_robot(
-                task_id,
-                agent.username,
-                dict(form.get("answer") or {}) or None,
-                comment=str(form.get("note", "")),
-            )
-        else:
-            _act(store, agent, task_id, action, form)
+        _act(store, agent, task_id, action, given)
         task = store.get_task(task_id, agent.username)
     except (OrchestratorError, ValueError) as error:
         return _api_error(error)
@@ -1166,28 +1191,28 @@ def _api_action(request: Request, task_id: str, action: str, form: dict[str, Any
 @router.post("/api/tasks/{task_id}/claim", tags=["agents"], summary="Claim a task")
 def api_claim(request: Request, task_id: str) -> Response:
     """Take an open task (session cookie and X-CSRF-Token)."""
-    return _api_action(request, task_id, "claim", {})
+    return _api_action(request, task_id, "claim", TaskInput())
 
 
 @router.post("/api/tasks/{task_id}/release", tags=["agents"], summary="Release a claimed task")
 def api_release(request: Request, task_id: str) -> Response:
     """Give a claimed task back to its queue."""
-    return _api_action(request, task_id, "release", {})
+    return _api_action(request, task_id, "release", TaskInput())
 
 
 @router.post("/api/tasks/{task_id}/complete", tags=["agents"], summary="Complete a task with its form")
 def api_complete(request: Request, task_id: str, body: TaskAnswer) -> Response:
     """Complete the task; the answer is checked against the task's form (422 lists every problem)."""
-    return _api_action(request, task_id, "complete", body.model_dump())
+    return _api_action(request, task_id, "complete", TaskInput(answer=body.answer))
 
 
 @router.post("/api/tasks/{task_id}/return", tags=["agents"], summary="Return a task's case to a robot")
 def api_return(request: Request, task_id: str, body: TaskAnswer) -> Response:
     """The case is queued again and a robot resumes it."""
-    return _api_action(request, task_id, "return", body.model_dump())
+    return _api_action(request, task_id, "return", TaskInput(answer=body.answer, note=body.note))
 
 
 @router.post("/api/tasks/{task_id}/comment", tags=["agents"], summary="Comment on a task")
 def api_comment(request: Request, task_id: str, body: CommentIn) -> Response:
     """Add a comment to the task's history."""
-    return _api_action(request, task_id, "comment", {"text": body.text})
+    return _api_action(request, task_id, "comment", TaskInput(text=body.text))
