@@ -24,7 +24,6 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -47,7 +46,6 @@ from connectors.channels import (
     map_ivr_call,
     map_webform,
 )
-from orchestrator.db import is_sqlite
 from orchestrator.errors import NotFound, PayloadInvalid
 from orchestrator.models import ApiToken, Case, CaseTimeline, StepEntry, Transition
 
@@ -375,31 +373,19 @@ def case_view(timeline: CaseTimeline) -> CaseView:
 # --- creating cases --------------------------------------------------------------------
 
 
-def write_gate(store: Any) -> AbstractContextManager[Any]:
-    """What the API's case creations pass through: one at a time on SQLite, freely elsewhere.
-
-    SQLite has one writer at a time; other writers wait in its busy handler, which sleeps
-    in growing steps (up to 100 ms) instead of being woken when the lock frees. With dozens
-    of request threads writing at once, a server spent most of its time asleep (2 cases/s
-    at 100 requests/s). Queueing this process's writers on a lock hands the database from
-    one to the next at once; robots in other processes still wait in the busy handler.
-    """
-    return threading.Lock() if is_sqlite(store.engine) else nullcontext()
-
-
 def start_case(request: Request, body: CaseRequest, *, channel: str, created_by: str) -> tuple[Case, bool]:
     """Create the case (or find it by reference) and count it; PayloadInvalid lists problems."""
-    store = request.app.state.store
-    with request.app.state.write_gate:
-        case, created = store.create_case(
-            body.workflow,
-            body.reference,
-            body.payload,
-            priority=body.priority,
-            deadline=body.deadline,
-            channel=channel,
-            actor=created_by,
-        )
+    # On SQLite, writers from every thread and process queue on one file lock and are
+    # woken in turn (orchestrator.db.WriterConnection).
+    case, created = request.app.state.store.create_case(
+        body.workflow,
+        body.reference,
+        body.payload,
+        priority=body.priority,
+        deadline=body.deadline,
+        channel=channel,
+        actor=created_by,
+    )
     metrics: ApiMetrics = request.app.state.metrics
     metrics.cases.labels(case.workflow, channel, "created" if created else "existing").inc()
     return case, created

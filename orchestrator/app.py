@@ -31,7 +31,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from orchestrator.api import ApiMetrics, MetricsMiddleware, RateLimiter, TokenCache, error_body, write_gate
+from orchestrator.api import ApiMetrics, MetricsMiddleware, RateLimiter, TokenCache, error_body
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied
 from robots.project import Project
 
@@ -241,7 +241,6 @@ def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> 
     app.state.metrics = ApiMetrics(store)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_storage)
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
-    app.state.write_gate = write_gate(store)
     _install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 

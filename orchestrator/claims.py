@@ -14,7 +14,8 @@ every statement is a network round trip, so here:
 
 SQLite cannot modify data in a CTE nor return the ``FROM`` side of an ``UPDATE``; there the
 same statements run one after another inside the one ``BEGIN IMMEDIATE`` transaction (no
-network, so the count matters less than the time the write lock is held).
+network, so the count matters less than the time the write lock is held), compiled once and
+run on the driver's cursor (``_Prepared``).
 
 A reclaim (the lease of a robot that died or hung expired) counts as a system failure of
 the case. A case whose robots keep dying — a poison case, e.g. a page that crashes the
@@ -26,9 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from orchestrator.base import new_id
 from orchestrator.errors import LeaseLost
@@ -47,31 +50,46 @@ class _Statements:
     def __init__(self) -> None:
         b = sa.bindparam
         now = b("p_now", type_=UTCDateTime)
-        claimable = sa.or_(
-            sa.and_(
-                CaseRow.status == "queued",
-                sa.or_(CaseRow.not_before.is_(None), CaseRow.not_before <= now),
-            ),
-            sa.and_(CaseRow.status == "running", CaseRow.lease_expires_at < now),
+        queued = sa.and_(
+            CaseRow.status == "queued",
+            sa.or_(CaseRow.not_before.is_(None), CaseRow.not_before <= now),
         )
-        pick = (
-            sa.select(
-                CaseRow.id,
-                CaseRow.status,
-                CaseRow.robot_id,
-                CaseRow.run_id,
-                CaseRow.failures,
-                CaseRow.max_attempts,
+        expired = sa.and_(CaseRow.status == "running", CaseRow.lease_expires_at < now)
+
+        def first(condition: sa.ColumnElement[bool]) -> sa.Select[*tuple[Any, ...]]:
+            # In the order of ix_cases_claim_order: priority, deadline (none last), age.
+            return (
+                sa.select(
+                    CaseRow.id,
+                    CaseRow.status,
+                    CaseRow.robot_id,
+                    CaseRow.run_id,
+                    CaseRow.failures,
+                    CaseRow.max_attempts,
+                    CaseRow.priority,
+                    CaseRow.deadline,
+                    CaseRow.created_at,
+                )
+                .where(condition)
+                .order_by(
+                    CaseRow.priority.desc(),
+                    CaseRow.deadline.is_(None),
+                    CaseRow.deadline,
+                    CaseRow.created_at,
+                    CaseRow.id,
+                )
+                .limit(1)
+                .with_for_update(skip_locked=True)
             )
-            .where(claimable)
-            .order_by(
-                CaseRow.priority.desc(), CaseRow.deadline.asc().nulls_last(), CaseRow.created_at, CaseRow.id
-            )
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        self.pick = pick
-        self.pick_among = pick.where(CaseRow.workflow.in_(b("p_workflows", expanding=True)))
+
+        # A claim takes the first of two candidates, each one index search: the first queued
+        # case and the first expired lease. (One query with ``queued OR expired`` cannot walk
+        # the index: it read and sorted the whole queue on every claim.)
+        among = CaseRow.workflow.in_(b("p_workflows", expanding=True))
+        self.pick_queued = first(queued)
+        self.pick_expired = first(expired)
+        self.pick_queued_among = first(sa.and_(queued, among))
+        self.pick_expired_among = first(sa.and_(expired, among))
         self.lose_run = (
             sa.update(RunRow)
             .where(RunRow.id == b("p_run"), RunRow.ended_at.is_(None))
@@ -96,8 +114,20 @@ class _Statements:
         )
 
         # PostgreSQL: pick and take in one statement, returning what the row held before.
-        def pick_and_take(query: sa.Select[*tuple[Any, ...]]) -> sa.Update:
-            picked = query.subquery("picked")
+        # Locking clauses are not allowed on a UNION, so each candidate is locked in its CTE.
+        def pick_and_take(
+            queued_first: sa.Select[*tuple[Any, ...]], expired_first: sa.Select[*tuple[Any, ...]]
+        ) -> sa.Update:
+            both = sa.union_all(
+                sa.select(queued_first.cte("queued_first")), sa.select(expired_first.cte("expired_first"))
+            ).subquery("candidates")
+            c = both.c
+            picked = (
+                sa.select(both)
+                .order_by(c.priority.desc(), c.deadline.is_(None), c.deadline, c.created_at, c.id)
+                .limit(1)
+                .subquery("picked")
+            )
             lost = sa.case((picked.c.status == "running", 1), else_=0)
             return (
                 sa.update(CaseRow)
@@ -111,8 +141,8 @@ class _Statements:
                 )
             )
 
-        self.pick_and_take = pick_and_take(pick)
-        self.pick_and_take_among = pick_and_take(self.pick_among)
+        self.pick_and_take = pick_and_take(self.pick_queued, self.pick_expired)
+        self.pick_and_take_among = pick_and_take(self.pick_queued_among, self.pick_expired_among)
         self.audit = sa.insert(CaseEventRow)
         self.open_run = sa.insert(RunRow)
         self.robot_busy = (
@@ -204,6 +234,115 @@ class _Statements:
 
 
 _STATEMENTS = _Statements()
+
+
+class _Prepared:
+    """A hot-path statement compiled once for SQLite and run on the driver's own cursor.
+
+    Per execution SQLAlchemy builds an execution context, processes parameters and wraps
+    results: on SQLite that took about three times as long as the SQL, all of it while the
+    one write lock was held. Here the SQL text, the parameter order and the type conversions
+    (``UTCDateTime``, JSON) are worked out once, with SQLAlchemy's own processors.
+    """
+
+    def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect, keys: Sequence[str] = ()) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None)
+        assert isinstance(compiled, SQLCompiler)
+        self.sql = str(compiled)
+        self.binds = [
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in compiled.positiontup or ()
+        ]
+        # Values written into the statement itself (status="running" ...).
+        self.fixed = {
+            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+        }
+        returned = statement.exported_columns if isinstance(statement, sa.Select | sa.UpdateBase) else ()
+        self.columns = [
+            (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for column in returned
+        ]
+
+    def _values(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        values = []
+        for name, process in self.binds:
+            value = params[name] if name in params else self.fixed[name]
+            values.append(value if process is None else process(value))
+        return tuple(values)
+
+    def run(self, connection: sa.Connection, params: dict[str, Any]) -> int:
+        """Execute with ``params``; how many rows it changed."""
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(self.sql, self._values(params))
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def rows(self, connection: sa.Connection, params: dict[str, Any]) -> list[SimpleNamespace]:
+        """Execute with ``params``; the rows it returns (attribute access, like SQLAlchemy's)."""
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(self.sql, self._values(params))
+            return [
+                SimpleNamespace(
+                    **{
+                        str(name): value if process is None else process(value)
+                        for (name, process), value in zip(self.columns, row, strict=True)
+                    }
+                )
+                for row in cursor.fetchall()
+            ]
+        finally:
+            cursor.close()
+
+    def run_many(self, connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(self.sql, [self._values(row) for row in rows])
+        finally:
+            cursor.close()
+
+
+_STEP_KEYS = (
+    "case_id", "run_id", "path", "kind", "label", "depth", "attempt", "outcome", "started_at",
+    "ended_at", "duration_ms", "outputs", "error", "error_kind", "system", "artifacts",
+)  # fmt: skip
+
+
+class _SQLiteStatements:
+    """The hot path's statements prepared for SQLite (``_Prepared``)."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        s = _STATEMENTS
+        self.pick_queued = _Prepared(s.pick_queued, dialect)
+        self.pick_expired = _Prepared(s.pick_expired, dialect)
+        self.take = _Prepared(s.take, dialect)
+        self.lose_run = _Prepared(s.lose_run, dialect)
+        self.audit = _Prepared(
+            s.audit, dialect, ("case_id", "at", "actor", "from_status", "to_status", "reason")
+        )
+        self.open_run = _Prepared(
+            s.open_run, dialect, ("id", "case_id", "attempt", "robot_id", "started_at", "status")
+        )
+        self.robot_busy = _Prepared(s.robot_busy, dialect)
+        self.done = _Prepared(s.done_fenced, dialect)
+        self.close_run = _Prepared(s.close_run, dialect)
+        self.robot_done = _Prepared(s.robot_done, dialect)
+        self.checkpoint = _Prepared(s.checkpoint_fenced, dialect)
+        self.current = _Prepared(s.current, dialect)
+        self.steps = _Prepared(s.steps, dialect, _STEP_KEYS)
+
+
+_SQLITE: dict[str, _SQLiteStatements] = {}
+
+
+def _sqlite(connection: sa.Connection) -> _SQLiteStatements:
+    dialect = connection.dialect
+    key = f"{dialect.name}+{dialect.driver}"
+    if key not in _SQLITE:
+        _SQLITE[key] = _SQLiteStatements(dialect)
+    return _SQLITE[key]
 
 
 class _Poisoned(Exception):
@@ -301,14 +440,22 @@ def _claim_once_sqlite(
     # SQLite: RETURNING cannot name the FROM side, so pick then take, in one immediate
     # transaction (the write lock is held from BEGIN: nobody else picks meanwhile).
     now: datetime = store.now()
-    statements = _STATEMENTS
-    params: dict[str, Any] = {"p_now": now}
-    query = statements.pick
-    if workflows:
-        query = statements.pick_among
-        params["p_workflows"] = list(workflows)
+    token, run_id = new_id("k")[2:], new_id("r")[2:]
     with store.engine.begin() as connection:
-        found = connection.execute(query, params).first()
+        prepared = _sqlite(connection)
+        candidates: list[Any]
+        if workflows:  # an expanding IN (...): left to SQLAlchemy
+            params = {"p_now": now, "p_workflows": list(workflows)}
+            candidates = [
+                *connection.execute(_STATEMENTS.pick_queued_among, params),
+                *connection.execute(_STATEMENTS.pick_expired_among, params),
+            ]
+        else:
+            candidates = [
+                *prepared.pick_queued.rows(connection, {"p_now": now}),
+                *prepared.pick_expired.rows(connection, {"p_now": now}),
+            ]
+        found = min(candidates, key=_claim_order, default=None)
         if found is None:
             return None
         reclaimed = found.status == "running"
@@ -317,13 +464,12 @@ def _claim_once_sqlite(
             if found.failures + 1 >= found.max_attempts:
                 raise _Poisoned(found.id)
             why = lost_reason(found.robot_id)
-            connection.execute(statements.lose_run, {"p_run": found.run_id, "p_now": now, "p_error": why})
+            prepared.lose_run.run(connection, {"p_run": found.run_id, "p_now": now, "p_error": why})
             events.append(
                 ("running", "queued", "orchestrator", f"{why} ({found.failures + 1}/{found.max_attempts})")
             )
-        token, run_id = new_id("k")[2:], new_id("r")[2:]
-        row = connection.execute(
-            statements.take,
+        (row,) = prepared.take.rows(
+            connection,
             {
                 "p_id": found.id,
                 "p_robot": robot_id,
@@ -333,17 +479,17 @@ def _claim_once_sqlite(
                 "p_now": now,
                 "p_lost": int(reclaimed),
             },
-        ).one()
+        )
         events.append(("queued", "running", robot_id, f"claimed (attempt {row.attempts})"))
-        connection.execute(
-            statements.audit,
+        prepared.audit.run_many(
+            connection,
             [
                 {"case_id": row.id, "at": now, "from_status": a, "to_status": b, "actor": who, "reason": why}
                 for a, b, who, why in events
             ],
         )
-        connection.execute(
-            statements.open_run,
+        prepared.open_run.run(
+            connection,
             {
                 "id": run_id,
                 "case_id": row.id,
@@ -353,11 +499,16 @@ def _claim_once_sqlite(
                 "status": "running",
             },
         )
-        connection.execute(
-            statements.robot_busy,
-            {"p_robot": robot_id, "p_case": row.id, "p_workflow": row.workflow, "p_now": now},
+        prepared.robot_busy.run(
+            connection, {"p_robot": robot_id, "p_case": row.id, "p_workflow": row.workflow, "p_now": now}
         )
-        return _claim(row, robot_id, token, run_id, reclaimed)
+    # Outside the transaction: the write lock is held no longer than the SQL needs.
+    return _claim(row, robot_id, token, run_id, reclaimed)
+
+
+def _claim_order(row: Any) -> tuple[Any, ...]:
+    """The claim order as a sort key (the ORDER BY of ``_Statements.pick_queued``)."""
+    return (-row.priority, row.deadline is None, row.deadline, row.created_at, row.id)
 
 
 def _claim(row: Any, robot_id: str, token: str, run_id: str, reclaimed: bool) -> Claim:
@@ -376,53 +527,60 @@ def finish_done(store: CaseStore, claim: Claim, record: RunRecord) -> Case:
     """Store a successful run: the fenced update, then audit, run and robot (one statement
     on PostgreSQL). ``LeaseLost`` (nothing changed) when the claim is no longer held."""
     now: datetime = store.now()
+    params = {
+        "p_id": claim.case.id,
+        "p_token": claim.token,
+        "p_state": record.state.model_dump(mode="json"),
+        "p_outputs": record.outputs,
+        "p_now": now,
+    }
+    after = {"p_case": claim.case.id, "p_now": now, "p_robot": claim.robot_id, "p_run": claim.run_id}
+    row: Any
     with store.engine.begin() as connection:
-        row = connection.execute(
-            _STATEMENTS.done_fenced,
-            {
-                "p_id": claim.case.id,
-                "p_token": claim.token,
-                "p_state": record.state.model_dump(mode="json"),
-                "p_outputs": record.outputs,
-                "p_now": now,
-            },
-        ).first()
+        if connection.dialect.name == "postgresql":
+            row = connection.execute(_STATEMENTS.done_fenced, params).first()
+            if row is not None:
+                connection.execute(_STATEMENTS.after_done, after)
+        else:
+            prepared = _sqlite(connection)
+            row = next(iter(prepared.done.rows(connection, params)), None)
+            if row is not None:
+                prepared.audit.run(
+                    connection,
+                    {
+                        "case_id": row.id,
+                        "at": now,
+                        "actor": claim.robot_id,
+                        "from_status": "running",
+                        "to_status": "done",
+                        "reason": "the run finished",
+                    },
+                )
+                prepared.close_run.run(connection, after)
+                prepared.robot_done.run(connection, after)
         if row is None:
             # Only now read why: the lease expired and another robot holds it, or cancelled.
             check_held(claim, connection.execute(_STATEMENTS.current, {"p_id": claim.case.id}).first())
             raise LeaseLost(f"robot {claim.robot_id} no longer holds case {claim.case.id}")
-        if connection.dialect.name == "postgresql":
-            connection.execute(
-                _STATEMENTS.after_done,
-                {"p_case": row.id, "p_now": now, "p_robot": claim.robot_id, "p_run": claim.run_id},
-            )
-        else:
-            connection.execute(
-                _STATEMENTS.audit,
-                {
-                    "case_id": row.id,
-                    "at": now,
-                    "actor": claim.robot_id,
-                    "from_status": "running",
-                    "to_status": "done",
-                    "reason": "the run finished",
-                },
-            )
-            connection.execute(_STATEMENTS.close_run, {"p_run": claim.run_id, "p_now": now})
-            connection.execute(_STATEMENTS.robot_done, {"p_robot": claim.robot_id, "p_now": now})
-        return Case.model_validate(row)
+    return Case.model_validate(row)
 
 
 def save_checkpoint(store: CaseStore, claim: Claim, state: RunState, steps: Sequence[StepRecord]) -> None:
     """The state to resume from and the step records since the last checkpoint, in one
     transaction fenced inside its update (no read first)."""
+    params = {"p_id": claim.case.id, "p_token": claim.token, "p_state": state.model_dump(mode="json")}
     with store.engine.begin() as connection:
-        result = connection.execute(
-            _STATEMENTS.checkpoint_fenced,
-            {"p_id": claim.case.id, "p_token": claim.token, "p_state": state.model_dump(mode="json")},
-        )
-        if result.rowcount != 1:
+        if connection.dialect.name == "postgresql":
+            changed = connection.execute(_STATEMENTS.checkpoint_fenced, params).rowcount
+        else:
+            changed = _sqlite(connection).checkpoint.run(connection, params)
+        if changed != 1:
             check_held(claim, connection.execute(_STATEMENTS.current, {"p_id": claim.case.id}).first())
             raise LeaseLost(f"robot {claim.robot_id} no longer holds case {claim.case.id}")
-        if steps:
-            connection.execute(_STATEMENTS.steps, [store._step_values(claim, record) for record in steps])
+        if not steps:
+            return
+        values = [store._step_values(claim, record) for record in steps]
+        if connection.dialect.name == "postgresql":
+            connection.execute(_STATEMENTS.steps, values)
+        else:
+            _sqlite(connection).steps.run_many(connection, values)

@@ -10,6 +10,7 @@ from orchestrator.errors import LeaseLost
 from orchestrator.execution import run_claim
 from orchestrator.store import Orchestrator
 from robots.engine import Engine
+from robots.records import RunRecord, RunState, StepRecord
 from tests.contract.conftest import Clock, new_case, run_next
 
 
@@ -27,6 +28,26 @@ def test_claims_go_by_priority_then_deadline_then_age(orch: Orchestrator, clock:
     while (claim := orch.claim_next_case("robot-1", 60)) is not None:
         order.append(claim.case.id)
     assert order == [urgent.id, due_soon.id, due_later.id, oldest.id, youngest.id]
+
+
+@pytest.mark.parametrize("workflows", [None, ["noop"]])
+def test_an_expired_lease_competes_with_queued_cases_in_the_same_order(
+    orch: Orchestrator, clock: Clock, workflows: list[str] | None
+) -> None:
+    middle = new_case(orch, reference="middle", priority=5)
+    taken = orch.claim_next_case("robot-1", 30, workflows=workflows)
+    assert taken is not None and taken.case.id == middle.id
+    clock.advance(seconds=31)  # robot-1 died: its case is claimable again, at priority 5
+    low = new_case(orch, reference="low", priority=1)
+    high = new_case(orch, reference="high", priority=9)
+    new_case(orch, "flaky", reference="other-workflow", priority=7)
+    order = []
+    while (claim := orch.claim_next_case("robot-2", 60, workflows=workflows)) is not None:
+        order.append((claim.case.reference, claim.reclaimed))
+    expected = [("high", False), ("middle", True), ("low", False)]
+    if workflows is None:
+        expected.insert(1, ("other-workflow", False))
+    assert order == expected
 
 
 def test_not_before_postpones_a_case(orch: Orchestrator, clock: Clock) -> None:
@@ -94,6 +115,59 @@ def test_a_run_is_stored_with_steps_and_outputs(orch: Orchestrator, engine: Engi
     ]
     assert [(s.path, s.outcome) for s in timeline.steps] == [("1", "ok")]
     assert timeline.runs[0].status == "done"
+
+
+def test_the_hot_path_stores_values_as_the_rest_of_the_store_reads_them(
+    orch: Orchestrator, clock: Clock
+) -> None:
+    # Claim, checkpoint and completion write with prepared statements on SQLite: the values
+    # must read back exactly (aware UTC times, JSON, nulls) through the ordinary queries.
+    case = new_case(orch)
+    orch.register_robot("robot-1", host="here", pid=1)
+    claimed_at = clock()
+    claim = orch.claim_next_case("robot-1", 45)
+    assert claim is not None and claim.case.lease_expires_at == claimed_at + timedelta(seconds=45)
+    assert claim.case.created_at == claimed_at and claim.case.not_before is None
+    clock.advance(seconds=2)
+    step = StepRecord(
+        path="1",
+        kind="set",
+        label="größe <b>",
+        started_at=clock(),
+        ended_at=clock() + timedelta(milliseconds=250),
+        duration_ms=250.0,
+        outcome="ok",
+        outputs={"x": [1, "ü", None]},
+        artifacts=["shot.png"],
+    )
+    orch.save_checkpoint(claim, RunState(completed={"1": {"x": 1}}), [step])
+    clock.advance(seconds=3)
+    record = RunRecord(
+        run_id=claim.run_id,
+        case_id=case.id,
+        workflow="noop",
+        version="1",
+        robot="robot-1",
+        status="done",
+        started_at=claimed_at,
+        ended_at=clock(),
+        outputs={"answer": 42, "text": "ok"},
+        state=RunState(completed={"1": {"x": 1}}),
+    )
+    done = orch.finish_run(claim, record)
+    assert done.finished_at == clock() and done.outputs == {"answer": 42, "text": "ok"}
+    again = orch.get_case(case.id)
+    assert again == done
+    timeline = orch.case_timeline(case.id)
+    assert [t.at for t in timeline.transitions] == [claimed_at, claimed_at, clock()]
+    (run,) = timeline.runs
+    assert (run.started_at, run.ended_at, run.status, run.error) == (claimed_at, clock(), "done", None)
+    (stored,) = timeline.steps
+    assert stored.label == "größe <b>" and stored.outputs == {"x": [1, "ü", None]}
+    assert stored.started_at == step.started_at and stored.ended_at == step.ended_at
+    assert stored.artifacts == ["shot.png"] and stored.duration_ms == 250.0
+    (robot,) = orch.list_robots()
+    assert (robot.status, robot.case_id, robot.cases_done, robot.heartbeat_at) == ("idle", None, 1, clock())
 
 
 def test_a_system_failure_is_retried_with_growing_backoff_then_escalated(
