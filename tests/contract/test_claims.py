@@ -38,8 +38,8 @@ def test_an_expired_lease_competes_with_queued_cases_in_the_same_order(
     taken = orch.claim_next_case("robot-1", 30, workflows=workflows)
     assert taken is not None and taken.case.id == middle.id
     clock.advance(seconds=31)  # robot-1 died: its case is claimable again, at priority 5
-    low = new_case(orch, reference="low", priority=1)
-    high = new_case(orch, reference="high", priority=9)
+    new_case(orch, reference="low", priority=1)
+    new_case(orch, reference="high", priority=9)
     new_case(orch, "flaky", reference="other-workflow", priority=7)
     order = []
     while (claim := orch.claim_next_case("robot-2", 60, workflows=workflows)) is not None:
