@@ -34,6 +34,17 @@ def _project(root: Path) -> Any:
     return Project(root)
 
 
+def _check_robot_settings() -> None:
+    """Refuse bad robot settings from the environment before anything starts."""
+    from robots.web import trace_mode
+
+    try:
+        trace_mode()
+    except ValueError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+
+
 def _parse_pairs(pairs: list[str], what: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for pair in pairs:
@@ -120,6 +131,8 @@ def run_workflow(
 ) -> None:
     """Run one case locally and show its step timeline."""
     from robots.cli_run import run_case
+
+    _check_robot_settings()
 
     payload: dict[str, Any] = {}
     if input_file:
@@ -238,6 +251,7 @@ def demo(
     """The whole demo on SQLite: demo apps, control room, robots, a mix of cases; Ctrl-C stops."""
     from orchestrator.demo_run import DemoOptions, run_demo
 
+    _check_robot_settings()
     options = DemoOptions(port=port, free_ports=free_ports, robots=robots, data_dir=data_dir)
     raise typer.Exit(run_demo(options))
 
@@ -260,6 +274,7 @@ def worker(
     """Run robots that claim cases from the queue and work them (Ctrl-C / SIGTERM stops gracefully)."""
     from orchestrator.worker import WorkerSettings, run_worker
 
+    _check_robot_settings()
     try:
         settings = WorkerSettings(
             robots=robots,

@@ -215,6 +215,9 @@ class TunedScript(_Script):
         if page is None:
             page = self.pages[system] = self.context.new_page()
             self._login(page, system)
+        # The kept pages share one context: the one in use must be the front tab, or
+        # Chromium holds back its JS dialogs (the CRM's confirm) for about two seconds.
+        page.bring_to_front()
         response = page.goto(url_of(system) + path, wait_until="domcontentloaded")
         if "/login" in page.url:
             self._login(page, system)

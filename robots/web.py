@@ -36,7 +36,20 @@ def default_timeout() -> float:
     return float(os.environ.get("TANDEM_WEB_TIMEOUT", "10"))
 
 
-TRACE_MODE = os.environ.get("TANDEM_TRACE", "on-failure")  # on-failure | off
+TRACE_MODES = {
+    "on-failure": "a trace of every action, request and console message, kept when a case fails",
+    "snapshots": "as on-failure, plus the page's DOM before and after every action (for "
+    "debugging a workflow: about 15 % slower per case in the robot benchmark)",
+    "off": "no trace (the failure's screenshot and page HTML are still kept)",
+}
+
+
+def trace_mode(value: str | None = None) -> str:
+    """The trace mode to use: ``value``, else ``TANDEM_TRACE``, else ``on-failure``."""
+    mode = (value or os.environ.get("TANDEM_TRACE") or "on-failure").strip().lower()
+    if mode not in TRACE_MODES:
+        raise ValueError(f"TANDEM_TRACE={mode!r} is not a trace mode: use one of {', '.join(TRACE_MODES)}")
+    return mode
 
 
 @dataclass
@@ -120,10 +133,10 @@ class WebSession:
 class WebSessions(SystemSessions):
     """The web session provider of one robot (one Chromium for the robot's life)."""
 
-    def __init__(self, *, headless: bool = True, recycle_after: int = 200, trace: str = TRACE_MODE) -> None:
+    def __init__(self, *, headless: bool = True, recycle_after: int = 200, trace: str | None = None) -> None:
         self.headless = headless
         self.recycle_after = recycle_after
-        self.trace = trace
+        self.trace = trace_mode(trace)
         self._playwright: Any = None
         self._browser: Any = None
         self._sessions: dict[str, WebSession] = {}
@@ -229,10 +242,10 @@ class WebSessions(SystemSessions):
             logger.info("logged into {} in {:.0f} ms", name, (time.perf_counter() - started) * 1000)
         if self.trace != "off":
             # Only after the login: a trace keeps request bodies, and the login's hold the password.
-            # DOM snapshots, no screencast: the snapshots show every step's page in the trace
-            # viewer, a failure's screenshot is taken apart, and the screencast slowed every
-            # navigation by a third in the robot benchmark.
-            context.tracing.start(screenshots=False, snapshots=True)
+            # No screencast (it slowed every navigation by a third in the robot benchmark), and
+            # DOM snapshots only when asked for (they cost about 15 % of a case): a failure's
+            # screenshot and page HTML are saved apart (_save_evidence).
+            context.tracing.start(screenshots=False, snapshots=self.trace == "snapshots")
             session.tracing = True
         return session
 
@@ -311,6 +324,10 @@ class WebSessions(SystemSessions):
             shot = directory / f"{name}-{stamp}.png"
             session.page.screenshot(path=str(shot), full_page=True, timeout=5000)
             files.append(str(shot))
+        with contextlib.suppress(Exception):
+            html = directory / f"{name}-{stamp}.html"
+            html.write_text(PROCESS_MASKER.mask_text(session.page.content()), encoding="utf-8")
+            files.append(str(html))
         if session.tracing:
             with contextlib.suppress(Exception):
                 trace = directory / f"{name}-{stamp}-trace.zip"

@@ -340,7 +340,9 @@ def click(ctx: ActionContext, params: ClickParams) -> Any:
                 raise SystemException(f"the app answered HTTP {response.status} to {response.url}")
             return {"status": response.status, "url": response.url}
         if params.expect_navigation:
-            with session.page.expect_navigation(timeout=timeout):
+            # The new page's DOM is enough (as web.goto's default): its stylesheets and images
+            # need not be in, and the next step auto-waits for what it needs.
+            with session.page.expect_navigation(wait_until="domcontentloaded", timeout=timeout):
                 press()
             return {"url": session.page.url}
         press()

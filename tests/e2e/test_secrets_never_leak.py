@@ -82,6 +82,8 @@ def everything_left_behind(
         if path.suffix == ".png":
             with Image.open(path) as image:
                 left[f"metadata of {path.name}"] = repr(image.info).encode()
+        if path.suffix == ".html":
+            left[f"page {path.name}"] = path.read_bytes()
         if path.suffix == ".zip":
             with zipfile.ZipFile(path) as trace:
                 for member in trace.namelist():
@@ -104,7 +106,9 @@ def test_the_password_is_nowhere_after_a_fresh_login_and_a_relogin(
     assert "expected text='***'" in (first.error or "")  # the password was in the message, and was masked
     traces = [p for p in (tmp_path / "artifacts").rglob("*.zip")]
     shots = [p for p in (tmp_path / "artifacts").rglob("*.png")]
+    pages = [p for p in (tmp_path / "artifacts").rglob("*.html")]
     assert len(traces) == 2 and len(shots) >= 2, "every failure keeps a screenshot and a trace"
+    assert len(pages) >= 2 and all(b"<html" in p.read_bytes() for p in pages), "and the page's HTML"
 
     for record in (first, second):
         for where, content in everything_left_behind(record, robot, tmp_path / "artifacts", log_file).items():

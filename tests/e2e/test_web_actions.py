@@ -266,8 +266,10 @@ def test_failure_keeps_screenshot_and_trace(site: str, project: Project, session
     )
     in_block = next(step for step in record.steps if step.kind == "in")
     kinds = sorted(Path(path).suffix for path in in_block.artifacts)
-    assert kinds == [".png", ".zip"], in_block.artifacts
+    assert kinds == [".html", ".png", ".zip"], in_block.artifacts
     assert all(Path(path).stat().st_size > 0 for path in in_block.artifacts)
+    page = next(Path(path) for path in in_block.artifacts if path.endswith(".html"))
+    assert "<title>Form</title>" in page.read_text(encoding="utf-8")  # the page the step failed on
 
 
 def test_login_once_and_again_after_expiry(
