@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from connectors.mail_sink import MailSink
+from demo.data import LOGINS
 from demo.server import DemoApps
 from tests.e2e.conftest import Robot
 
@@ -21,6 +23,21 @@ SOUTH = {"order_number": "O-100003", "postal_code": "80331", "name": "Lea Weber"
 
 def bookings(demo: DemoApps, portal: str) -> list[dict[str, object]]:
     return [entry["after"] for entry in demo.audit(portal) if entry["action"] == "slot_booked"]  # type: ignore[misc]
+
+
+def book_through_the_portal(demo: DemoApps, portal: str, order: str, postal_code: str, slot: str) -> None:
+    """Someone else books ``slot`` ("2026-11-25 08:00-12:00") for another order, through the
+    portal's own login and booking form."""
+    day, window = slot.split(" ")
+    ((user, password),) = LOGINS[portal].items()
+    with httpx.Client(base_url=demo.urls[portal], timeout=10, follow_redirects=True) as browser:
+        assert "Log out" in browser.post("/login", data={"user": user, "password": password}).text
+        if portal == "nordlog":
+            form = {"order": order, "postal_code": postal_code, "day": day, "window": window}
+            browser.post("/book", data=form).raise_for_status()
+        else:
+            form = {"order": order, "zip": postal_code, "slot": f"{day}|{window}", "confirmed": "yes"}
+            browser.post("/booking", data=form).raise_for_status()
 
 
 def test_a_northern_postal_code_is_booked_at_nordlogistik(
@@ -95,6 +112,51 @@ def test_appointment_failed_robot_human_robot(robot: Robot, demo: DemoApps, mail
     (mail,) = mail_sink.wait_for(1)
     body = mail.get_body().get_content()
     assert "Please ring twice" in body and str(booked["booking"]) in body
+
+
+@pytest.mark.parametrize(
+    ("customer", "portal", "competitor"),
+    [
+        (("C000002", "O-100002", "20095"), "nordlog", ("O-100001", "10115")),
+        (("C000003", "O-100003", "80331"), "suedexpress", ("O-100004", "50667")),
+    ],
+)
+def test_appointment_failed_hands_a_slot_taken_meanwhile_back_to_the_agents(
+    robot: Robot,
+    demo: DemoApps,
+    mail_sink: MailSink,
+    customer: tuple[str, str, str],
+    portal: str,
+    competitor: tuple[str, str],
+) -> None:
+    customer_id, order, postal_code = customer
+    case = {
+        "customer_id": customer_id,
+        "order_number": order,
+        "postal_code": postal_code,
+        "email": "c@example.com",
+    }
+    first = robot.run("appointment_failed", case, case_id="af-taken")
+    assert first.status == "waiting_human", first.error
+    offered = robot.humans.tasks[first.task_id].request.data["free_slots"]
+    agreed = offered[1]
+
+    book_through_the_portal(demo, portal, *competitor, agreed)  # while the agent is on the phone
+    robot.humans.complete(first.task_id, {"slot": agreed})
+    second = robot.run("appointment_failed", case, case_id="af-taken", state=first.state)
+
+    assert second.status == "escalated", second.error
+    assert [s.outcome for s in second.steps if s.outcome in ("retrying", "failed")] == []
+    task = robot.humans.tasks[second.task_id]
+    assert task.request.kind == "escalation" and task.request.queue == "appointments"
+    assert (
+        task.request.reason.startswith(f"Slot {agreed} at ") and "was taken meanwhile" in task.request.reason
+    )
+    assert task.request.data["taken_slot"] == agreed
+    assert task.request.data["free_slots"] == [slot for slot in offered if slot != agreed]
+    (taken,) = bookings(demo, portal)  # the competitor's booking; none by the robot for this order
+    assert taken["order"] == competitor[0]
+    assert mail_sink.messages == []
 
 
 def test_customer_assist_pops_up_hints_for_the_agent(robot: Robot, demo: DemoApps) -> None:
