@@ -134,7 +134,11 @@ class SystemSpec(Frozen):
         description="A Playwright selector seen only on the login page, e.g. 'text=Please sign in': "
         "after web.goto it tells that the session expired, and the robot logs in again.",
     )
-    recycle_after: int | None = Field(None, ge=1, description="Reopen the session after N cases.")
+    recycle_after: int | None = Field(
+        None,
+        ge=1,
+        description="Reopen the session after N cases (default 50: a kept context grows with every case).",
+    )
     description: str = ""
 
 

@@ -4,7 +4,9 @@ A robot works like a clerk who stays logged in. The browser starts once; each sy
 a browser context that logs in once (the system's ``login`` sub-workflow) and keeps its
 cookies across cases; each case gets a new page, so nothing of the last case's screen
 remains. After a system exception the system's context is closed and the next case logs in
-afresh; every ``recycle_after`` cases it is renewed anyway. A crashed browser is replaced.
+afresh; every ``recycle_after`` cases (default 50) it is renewed anyway: a kept context
+grows by a few MB per case (Chromium's renderers and Playwright's objects for every request)
+and closing it is the one thing that gives that back. A crashed browser is replaced.
 On a failure the robot keeps a screenshot and a Playwright trace of the case.
 """
 
@@ -133,7 +135,7 @@ class WebSession:
 class WebSessions(SystemSessions):
     """The web session provider of one robot (one Chromium for the robot's life)."""
 
-    def __init__(self, *, headless: bool = True, recycle_after: int = 200, trace: str | None = None) -> None:
+    def __init__(self, *, headless: bool = True, recycle_after: int = 50, trace: str | None = None) -> None:
         self.headless = headless
         self.recycle_after = recycle_after
         self.trace = trace_mode(trace)
