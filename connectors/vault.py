@@ -6,8 +6,9 @@ reads one; the value is masked everywhere from then on.
 
 ``EnvVault`` (the default) reads ``TANDEM_SECRET_CRM_ROBOT_PASSWORD``. ``EncryptedFileVault``
 reads a Fernet-encrypted JSON file (``TANDEM_VAULT_FILE``, key in ``TANDEM_VAULT_KEY`` or
-``TANDEM_VAULT_KEY_FILE``); create and fill one with ``python -m connectors.vault``. Other
-vaults (HashiCorp Vault, a cloud secret manager) subclass ``Vault`` and implement ``get``;
+``TANDEM_VAULT_KEY_FILE``); create and fill one with ``python -m connectors.vault``.
+``TANDEM_VAULT=hashicorp`` adds HashiCorp Vault's KV engine (``connectors.hashicorp_vault``)
+after both. Other vaults (a cloud secret manager) subclass ``Vault`` and implement ``get``;
 ``TANDEM_VAULT_CLASS=package.module:ClassName`` makes one the default.
 
 Hierarchy::
@@ -40,6 +41,14 @@ class VaultError(SystemException):
     """A secret is missing or the vault cannot be read; the message never holds a secret."""
 
 
+def parse_name(name: str) -> tuple[str, str]:
+    """``crm_robot.password`` -> ``("crm_robot", "password")``, ``api_token`` -> ``("api_token", "")``."""
+    if not _NAME.match(name):
+        raise VaultError(f"secret name {name!r} is not valid: use 'entry' or 'entry.key'")
+    entry, _, key = name.partition(".")
+    return entry, key
+
+
 class Vault(ABC):
     """Where secrets live. ``get('entry.key')`` or ``get('entry')`` for a single value."""
 
@@ -64,8 +73,7 @@ class EnvVault(Vault):
         return self._prefix + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
     def get(self, name: str) -> str:
-        if not _NAME.match(name):
-            raise VaultError(f"secret name {name!r} is not valid: use 'entry' or 'entry.key'")
+        parse_name(name)
         variable = self.variable(name)
         if variable not in self._environ:
             raise VaultError(f"secret {name!r} is not set: set the environment variable {variable}")
@@ -147,9 +155,7 @@ class EncryptedFileVault(Vault):
             return entries
 
     def get(self, name: str) -> str:
-        if not _NAME.match(name):
-            raise VaultError(f"secret name {name!r} is not valid: use 'entry' or 'entry.key'")
-        entry, _, key = name.partition(".")
+        entry, key = parse_name(name)
         value = self.read_all().get(entry)
         if key and isinstance(value, dict):
             value = value.get(key)
@@ -162,10 +168,8 @@ class EncryptedFileVault(Vault):
 
     def set(self, name: str, value: str) -> None:
         """Store ``name`` (``entry`` or ``entry.key``), re-encrypting the whole file."""
-        if not _NAME.match(name):
-            raise VaultError(f"secret name {name!r} is not valid: use 'entry' or 'entry.key'")
+        entry, key = parse_name(name)
         entries = dict(self.read_all())
-        entry, _, key = name.partition(".")
         if key:
             current = entries.get(entry)
             entries[entry] = {**(current if isinstance(current, dict) else {}), key: value}
@@ -203,26 +207,46 @@ class EncryptedFileVault(Vault):
 
 _defaults: dict[tuple[str, ...], Vault] = {}
 _defaults_lock = threading.Lock()
+# Every variable that shapes the default vault: a change builds a new one.
+_CONFIG_VARIABLES = (
+    "TANDEM_VAULT_CLASS",
+    "TANDEM_VAULT",
+    "TANDEM_VAULT_FILE",
+    "TANDEM_VAULT_KEY",
+    "TANDEM_VAULT_KEY_FILE",
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "VAULT_TOKEN_FILE",
+    "VAULT_NAMESPACE",
+    "VAULT_CACERT",
+    "VAULT_CAPATH",
+    "VAULT_SKIP_VERIFY",
+    "TANDEM_VAULT_HASHICORP_MOUNT",
+    "TANDEM_VAULT_HASHICORP_PATH",
+    "TANDEM_VAULT_HASHICORP_KV_VERSION",
+    "TANDEM_VAULT_HASHICORP_CACHE_SECONDS",
+    "TANDEM_VAULT_HASHICORP_TIMEOUT",
+)
+_BACKENDS = ("env", "hashicorp")
 
 
 def default_vault() -> Vault:
     """The vault robots use: environment variables, then the encrypted file when configured.
 
-    ``TANDEM_VAULT_CLASS=package.module:ClassName`` replaces both with another ``Vault``
-    (e.g. one for HashiCorp Vault), built without arguments.
+    ``TANDEM_VAULT=hashicorp`` asks HashiCorp Vault after those (``connectors.hashicorp_vault``),
+    so an environment variable still wins. ``TANDEM_VAULT_CLASS=package.module:ClassName``
+    replaces them all with another ``Vault``, built without arguments.
     """
-    config = tuple(
-        os.environ.get(name, "")
-        for name in ("TANDEM_VAULT_CLASS", "TANDEM_VAULT_FILE", "TANDEM_VAULT_KEY", "TANDEM_VAULT_KEY_FILE")
-    )
+    config = tuple(os.environ.get(name, "") for name in _CONFIG_VARIABLES)
     with _defaults_lock:
         vault = _defaults.get(config)
         if vault is None:
-            vault = _defaults[config] = _make_default(*config)
+            vault = _defaults[config] = _make_default(dict(zip(_CONFIG_VARIABLES, config, strict=True)))
         return vault
 
 
-def _make_default(class_path: str, vault_file: str, key: str, key_file: str) -> Vault:
+def _make_default(config: Mapping[str, str]) -> Vault:
+    class_path = config["TANDEM_VAULT_CLASS"]
     if class_path:
         module_name, _, class_name = class_path.partition(":")
         try:
@@ -236,9 +260,19 @@ def _make_default(class_path: str, vault_file: str, key: str, key_file: str) -> 
             raise VaultError(f"TANDEM_VAULT_CLASS={class_path!r} is not a subclass of connectors.vault.Vault")
         vault: Vault = vault_class()
         return vault
-    if vault_file:
-        return ChainVault(EnvVault(), EncryptedFileVault.from_env())
-    return EnvVault()
+    backend = config["TANDEM_VAULT"].strip().lower() or "env"
+    if backend not in _BACKENDS:
+        raise VaultError(
+            f"TANDEM_VAULT={config['TANDEM_VAULT']!r} is not a vault: use {' or '.join(_BACKENDS)}"
+        )
+    vaults: list[Vault] = [EnvVault()]
+    if config["TANDEM_VAULT_FILE"]:
+        vaults.append(EncryptedFileVault.from_env())
+    if backend == "hashicorp":
+        from connectors.hashicorp_vault import HashiCorpVault  # imports this module
+
+        vaults.append(HashiCorpVault())
+    return ChainVault(*vaults) if len(vaults) > 1 else vaults[0]
 
 
 def main(argv: list[str] | None = None) -> int:
