@@ -63,11 +63,18 @@ def validate(
     ] = None,
     project: ProjectDir = ROOT,
 ) -> None:
-    """Check workflows and rule tables: every problem, with file:line:column and a fix."""
+    """Check workflows, rule tables and schedules: every problem, with file:line:column and a fix."""
+    from orchestrator.schedule_cli import check_schedules, split_schedule_paths
     from robots.logs import configure_logging
 
     configure_logging(log_dir=None, console_level="WARNING")
-    problems = _project(project).validate(list(paths) if paths else None)
+    if paths:
+        schedule_files, others = split_schedule_paths(project, list(paths))
+        problems = _project(project).validate(others) if others else []
+        if schedule_files:
+            problems += check_schedules(project, schedule_files)[1]
+    else:
+        problems = _project(project).validate(None) + check_schedules(project)[1]
     if not problems:
         console.print("[green]no problems found[/green]")
         return

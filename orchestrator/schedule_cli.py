@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
 from types import FrameType
@@ -18,9 +19,19 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from orchestrator.schedule_model import load_schedules, project_workflows
+from orchestrator.schedule_model import (
+    Schedule,
+    load_schedule_files,
+    load_schedules,
+    project_workflows,
+    schedule_files,
+)
 from orchestrator.schedules import FireProgress, FireSummary, ScheduleError, ScheduleService
 from robots.errors import Problem
+from robots.yamlsource import load_yaml_file
+
+SCHEDULES_DIR = "schedules"
+"""Where a project keeps its schedule files (the scheduler reads every YAML file in it)."""
 
 
 def _store(project: Path, database_url: str | None) -> Any:
@@ -47,9 +58,61 @@ def _print_problems(problems: list[Problem], console: Console) -> None:
             console.print(f"    hint: {problem.hint}", highlight=False, markup=False)
 
 
+def check_schedules(
+    project: Path, files: Sequence[Path] | None = None
+) -> tuple[dict[str, Schedule], list[Problem]]:
+    """Load schedule files as ``validate`` checks them: name -> schedule, and every problem.
+
+    ``files`` default to every schedule under ``<project>/schedules``. On top of what a
+    scheduler checks when it loads them (keys, cron line, time zone, holiday country, the
+    workflow and its inputs, templates) a file source must exist under ``project`` (for a
+    name with ``{fire:...}``: its folder).
+    """
+    workflows = project_workflows(project)
+    if files is None:
+        return load_schedules(project / SCHEDULES_DIR, workflows=workflows, root=project)
+    return load_schedule_files(files, workflows=workflows, root=project)
+
+
+def is_schedule_file(path: Path, project: Path) -> bool:
+    """Whether ``run.py validate`` checks ``path`` as a schedule (else as a workflow).
+
+    A YAML file under ``<project>/schedules`` is a schedule, one under ``<project>/workflows``
+    a workflow; any other file is a schedule when it is a mapping with a ``workflow`` key and
+    no ``steps`` (a workflow always has steps, a schedule always names its workflow).
+    """
+    resolved = path.resolve()
+    if resolved.is_relative_to((project / SCHEDULES_DIR).resolve()):
+        return True
+    if resolved.is_relative_to((project / "workflows").resolve()):
+        return False
+    data, _, _ = load_yaml_file(path)
+    return isinstance(data, dict) and "workflow" in data and "steps" not in data
+
+
+def split_schedule_paths(project: Path, paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """The paths given to ``run.py validate``: (schedule files, everything else).
+
+    A folder that is (or is inside) ``<project>/schedules`` stands for its YAML files; other
+    folders, and paths that do not exist, are left to the workflow validation.
+    """
+    schedules_dir = (project / SCHEDULES_DIR).resolve()
+    found: dict[Path, Path] = {}  # resolved -> as given: a file named twice is checked once
+    others: list[Path] = []
+    for path in paths:
+        if path.is_dir() and path.resolve().is_relative_to(schedules_dir):
+            for file in schedule_files(path):
+                found.setdefault(file.resolve(), file)
+        elif path.is_file() and is_schedule_file(path, project):
+            found.setdefault(path.resolve(), path)
+        else:
+            others.append(path)
+    return list(found.values()), others
+
+
 def validate(project: Path, console: Console) -> int:
     """Check every schedule file under ``<project>/schedules``; 1 when there are problems."""
-    schedules, problems = load_schedules(project / "schedules", workflows=project_workflows(project))
+    schedules, problems = check_schedules(project)
     if problems:
         _print_problems(problems, console)
         console.print(f"[red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/red]")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cached_property
 from pathlib import Path
@@ -263,6 +264,19 @@ class FileSource(RowsSpec):
             )
         return value
 
+    def file_for(self, local_fire: datetime) -> str:
+        """``file`` with ``{fire:...}`` filled in for a fire (local time of the schedule).
+
+        ``ValueError`` says what is wrong with a placeholder other than ``{fire}``.
+        """
+        try:
+            return self.file.format(fire=local_fire)
+        except (KeyError, IndexError, AttributeError, ValueError) as error:
+            raise ValueError(
+                f"source.file {self.file!r} has a bad placeholder ({error}); "
+                "the only one is {fire}, e.g. in/{fire:%Y-%m-%d}.csv"
+            ) from None
+
 
 class QuerySource(RowsSpec):
     """Rows of a SQL query; it may use ``:fire_time``, ``:fire_date`` and ``:schedule``."""
@@ -474,9 +488,10 @@ WorkflowInputs = dict[str, frozenset[str] | None]
 
 
 class _ScheduleParser:
-    def __init__(self, source: Source, workflows: WorkflowInputs | None) -> None:
+    def __init__(self, source: Source, workflows: WorkflowInputs | None, root: Path | None = None) -> None:
         self.source = source
         self.workflows = workflows
+        self.root = root
         self.problems: list[Problem] = []
 
     def problem(self, path: PathKey, message: str, hint: str = "") -> None:
@@ -538,10 +553,14 @@ class _ScheduleParser:
             )
         except ValidationError as error:
             self.report(error, (), "the schedule", Schedule)
+            # What the file refers to is still checked: every problem of the file at once.
+            if isinstance(data.get("workflow"), str):
+                self.check_workflow(data["workflow"], source)
+            self.check_source_file(source)
             return None
         if source is None and "source" in data:
             return None
-        self.check_workflow(schedule)
+        self.check_workflow(schedule.workflow, schedule.source)
         self.check_templates(schedule)
         if not self.problems and not schedule.next_fire_times(datetime(2026, 1, 1, tzinfo=schedule.zone)):
             self.problem(
@@ -549,6 +568,7 @@ class _ScheduleParser:
                 "this schedule never fires: its calendar closes every day it would fire on",
                 "check cron weekdays against calendar.weekdays_only and calendar.closed",
             )
+        self.check_source_file(schedule.source)
         return schedule if not self.problems else None
 
     def parse_source(self, raw: Any) -> SourceSpec | None:
@@ -590,19 +610,47 @@ class _ScheduleParser:
                     f"templates here know {', '.join(FIRE_NAMES)}",
                 )
 
-    def check_workflow(self, schedule: Schedule) -> None:
+    def check_source_file(self, source: SourceSpec | None) -> None:
+        """With a project folder: the source file is there (or, named by the fire, its folder).
+
+        Only ``validate`` asks for this: a scheduler loads a schedule whose file is still to
+        come (it is read at fire time, and a missing one fails that fire).
+        """
+        if self.root is None or not isinstance(source, FileSource):
+            return
+        try:
+            name = source.file_for(datetime(2026, 1, 1, tzinfo=UTC))
+        except ValueError as error:
+            self.problem(("source", "file"), str(error))
+            return
+        path = Path(name) if Path(name).is_absolute() else self.root / name
+        if "{" not in source.file:
+            if not path.is_file():
+                self.problem(
+                    ("source", "file"),
+                    f"source file {path} does not exist",
+                    "put the file there or correct source.file (relative to the project folder)",
+                )
+        elif "{" not in str(Path(source.file).parent) and not path.parent.is_dir():
+            self.problem(
+                ("source", "file"),
+                f"the folder {path.parent} of source file {source.file!r} does not exist",
+                "create it or correct source.file (relative to the project folder)",
+            )
+
+    def check_workflow(self, workflow: str, source: SourceSpec | None) -> None:
+        """The workflow exists, and the payload fields the source makes are its inputs."""
         if self.workflows is None:
             return
-        if schedule.workflow not in self.workflows:
-            hint = suggest(schedule.workflow, set(self.workflows)) or (
+        if workflow not in self.workflows:
+            hint = suggest(workflow, set(self.workflows)) or (
                 f"workflows: {', '.join(sorted(self.workflows)) or 'none'}"
             )
-            self.problem(("workflow",), f"no workflow named {schedule.workflow!r}", hint)
+            self.problem(("workflow",), f"no workflow named {workflow!r}", hint)
             return
-        inputs = self.workflows[schedule.workflow]
-        if inputs is None:
-            return  # the workflow does not load; `run.py validate` reports why
-        source = schedule.source
+        inputs = self.workflows[workflow]
+        if inputs is None or source is None:
+            return  # a workflow that does not load: `run.py validate` reports why
         named: list[tuple[PathKey, str]] = []
         if isinstance(source, PayloadSource):
             named = [(("source", "payload", field), field) for field in source.payload]
@@ -611,11 +659,8 @@ class _ScheduleParser:
             named += [(("source", "constants", field), field) for field in source.constants]
         for path, field in named:
             if field not in inputs:
-                hint = (
-                    suggest(field, set(inputs))
-                    or f"inputs of {schedule.workflow}: {', '.join(sorted(inputs))}"
-                )
-                self.problem(path, f"{field!r} is not an input of workflow {schedule.workflow!r}", hint)
+                hint = suggest(field, set(inputs)) or f"inputs of {workflow}: {', '.join(sorted(inputs))}"
+                self.problem(path, f"{field!r} is not an input of workflow {workflow!r}", hint)
 
 
 def _template_strings(value: Any, path: PathKey) -> list[tuple[PathKey, str]]:
@@ -651,11 +696,15 @@ def parse_schedule(
 
 
 def _parse(
-    data: Any, source: Source, problems: list[Problem], workflows: WorkflowInputs | None
+    data: Any,
+    source: Source,
+    problems: list[Problem],
+    workflows: WorkflowInputs | None,
+    root: Path | None = None,
 ) -> tuple[Schedule | None, list[Problem]]:
     if problems and data is None:
         return None, problems
-    parser = _ScheduleParser(source, workflows)
+    parser = _ScheduleParser(source, workflows, root)
     schedule = parser.parse(data)
     found = sorted([*problems, *parser.problems], key=lambda p: (p.file, p.line, p.column))
     return (schedule if not found else None), found
@@ -671,21 +720,39 @@ def load_schedule(path: Path | str, *, workflows: WorkflowInputs | None = None) 
 
 
 def load_schedules(
-    directory: Path | str, *, workflows: WorkflowInputs | None = None
+    directory: Path | str, *, workflows: WorkflowInputs | None = None, root: Path | str | None = None
 ) -> tuple[dict[str, Schedule], list[Problem]]:
     """Every ``*.yaml`` schedule under ``directory``: name -> schedule, and all problems.
 
     A file with problems is left out (the others still run); two files with one name is a
-    problem on the second.
+    problem on the second. See ``load_schedule_files`` for ``workflows`` and ``root``.
     """
+    return load_schedule_files(schedule_files(directory), workflows=workflows, root=root)
+
+
+def schedule_files(directory: Path | str) -> list[Path]:
+    """The ``*.yaml`` / ``*.yml`` files under ``directory`` and its subfolders, sorted."""
     folder = Path(directory)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_schedule_files(
+    paths: Iterable[Path], *, workflows: WorkflowInputs | None = None, root: Path | str | None = None
+) -> tuple[dict[str, Schedule], list[Problem]]:
+    """The schedules of the given files: name -> schedule, and all problems (as ``load_schedules``).
+
+    ``workflows`` (name -> input field names) lets the workflow and the payload fields be
+    checked; ``root`` (the project folder) lets ``validate`` check that source files exist.
+    """
     found: dict[str, Schedule] = {}
     problems: list[Problem] = []
-    if not folder.is_dir():
-        return found, problems
-    for path in sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
-        data, source, file_problems = load_yaml_file(path)
-        schedule, file_problems = _parse(data, source, file_problems, workflows)
+    for path in paths:
+        data, source, file_problems = load_yaml_file(Path(path))
+        schedule, file_problems = _parse(
+            data, source, file_problems, workflows, Path(root) if root is not None else None
+        )
         problems.extend(file_problems)
         if schedule is None:
             continue

@@ -106,14 +106,10 @@ def fire_values(
 
 
 def _file_path(schedule: Schedule, source: FileSource, fire_time: datetime, root: Path) -> Path:
-    local = fire_time.astimezone(schedule.zone)
     try:
-        name = source.file.format(fire=local)
-    except (KeyError, IndexError, ValueError) as error:
-        raise SourceError(
-            f"schedule {schedule.name!r} ({schedule.file}): source.file {source.file!r} has a bad "
-            f"placeholder ({error}); the only one is {{fire}}, e.g. in/{{fire:%Y-%m-%d}}.csv"
-        ) from None
+        name = source.file_for(fire_time.astimezone(schedule.zone))
+    except ValueError as error:
+        raise SourceError(f"schedule {schedule.name!r} ({schedule.file}): {error}") from None
     path = Path(name)
     path = path if path.is_absolute() else root / path
     if not path.is_file():

@@ -19,7 +19,8 @@ heart-beating (the process died mid-batch) is taken over after ``stale_after`` a
 runs again; the references make that safe.
 
 **APScheduler.** The jobs live in APScheduler's ``SQLAlchemyJobStore`` on the same
-database, so a scheduler that was down knows which fires it missed. Our own executor hands
+database (table ``schedule_jobs``, created with the others by the orchestrator's
+migrations), so a scheduler that was down knows which fires it missed. Our own executor hands
 APScheduler's due run times to ``fire_due``, which applies the schedule's misfire policy
 (``MisfireSpec``) and fires. Calendars are applied by the trigger (``BusinessDayTrigger``)
 and again at fire time.
@@ -56,6 +57,7 @@ from orchestrator.schedule_model import (
     WorkflowInputs,
     load_schedules,
     project_workflows,
+    schedule_files,
 )
 from orchestrator.schedule_sources import SourceError, SourceRow, read_rows
 from robots.errors import Problem, TandemError
@@ -107,6 +109,9 @@ class ScheduleError(TandemError):
 
 # -- the fire record ------------------------------------------------------------------------------
 
+# The mapping the service works with. The tables themselves are created by the orchestrator's
+# Alembic migrations (``0002_schedule_tables``, with APScheduler's ``schedule_jobs``), so a
+# database opened by ``Orchestrator(migrate=True)`` has them.
 metadata = sa.MetaData()
 
 fires_table = sa.Table(
@@ -308,26 +313,6 @@ def _is_store_failure(error: Exception) -> bool:
     return isinstance(error, SQLAlchemyError | OSError | ConnectionError) and not hasattr(error, "problems")
 
 
-# The PostgreSQL advisory lock under which processes starting at once create the tables (the
-# orchestrator's migrations use 7_301_455_002).
-_TABLES_LOCK = 7_301_455_003
-
-
-def create_tables(engine: sa.Engine) -> None:
-    """Create the fire, pause-state and APScheduler job tables if missing.
-
-    Several scheduler processes may start at the same moment on a fresh database: on
-    PostgreSQL an advisory lock lets one create and the others find the tables there
-    (SQLite's immediate transactions serialise them anyway).
-    """
-    jobs = SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE).jobs_t
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _TABLES_LOCK})
-        metadata.create_all(connection, checkfirst=True)
-        jobs.create(connection, checkfirst=True)
-
-
 class ScheduleService:
     """Fires schedules into cases; pause, resume, run now, list; and the background scheduler.
 
@@ -353,8 +338,10 @@ class ScheduleService:
         """``cases`` is the case store (None: list/pause/resume only).
 
         ``engine`` (or ``database_url``, default ``TANDEM_DATABASE_URL`` or ./tandem.db; best
-        the case store's own engine, ``store.engine``) holds
-        the fire records, the pause state and APScheduler's jobs. Schedules come from
+        the case store's own engine, ``store.engine``) holds the fire records, the pause state
+        and APScheduler's jobs. Their tables come with the orchestrator's migrations: a given
+        engine's database is migrated already (the case store does that when it opens it), one
+        opened here from ``database_url`` is migrated here. Schedules come from
         ``schedules`` or from the YAML files under ``schedules_dir`` (default
         ``<root>/schedules``); ``root`` (default ``TANDEM_HOME`` or the working folder) is
         where relative source files are found.
@@ -362,7 +349,10 @@ class ScheduleService:
         self.cases = cases
         self.root = Path(root or os.environ.get("TANDEM_HOME") or Path.cwd())
         self.schedules_dir = Path(schedules_dir) if schedules_dir else self.root / "schedules"
-        self.engine = engine if engine is not None else db.create_engine(database_url)
+        if engine is None:
+            engine = db.create_engine(database_url)
+            db.migrate(engine)
+        self.engine = engine
         self.owner = owner or _default_owner()
         self.stale_after = stale_after
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -374,20 +364,11 @@ class ScheduleService:
         self._signature: tuple[tuple[str, int], ...] = ()
         self._reload_lock = threading.Lock()
         self.reload()
-        create_tables(self.engine)
 
     # -- schedules -------------------------------------------------------------------------
 
     def _files_signature(self) -> tuple[tuple[str, int], ...]:
-        if not self.schedules_dir.is_dir():
-            return ()
-        return tuple(
-            sorted(
-                (str(path), path.stat().st_mtime_ns)
-                for path in self.schedules_dir.rglob("*")
-                if path.suffix in (".yaml", ".yml") and path.is_file()
-            )
-        )
+        return tuple((str(path), path.stat().st_mtime_ns) for path in schedule_files(self.schedules_dir))
 
     def refresh(self) -> None:
         """Read the schedule files again if one was added, changed or removed since the last read."""
@@ -910,7 +891,11 @@ def scheduled_fire(name: str, *, fingerprint: str = "") -> None:
 
 
 class _SharedEngineJobStore(SQLAlchemyJobStore):
-    """APScheduler's SQLAlchemy job store on an engine it shares (so it must not dispose it)."""
+    """APScheduler's SQLAlchemy job store on an engine it shares (so it must not dispose it).
+
+    Its ``start()`` still creates ``schedule_jobs`` if missing; the migrations made it
+    already, so that is a no-op (and schedulers starting at once never race to create it).
+    """
 
     def shutdown(self) -> None:
         """Leave the shared engine open: the case store and the fire records still use it."""

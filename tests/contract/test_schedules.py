@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,11 +17,25 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
-from orchestrator.schedules import FireSummary, ScheduleService, create_tables, fire_reference
+from orchestrator import db
+from orchestrator.schedules import (
+    JOBS_TABLE,
+    FireSummary,
+    ScheduleService,
+    fire_reference,
+    states_table,
+)
+from orchestrator.schedules import metadata as schedules_metadata
 from orchestrator.store import Orchestrator
 from robots.project import Project
 from tests.conftest import write
+from tests.contract.conftest import POSTGRES_URL
 
 INPUTS = {"address_like": frozenset({"customer_id", "street", "postal_code"})}
 
@@ -304,25 +319,133 @@ def test_two_scheduler_processes_with_one_job_store_fire_each_case_once(
     assert len(references) == len(set(references)) == 4 * len(due)
 
 
-def test_many_services_creating_the_tables_at_once_all_succeed(orch: Orchestrator, root: Path) -> None:
-    with orch.engine.begin() as connection:
-        for table in ("schedule_fires", "schedule_states", "schedule_jobs"):
-            connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
-    results: list[BaseException | None] = []
-    barrier = threading.Barrier(4)
+# -- the schedule tables come with the migrations -----------------------------------------------
 
-    def create() -> None:
-        try:
-            barrier.wait()
-            create_tables(orch.engine)
-            results.append(None)
-        except BaseException as error:  # reported below
-            results.append(error)
 
-    threads = [threading.Thread(target=create) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert results == [None] * 4
-    assert service_for(orch, root).fire("nightly", FIRE).created == 4
+@pytest.fixture
+def fresh_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a database nothing has touched yet (a schema of its own on PostgreSQL)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    request.getfixturevalue("postgres_url")  # skips with the reason when there is no server
+    schema = f"tandem_fresh_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+SCHEDULE_TABLES = {"schedule_fires", "schedule_states", JOBS_TABLE}
+
+
+def schema_differences(engine: sa.Engine) -> list[Any]:
+    """How the database's schedule tables differ from the service's and APScheduler's definitions."""
+    expected = sa.MetaData()
+    for table in schedules_metadata.tables.values():
+        table.to_metadata(expected)
+    SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE).jobs_t.to_metadata(expected)
+    assert set(expected.tables) == SCHEDULE_TABLES
+
+    def ours(name: str | None, kind: str, parent: Any) -> bool:
+        return kind != "table" or name in SCHEDULE_TABLES
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"include_name": ours})
+        return list(compare_metadata(context, expected))
+
+
+def create_tables_as_before_migrations(engine: sa.Engine) -> None:
+    """What ``ScheduleService`` did on its first open before the tables had a migration."""
+    jobs = SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE).jobs_t
+    with engine.begin() as connection:
+        schedules_metadata.create_all(connection, checkfirst=True)
+        jobs.create(connection, checkfirst=True)
+
+
+def is_at_head(engine: sa.Engine) -> bool:
+    """Whether the database carries the newest migration."""
+    head = ScriptDirectory.from_config(db.alembic_config(engine)).get_current_head()
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision() == head
+
+
+def test_a_fresh_database_gets_the_schedule_tables_from_the_migrations(
+    fresh_url: str, contract_project: Project, root: Path
+) -> None:
+    store = Orchestrator(fresh_url, project=contract_project)
+    try:
+        assert set(sa.inspect(store.engine).get_table_names()) >= SCHEDULE_TABLES
+        assert schema_differences(store.engine) == []
+        service = service_for(store, root)
+        assert service.fire("nightly", FIRE).created == 4
+        service.pause("nightly", actor="ops:anna")
+        assert service.is_paused("nightly")
+        service.start()  # APScheduler's own create of schedule_jobs finds the table there
+        assert service.next_job_time("nightly") is not None
+        service.shutdown()
+    finally:
+        store.close()
+
+
+def test_a_database_with_the_tables_of_the_old_create_all_upgrades(
+    fresh_url: str, contract_project: Project, root: Path
+) -> None:
+    engine = db.create_engine(fresh_url)
+    command.upgrade(db.alembic_config(engine), "0001")
+    create_tables_as_before_migrations(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(states_table).values(
+                schedule="nightly",
+                paused=True,
+                file_paused=False,
+                changed_by="ops:anna",
+                changed_at=datetime(2030, 1, 6, 12, 0),
+            )
+        )
+    engine.dispose()
+    store = Orchestrator(fresh_url, project=contract_project)
+    try:
+        assert is_at_head(store.engine)
+        assert schema_differences(store.engine) == []
+        service = service_for(store, root)
+        assert service.is_paused("nightly")  # what ops decided before the upgrade is kept
+        service.resume("nightly", actor="ops:anna")
+        assert service.fire("nightly", FIRE).created == 4
+    finally:
+        store.close()
+
+
+def _migrating_process(url: str, together: Any) -> None:
+    """One process opening the database, as a scheduler or control room starting up would."""
+    engine = db.create_engine(url, pool_size=1)
+    together.wait(60)
+    db.migrate(engine)
+    engine.dispose()
+
+
+def test_many_processes_migrating_a_fresh_database_at_once_all_succeed(
+    fresh_url: str, contract_project: Project, root: Path
+) -> None:
+    # Processes, not threads: Alembic's ``op`` and ``context`` are per process.
+    context = multiprocessing.get_context("spawn")
+    together = context.Barrier(3)
+    processes = [context.Process(target=_migrating_process, args=(fresh_url, together)) for _ in range(3)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+    assert [process.exitcode for process in processes] == [0, 0, 0]
+    store = Orchestrator(fresh_url, project=contract_project, migrate=False)
+    try:
+        assert is_at_head(store.engine)
+        assert service_for(store, root).fire("nightly", FIRE).created == 4
+    finally:
+        store.close()

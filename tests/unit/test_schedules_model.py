@@ -256,8 +256,28 @@ def test_a_folder_loads_every_good_file_and_reports_the_rest(tmp_path: Path) -> 
         load_schedule(tmp_path / "c.yaml", workflows=WORKFLOWS)
 
 
+def test_a_missing_source_file_is_a_problem_for_validate_only(tmp_path: Path) -> None:
+    body = NIGHTLY.replace(
+        'source: {payload: {customer_id: C000001, street: Main St 1, postal_code: "80331", city: Munich}}',
+        "source: {file: in/today.csv, key: customer_id}",
+    )
+    write(tmp_path / "schedules" / "nightly.yaml", body)
+    # A scheduler loads it: the file is read at fire time and may arrive until then.
+    loaded, problems = load_schedules(tmp_path / "schedules", workflows=WORKFLOWS)
+    assert list(loaded) == ["nightly"] and problems == []
+    # validate (root given) says it is not there.
+    loaded, problems = load_schedules(tmp_path / "schedules", workflows=WORKFLOWS, root=tmp_path)
+    assert loaded == {}
+    assert [(p.line, p.column, p.message) for p in problems] == [
+        (5, 10, f"source file {tmp_path / 'in' / 'today.csv'} does not exist")
+    ]
+    write(tmp_path / "in" / "today.csv", "customer_id\nC000001\n")
+    loaded, problems = load_schedules(tmp_path / "schedules", workflows=WORKFLOWS, root=tmp_path)
+    assert list(loaded) == ["nightly"] and problems == []
+
+
 def test_the_shipped_schedules_load_against_the_project() -> None:
-    loaded, problems = load_schedules(ROOT / "schedules", workflows=_project_inputs())
+    loaded, problems = load_schedules(ROOT / "schedules", workflows=_project_inputs(), root=ROOT)
     assert not problems, "\n".join(map(str, problems))
     assert loaded
 
