@@ -1,15 +1,21 @@
-"""Shared test helpers: workflows from text, small projects in tmp folders."""
+"""Shared test helpers: workflows from text, small projects in tmp folders, schemas of their
+own on the PostgreSQL test server."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import textwrap
-from collections.abc import Coroutine
+import uuid
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import sqlalchemy as sa
 
 from robots.errors import Problem
 from robots.loader import parse_workflow
@@ -19,6 +25,8 @@ from robots.project import Project
 T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
+
+POSTGRES_URL = os.environ.get("TANDEM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def load_text(text: str, file: str = "test.yaml") -> tuple[Workflow | None, list[Problem]]:
@@ -63,3 +71,46 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def postgres_unreachable() -> str | None:
+    """Why the PostgreSQL test server cannot be used, or None when it can."""
+    try:
+        engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as error:
+        return (
+            f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(error).__name__}); "
+            "start it or point TANDEM_TEST_POSTGRES_URL at one"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class PostgresSchema:
+    """A schema of its own on the test server, and the URL whose connections work in it."""
+
+    name: str
+    url: str
+
+
+@contextmanager
+def postgres_schema(prefix: str) -> Iterator[PostgresSchema]:
+    """A fresh schema ``<prefix>_<random>`` on the test server, dropped (with all in it) at the
+    end; the test is skipped, saying why, when the server cannot be reached."""
+    problem = postgres_unreachable()
+    if problem:
+        pytest.skip(problem)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield PostgresSchema(name, f"{POSTGRES_URL}{separator}options=-csearch_path%3D{name}")
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()

@@ -8,7 +8,6 @@ skipped with a message that says so.
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -26,9 +25,8 @@ from orchestrator.store import Orchestrator
 from orchestrator.tables import QueueRow, UserRow
 from robots.engine import Engine
 from robots.project import Project
-from tests.conftest import write
-
-POSTGRES_URL = os.environ.get("TANDEM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.conftest import POSTGRES_URL as POSTGRES_URL  # for the suites that name the server
+from tests.conftest import postgres_schema, write
 
 WORKFLOWS = {
     "noop.yaml": """
@@ -121,35 +119,11 @@ def contract_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     return Project(root)
 
 
-def _postgres_available() -> str | None:
-    try:
-        engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-        engine.dispose()
-    except Exception as error:
-        return (
-            f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(error).__name__}); "
-            "start it or point TANDEM_TEST_POSTGRES_URL at one"
-        )
-    return None
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh schema on the test server for this session (dropped at the end)."""
-    problem = _postgres_available()
-    if problem:
-        pytest.skip(problem)
-    schema = f"tandem_contract_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with postgres_schema("tandem_contract") as schema:
+        yield schema.url
 
 
 @pytest.fixture(scope="session")
