@@ -48,7 +48,6 @@ class CaseRow(Base):
     __tablename__ = "cases"
     __table_args__ = (
         sa.UniqueConstraint("workflow", "reference", name="uq_cases_workflow_reference"),
-        sa.Index("ix_cases_claim", "status", "priority", "deadline", "created_at"),
         sa.Index("ix_cases_lease", "status", "lease_expires_at"),
     )
 
@@ -80,6 +79,19 @@ class CaseRow(Base):
     run_state: Mapped[dict[str, Any] | None]
     task_id: Mapped[str | None] = mapped_column(sa.String(32))
     purged_at: Mapped[datetime | None]
+
+
+# The claim order (``orchestrator.claims``): priority, deadline (none last), age. An index in
+# exactly that order lets the next queued case be read without sorting the queue.
+sa.Index(
+    "ix_cases_claim_order",
+    CaseRow.status,
+    CaseRow.priority.desc(),
+    CaseRow.deadline.is_(None),
+    CaseRow.deadline,
+    CaseRow.created_at,
+    CaseRow.id,
+)
 
 
 class CaseEventRow(Base):
