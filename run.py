@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -276,6 +277,10 @@ def worker(
         list[str] | None, typer.Option("--workflow", "-w", help="Only cases of this workflow (repeatable).")
     ] = None,
     headed: Annotated[bool, typer.Option("--headed", help="Show the browsers (needs a display).")] = False,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Robot ids are NAME#1, NAME#2... (default: the host name)."),
+    ] = None,
     project: ProjectDir = ROOT,
 ) -> None:
     """Run robots that claim cases from the queue and work them (Ctrl-C / SIGTERM stops gracefully)."""
@@ -291,6 +296,7 @@ def worker(
             once=once,
             headed=headed,
             workflows=tuple(workflow or ()),
+            name=name or socket.gethostname(),
         )
     except ValueError as error:
         errors.print(f"[red]{error}[/red]")

@@ -71,8 +71,13 @@ class WorkerSettings:
     """Personal data of cases finished longer ago is purged (hourly); 0 keeps it for ever."""
     housekeeping_seconds: float = 60.0
     """How often the supervisor escalates overdue human tasks (and, hourly, purges)."""
+    name: str = field(default_factory=socket.gethostname)
+    """The robots' ids are ``<name>#1`` ... (default: the host name). Two workers on one
+    machine need names of their own."""
 
     def __post_init__(self) -> None:
+        if not self.name.strip() or "#" in self.name:
+            raise ValueError(f"--name {self.name!r}: give a name without '#', e.g. the host's")
         if self.robots < 1:
             raise ValueError(f"--robots {self.robots}: run at least one robot")
         if self.lease_seconds < 3:
@@ -81,8 +86,24 @@ class WorkerSettings:
             )
 
 
-def _robot_id(index: int) -> str:
-    return f"{socket.gethostname()}#{index}"
+def _robot_id(settings: WorkerSettings, index: int) -> str:
+    return f"{settings.name}#{index}"
+
+
+def _ids_in_use(store: Any, settings: WorkerSettings) -> list[str]:
+    """Robots of this worker's ids that another live worker on this machine runs now."""
+    import psutil  # type: ignore[import-untyped]
+
+    ours = {_robot_id(settings, index) for index in range(1, settings.robots + 1)}
+    host = socket.gethostname()
+    return [
+        f"{robot.id} (pid {robot.pid})"
+        for robot in store.list_robots()
+        if robot.id in ours
+        and robot.status != "stopped"
+        and robot.host == host
+        and psutil.pid_exists(robot.pid)
+    ]
 
 
 # -- one robot --------------------------------------------------------------------------
@@ -141,7 +162,7 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
     from robots.project import Project
     from robots.robot import make_sessions
 
-    robot_id = _robot_id(index)
+    robot_id = _robot_id(settings, index)
     stopping = threading.Event()
     _detach_from_terminal()
 
@@ -227,7 +248,7 @@ def _become_subreaper() -> bool:
 
 def _end_orphans(robot_pids: set[int]) -> int:
     """End every child of ours that is not a live robot (left behind by a dead one)."""
-    import psutil  # type: ignore[import-untyped]
+    import psutil
 
     ended = 0
     me = psutil.Process()
@@ -303,6 +324,16 @@ def run_worker(settings: WorkerSettings) -> int:
     configure_logging(log_dir=settings.log_dir or settings.project_root / "logs")
     # Migrate once here, so N robots do not all wait for the migration lock.
     store = Orchestrator(settings.url, migrate=True, pool_size=1)
+    in_use = _ids_in_use(store, settings)
+    if in_use:
+        store.close()
+        logger.error(
+            "worker: another worker on this machine runs robot(s) {}: give this one a name of its "
+            "own (run.py worker --name {}-2) so the robots can be told apart",
+            ", ".join(in_use),
+            settings.name,
+        )
+        return 2
     housekeeping = _Housekeeping(store, settings)
     reaper = _become_subreaper()
     context = multiprocessing.get_context("spawn")
@@ -318,7 +349,7 @@ def run_worker(settings: WorkerSettings) -> int:
         process = context.Process(target=robot_main, args=(index, settings), name=f"robot-{index}")
         process.start()
         robots[index] = process
-        logger.info("worker: robot {} started (pid {})", _robot_id(index), process.pid)
+        logger.info("worker: robot {} started (pid {})", _robot_id(settings, index), process.pid)
 
     logger.info(
         "worker: {} robot(s), lease {:g}s, database {}",
@@ -340,7 +371,9 @@ def run_worker(settings: WorkerSettings) -> int:
                     del robots[index]
                     continue
                 how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                logger.warning("worker: robot {} died ({}); starting it again", _robot_id(index), how)
+                logger.warning(
+                    "worker: robot {} died ({}); starting it again", _robot_id(settings, index), how
+                )
                 ended = _end_orphans({p.pid for p in robots.values() if p.is_alive() and p.pid})
                 if ended:
                     logger.info("worker: ended {} process(es) the dead robot left behind", ended)
@@ -358,7 +391,9 @@ def run_worker(settings: WorkerSettings) -> int:
         for index, process in robots.items():
             process.join(timeout=max(0.1, deadline - time.monotonic()))
             if process.is_alive():
-                logger.warning("worker: robot {} did not stop in time: killing it", _robot_id(index))
+                logger.warning(
+                    "worker: robot {} did not stop in time: killing it", _robot_id(settings, index)
+                )
                 process.kill()
                 process.join()
         if reaper:
