@@ -16,6 +16,8 @@ Computed from the stored cases, runs and human tasks of a period (cases *created
                           minutes people spent on its tasks (never below 0), summed, in hours
 
 Rates are None when their denominator is 0, so a dashboard shows "-" rather than a made-up 0 %.
+``scope`` limits them to the cases a user may see (``TaskStore.case_scope``): an ops user of a
+branch gets the KPIs of their branch's cases, headquarters those of every case.
 """
 
 from __future__ import annotations
@@ -121,12 +123,16 @@ def compute_kpis(
     *,
     since: datetime | None = None,
     now: datetime | None = None,
+    scope: sa.ColumnElement[bool] | None = None,
 ) -> list[WorkflowKpis]:
-    """KPIs per workflow for the cases created since ``since`` (all cases when None), by name."""
+    """KPIs per workflow for the cases created since ``since`` (all cases when None), by name;
+    with ``scope`` (a condition on the cases table), only for the cases it selects."""
     moment = now or datetime.now(UTC)
     case_query = sa.select(CaseRow.id, CaseRow.workflow, CaseRow.status)
     if since is not None:
         case_query = case_query.where(CaseRow.created_at >= since)
+    if scope is not None:
+        case_query = case_query.where(scope)
     period_cases = case_query.subquery()
     with engine.connect() as connection:
         cases = connection.execute(sa.select(period_cases)).all()

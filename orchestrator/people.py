@@ -226,15 +226,20 @@ class PeopleStore(StoreBase):
         with self._tx() as session:
             return self._visible_units(session, username)
 
+    def _home_unit(self, session: Session) -> OrgUnitRow | None:
+        """The unit that owns what the organisation file does not place: the first root unit
+        (by id), i.e. headquarters; None before any unit exists."""
+        return session.scalars(
+            sa.select(OrgUnitRow).where(OrgUnitRow.parent_id.is_(None)).order_by(OrgUnitRow.id).limit(1)
+        ).first()
+
     def _queue_for_task(self, session: Session, name: str) -> QueueRow:
         """The queue ``name``; a workflow may name one the organisation file lacks: it is created
         under the root unit (so the task is never lost) and shows up for headquarters."""
         row = session.get(QueueRow, name)
         if row is not None:
             return row
-        root = session.scalars(
-            sa.select(OrgUnitRow).where(OrgUnitRow.parent_id.is_(None)).order_by(OrgUnitRow.id).limit(1)
-        ).first()
+        root = self._home_unit(session)
         if root is None:
             root = OrgUnitRow(id="hq", name="Headquarters", parent_id=None)
             session.add(root)

@@ -10,10 +10,19 @@ claimed task back to ``open``. What happens to the case:
 * returning a task to the robot queues the case again (an ``escalate`` step is then taken
   as checked and passed; after a robot failure the case simply runs again);
 * cancelling a task cancels the case.
+
+Escalation moves an open or claimed task one level up: to its queue's ``escalates_to``, or
+else to the ``escalation_queue`` of the parent of the unit that owns the queue. The SLA rule
+(``escalate_overdue_tasks``) does it for every open task past its due time; a supervisor of
+the task's unit does it for one task by hand (``escalate_task``), saying why.
+
+Cases carry no unit of their own; a case belongs to the units of the queues it uses (see
+``case_scope``), and that is what an ops user of a country or branch sees of cases.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.base import new_id
 from orchestrator.errors import InvalidTransition, NotFound, OrchestratorError, PermissionDenied
-from orchestrator.models import OPEN_TASK, HumanTask, StoredCallout, TaskEvent
+from orchestrator.models import OPEN_TASK, Case, HumanTask, StoredCallout, TaskEvent
 from orchestrator.people import PeopleStore
 from orchestrator.tables import CalloutRow, CaseRow, OrgUnitRow, QueueRow, TaskEventRow, TaskRow, UserRow
 from robots.engine import DataError, check_answer
@@ -40,6 +49,12 @@ class AnswerInvalid(OrchestratorError):
         self.task_id = task_id
         self.problems = problems
         super().__init__(f"the answer to task {task_id} does not fit its form: " + "; ".join(problems))
+
+
+def _note_breach(task: TaskRow, moment: datetime) -> None:
+    """Record that the task missed its due time, once, when ``moment`` is past it."""
+    if moment > task.due_at and task.breached_at is None:
+        task.breached_at = task.due_at
 
 
 def _origin(request: HumanTaskRequest, key: str) -> str:
@@ -366,8 +381,7 @@ class TaskStore(PeopleStore):
         task.status, task.answer, task.closed_at, task.closed_by = status, answer, now, username
         if task.assignee is None:
             task.assignee = username
-        if now > task.due_at and task.breached_at is None:
-            task.breached_at = task.due_at
+        _note_breach(task, now)
         self._task_event(session, task.id, username, status)
 
     def _case_of(self, session: Session, task: TaskRow) -> CaseRow | None:
@@ -455,6 +469,104 @@ class TaskStore(PeopleStore):
                 )
             return HumanTask.model_validate(task)
 
+    # -- escalation ----------------------------------------------------------------------
+
+    def _escalation_target(self, session: Session, queue_name: str) -> QueueRow | None:
+        """The next level's queue for tasks of ``queue_name``: the queue's ``escalates_to``, or
+        else the ``escalation_queue`` of its unit's parent; None at the top of the path."""
+        queue = session.get(QueueRow, queue_name)
+        if queue is None:
+            return None
+        target_name = queue.escalates_to
+        if target_name is None:
+            unit = session.get(OrgUnitRow, queue.unit_id)
+            parent = session.get(OrgUnitRow, unit.parent_id) if unit and unit.parent_id else None
+            target_name = parent.escalation_queue if parent else None
+        target = session.get(QueueRow, target_name) if target_name else None
+        return None if target is None or target.name == queue_name else target
+
+    def _move_up(
+        self,
+        session: Session,
+        task: TaskRow,
+        target: QueueRow,
+        moment: datetime,
+        *,
+        actor: str,
+        detail: str,
+        title: str,
+        message: str,
+    ) -> HumanTask:
+        """Put ``task`` into ``target`` one level up, due by that queue's SLA from ``moment``;
+        the task event and a 'task' callout for the target queue's agents are stored."""
+        self._task_event(session, task.id, actor, "escalated", detail)
+        task.queue = target.name
+        task.escalation_level += 1
+        task.due_at = moment + timedelta(minutes=target.sla_minutes)
+        session.add(
+            CalloutRow(
+                at=moment,
+                kind="task",
+                queue=target.name,
+                title=title,
+                message=message,
+                level="warning",
+                data={"task_id": task.id, "escalation_level": task.escalation_level},
+                hints=[],
+                case_id=task.case_id,
+                task_id=task.id,
+            )
+        )
+        session.flush()
+        return HumanTask.model_validate(task)
+
+    def escalation_targets(self) -> dict[str, str]:
+        """For every queue that has a next level: queue name -> the queue its tasks escalate to."""
+        with self._tx() as session:
+            names = list(session.scalars(sa.select(QueueRow.name)))
+            return {name: target.name for name in names if (target := self._escalation_target(session, name))}
+
+    def escalate_task(self, task_id: str, actor: str, reason: str) -> HumanTask:
+        """A supervisor (or admin) of the task's unit moves one open or claimed task to the next
+        level's queue by hand, saying why; the task.
+
+        It is due by the new queue's SLA from now and open there (a claim ends: the holder may
+        not see the new queue). ``InvalidTransition`` when the queue has no higher level.
+        """
+        with self._tx() as session:
+            task, user = self._task_for(session, task_id, actor)
+            if user.role not in SUPERVISING:
+                raise PermissionDenied(
+                    f"{actor} is {user.role}; only a supervisor or admin may escalate tasks"
+                )
+            if not reason.strip():
+                raise ValueError("say why the task is escalated: the next level reads it")
+            if task.status not in OPEN_TASK:
+                raise InvalidTransition(
+                    f"task {task_id} is {task.status}; only open or claimed tasks can be escalated"
+                )
+            target = self._escalation_target(session, task.queue)
+            if target is None:
+                raise InvalidTransition(
+                    f"task {task_id} is in {task.queue!r}, the top of its escalation path: the queue "
+                    "names no escalates_to and its unit's parent no escalation_queue "
+                    "(see the organisation file)"
+                )
+            moment = self.now()
+            _note_breach(task, moment)
+            held = f" (was claimed by {task.assignee})" if task.status == "claimed" else ""
+            task.status, task.assignee, task.claimed_at = "open", None, None
+            return self._move_up(
+                session,
+                task,
+                target,
+                moment,
+                actor=actor,
+                detail=f"moved from {task.queue} to {target.name}{held}: {reason.strip()}",
+                title=f"Task escalated to {target.name} by {actor}",
+                message=reason.strip(),
+            )
+
     def escalate_overdue_tasks(self, now: datetime | None = None) -> list[HumanTask]:
         """Move open tasks past their due time to the next level's queue; the moved tasks.
 
@@ -472,37 +584,103 @@ class TaskStore(PeopleStore):
                 )
             )
             for task in overdue:
-                if task.breached_at is None:
-                    task.breached_at = task.due_at
-                queue = session.get(QueueRow, task.queue)
-                target_name = queue.escalates_to if queue else None
-                if target_name is None and queue is not None:
-                    unit = session.get(OrgUnitRow, queue.unit_id)
-                    parent = session.get(OrgUnitRow, unit.parent_id) if unit and unit.parent_id else None
-                    target_name = parent.escalation_queue if parent else None
-                target = session.get(QueueRow, target_name) if target_name else None
-                if target is None or target.name == task.queue:
+                _note_breach(task, moment)
+                target = self._escalation_target(session, task.queue)
+                if target is None:
                     continue
-                self._task_event(
-                    session, task.id, "sla", "escalated", f"overdue in {task.queue}, moved to {target.name}"
-                )
-                task.queue = target.name
-                task.escalation_level += 1
-                task.due_at = moment + timedelta(minutes=target.sla_minutes)
-                session.add(
-                    CalloutRow(
-                        at=moment,
-                        kind="task",
-                        queue=target.name,
+                moved.append(
+                    self._move_up(
+                        session,
+                        task,
+                        target,
+                        moment,
+                        actor="sla",
+                        detail=f"overdue in {task.queue}, moved to {target.name}",
                         title=f"Overdue task escalated to {target.name}",
                         message=task.reason,
-                        level="warning",
-                        data={"task_id": task.id, "escalation_level": task.escalation_level},
-                        hints=[],
-                        case_id=task.case_id,
-                        task_id=task.id,
                     )
                 )
-                session.flush()
-                moved.append(HumanTask.model_validate(task))
         return moved
+
+    # -- which cases a user sees -----------------------------------------------------------
+
+    def _case_scope(self, session: Session, username: str) -> sa.ColumnElement[bool] | None:
+        visible = self._visible_units(session, username)
+        if visible >= set(session.scalars(sa.select(OrgUnitRow.id))):
+            return None
+        theirs = sa.select(QueueRow.name).where(QueueRow.unit_id.in_(visible))
+        scope = sa.or_(
+            CaseRow.exception_queue.in_(theirs),
+            CaseRow.id.in_(sa.select(TaskRow.case_id).where(TaskRow.queue.in_(theirs))),
+        )
+        home = self._home_unit(session)
+        if home is not None and home.id in visible:
+            # A queue the organisation file lacks is headquarters' (as for tasks).
+            scope = sa.or_(scope, CaseRow.exception_queue.not_in(sa.select(QueueRow.name)))
+        return scope
+
+    def case_scope(self, username: str) -> sa.ColumnElement[bool] | None:
+        """The cases ``username`` may see, as a condition on the ``cases`` table; None: every case.
+
+        Cases carry no unit; a case belongs to the units that own the queues it uses: its
+        workflow's exception queue (kept on the case when it is created) and the queues of its
+        human tasks. A user sees a case when one of those units is theirs or below theirs, so
+        headquarters sees every case, Munich the cases of its queues (and a case whose task
+        escalated from Munich to Germany stays visible to both).
+        """
+        with self._tx() as session:
+            return self._case_scope(session, username)
+
+    def list_cases_for(
+        self,
+        username: str,
+        *,
+        workflow: str | None = None,
+        status: str | None = None,
+        reference: str | None = None,
+        limit: int = 100,
+    ) -> list[Case]:
+        """The cases ``username`` may see (``case_scope``) that match every given filter, newest
+        first (``reference`` matches a prefix)."""
+        query = sa.select(CaseRow)
+        if workflow is not None:
+            query = query.where(CaseRow.workflow == workflow)
+        if status is not None:
+            query = query.where(CaseRow.status == status)
+        if reference is not None:
+            query = query.where(CaseRow.reference.startswith(reference, autoescape=True))
+        with self._tx() as session:
+            scope = self._case_scope(session, username)
+            if scope is not None:
+                query = query.where(scope)
+            query = query.order_by(CaseRow.created_at.desc(), CaseRow.id).limit(limit)
+            return [Case.model_validate(r) for r in session.scalars(query)]
+
+    def count_cases_for(self, username: str) -> dict[str, int]:
+        """Number of cases per status among those ``username`` may see."""
+        query = sa.select(CaseRow.status, sa.func.count()).group_by(CaseRow.status)
+        with self._tx() as session:
+            scope = self._case_scope(session, username)
+            if scope is not None:
+                query = query.where(scope)
+            return {status: count for status, count in session.execute(query)}
+
+    def visible_case_ids(self, username: str, case_ids: Iterable[str]) -> set[str]:
+        """Those of ``case_ids`` that name a case ``username`` may see."""
+        wanted = set(case_ids)
+        if not wanted:
+            return set()
+        with self._tx() as session:
+            query = sa.select(CaseRow.id).where(CaseRow.id.in_(wanted))
+            scope = self._case_scope(session, username)
+            if scope is not None:
+                query = query.where(scope)
+            return set(session.scalars(query))
+
+    def check_case_visible(self, case_id: str, username: str) -> None:
+        """NotFound when no case has that id; PermissionDenied when it belongs to other units."""
+        if case_id not in self.visible_case_ids(username, [case_id]):
+            with self._tx() as session:
+                if session.get(CaseRow, case_id) is None:
+                    raise NotFound("case", case_id)
+            raise PermissionDenied(f"case {case_id} belongs to units outside {username}'s")

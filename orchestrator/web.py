@@ -9,19 +9,22 @@ token bound to the session (a form field, or the ``X-CSRF-Token`` header for JSO
 
 What an agent sees is what the store lets them see: tasks of queues owned by their unit and
 the units below it; a task of another unit is refused by the page (403) and the API (403).
+The ops dashboard follows the same rule for cases (``TaskStore.case_scope``): an ops user of
+a branch sees the cases of their units' queues, headquarters every case.
 
 Pages::
 
     GET  /login, POST /login, POST /logout
     GET  /inbox                      the agent's tasks: filter, sort, SLA state
     GET  /tasks/{id}                 reason, gathered data, screenshot, form, comments, audit trail
-    POST /tasks/{id}/claim|release|complete|return|comment|reassign|cancel
-    GET  /supervisor                 SLA breaches, reassign, escalate overdue tasks
-    GET  /ops                        robots, queues, cases, schedules, KPIs
+    POST /tasks/{id}/claim|release|complete|return|comment|reassign|cancel|escalate
+    GET  /supervisor                 SLA breaches, reassign, escalate a task or every overdue one
+    GET  /ops                        robots, queues, cases, schedules, KPIs (of the user's units)
     GET  /ops/cases/{id}             a case's timeline, failure screenshot and trace; retry, cancel
     POST /assist                     "customer on the line": starts the customer_assist robot
     GET  /callouts/stream            Server-Sent Events: callouts and task arrivals (callouts.py)
-    GET  /api/tasks, GET /api/tasks/{id}, POST /api/tasks/{id}/claim|release|complete|return|comment
+    GET  /api/tasks, GET /api/tasks/{id}
+    POST /api/tasks/{id}/claim|release|complete|return|comment|escalate
 """
 
 from __future__ import annotations
@@ -427,6 +430,7 @@ def task_view(store: Any, task: HumanTask, agent: Agent) -> dict[str, Any]:
     audit.sort(key=lambda line: line.at)
     is_open = task.status in OPEN_TASK
     mine = task.status == "claimed" and task.assignee == agent.username
+    escalate_to = store.escalation_targets().get(task.queue) if is_open and agent.can_supervise else None
     return {
         **row.__dict__,
         "data": task.data,
@@ -441,6 +445,7 @@ def task_view(store: Any, task: HumanTask, agent: Agent) -> dict[str, Any]:
         "can_complete": is_open and (task.status == "open" or mine or agent.can_supervise),
         "can_return": is_open and task.case_id is not None and task.kind != "await_human",
         "can_comment": True,
+        "escalate_to": escalate_to,
     }
 
 
@@ -609,7 +614,7 @@ def _answer_from_form(task: HumanTask, form: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-TaskAction = Literal["claim", "release", "complete", "return", "comment", "reassign", "cancel"]
+TaskAction = Literal["claim", "release", "complete", "return", "comment", "reassign", "cancel", "escalate"]
 
 
 @dataclass(frozen=True)
@@ -624,7 +629,7 @@ class TaskInput:
     note: str = ""  # return
     text: str = ""  # comment
     to: str = ""  # reassign: the user name
-    reason: str = ""  # cancel
+    reason: str = ""  # cancel, escalate
 
 
 def _form_input(store: Any, agent: Agent, task_id: str, action: str, form: dict[str, Any]) -> TaskInput:
@@ -666,6 +671,9 @@ def _act(store: Any, agent: Agent, task_id: str, action: str, given: TaskInput) 
     if action == "cancel":
         store.cancel_task(task_id, name, given.reason or "cancelled by a supervisor")
         return f"Task {task_id} cancelled."
+    if action == "escalate":
+        moved = store.escalate_task(task_id, name, given.reason)
+        return f"Task {task_id} escalated to {moved.queue}."
     raise NotFound("task action", action)
 
 
@@ -705,6 +713,8 @@ async def task_action(request: Request, task_id: str, action: str) -> Response:
         return _flash(RedirectResponse(back, status_code=303), request, "error", str(error))
     if action in ("complete", "return", "cancel") and back == f"/tasks/{task_id}":
         back = "/inbox"
+    if action == "escalate" and back == f"/tasks/{task_id}":
+        back = "/supervisor"  # the task may now be above the supervisor's units
     return _flash(RedirectResponse(back, status_code=303), request, "ok", message)
 
 
@@ -803,6 +813,7 @@ def supervisor(request: Request) -> Response:
         breached=[r for r in rows if r.sla == "breached"],
         tasks=rows,
         people=people,
+        escalate_to=store.escalation_targets(),
         by_queue=by_queue,
         callout_after=last_callout_id(store),
     )
@@ -825,8 +836,9 @@ async def escalate_overdue(request: Request) -> Response:
 # -- ops dashboard -------------------------------------------------------------------------
 
 
-def queue_counts(store: Any) -> list[dict[str, Any]]:
-    """Every queue with its number of tasks per state (one grouped query)."""
+def queue_counts(store: Any, within: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """Every queue (or those named in ``within``) with its number of tasks per state (one
+    grouped query)."""
     query = sa.select(TaskRow.queue, TaskRow.status, sa.func.count()).group_by(TaskRow.queue, TaskRow.status)
     with store.engine.connect() as connection:
         counted = connection.execute(query).all()
@@ -838,7 +850,7 @@ def queue_counts(store: Any) -> list[dict[str, Any]]:
         rows.setdefault(name, {"name": name, "unit": "?", "sla_minutes": None, "counts": {}})["counts"][
             status
         ] = count
-    return [rows[name] for name in sorted(rows)]
+    return [rows[name] for name in sorted(rows) if within is None or name in within]
 
 
 def schedule_service(request: Request) -> Any:
@@ -877,8 +889,12 @@ def ops(
         return error_page(request, agent, 403, "Ops only", "The operations dashboard is for ops and admins.")
     store = _store(request)
     period = period if period in kpi_module.PERIODS else "7d"
-    rows = kpi_module.compute_kpis(store.engine, store.project, since=kpi_module.period_start(period))
-    cases = store.list_cases(
+    scope = store.case_scope(agent.username)
+    rows = kpi_module.compute_kpis(
+        store.engine, store.project, since=kpi_module.period_start(period), scope=scope
+    )
+    cases = store.list_cases_for(
+        agent.username,
         workflow=workflow or None,
         status=state or None,
         reference=reference or None,
@@ -886,15 +902,18 @@ def ops(
     )
     schedules, schedule_note = _schedule_rows(request)
     now = datetime.now(UTC)
+    robots = store.list_robots()
     return render(
         request,
         agent,
         "ops.html",
         section="ops",
-        robots=store.list_robots(),
+        scoped=scope is not None,
+        robots=robots,
         robot_stale=lambda robot: (now - robot.heartbeat_at) > timedelta(seconds=90),
-        queues=queue_counts(store),
-        counts=store.count_cases(),
+        robot_cases=store.visible_case_ids(agent.username, [r.case_id for r in robots if r.case_id]),
+        queues=queue_counts(store, None if scope is None else agent.queues),
+        counts=store.count_cases_for(agent.username),
         cases=cases,
         workflows=sorted(store.project.workflow_files()),
         filters={"reference": reference, "workflow": workflow, "state": state, "period": period},
@@ -926,8 +945,9 @@ def ops_case(request: Request, case_id: str) -> Response:
         return error_page(request, agent, 403, "Ops only", "Cases are shown to ops and admins.")
     store = _store(request)
     try:
+        store.check_case_visible(case_id, agent.username)
         timeline = store.case_timeline(case_id)
-    except NotFound as error:
+    except (PermissionDenied, NotFound) as error:
         return _problem_page(request, agent, error)
     case: Case = timeline.case
     return render(
@@ -956,9 +976,10 @@ def ops_case_artifact(request: Request, case_id: str, kind: str, index: int) -> 
         return error_page(request, agent, 403, "Ops only", "Artifacts are shown to ops and admins.")
     store = _store(request)
     try:
+        store.check_case_visible(case_id, agent.username)
         suffix = {"png": ".png", "trace": ".zip"}.get(kind)
         files = _artifacts(store.case_timeline(case_id).steps, suffix) if suffix else []
-    except NotFound as error:
+    except (PermissionDenied, NotFound) as error:
         return _problem_page(request, agent, error)
     if not 0 <= index < len(files):
         return error_page(request, agent, 404, "No such file", f"case {case_id} has no {kind} number {index}")
@@ -991,8 +1012,9 @@ async def ops_case_action(request: Request, case_id: str, action: str) -> Respon
             request, agent, 404, "Unknown action", f"cases can be retried or cancelled, not {action!r}"
         )
     try:
+        await anyio.to_thread.run_sync(lambda: store.check_case_visible(case_id, agent.username))
         await anyio.to_thread.run_sync(actions[action])
-    except NotFound as error:
+    except (PermissionDenied, NotFound) as error:
         return _problem_page(request, agent, error)
     except (InvalidTransition, OrchestratorError) as error:
         return _flash(RedirectResponse(back, status_code=303), request, "error", str(error))
@@ -1035,7 +1057,7 @@ async def ops_schedule_action(request: Request, name: str, action: str) -> Respo
 
 @router.get("/ops/kpis.json", include_in_schema=False)
 def ops_kpis(request: Request, period: str = "7d") -> Response:
-    """The KPIs as JSON (for a BI tool), per workflow and in total."""
+    """The KPIs as JSON (for a BI tool), per workflow and in total, of the cases the user sees."""
     agent = current_agent(request)
     if agent is None:
         return JSONResponse({"error": "sign in first"}, status_code=401)
@@ -1045,7 +1067,12 @@ def ops_kpis(request: Request, period: str = "7d") -> Response:
         problems = [{"field": "period", "message": f"use one of {', '.join(kpi_module.PERIODS)}"}]
         return JSONResponse({"error": "unknown period", "problems": problems}, status_code=422)
     store = _store(request)
-    rows = kpi_module.compute_kpis(store.engine, store.project, since=kpi_module.period_start(period))
+    rows = kpi_module.compute_kpis(
+        store.engine,
+        store.project,
+        since=kpi_module.period_start(period),
+        scope=store.case_scope(agent.username),
+    )
     return JSONResponse(
         {
             "period": period,
@@ -1089,6 +1116,12 @@ class CommentIn(BaseModel):
     """The body of comment."""
 
     text: str = Field(min_length=1, max_length=5000)
+
+
+class EscalateIn(BaseModel):
+    """The body of escalate: why the task goes to the next level (the next level reads it)."""
+
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 def _api_agent(request: Request, *, writing: bool) -> Agent | JSONResponse:
@@ -1182,7 +1215,9 @@ def _api_action(request: Request, task_id: str, action: str, given: TaskInput) -
     store = _store(request)
     try:
         _act(store, agent, task_id, action, given)
-        task = store.get_task(task_id, agent.username)
+        # An escalated task may now be above the supervisor's units; they just moved it, so
+        # they are shown where it went.
+        task = store.get_task(task_id, None if action == "escalate" else agent.username)
     except (OrchestratorError, ValueError) as error:
         return _api_error(error)
     return JSONResponse(_task_out(store, task, full=True))
@@ -1216,3 +1251,10 @@ def api_return(request: Request, task_id: str, body: TaskAnswer) -> Response:
 def api_comment(request: Request, task_id: str, body: CommentIn) -> Response:
     """Add a comment to the task's history."""
     return _api_action(request, task_id, "comment", TaskInput(text=body.text))
+
+
+@router.post("/api/tasks/{task_id}/escalate", tags=["agents"], summary="Escalate a task to the next level")
+def api_escalate(request: Request, task_id: str, body: EscalateIn) -> Response:
+    """Move the task to the next level's queue (supervisors and admins of its unit); the task
+    as it is now, in its new queue."""
+    return _api_action(request, task_id, "escalate", TaskInput(reason=body.reason))

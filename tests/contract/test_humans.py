@@ -1,5 +1,6 @@
 """Human tasks: durable gateway, visibility by unit, claim/release/reassign/comment,
-complete (checked against the form), return to robot, cancel, SLA escalation, callouts."""
+complete (checked against the form), return to robot, cancel, SLA escalation, escalation by
+hand, callouts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from orchestrator.errors import InvalidTransition, PermissionDenied
+from orchestrator.errors import InvalidTransition, NotFound, PermissionDenied
 from orchestrator.store import Orchestrator
 from orchestrator.tasks import AnswerInvalid
 from robots.engine import Engine
@@ -132,6 +133,84 @@ def test_overdue_tasks_escalate_to_the_parent_units_queue(
     assert moved.breached_at is not None and moved.due_at == clock() + timedelta(minutes=240)
     assert orch.list_tasks(MUNICH) == []  # the country's queue now, above the branch
     assert [t.id for t in orch.list_tasks(SUPERVISOR)] == [task_id]
+
+
+def test_a_supervisor_escalates_one_task_by_hand_to_the_next_level(
+    orch: Orchestrator, engine: Engine, clock: Clock
+) -> None:
+    _, task_id = waiting_case(orch, engine)
+    orch.claim_task(task_id, MUNICH)
+    clock.advance(minutes=10)  # still within the 60-minute SLA of appointments
+    moved = orch.escalate_task(task_id, SUPERVISOR, "customer threatens to cancel the order")
+    assert moved.queue == "de_escalations" and moved.escalation_level == 1
+    assert moved.status == "open" and moved.assignee is None  # Munich's agent cannot see it now
+    assert moved.due_at == clock() + timedelta(minutes=240) and moved.breached_at is None
+    last = orch.task_events(task_id)[-1]
+    assert (last.actor, last.action) == (SUPERVISOR, "escalated")
+    assert last.detail == (
+        "moved from appointments to de_escalations (was claimed by max.agent): "
+        "customer threatens to cancel the order"
+    )
+    assert orch.list_tasks(MUNICH) == []
+    with pytest.raises(PermissionDenied):
+        orch.get_task(task_id, MUNICH)
+    arrival = orch.callouts_since(0, username=SUPERVISOR)[-1]
+    assert arrival.task_id == task_id and arrival.queue == "de_escalations"
+    assert arrival.message == "customer threatens to cancel the order"
+    # Germany's escalations go to headquarters; headquarters is the top.
+    assert orch.escalate_task(task_id, SUPERVISOR, "needs a decision").queue == "hq_escalations"
+    with pytest.raises(PermissionDenied, match="outside"):
+        orch.escalate_task(task_id, SUPERVISOR, "again")
+    with pytest.raises(InvalidTransition, match="top of its escalation path"):
+        orch.escalate_task(task_id, "admin", "even higher")
+    assert orch.get_task(task_id).escalation_level == 2
+
+
+def test_only_a_supervisor_of_the_tasks_unit_may_escalate_it_and_only_with_a_reason(
+    orch: Orchestrator, engine: Engine, clock: Clock
+) -> None:
+    _, task_id = waiting_case(orch, engine)
+    with pytest.raises(PermissionDenied, match="only a supervisor or admin may escalate"):
+        orch.escalate_task(task_id, MUNICH, "too hard")
+    orch.create_user("bea.supervisor", "supervisor-demo-2", role="supervisor", unit="berlin")
+    with pytest.raises(PermissionDenied, match="outside"):
+        orch.escalate_task(task_id, "bea.supervisor", "not my branch")
+    with pytest.raises(ValueError, match="say why"):
+        orch.escalate_task(task_id, SUPERVISOR, "  ")
+    with pytest.raises(NotFound):
+        orch.escalate_task("t-nothing", SUPERVISOR, "no such task")
+    assert orch.get_task(task_id).queue == "appointments"
+    assert [e.action for e in orch.task_events(task_id)] == ["created"]
+    clock.advance(minutes=61)  # past its due time: escalating by hand records the breach too
+    before = orch.get_task(task_id)
+    moved = orch.escalate_task(task_id, "admin", "overdue and urgent")
+    assert moved.breached_at == before.due_at
+    orch.cancel_task(task_id, SUPERVISOR, "customer withdrew")
+    with pytest.raises(InvalidTransition, match="only open or claimed"):
+        orch.escalate_task(task_id, SUPERVISOR, "too late")
+
+
+def test_the_sla_rule_and_the_hand_take_the_same_path(
+    orch: Orchestrator, engine: Engine, clock: Clock
+) -> None:
+    assert orch.escalation_targets() == {
+        "appointments": "de_escalations",
+        "appointment_exceptions": "de_escalations",
+        "address_review": "de_escalations",
+        "address_exceptions": "de_escalations",
+        "de_escalations": "hq_escalations",
+        "exceptions": "hq_escalations",
+        "assist": "hq_escalations",
+    }
+    _, by_hand = waiting_case(orch, engine)
+    _, overdue = waiting_case(orch, engine)
+    orch.escalate_task(by_hand, SUPERVISOR, "why not")
+    clock.advance(minutes=61)
+    (moved,) = orch.escalate_overdue_tasks()
+    assert moved.id == overdue
+    assert orch.get_task(by_hand).queue == orch.get_task(overdue).queue == "de_escalations"
+    assert [(e.actor, e.action) for e in orch.task_events(overdue)][-1] == ("sla", "escalated")
+    assert orch.task_events(overdue)[-1].detail == "overdue in appointments, moved to de_escalations"
 
 
 def test_callouts_are_stored_and_read_since_an_id_by_who_may_see_them(

@@ -19,7 +19,13 @@ from robots.project import Project
 from tests.conftest import ROOT
 
 SECRET = "unit-test-secret-key-0123456789abcdef"
-PASSWORDS = {"max.agent": "agent-demo-2", "anna.agent": "agent-demo-1", "admin": "admin-demo-1"}
+PASSWORDS = {
+    "max.agent": "agent-demo-2",
+    "anna.agent": "agent-demo-1",
+    "admin": "admin-demo-1",
+    "sven.supervisor": "supervisor-demo-1",
+    "olaf.ops": "ops-demo-1",
+}
 MARKUP = "<img src=x onerror=alert(1)>"
 
 
@@ -56,7 +62,8 @@ def csrf_of(client: TestClient) -> str:
 
 @pytest.fixture(scope="module")
 def agents(app: TestClient) -> dict[str, TestClient]:
-    """Signed-in clients: Munich's agent, Berlin's agent, the admin."""
+    """Signed-in clients: Munich's agent, Berlin's agent, the admin, Germany's supervisor and
+    headquarters' ops user."""
     return {name: sign_in(app, name) for name in PASSWORDS}
 
 
@@ -302,3 +309,126 @@ def test_ops_sees_a_failed_steps_screenshot_and_trace(
     assert admin.get(f"/ops/cases/{claim.case.id}/artifact/trace/0").content == trace.read_bytes()
     assert admin.get(f"/ops/cases/{claim.case.id}/artifact/png/1").status_code == 404  # /etc/passwd is no png
     assert agents["max.agent"].get(f"/ops/cases/{claim.case.id}/artifact/png/0").status_code == 403
+
+
+def csrf_in(page: str) -> str:
+    """The CSRF token a rendered page's forms carry."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "the page has no form"
+    return found.group(1)
+
+
+def test_a_supervisor_escalates_a_task_from_its_page_and_an_agent_is_refused(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    task_id = new_task(store)
+    max_agent, sven = agents["max.agent"], agents["sven.supervisor"]
+    page = max_agent.get(f"/tasks/{task_id}")
+    assert "/escalate" not in page.text
+    refused = max_agent.post(
+        f"/tasks/{task_id}/escalate", data={"csrf_token": csrf_in(page.text), "reason": "too hard"}
+    )
+    assert refused.status_code == 403
+    assert "only a supervisor or admin may escalate" in refused.text
+    page = sven.get(f"/tasks/{task_id}")
+    assert "Escalate to de_escalations" in page.text
+    assert sven.post(f"/tasks/{task_id}/escalate", data={"reason": "no token"}).status_code == 403
+    assert store.get_task(task_id).queue == "appointments"
+    done = sven.post(
+        f"/tasks/{task_id}/escalate",
+        data={"csrf_token": csrf_in(page.text), "reason": "customer <b>angry</b>"},
+        follow_redirects=False,
+    )
+    assert (done.status_code, done.headers["location"]) == (303, "/supervisor")
+    shown = sven.get("/supervisor")
+    assert f"Task {task_id} escalated to de_escalations." in shown.text
+    task = store.get_task(task_id)
+    assert task.queue == "de_escalations" and task.escalation_level == 1
+    last = store.task_events(task_id)[-1]
+    assert (last.actor, last.action) == ("sven.supervisor", "escalated")
+    assert last.detail.endswith(": customer <b>angry</b>")
+    assert "customer &lt;b&gt;angry&lt;/b&gt;" in sven.get(f"/tasks/{task_id}").text
+
+
+def test_the_supervisor_view_escalates_a_row_and_says_when_there_is_no_higher_level(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    task_id = new_task(store)
+    top = new_task(store, queue="hq_escalations", reason="Headquarters decides")
+    admin = agents["admin"]
+    view = admin.get("/supervisor")
+    assert f'action="/tasks/{task_id}/escalate"' in view.text
+    assert f'action="/tasks/{top}/escalate"' not in view.text  # nowhere higher to go
+    csrf = csrf_in(view.text)
+    moved = admin.post(
+        f"/tasks/{task_id}/escalate", data={"csrf_token": csrf, "reason": "urgent", "back": "/supervisor"}
+    )
+    assert f"Task {task_id} escalated to de_escalations." in moved.text
+    stuck = admin.post(f"/tasks/{top}/escalate", data={"csrf_token": csrf, "reason": "higher"})
+    assert stuck.status_code == 200  # back on the task page, with the reason it did not work
+    assert "top of its escalation path" in stuck.text
+    assert store.get_task(top).queue == "hq_escalations"
+
+
+def test_the_json_api_escalates_for_a_supervisor_and_refuses_an_agent(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    task_id = new_task(store)
+    max_agent, sven = agents["max.agent"], agents["sven.supervisor"]
+    refused = max_agent.post(
+        f"/api/tasks/{task_id}/escalate",
+        json={"reason": "too hard"},
+        headers={"X-CSRF-Token": csrf_of(max_agent)},
+    )
+    assert refused.status_code == 403
+    assert "only a supervisor or admin may escalate" in refused.json()["error"]
+    headers = {"X-CSRF-Token": csrf_of(sven)}
+    assert sven.post(f"/api/tasks/{task_id}/escalate", json={"reason": "x"}).status_code == 403  # no token
+    assert (
+        sven.post(f"/api/tasks/{task_id}/escalate", json={"reason": ""}, headers=headers).status_code == 422
+    )
+    blank = sven.post(f"/api/tasks/{task_id}/escalate", json={"reason": "  "}, headers=headers)
+    assert blank.status_code == 422 and "say why" in blank.json()["error"]
+    up = sven.post(f"/api/tasks/{task_id}/escalate", json={"reason": "branch overloaded"}, headers=headers)
+    assert up.status_code == 200
+    assert (up.json()["queue"], up.json()["status"]) == ("de_escalations", "open")
+    # Above Germany now: the answer still says where it went, later reads are refused.
+    higher = sven.post(f"/api/tasks/{task_id}/escalate", json={"reason": "needs HQ"}, headers=headers)
+    assert higher.status_code == 200 and higher.json()["queue"] == "hq_escalations"
+    assert sven.get(f"/api/tasks/{task_id}").status_code == 403
+    admin = agents["admin"]
+    top = admin.post(
+        f"/api/tasks/{task_id}/escalate", json={"reason": "again"}, headers={"X-CSRF-Token": csrf_of(admin)}
+    )
+    assert top.status_code == 409 and "top of its escalation path" in top.json()["error"]
+
+
+def test_an_ops_user_of_a_branch_sees_only_the_cases_of_their_units(
+    store: Orchestrator, app: TestClient, agents: dict[str, TestClient]
+) -> None:
+    task_id = new_task(store)  # appointment_failed: Munich's queues
+    case_id = store.get_task(task_id).case_id
+    store.create_user("bert.ops", "ops-demo-berlin", role="ops", unit="berlin")
+    berlin = TestClient(app.app)
+    assert (
+        berlin.post("/login", data={"username": "bert.ops", "password": "ops-demo-berlin"}).status_code == 200
+    )
+
+    dashboard = berlin.get("/ops")
+    assert dashboard.status_code == 200
+    assert "Operations · berlin and below" in dashboard.text
+    assert case_id not in dashboard.text
+    assert "<td>address_review</td>" in dashboard.text and "<td>appointments</td>" not in dashboard.text
+    assert berlin.get(f"/ops/cases/{case_id}").status_code == 403
+    assert berlin.get(f"/ops/cases/{case_id}/artifact/png/0").status_code == 403
+    cancel = berlin.post(f"/ops/cases/{case_id}/cancel", data={"csrf_token": csrf_in(dashboard.text)})
+    assert cancel.status_code == 403
+    assert store.get_case(case_id).status == "queued"
+    kpis = berlin.get("/ops/kpis.json?period=all").json()
+    assert "appointment_failed" not in [k["workflow"] for k in kpis["workflows"]]
+
+    everything = agents["olaf.ops"].get("/ops")
+    assert case_id in everything.text and "<td>appointments</td>" in everything.text
+    assert agents["olaf.ops"].get(f"/ops/cases/{case_id}").status_code == 200
+    hq_kpis = agents["olaf.ops"].get("/ops/kpis.json?period=all").json()
+    assert "appointment_failed" in [k["workflow"] for k in hq_kpis["workflows"]]
