@@ -159,10 +159,12 @@ class CaseStore(TaskStore):
         channel: str | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
+        visible_to: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Case]:
-        """Cases matching every given filter, newest first (``reference`` matches a prefix)."""
+        """Cases matching every given filter, newest first (``reference`` matches a prefix);
+        with ``visible_to``, only those that user may see (``case_scope``)."""
         query = sa.select(CaseRow)
         if workflow is not None:
             query = query.where(CaseRow.workflow == workflow)
@@ -178,15 +180,21 @@ class CaseStore(TaskStore):
             query = query.where(CaseRow.created_at < created_before)
         query = query.order_by(CaseRow.created_at.desc(), CaseRow.id).limit(limit).offset(offset)
         with self._tx() as session:
+            query = self._scoped(session, query, visible_to)
             return [Case.model_validate(r) for r in session.scalars(query)]
 
-    def count_cases(self, *, workflow: str | None = None) -> dict[str, int]:
-        """Number of cases per status (for dashboards)."""
+    def count_cases(self, *, workflow: str | None = None, visible_to: str | None = None) -> dict[str, int]:
+        """Number of cases per status (for dashboards); with ``visible_to``, of that user's."""
         query = sa.select(CaseRow.status, sa.func.count()).group_by(CaseRow.status)
         if workflow is not None:
             query = query.where(CaseRow.workflow == workflow)
         with self._tx() as session:
+            query = self._scoped(session, query, visible_to)
             return {status: count for status, count in session.execute(query)}
+
+    def _scoped(self, session: Session, query: Any, username: str | None) -> Any:
+        scope = None if username is None else self._case_scope(session, username)
+        return query if scope is None else query.where(scope)
 
     def case_timeline(self, case_id: str) -> CaseTimeline:
         """The case with its transitions, runs, step records and tasks."""

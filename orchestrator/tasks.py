@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.base import new_id
 from orchestrator.errors import InvalidTransition, NotFound, OrchestratorError, PermissionDenied
-from orchestrator.models import OPEN_TASK, Case, HumanTask, StoredCallout, TaskEvent
+from orchestrator.models import OPEN_TASK, HumanTask, StoredCallout, TaskEvent
 from orchestrator.people import PeopleStore
 from orchestrator.tables import CalloutRow, CaseRow, OrgUnitRow, QueueRow, TaskEventRow, TaskRow, UserRow
 from robots.engine import DataError, check_answer
@@ -630,40 +630,6 @@ class TaskStore(PeopleStore):
         """
         with self._tx() as session:
             return self._case_scope(session, username)
-
-    def list_cases_for(
-        self,
-        username: str,
-        *,
-        workflow: str | None = None,
-        status: str | None = None,
-        reference: str | None = None,
-        limit: int = 100,
-    ) -> list[Case]:
-        """The cases ``username`` may see (``case_scope``) that match every given filter, newest
-        first (``reference`` matches a prefix)."""
-        query = sa.select(CaseRow)
-        if workflow is not None:
-            query = query.where(CaseRow.workflow == workflow)
-        if status is not None:
-            query = query.where(CaseRow.status == status)
-        if reference is not None:
-            query = query.where(CaseRow.reference.startswith(reference, autoescape=True))
-        with self._tx() as session:
-            scope = self._case_scope(session, username)
-            if scope is not None:
-                query = query.where(scope)
-            query = query.order_by(CaseRow.created_at.desc(), CaseRow.id).limit(limit)
-            return [Case.model_validate(r) for r in session.scalars(query)]
-
-    def count_cases_for(self, username: str) -> dict[str, int]:
-        """Number of cases per status among those ``username`` may see."""
-        query = sa.select(CaseRow.status, sa.func.count()).group_by(CaseRow.status)
-        with self._tx() as session:
-            scope = self._case_scope(session, username)
-            if scope is not None:
-                query = query.where(scope)
-            return {status: count for status, count in session.execute(query)}
 
     def visible_case_ids(self, username: str, case_ids: Iterable[str]) -> set[str]:
         """Those of ``case_ids`` that name a case ``username`` may see."""

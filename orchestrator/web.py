@@ -893,11 +893,11 @@ def ops(
     rows = kpi_module.compute_kpis(
         store.engine, store.project, since=kpi_module.period_start(period), scope=scope
     )
-    cases = store.list_cases_for(
-        agent.username,
+    cases = store.list_cases(
         workflow=workflow or None,
         status=state or None,
         reference=reference or None,
+        visible_to=agent.username,
         limit=50,
     )
     schedules, schedule_note = _schedule_rows(request)
@@ -913,7 +913,7 @@ def ops(
         robot_stale=lambda robot: (now - robot.heartbeat_at) > timedelta(seconds=90),
         robot_cases=store.visible_case_ids(agent.username, [r.case_id for r in robots if r.case_id]),
         queues=queue_counts(store, None if scope is None else agent.queues),
-        counts=store.count_cases_for(agent.username),
+        counts=store.count_cases(visible_to=agent.username),
         cases=cases,
         workflows=sorted(store.project.workflow_files()),
         filters={"reference": reference, "workflow": workflow, "state": state, "period": period},

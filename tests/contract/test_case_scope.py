@@ -44,14 +44,14 @@ def test_headquarters_sees_every_case_and_a_branch_only_its_own(
     orch: Orchestrator, ops: dict[str, str], cases: dict[str, str]
 ) -> None:
     assert orch.case_scope(HQ_OPS) is None
-    assert {c.id for c in orch.list_cases_for(HQ_OPS)} == set(cases.values())
-    assert {c.id for c in orch.list_cases_for(COUNTRY)} == set(cases.values())
-    assert [c.id for c in orch.list_cases_for(ops["munich"])] == [cases["munich_task"]]
-    assert [c.id for c in orch.list_cases_for(ops["berlin"])] == [cases["berlin_queue"]]
-    assert orch.list_cases_for(ops["berlin"], workflow="ask") == []
-    assert orch.count_cases_for(HQ_OPS) == {"waiting_human": 1, "queued": 2}
-    assert orch.count_cases_for(ops["munich"]) == {"waiting_human": 1}
-    assert orch.count_cases_for(ops["berlin"]) == {"queued": 1}
+    assert {c.id for c in orch.list_cases(visible_to=HQ_OPS)} == set(cases.values())
+    assert {c.id for c in orch.list_cases(visible_to=COUNTRY)} == set(cases.values())
+    assert [c.id for c in orch.list_cases(visible_to=ops["munich"])] == [cases["munich_task"]]
+    assert [c.id for c in orch.list_cases(visible_to=ops["berlin"])] == [cases["berlin_queue"]]
+    assert orch.list_cases(visible_to=ops["berlin"], workflow="ask") == []
+    assert orch.count_cases(visible_to=HQ_OPS) == {"waiting_human": 1, "queued": 2}
+    assert orch.count_cases(visible_to=ops["munich"]) == {"waiting_human": 1}
+    assert orch.count_cases(visible_to=ops["berlin"]) == {"queued": 1}
     assert orch.visible_case_ids(ops["berlin"], [*cases.values(), "c-nothing"]) == {cases["berlin_queue"]}
 
 
@@ -72,8 +72,8 @@ def test_a_case_follows_its_task_up_the_levels(
     (task,) = orch.list_tasks(COUNTRY)
     orch.escalate_task(task.id, COUNTRY, "the branch is overloaded")
     # The task is Germany's now and the case's exception queue was always Germany's.
-    assert orch.list_cases_for(ops["munich"]) == []
-    assert cases["munich_task"] in {c.id for c in orch.list_cases_for(COUNTRY)}
+    assert orch.list_cases(visible_to=ops["munich"]) == []
+    assert cases["munich_task"] in {c.id for c in orch.list_cases(visible_to=COUNTRY)}
 
 
 def test_kpis_count_only_the_cases_in_scope(
@@ -112,5 +112,5 @@ def test_with_two_root_units_each_sees_only_its_own_cases(
             sa.update(CaseRow).where(CaseRow.id == homeless.id).values(exception_queue="nowhere")
         )
     assert orch.case_scope(HQ_OPS) is not None  # hq no longer covers every unit
-    assert {c.id for c in orch.list_cases_for(HQ_OPS)} == {*cases.values(), homeless.id}
-    assert [c.id for c in orch.list_cases_for(second_tenant)] == [theirs.id]
+    assert {c.id for c in orch.list_cases(visible_to=HQ_OPS)} == {*cases.values(), homeless.id}
+    assert [c.id for c in orch.list_cases(visible_to=second_tenant)] == [theirs.id]
