@@ -115,6 +115,7 @@ def audit_writes(entries: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
     )
 
 
+@pytest.mark.timeout(4200 if FULL else 600)  # the feeding loop's own limit is 3600 s / 330 s
 def test_killed_robots_lose_no_case_and_write_no_address_twice(
     orch: Orchestrator, demo: DemoApps, worker_env: dict[str, str], tmp_path: Path
 ) -> None:
