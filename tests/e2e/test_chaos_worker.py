@@ -8,6 +8,8 @@ at a time, until the kills are done (at most 200). Measured on the shared 2-core
 while other suites ran (load average 10-20): a robot process needs 10-50 s from spawn to its
 first case (imports, Chromium, logins, Xvfb, the Tk terminal), a case 10-45 s, so 10 kills
 and 200 cases do not fit the 6 minutes this test may use there; 12 cases do.
+On a quieter moment (2026-11-23) the full run — 200 cases, 4 robots, 10 SIGKILLs — passed
+in 465 s: run it with ``TANDEM_CHAOS_FULL=1`` before a release.
 """
 
 from __future__ import annotations
