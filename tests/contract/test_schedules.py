@@ -9,7 +9,6 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,8 +33,7 @@ from orchestrator.schedules import (
 from orchestrator.schedules import metadata as schedules_metadata
 from orchestrator.store import Orchestrator
 from robots.project import Project
-from tests.conftest import write
-from tests.contract.conftest import POSTGRES_URL
+from tests.conftest import postgres_schema, write
 
 INPUTS = {"address_like": frozenset({"customer_id", "street", "postal_code"})}
 
@@ -323,23 +321,13 @@ def test_two_scheduler_processes_with_one_job_store_fire_each_case_once(
 
 
 @pytest.fixture
-def fresh_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """The URL of a database nothing has touched yet (a schema of its own on PostgreSQL)."""
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
-    request.getfixturevalue("postgres_url")  # skips with the reason when there is no server
-    schema = f"tandem_fresh_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("tandem_fresh") as schema:  # skips with the reason when there is no server
+        yield schema.url
 
 
 SCHEDULE_TABLES = {"schedule_fires", "schedule_states", JOBS_TABLE}
