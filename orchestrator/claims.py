@@ -150,19 +150,24 @@ class _Statements:
             .where(RobotRow.id == b("p_robot"))
             .values(status="busy", case_id=b("p_case"), workflow=b("p_workflow"), step=None, heartbeat_at=now)
         )
-        # PostgreSQL: audit entry + run row + robot row of a fresh claim in one statement.
-        claim_event = (
-            sa.insert(CaseEventRow)
-            .values(
-                case_id=b("p_case"),
-                at=now,
-                actor=b("p_robot"),
-                from_status="queued",
-                to_status="running",
-                reason=b("p_reason"),
+
+        def robot_event(name: str, from_status: str, to_status: str, reason: Any) -> sa.CTE:
+            """The robot's audit entry for the case, as a data-modifying CTE (PostgreSQL)."""
+            return (
+                sa.insert(CaseEventRow)
+                .values(
+                    case_id=b("p_case"),
+                    at=now,
+                    actor=b("p_robot"),
+                    from_status=from_status,
+                    to_status=to_status,
+                    reason=reason,
+                )
+                .cte(name)
             )
-            .cte("claim_event")
-        )
+
+        # PostgreSQL: audit entry + run row + robot row of a fresh claim in one statement.
+        claim_event = robot_event("claim_event", "queued", "running", b("p_reason"))
         claim_run = (
             sa.insert(RunRow)
             .values(
@@ -211,18 +216,7 @@ class _Statements:
                 cases_done=RobotRow.cases_done + 1,
             )
         )
-        done_event = (
-            sa.insert(CaseEventRow)
-            .values(
-                case_id=b("p_case"),
-                at=now,
-                actor=b("p_robot"),
-                from_status="running",
-                to_status="done",
-                reason="the run finished",
-            )
-            .cte("done_event")
-        )
+        done_event = robot_event("done_event", "running", "done", "the run finished")
         self.after_done = self.robot_done.add_cte(done_event).add_cte(self.close_run.cte("close_run"))
         self.checkpoint_fenced = (
             sa.update(CaseRow).where(*fence).values(run_state=b("p_state", type_=sa.JSON))
