@@ -113,18 +113,23 @@ def test_workflows_read_secrets_from_the_configured_vault_and_mask_them(
     monkeypatch.setenv("TANDEM_VAULT_FILE", str(tmp_path / "v"))
     monkeypatch.setenv("TANDEM_VAULT_KEY", key)
     monkeypatch.delenv("TANDEM_VAULT_CLASS", raising=False)
+    assert_masked_in_a_run(tmp_path, "site.password", SECRET)
+
+
+def assert_masked_in_a_run(tmp_path: Path, entry: str, value: str) -> None:
+    """A workflow reads ``entry`` from the default vault, logs and fails with it: masked everywhere."""
     (tmp_path / "workflows").mkdir()
     flow = steps_workflow(
-        """
-        - set: {pw: "{{ secret('site.password') }}"}
-        - core.log: "using {{ pw }}"
-        - fail: "login refused for password {{ pw }}"
+        f"""
+        - set: {{pw: "{{{{ secret('{entry}') }}}}"}}
+        - core.log: "using {{{{ pw }}}}"
+        - fail: "login refused for password {{{{ pw }}}}"
         """
     )
     record = Engine(Project(tmp_path), humans=InMemoryHumans(), artifacts_dir=tmp_path / "a").run(flow, {})
     assert record.status == "failed_business"
     assert record.error == "login refused for password ***"
-    assert SECRET not in record.model_dump_json()
+    assert value not in record.model_dump_json()
 
 
 def test_the_vault_command_makes_and_fills_a_file(tmp_path: Path) -> None:

@@ -32,10 +32,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from connectors.hashicorp_vault import HashiCorpSettings, HashiCorpVault
 from connectors.vault import ChainVault, VaultError, default_vault
-from robots.engine import Engine
-from robots.humans import InMemoryHumans
-from robots.project import Project
-from tests.conftest import steps_workflow
+from tests.unit.test_vault import assert_masked_in_a_run
 
 TOKEN = "hvs.robot-token-9f8e7d6c5b4a"
 PASSWORD = "crm-Pässwort-42"
@@ -296,10 +293,7 @@ def test_the_token_is_in_no_error_and_no_log(server: FakeVault, caplog: pytest.L
 def test_default_vault_asks_hashicorp_after_the_environment(
     server: FakeVault, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    clear_vault_environment(monkeypatch)
-    monkeypatch.setenv("TANDEM_VAULT", "hashicorp")
-    monkeypatch.setenv("VAULT_ADDR", server.address)
-    monkeypatch.setenv("VAULT_TOKEN", TOKEN)
+    use_hashicorp(monkeypatch, server)
     chained = default_vault()
     assert isinstance(chained, ChainVault)
     assert chained.get("crm_robot.password") == PASSWORD
@@ -324,22 +318,16 @@ def test_default_vault_asks_hashicorp_after_the_environment(
 def test_workflows_read_secrets_from_hashicorp_vault_and_mask_them(
     server: FakeVault, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    use_hashicorp(monkeypatch, server)
+    assert_masked_in_a_run(tmp_path, "crm_robot.password", PASSWORD)
+
+
+def use_hashicorp(monkeypatch: pytest.MonkeyPatch, server: FakeVault) -> None:
+    """The default vault set up for ``server``, nothing else configured."""
     clear_vault_environment(monkeypatch)
     monkeypatch.setenv("TANDEM_VAULT", "hashicorp")
     monkeypatch.setenv("VAULT_ADDR", server.address)
     monkeypatch.setenv("VAULT_TOKEN", TOKEN)
-    (tmp_path / "workflows").mkdir()
-    flow = steps_workflow(
-        """
-        - set: {pw: "{{ secret('crm_robot.password') }}"}
-        - core.log: "using {{ pw }}"
-        - fail: "login refused for password {{ pw }}"
-        """
-    )
-    record = Engine(Project(tmp_path), humans=InMemoryHumans(), artifacts_dir=tmp_path / "a").run(flow, {})
-    assert record.status == "failed_business"
-    assert record.error == "login refused for password ***"
-    assert PASSWORD not in record.model_dump_json()
 
 
 def clear_vault_environment(monkeypatch: pytest.MonkeyPatch) -> None:
