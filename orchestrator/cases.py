@@ -387,21 +387,24 @@ class CaseStore(TaskStore):
             if finished:
                 robot.cases_done += 1
 
-    def finish_run(self, claim: Claim, record: RunRecord) -> Case:
+    def finish_run(self, claim: Claim, record: RunRecord, *, steps: Sequence[StepRecord] = ()) -> Case:
         """Store a run's outcome and move the case on: done, to a human, or queued for a retry.
 
-        A system failure is retried after ``backoff`` until the workflow's ``max_attempts``
-        is reached, then escalated to the workflow's exception queue. ``LeaseLost`` when the
-        claim is no longer valid (nothing is changed then).
+        ``steps`` are the step records not stored by a checkpoint yet; they are written in
+        the same transaction. A system failure is retried after ``backoff`` until the
+        workflow's ``max_attempts`` is reached, then escalated to the workflow's exception
+        queue. ``LeaseLost`` when the claim is no longer valid (nothing is changed then).
         """
         if record.status == "done":  # the common outcome: the fenced fast path
-            return claims.finish_done(self, claim, record)
-        return self._finish_other(claim, record)
+            return claims.finish_done(self, claim, record, steps)
+        return self._finish_other(claim, record, steps)
 
-    def _finish_other(self, claim: Claim, record: RunRecord) -> Case:
+    def _finish_other(self, claim: Claim, record: RunRecord, steps: Sequence[StepRecord]) -> Case:
         now = self.now()
         with self._tx() as session:
             case = self._held(session, claim)
+            if steps:
+                session.execute(sa.insert(StepRow), [self._step_values(claim, step) for step in steps])
             robot = claim.robot_id
             case.run_state = record.state.model_dump(mode="json")
             case.error, case.error_kind, case.error_step = record.error, record.error_kind, record.error_step

@@ -517,9 +517,10 @@ def _claim(row: Any, robot_id: str, token: str, run_id: str, reclaimed: bool) ->
     )
 
 
-def finish_done(store: CaseStore, claim: Claim, record: RunRecord) -> Case:
+def finish_done(store: CaseStore, claim: Claim, record: RunRecord, steps: Sequence[StepRecord] = ()) -> Case:
     """Store a successful run: the fenced update, then audit, run and robot (one statement
-    on PostgreSQL). ``LeaseLost`` (nothing changed) when the claim is no longer held."""
+    on PostgreSQL) and the step records not checkpointed yet. ``LeaseLost`` (nothing
+    changed) when the claim is no longer held."""
     now: datetime = store.now()
     params = {
         "p_id": claim.case.id,
@@ -556,6 +557,7 @@ def finish_done(store: CaseStore, claim: Claim, record: RunRecord) -> Case:
             # Only now read why: the lease expired and another robot holds it, or cancelled.
             check_held(claim, connection.execute(_STATEMENTS.current, {"p_id": claim.case.id}).first())
             raise LeaseLost(f"robot {claim.robot_id} no longer holds case {claim.case.id}")
+        _insert_steps(store, connection, claim, steps)
     return Case.model_validate(row)
 
 
@@ -571,10 +573,16 @@ def save_checkpoint(store: CaseStore, claim: Claim, state: RunState, steps: Sequ
         if changed != 1:
             check_held(claim, connection.execute(_STATEMENTS.current, {"p_id": claim.case.id}).first())
             raise LeaseLost(f"robot {claim.robot_id} no longer holds case {claim.case.id}")
-        if not steps:
-            return
-        values = [store._step_values(claim, record) for record in steps]
-        if connection.dialect.name == "postgresql":
-            connection.execute(_STATEMENTS.steps, values)
-        else:
-            _sqlite(connection).steps.run_many(connection, values)
+        _insert_steps(store, connection, claim, steps)
+
+
+def _insert_steps(
+    store: CaseStore, connection: sa.Connection, claim: Claim, steps: Sequence[StepRecord]
+) -> None:
+    if not steps:
+        return
+    values = [store._step_values(claim, record) for record in steps]
+    if connection.dialect.name == "postgresql":
+        connection.execute(_STATEMENTS.steps, values)
+    else:
+        _sqlite(connection).steps.run_many(connection, values)

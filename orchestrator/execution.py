@@ -46,7 +46,7 @@ def run_claim(
             attempt=claim.attempt,
             listener=listener,
         )
-        return orchestrator.finish_run(claim, record)
+        return listener.finish(record)
     except LeaseLost as lost:
         logger.warning("case {}: {}", case.id, lost)
         return None

@@ -15,7 +15,7 @@ from robots.humans import Callout, HumanGateway
 from robots.records import RunRecord, StepRecord
 
 if TYPE_CHECKING:
-    from orchestrator.models import Claim
+    from orchestrator.models import Case, Claim
     from orchestrator.store import Orchestrator
 
 
@@ -24,8 +24,9 @@ class CaseListener(RunListener):
     is no longer ours, which stops the run at its next step.
 
     Step records are written together with the next checkpoint (the engine checkpoints
-    after every completed step and at the end of a run): one transaction instead of one per
-    step, which keeps the queue's share of a case's time small.
+    after every completed step with effects), and the last ones with the run's outcome
+    (``finish``): one transaction instead of one per step, which keeps the queue's share of
+    a case's time small.
     """
 
     def __init__(self, orchestrator: Orchestrator, claim: Claim, *, on_step: Any = None) -> None:
@@ -47,6 +48,15 @@ class CaseListener(RunListener):
         """Store the state to resume from and the new step records (fenced by the claim's token)."""
         pending, self._pending = self._pending, []
         self.orchestrator.save_checkpoint(self.claim, run.state, pending)
+
+    def finished(self, run: RunRecord) -> None:
+        """Keep the last step records for ``finish``: the outcome and the final state are
+        stored in one transaction with them, not in a checkpoint of their own."""
+
+    def finish(self, record: RunRecord) -> Case:
+        """Store the run's outcome with its final state and step records; the case."""
+        pending, self._pending = self._pending, []
+        return self.orchestrator.finish_run(self.claim, record, steps=pending)
 
 
 class DurableHumans(HumanGateway):

@@ -7,7 +7,10 @@ run can be resumed (after a crash, or when a human answered) without repeating e
 
 Checkpoint units: a step outside any ``in`` block or retried group is checkpointed on its
 own; an ``in`` block or a group with ``retry`` is one unit (on resume it runs again as a
-whole, because a half-done screen cannot be continued in a new session).
+whole, because a half-done screen cannot be continued in a new session). A step without
+effects outside the run (``decide``, ``set``, ``output``) is not worth a write of its own:
+its completion is stored with the next checkpoint, and if the run stops before that, it is
+simply evaluated again on resume.
 """
 
 from __future__ import annotations
@@ -89,6 +92,10 @@ class RunListener:
     def checkpoint(self, run: RunRecord) -> None:
         """A step completed: persist ``run.state`` to resume from here."""
 
+    def finished(self, run: RunRecord) -> None:
+        """The run ended (any status); by default its final state is one more checkpoint."""
+        self.checkpoint(run)
+
 
 @dataclass
 class _Frame:
@@ -98,6 +105,11 @@ class _Frame:
     scope: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
     prefix: str = ""
+
+
+# Steps whose only effects are the run's own variables and outputs: running one again on
+# resume gives the same result, so its completion rides along with the next checkpoint.
+_PURE_STEPS = (DecideStep, SetStep, OutputStep)
 
 
 @dataclass
@@ -291,7 +303,7 @@ class Engine:
             log.info("run waiting for human task {}", record.task_id)
         else:
             log.warning("run ended {}: {}", status, record.error)
-        run.listener.checkpoint(record)
+        run.listener.finished(record)
         return record
 
     def _escalate_failure(self, run: _Run, frame: _Frame, error: RobotException, step: str) -> str:
@@ -437,7 +449,8 @@ class Engine:
             # (reading a secret has no side effect) and no secret is ever stored.
             if effects is not None and not run.masker.contains_secret(effects):
                 run.record.state.completed[path] = _json_safe(effects)
-                run.listener.checkpoint(run.record)
+                if not isinstance(step, _PURE_STEPS):
+                    run.listener.checkpoint(run.record)
 
     def _apply(self, frame: _Frame, effects: dict[str, Any]) -> None:
         frame.scope.update(effects.get("vars", {}))

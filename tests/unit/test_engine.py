@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from robots.engine import Engine, idempotency_key
+from robots.engine import Engine, RunListener, idempotency_key
 from robots.errors import BusinessException, SystemException
 from robots.humans import InMemoryHumans
 from robots.model import SystemSpec
 from robots.project import Project
+from robots.records import RunRecord, RunState
 from robots.registry import ActionContext, ActionParams, action
 from robots.systems import LoginRunner, SystemSessions
 from tests.conftest import steps_workflow, workflow, write
@@ -475,6 +476,36 @@ def test_a_resumed_run_skips_completed_steps_and_restores_their_variables() -> N
     resumed = run(flow, case_id="c", state=crashed.state, attempt=2)
     assert resumed.status == "done" and resumed.outputs == {"first": 11}
     assert [c["key"] for c in CALLS] == ["one", "two", "two"]
+
+
+def test_steps_without_effects_are_checkpointed_with_the_next_step() -> None:
+    class Saves(RunListener):
+        def __init__(self) -> None:
+            self.saved: list[list[str]] = []
+            self.final: list[str] = []
+
+        def checkpoint(self, run: RunRecord) -> None:
+            self.saved.append(list(run.state.completed))
+
+        def finished(self, run: RunRecord) -> None:
+            self.final = list(run.state.completed)
+
+    flow = steps_workflow("""
+        - set: {a: 1}
+        - test.effect: {key: one, value: 2, fail_times: 1}
+          as: b
+        - set: {c: "{{ a + b }}"}
+        - output: {c: "{{ c }}"}
+    """)
+    first = Saves()
+    crashed = run(flow, case_id="p", listener=first, escalate_system_failures=False)
+    # The set completed, but nothing was written for it alone: a resume evaluates it again.
+    assert crashed.status == "failed_system" and first.saved == [] and first.final == ["1"]
+    second = Saves()
+    resumed = run(flow, case_id="p", state=RunState(), attempt=2, listener=second)
+    assert resumed.status == "done" and resumed.outputs == {"c": 3}
+    # One write for the action (carrying the set before it); the rest goes with the outcome.
+    assert second.saved == [["1", "2"]] and second.final == ["1", "2", "3", "4"]
 
 
 def test_idempotency_keys_depend_on_case_and_step_only() -> None:
