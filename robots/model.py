@@ -137,7 +137,7 @@ class SystemSpec(Frozen):
     recycle_after: int | None = Field(
         None,
         ge=1,
-        description="Reopen the session after N cases (default 50: a kept context grows with every case).",
+        description="Reopen the session after N cases (default 25: a kept context grows with every case).",
     )
     description: str = ""
 

@@ -2,11 +2,13 @@
 
 A robot works like a clerk who stays logged in. The browser starts once; each system gets
 a browser context that logs in once (the system's ``login`` sub-workflow) and keeps its
-cookies across cases; each case gets a new page, so nothing of the last case's screen
+cookies across cases; each case gets a clean page, so nothing of the last case's screen
 remains. After a system exception the system's context is closed and the next case logs in
-afresh; every ``recycle_after`` cases (default 50) it is renewed anyway: a kept context
-grows by a few MB per case (Chromium's renderers and Playwright's objects for every request)
-and closing it is the one thing that gives that back. A crashed browser is replaced.
+afresh; every ``recycle_after`` cases (default 25) it is renewed anyway: a kept context
+grows by a few MB per case (Chromium's renderer for its page and Playwright's objects for
+every request) and closing it is the one thing that gives that back. Renewing every 25 cases
+costs one login per 25 cases and keeps a robot's memory within a few percent of what it
+uses in its first cases (robot benchmark, 500 cases). A crashed browser is replaced.
 On a failure the robot keeps a screenshot and a Playwright trace of the case.
 """
 
@@ -69,7 +71,9 @@ class WebSession:
     dialogs: list[str] = field(default_factory=list)
     cases: int = 0
     case_id: str | None = None
-    tracing: bool = False
+    tracing: bool = False  # each case is traced (TANDEM_TRACE is not off)
+    snapshots: bool = False  # the traces keep DOM snapshots (TANDEM_TRACE=snapshots)
+    trace_running: bool = False
     relogin: LoginRunner | None = None
     stale: bool = False  # the page still shows the last case's screen (see fresh_case)
 
@@ -115,6 +119,26 @@ class WebSession:
         self.dialog_policy, self.dialog_prompt, self.dialogs = "accept", None, []
         self.stale = True
 
+    def begin_trace(self, title: str) -> None:
+        """Start a trace of its own for the case: actions, network, console (and DOM snapshots
+        when asked for). No screencast: it slowed every navigation by a third in the robot
+        benchmark; a failure's screenshot and page HTML are saved apart.
+
+        A whole trace per case, not a chunk of one long trace: Playwright keeps a running
+        trace's state until it stops, and over a kept context's cases that grew the driver by
+        about 50 MB (robot benchmark). Starting and stopping costs about 2 ms more per case.
+        """
+        with contextlib.suppress(Exception):  # a trace that cannot be stopped is gone anyway
+            self.end_trace()
+        self.context.tracing.start(screenshots=False, snapshots=self.snapshots, title=title)
+        self.trace_running = True
+
+    def end_trace(self, path: str | None = None) -> None:
+        """Stop the running trace: written to ``path``, or dropped."""
+        if self.trace_running:
+            self.trace_running = False
+            self.context.tracing.stop(path=path)
+
     def ensure_clean(self) -> None:
         """Blank the page if it still shows the last case (an action other than goto comes first)."""
         if self.stale:
@@ -135,7 +159,7 @@ class WebSession:
 class WebSessions(SystemSessions):
     """The web session provider of one robot (one Chromium for the robot's life)."""
 
-    def __init__(self, *, headless: bool = True, recycle_after: int = 50, trace: str | None = None) -> None:
+    def __init__(self, *, headless: bool = True, recycle_after: int = 25, trace: str | None = None) -> None:
         self.headless = headless
         self.recycle_after = recycle_after
         self.trace = trace_mode(trace)
@@ -242,13 +266,11 @@ class WebSessions(SystemSessions):
             started = time.perf_counter()
             login(session)
             logger.info("logged into {} in {:.0f} ms", name, (time.perf_counter() - started) * 1000)
-        if self.trace != "off":
-            # Only after the login: a trace keeps request bodies, and the login's hold the password.
-            # No screencast (it slowed every navigation by a third in the robot benchmark), and
-            # DOM snapshots only when asked for (they cost about 15 % of a case): a failure's
-            # screenshot and page HTML are saved apart (_save_evidence).
-            context.tracing.start(screenshots=False, snapshots=self.trace == "snapshots")
-            session.tracing = True
+        # Cases are traced from their first step (``session``), so never the login: a trace
+        # keeps request bodies, and the login's hold the password. DOM snapshots only when
+        # asked for: they cost about 15 % of a case.
+        session.tracing = self.trace != "off"
+        session.snapshots = self.trace == "snapshots"
         return session
 
     @contextlib.contextmanager
@@ -276,9 +298,7 @@ class WebSessions(SystemSessions):
             session.case_id = case_id
             session.cases += 1
             if session.tracing:
-                with contextlib.suppress(Exception):
-                    session.context.tracing.stop_chunk()
-                session.context.tracing.start_chunk(title=f"case {case_id}")
+                session.begin_trace(f"case {case_id}")
         session.relogin = login
         session.frame = None
         yield session
@@ -292,14 +312,14 @@ class WebSessions(SystemSessions):
             if tracing:
                 # The case's trace so far is dropped, not kept: the login must never be recorded.
                 with contextlib.suppress(Exception):
-                    session.context.tracing.stop_chunk()
+                    session.end_trace()
             if login is not None:
                 login(session)
         finally:
             session.relogin = login
             if tracing:
                 with contextlib.suppress(Exception):
-                    session.context.tracing.start_chunk(title=f"case {session.case_id}")
+                    session.begin_trace(f"case {session.case_id}")
 
     def _alive(self, session: WebSession) -> bool:
         return self._browser is not None and self._browser.is_connected() and not session.page.is_closed()
@@ -330,13 +350,13 @@ class WebSessions(SystemSessions):
             html = directory / f"{name}-{stamp}.html"
             html.write_text(PROCESS_MASKER.mask_text(session.page.content()), encoding="utf-8")
             files.append(str(html))
-        if session.tracing:
+        if session.trace_running:
             with contextlib.suppress(Exception):
                 trace = directory / f"{name}-{stamp}-trace.zip"
-                session.context.tracing.stop_chunk(path=str(trace))
+                session.end_trace(path=str(trace))
                 scrub_zip(trace, PROCESS_MASKER)  # secrets a step used are in it: never keep them
                 files.append(str(trace))
-                session.context.tracing.start_chunk()
+                session.begin_trace(f"case {session.case_id}")
         return files
 
     def close(self) -> None:
