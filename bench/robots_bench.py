@@ -310,6 +310,11 @@ def summarize(runs: dict[str, VariantRun], memory_warmup: int, memory_window: in
                 "last_mb": last / 2**20,
                 "change": last / first - 1,
                 "max_mb": max(mem) / 2**20,
+                # The curve: mean of each window of consecutive cases, warm-up included.
+                "curve_mb": [
+                    statistics.fmean(mem[start : start + memory_window]) / 2**20
+                    for start in range(0, len(mem) - memory_window + 1, memory_window)
+                ],
             }
     return summary
 
@@ -413,6 +418,7 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
         ),
     ]
     goals: list[tuple[str, str, str]] = []
+    notes: list[str] = []
     for other, (goal, limit) in GOALS.items():
         if other not in ratios:
             continue
@@ -429,7 +435,10 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
     if context:
         page = variants["tandem"]["clean_page_ms"]
         naive = variants.get("naive", {}).get("new_context_ms")
-        seen = f"median {context['median']:.1f} ms, p95 {context['p95']:.1f} ms (n={context['n']})"
+        seen = (
+            f"median {context['median']:.1f} ms, p95 {context['p95']:.1f} ms (n={context['n']}; in the "
+            "robot's browser after its cases, each once the last one's page was torn down)"
+        )
         if page:
             seen += f"; readying the kept page for a case: median {page['median']:.1f} ms"
         if naive:
@@ -447,6 +456,8 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
                 _verdict(abs(memory["change"]) <= 0.10),
             )
         )
+        curve = ", ".join(f"{mb:.0f}" for mb in memory["curve_mb"])
+        notes.append(f"Tandem's memory per {memory['window']} consecutive cases (mean PSS, MB): {curve}.")
     else:
         goals.append(("robot memory flat ±10%", "too few Tandem cases in this run", "not measured"))
     orphans = {name: data["orphans"] for name, data in variants.items()}
@@ -467,6 +478,7 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
     if failures:
         lines += ["", "First errors: " + " | ".join(failures)]
     lines += [
+        *(line for note in notes for line in ("", note)),
         "",
         "Robot memory at the end of the run (process tree PSS, MB): "
         + ", ".join(f"{name} {data['mem_mb_last']:.0f}" for name, data in variants.items())

@@ -72,6 +72,15 @@ def tree_memory(process: psutil.Process) -> int:
     return total
 
 
+def renderers(process: psutil.Process) -> int:
+    """How many Chromium renderer processes run below ``process``."""
+    count = 0
+    for child in living_descendants(process):
+        with contextlib.suppress(psutil.Error):
+            count += any(arg.startswith("--type=renderer") for arg in child.cmdline())
+    return count
+
+
 def describe(processes: list[psutil.Process]) -> list[str]:
     """``name (pid)`` of each process, for reports."""
     names = []
@@ -177,11 +186,15 @@ class TandemRobot:
         if case["kind"] == "delivery" and not record.outputs.get("booking_number"):
             raise RuntimeError(f"{workflow} ended without a booking number: {record.outputs}")
 
-    def _measure_contexts(self, count: int = 10) -> None:
+    def _measure_contexts(self, count: int = 20) -> None:
         """Time what Tandem does to open a system's session and to clean a page for a case.
 
-        Uses the robot's own browser and Tandem's own calls (``new_context`` with the
-        session's options, ``WebSession.fresh_case``), without logging in.
+        Uses the robot's own browser, after its cases, and Tandem's own calls
+        (``new_context`` with the session's options, ``WebSession.fresh_case``), without
+        logging in. Each measurement starts once the browser has finished tearing down the
+        previous one's page (its renderer process is gone), as between a robot's cases:
+        otherwise every new context after the first would be timed against the last one's
+        teardown, which a robot never does back to back.
         """
         from robots.model import SystemSpec
         from robots.web import WebSession, WebSessions
@@ -190,6 +203,7 @@ class TandemRobot:
         web = self.sessions.providers["web"]
         assert isinstance(web, WebSessions)
         browser = web._ensure_browser()
+        steady = renderers(psutil.Process())
         for _ in range(count):
             started = time.perf_counter()
             context = browser.new_context(base_url=os.environ["CRM_URL"], ignore_https_errors=True)
@@ -200,6 +214,9 @@ class TandemRobot:
             session.fresh_case()
             self.page_ms.append((time.perf_counter() - started) * 1000)
             context.close()
+            deadline = time.monotonic() + 3
+            while renderers(psutil.Process()) > steady and time.monotonic() < deadline:
+                time.sleep(0.02)
 
     def close(self) -> None:
         if self.sessions is not None:
