@@ -2,15 +2,19 @@
 
 It evaluates conditions, runs actions from the registry, applies retries with backoff and
 timeouts, separates business from system exceptions, hands work to humans, and records
-every step (masked) as the run's audit trail. It checkpoints every completed step, so a
-run can be resumed (after a crash, or when a human answered) without repeating effects.
+every step (masked) as the run's audit trail. It checkpoints completed steps, so a run
+can be resumed (after a crash, or when a human answered) without repeating effects.
 
 Checkpoint units: a step outside any ``in`` block or retried group is checkpointed on its
 own; an ``in`` block or a group with ``retry`` is one unit (on resume it runs again as a
-whole, because a half-done screen cannot be continued in a new session). A step without
-effects outside the run (``decide``, ``set``, ``output``) is not worth a write of its own:
-its completion is stored with the next checkpoint, and if the run stops before that, it is
-simply evaluated again on resume.
+whole, because a half-done screen cannot be continued in a new session).
+
+When checkpoints are written: before a step with effects outside the run begins, every
+completed step is stored (one write for all since the last), and the run's end stores the
+rest (``RunListener.finished``). So no effect ever starts while an earlier one is not yet
+recorded, and a case that does A, B, C writes before B, before C and at the end — not after
+every step. Steps without effects outside the run (``decide``, ``set``, ``output``) never
+cause a write: if the run stops before their completion is stored, they are evaluated again.
 """
 
 from __future__ import annotations
@@ -108,7 +112,7 @@ class _Frame:
 
 
 # Steps whose only effects are the run's own variables and outputs: running one again on
-# resume gives the same result, so its completion rides along with the next checkpoint.
+# resume gives the same result, so neither their start nor their end needs a write.
 _PURE_STEPS = (DecideStep, SetStep, OutputStep)
 
 
@@ -126,6 +130,7 @@ class _Run:
     session: Any = None
     deadlines: list[float] = field(default_factory=list)
     depth: int = 0
+    unsaved: bool = False  # a step with effects completed since the last checkpoint
 
 
 def idempotency_key(case_id: str, path: str) -> str:
@@ -435,6 +440,9 @@ class Engine:
             collect = checkpointed and (
                 unit or not isinstance(step, IfStep | ForEachStep | BlockStep | CallStep)
             )
+            effectful = collect and not isinstance(step, _PURE_STEPS)
+            if effectful:
+                self._save(run)  # no effect starts before every earlier one is recorded
             if collect:
                 run.effects.append({"vars": {}, "outputs": {}})
             if unit:
@@ -449,8 +457,14 @@ class Engine:
             # (reading a secret has no side effect) and no secret is ever stored.
             if effects is not None and not run.masker.contains_secret(effects):
                 run.record.state.completed[path] = _json_safe(effects)
-                if not isinstance(step, _PURE_STEPS):
-                    run.listener.checkpoint(run.record)
+                run.unsaved = run.unsaved or effectful
+
+    @staticmethod
+    def _save(run: _Run) -> None:
+        """Checkpoint the steps completed since the last write, if one of them had effects."""
+        if run.unsaved:
+            run.unsaved = False
+            run.listener.checkpoint(run.record)
 
     def _apply(self, frame: _Frame, effects: dict[str, Any]) -> None:
         frame.scope.update(effects.get("vars", {}))
@@ -807,6 +821,7 @@ class Engine:
                 key=f"{run.record.case_id}:{path}",
             )
             run.record.state.tasks[path] = task_id
+            run.unsaved = False
             run.listener.checkpoint(run.record)
         answer = self.humans.answer_for(task_id)
         if answer is None:

@@ -478,34 +478,40 @@ def test_a_resumed_run_skips_completed_steps_and_restores_their_variables() -> N
     assert [c["key"] for c in CALLS] == ["one", "two", "two"]
 
 
-def test_steps_without_effects_are_checkpointed_with_the_next_step() -> None:
+def test_checkpoints_are_written_before_the_next_effect_and_at_the_end() -> None:
     class Saves(RunListener):
         def __init__(self) -> None:
-            self.saved: list[list[str]] = []
+            self.saved: list[RunState] = []
             self.final: list[str] = []
 
         def checkpoint(self, run: RunRecord) -> None:
-            self.saved.append(list(run.state.completed))
+            self.saved.append(run.state.model_copy(deep=True))
 
         def finished(self, run: RunRecord) -> None:
             self.final = list(run.state.completed)
 
     flow = steps_workflow("""
         - set: {a: 1}
-        - test.effect: {key: one, value: 2, fail_times: 1}
+        - test.effect: {key: one, value: 2}
           as: b
         - set: {c: "{{ a + b }}"}
-        - output: {c: "{{ c }}"}
+        - test.effect: {key: two, value: "{{ c }}", fail_times: 1}
+          as: d
+        - output: {d: "{{ d }}"}
     """)
     first = Saves()
     crashed = run(flow, case_id="p", listener=first, escalate_system_failures=False)
-    # The set completed, but nothing was written for it alone: a resume evaluates it again.
-    assert crashed.status == "failed_system" and first.saved == [] and first.final == ["1"]
+    # One write, just before the second effect began: everything completed until then.
+    assert crashed.status == "failed_system"
+    assert [list(state.completed) for state in first.saved] == [["1", "2", "3"]]
+    assert first.final == ["1", "2", "3"]
     second = Saves()
-    resumed = run(flow, case_id="p", state=RunState(), attempt=2, listener=second)
-    assert resumed.status == "done" and resumed.outputs == {"c": 3}
-    # One write for the action (carrying the set before it); the rest goes with the outcome.
-    assert second.saved == [["1", "2"]] and second.final == ["1", "2", "3", "4"]
+    resumed = run(flow, case_id="p", state=first.saved[-1], attempt=2, listener=second)
+    assert resumed.status == "done" and resumed.outputs == {"d": 3}
+    # Nothing new to store before the second effect (the first was restored); the rest, the
+    # second effect and the output included, goes with the end of the run.
+    assert second.saved == [] and second.final == ["1", "2", "3", "4", "5"]
+    assert [c["key"] for c in CALLS] == ["one", "two", "two"]
 
 
 def test_idempotency_keys_depend_on_case_and_step_only() -> None:
