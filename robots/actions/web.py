@@ -545,7 +545,9 @@ def expect(ctx: ActionContext, params: ExpectParams) -> None:
             playwright_expect(locator.first).to_be_hidden(timeout=timeout)
         else:
             target = locator if params.nth is not None else locator.first
-            playwright_expect(target).to_be_visible(timeout=timeout)
+            if params.visible or (params.equals is None and params.contains is None and params.value is None):
+                # A text or value check waits for the element by itself: one round trip, not two.
+                playwright_expect(target).to_be_visible(timeout=timeout)
             if params.equals is not None:
                 playwright_expect(target).to_have_text(params.equals, timeout=timeout)
             if params.contains is not None:
