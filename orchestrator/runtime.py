@@ -24,9 +24,10 @@ class CaseListener(RunListener):
     is no longer ours, which stops the run at its next step.
 
     Step records are written together with the next checkpoint (the engine checkpoints
-    after every completed step with effects), and the last ones with the run's outcome
-    (``finish``): one transaction instead of one per step, which keeps the queue's share of
-    a case's time small.
+    before each step with effects outside the run), and the last ones with the run's
+    outcome (``finish``, which the caller uses instead of ``Orchestrator.finish_run``): one
+    transaction per effect instead of one per step, which keeps the queue's share of a
+    case's time small.
     """
 
     def __init__(self, orchestrator: Orchestrator, claim: Claim, *, on_step: Any = None) -> None:

@@ -47,7 +47,8 @@ class Orchestrator(CaseStore):
         self.lease_seconds = lease_seconds
 
     def listener(self, claim: Claim) -> CaseListener:
-        """A ``RunListener`` that stores the claimed case's steps and checkpoints."""
+        """A ``RunListener`` that stores the claimed case's steps and checkpoints; end the run
+        with its ``finish(record)``, which stores the outcome with the last step records."""
         return CaseListener(self, claim)
 
     def humans(self, actor: str = "robot") -> DurableHumans:
