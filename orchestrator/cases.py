@@ -351,7 +351,7 @@ class CaseStore(TaskStore):
     def record_step(self, claim: Claim, record: StepRecord) -> None:
         """Store one finished step record (already masked by the engine)."""
         with self._tx() as session:
-            session.execute(sa.insert(StepRow), [self._step_values(claim, record)])
+            claims.insert_steps(self, session.connection(), claim, [record])
 
     @staticmethod
     def _step_values(claim: Claim, record: StepRecord) -> dict[str, Any]:
@@ -403,8 +403,7 @@ class CaseStore(TaskStore):
         now = self.now()
         with self._tx() as session:
             case = self._held(session, claim)
-            if steps:
-                session.execute(sa.insert(StepRow), [self._step_values(claim, step) for step in steps])
+            claims.insert_steps(self, session.connection(), claim, steps)
             robot = claim.robot_id
             case.run_state = record.state.model_dump(mode="json")
             case.error, case.error_kind, case.error_step = record.error, record.error_kind, record.error_step

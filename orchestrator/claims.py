@@ -557,7 +557,7 @@ def finish_done(store: CaseStore, claim: Claim, record: RunRecord, steps: Sequen
             # Only now read why: the lease expired and another robot holds it, or cancelled.
             check_held(claim, connection.execute(_STATEMENTS.current, {"p_id": claim.case.id}).first())
             raise LeaseLost(f"robot {claim.robot_id} no longer holds case {claim.case.id}")
-        _insert_steps(store, connection, claim, steps)
+        insert_steps(store, connection, claim, steps)
     return Case.model_validate(row)
 
 
@@ -573,12 +573,13 @@ def save_checkpoint(store: CaseStore, claim: Claim, state: RunState, steps: Sequ
         if changed != 1:
             check_held(claim, connection.execute(_STATEMENTS.current, {"p_id": claim.case.id}).first())
             raise LeaseLost(f"robot {claim.robot_id} no longer holds case {claim.case.id}")
-        _insert_steps(store, connection, claim, steps)
+        insert_steps(store, connection, claim, steps)
 
 
-def _insert_steps(
+def insert_steps(
     store: CaseStore, connection: sa.Connection, claim: Claim, steps: Sequence[StepRecord]
 ) -> None:
+    """Append ``steps`` to the case's step records, inside the caller's transaction."""
     if not steps:
         return
     values = [store._step_values(claim, record) for record in steps]
