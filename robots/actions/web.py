@@ -516,7 +516,9 @@ class ExpectParams(Target):
 def expect(ctx: ActionContext, params: ExpectParams) -> None:
     """Check the page; a failed expectation is a system exception saying what was seen.
 
-    With only ``text`` it checks that the text is on the page. Examples:
+    With only ``text`` it checks that the text is on the page; with only a target, that the
+    element is visible; with ``equals``, ``contains`` or ``value``, the element's text or
+    value (add ``visible: true`` to require it shown as well). Examples:
     ``- web.expect: {text: Address saved}``, ``- web.expect: {label: City, value: Berlin}``,
     ``- web.expect: {role: row, count: 3, within: "#results"}``
     """

@@ -244,6 +244,24 @@ def test_failed_expectation_says_what_was_seen(site: str, project: Project, sess
     assert "expected label='City' value='Hamburg', but the value is 'Berlin'" in record.error
 
 
+def test_expect_checks_visibility_only_when_asked_along_with_a_text(
+    site: str, project: Project, sessions: WebSessions
+) -> None:
+    hide = (
+        "- web.goto: /form\n"
+        "- web.evaluate: \"document.body.insertAdjacentHTML('beforeend', "
+        "'<span data-testid=ghost hidden>Secret</span>')\"\n"
+    )
+    text_only = run(project, sessions, flow(site, hide + "- web.expect: {test_id: ghost, equals: Secret}"))
+    assert text_only.status == "done", text_only.error
+    shown = run(
+        project,
+        sessions,
+        flow(site, hide + "- web.expect: {test_id: ghost, equals: Secret, visible: true, timeout: 0.5}"),
+    )
+    assert shown.status == "failed_system" and "test_id='ghost'" in (shown.error or "")
+
+
 def test_error_status_and_app_down(project: Project, sessions: WebSessions, site: str) -> None:
     record = run(project, sessions, flow(site, "- web.goto: /broken"))
     assert "answered HTTP 503" in (record.error or "")
