@@ -7,8 +7,9 @@ remains. After a system exception the system's context is closed and the next ca
 afresh; every ``recycle_after`` cases (default 25) it is renewed anyway: a kept context
 grows by a few MB per case (Chromium's renderer for its page and Playwright's objects for
 every request) and closing it is the one thing that gives that back. Renewing every 25 cases
-costs one login per 25 cases and keeps a robot's memory within a few percent of what it
-uses in its first cases (robot benchmark, 500 cases). A crashed browser is replaced.
+costs one login per 25 cases and halves the sawtooth the renderers' growth makes (robot
+benchmark: 710-810 MB over 500 cases, still rising slowly; docs/benchmarks.md). A crashed
+browser is replaced.
 On a failure the robot keeps a screenshot and a Playwright trace of the case.
 """
 
