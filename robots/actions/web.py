@@ -620,11 +620,11 @@ def read(ctx: ActionContext, params: ReadParams) -> Any:
             if params.what == "count":
                 return locator.count()
             locator.first.wait_for(state="attached", timeout=_timeout_ms(ctx, params.timeout))
-            return [" ".join(t.split()) for t in locator.all_inner_texts()]
+            return [_clean(t) for t in locator.all_inner_texts()]
         except Exception as error:
             raise _explain(session, params, error, doing) from None
     if params.what == "table":
-        return _act(ctx, params, doing, lambda loc, t: loc.evaluate(_TABLE_SCRIPT))
+        return _act(ctx, params, doing, _read_table)
     if params.what == "value":
         return _act(ctx, params, doing, lambda loc, t: loc.input_value(timeout=t))
     if params.what == "checked":
@@ -633,7 +633,34 @@ def read(ctx: ActionContext, params: ReadParams) -> Any:
         if not params.attribute:
             raise SystemException(f"{doing}: say which attribute (attribute: href)")
         return _act(ctx, params, doing, lambda loc, t: loc.get_attribute(params.attribute, timeout=t))
-    return _act(ctx, params, doing, lambda loc, t: " ".join(loc.inner_text(timeout=t).split()))
+    return _act(ctx, params, doing, lambda loc, t: _clean(loc.inner_text(timeout=t)))
+
+
+def _read_table(table: Any, timeout: float) -> list[Any]:
+    """A table's body rows as dicts by header (``_TABLE_SCRIPT``), read without a script when it can.
+
+    A script runs in the page's main world, and the first use of that world on a new document
+    costs 30-40 ms (Playwright injects its helpers there); everything else a workflow does runs
+    in Playwright's own world, which the step before has usually paid for already. So the
+    table's text is read there (its innerText has a line per row and a tab between cells) and
+    split, when the counts prove the text has the table's shape: one header row of ``th``, a line
+    per body row, every row with as many cells as the header. Anything else — no header row, a
+    caption or footer, hidden rows or cells, line breaks inside a cell — is read by the script.
+    """
+    text = table.inner_text(timeout=timeout)
+    headers = table.locator(":scope > thead > tr > th").count()
+    body = table.locator(":scope > tbody > tr").count()
+    rows = table.locator(":scope > * > tr").count()
+    lines = [[_clean(cell) for cell in line.split("\t")] for line in text.strip("\n").split("\n")]
+    if headers and rows == body + 1 == len(lines) and all(len(line) == headers for line in lines):
+        names = [name or f"column {i}" for i, name in enumerate(lines[0], start=1)]
+        return [dict(zip(names, line, strict=True)) for line in lines[1:]]
+    result: list[Any] = table.evaluate(_TABLE_SCRIPT)
+    return result
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
 
 
 _TABLE_SCRIPT = """(table) => {

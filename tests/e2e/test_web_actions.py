@@ -6,9 +6,11 @@ import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from robots.actions import web as web_actions
 from robots.engine import Engine
 from robots.humans import InMemoryHumans
 from robots.loader import parse_workflow
@@ -307,3 +309,70 @@ def test_login_once_and_again_after_expiry(
     assert third.status == "done", third.error
     assert any(s.kind == "web.fill" and "User" in s.label for s in third.steps)
     assert "pw-123" not in third.model_dump_json()
+
+
+_HEAD = "<thead><tr><th>Date</th><th>Window</th><th></th></tr></thead>"
+_ROW = "<tr><td>2026-12-01</td><td> 08:00 -  12:00 </td><td><button>Book</button></td></tr>"
+TABLES = {  # name: (HTML, read from its text without the script)
+    "header and rows": (f"{_HEAD}<tbody>{_ROW}<tr><td>a&nbsp;b</td><td></td><td>x</td></tr></tbody>", True),
+    "no rows": (f"{_HEAD}<tbody></tbody>", True),
+    "one column": ("<thead><tr><th>Name</th></tr></thead><tbody><tr><td>Anna</td></tr></tbody>", True),
+    "header row without thead": ("<tr><th>A</th><th>B</th></tr><tr><td>1</td><td>2</td></tr>", False),
+    "no header": ("<tr><td>1</td><td>2</td></tr>", False),
+    "caption": (f"<caption>Free slots</caption>{_HEAD}<tbody>{_ROW}</tbody>", False),
+    "footer": (
+        f"{_HEAD}<tbody>{_ROW}</tbody><tfoot><tr><td>1</td><td>slot</td><td></td></tr></tfoot>",
+        False,
+    ),
+    "line break in a cell": (
+        f"{_HEAD}<tbody><tr><td>Mon<br>1 Dec</td><td>08-12</td><td></td></tr></tbody>",
+        False,
+    ),
+    "line break in one column": (
+        "<thead><tr><th>A</th></tr></thead><tbody><tr><td>x<br>y</td></tr></tbody>",
+        False,
+    ),
+    "hidden row": (
+        f"{_HEAD}<tbody>{_ROW}<tr style='display:none'><td>1</td><td>2</td><td>3</td></tr></tbody>",
+        False,
+    ),
+    "hidden cell": (
+        f"{_HEAD}<tbody><tr><td>1</td><td style='display:none'>2</td><td>3</td></tr></tbody>",
+        False,
+    ),
+    "colspan": (f"{_HEAD}<tbody>{_ROW}<tr><td colspan='3'>fully booked</td></tr></tbody>", False),
+    "td in the header": (
+        "<thead><tr><th>A</th><td>B</td></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody>",
+        False,
+    ),
+    "two header rows": (
+        "<thead><tr><th>Slots</th></tr><tr><th>A</th></tr></thead><tbody><tr><td>1</td></tr></tbody>",
+        False,
+    ),
+}
+
+
+class _Watched:
+    """A locator that notes whether a script was evaluated on it."""
+
+    def __init__(self, locator: Any) -> None:
+        self.watched, self.evaluated = locator, False
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "evaluate":
+            self.evaluated = True
+        return getattr(self.watched, name)
+
+
+@pytest.mark.parametrize("name", list(TABLES))
+def test_a_table_read_from_its_text_equals_the_script_reading_it(name: str, browser: Any) -> None:
+    html, from_text = TABLES[name]
+    page = browser.new_page()
+    try:
+        page.set_content(f"<table id='t'>{html}</table>")
+        table = _Watched(page.locator("#t"))
+        read = web_actions._read_table(table, 5000)
+        assert read == page.locator("#t").evaluate(web_actions._TABLE_SCRIPT)
+        assert table.evaluated is not from_text
+    finally:
+        page.close()
