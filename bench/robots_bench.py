@@ -50,6 +50,7 @@ from bench.robots_apps import serve_apps
 from bench.robots_variants import VARIANTS, serve_variant
 from demo.data import CUSTOMERS, robot_secrets
 from demo.server import FACTORIES, free_port
+from robots.web import RECYCLE_AFTER
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "robots-bench"
@@ -59,6 +60,13 @@ BATCH_TIMEOUT_S = 600.0
 # Goals of issue 3 ("Speed"): Tandem's median against each variant's median.
 GOALS = {"tuned": ("≤ 1.05x the tuned script", 1.05), "robotframework": ("≥ 1.3x faster", 1 / 1.3)}
 GOALS["naive"] = ("≥ 1.8x faster", 1 / 1.8)
+# Memory is compared between windows of this many cases: the cases in which every system's
+# context is renewed (RECYCLE_AFTER of its cases) — a supplier portal gets a quarter of the
+# cases. A window of one full renewal cycle has every context at every age once, so where
+# the run starts in that sawtooth no longer decides the comparison; shorter windows at the
+# start held only young contexts.
+MEMORY_WINDOW = 4 * RECYCLE_AFTER
+CURVE_WINDOW = 50
 
 Case = dict[str, Any]
 
@@ -303,6 +311,8 @@ def summarize(runs: dict[str, VariantRun], memory_warmup: int, memory_window: in
         if len(mem) >= memory_warmup + 2 * memory_window:
             first = statistics.fmean(mem[memory_warmup : memory_warmup + memory_window])
             last = statistics.fmean(mem[-memory_window:])
+            steady = mem[memory_warmup:]
+            slope = statistics.linear_regression(range(len(steady)), steady).slope
             summary["memory"] = {
                 "cases": len(runs["tandem"].results),
                 "window": memory_window,
@@ -310,10 +320,12 @@ def summarize(runs: dict[str, VariantRun], memory_warmup: int, memory_window: in
                 "last_mb": last / 2**20,
                 "change": last / first - 1,
                 "max_mb": max(mem) / 2**20,
-                # The curve: mean of each window of consecutive cases, warm-up included.
+                # The least-squares trend over all cases after the warm-up, as a change over 500.
+                "trend_per_500": slope * 500 / statistics.fmean(steady),
+                # The curve: mean of each 50 consecutive cases, warm-up included.
                 "curve_mb": [
-                    statistics.fmean(mem[start : start + memory_window]) / 2**20
-                    for start in range(0, len(mem) - memory_window + 1, memory_window)
+                    statistics.fmean(mem[start : start + CURVE_WINDOW]) / 2**20
+                    for start in range(0, len(mem) - CURVE_WINDOW + 1, CURVE_WINDOW)
                 ],
             }
     return summary
@@ -451,13 +463,14 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
                 "robot memory flat ±10%",
                 f"{memory['cases']} cases: mean of cases {info['warmup'] + 1}-"
                 f"{info['warmup'] + memory['window']} {memory['first_mb']:.0f} MB, last {memory['window']} "
-                f"{memory['last_mb']:.0f} MB ({memory['change']:+.1%}), max {memory['max_mb']:.0f} MB "
-                "(process tree PSS: Python, Playwright driver, Chromium)",
+                f"{memory['last_mb']:.0f} MB ({memory['change']:+.1%}; windows of one renewal cycle of "
+                f"every system's context), trend {memory['trend_per_500']:+.1%} per 500 cases, max "
+                f"{memory['max_mb']:.0f} MB (process tree PSS: Python, Playwright driver, Chromium)",
                 _verdict(abs(memory["change"]) <= 0.10),
             )
         )
         curve = ", ".join(f"{mb:.0f}" for mb in memory["curve_mb"])
-        notes.append(f"Tandem's memory per {memory['window']} consecutive cases (mean PSS, MB): {curve}.")
+        notes.append(f"Tandem's memory per {CURVE_WINDOW} consecutive cases (mean PSS, MB): {curve}.")
     else:
         goals.append(("robot memory flat ±10%", "too few Tandem cases in this run", "not measured"))
     orphans = {name: data["orphans"] for name, data in variants.items()}
@@ -591,7 +604,7 @@ def run_benchmark(
         wall_s=time.perf_counter() - started,
         load_end="{:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg()),
     )
-    window = min(50, max(1, (info["tandem_cases"] - warm) // 4))
+    window = min(MEMORY_WINDOW, max(1, (info["tandem_cases"] - warm) // 4))
     return summarize(runs, warm, window), info
 
 

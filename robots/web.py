@@ -157,10 +157,16 @@ class WebSession:
             logger.debug("dialog could not be answered: {}", error)
 
 
+RECYCLE_AFTER = 25
+"""A system's context is renewed after this many of its cases unless the system says otherwise."""
+
+
 class WebSessions(SystemSessions):
     """The web session provider of one robot (one Chromium for the robot's life)."""
 
-    def __init__(self, *, headless: bool = True, recycle_after: int = 25, trace: str | None = None) -> None:
+    def __init__(
+        self, *, headless: bool = True, recycle_after: int = RECYCLE_AFTER, trace: str | None = None
+    ) -> None:
         self.headless = headless
         self.recycle_after = recycle_after
         self.trace = trace_mode(trace)

@@ -105,3 +105,30 @@ def test_every_benchmark_imports_and_writes_through_the_shared_helper(name: str,
     section = name.replace("_", "-")
     assert docs.read_text(encoding="utf-8").startswith(OTHERS)
     assert read_section(docs, section) == ("## Results\n\n" if name == "robots_bench" else "## Results\n")
+
+
+def _tandem_run(memory: list[float]) -> dict[str, object]:
+    from bench import robots_bench
+
+    run = robots_bench.VariantRun("tandem", conn=None, process=None)  # type: ignore[arg-type]
+    run.results = [
+        {"seq": i, "kind": "address", "ms": 1.0, "error": None, "mem": mb * 2**20}
+        for i, mb in enumerate(memory)
+    ]
+    return robots_bench.summarize({"tandem": run}, memory_warmup=3, memory_window=robots_bench.MEMORY_WINDOW)
+
+
+def test_memory_is_compared_over_whole_renewal_cycles_and_a_trend_is_seen() -> None:
+    from bench import robots_bench
+
+    cycle = robots_bench.MEMORY_WINDOW
+    # Renewed contexts: memory climbs through each cycle and falls back; no leak.
+    sawtooth = [700 + 100 * ((i - 3) % cycle) / cycle for i in range(503)]
+    memory = _tandem_run(sawtooth)["memory"]
+    assert abs(memory["change"]) < 0.01  # type: ignore[index]
+    assert abs(memory["trend_per_500"]) < 0.03  # type: ignore[index]
+    # The same with a leak of 20 % over the run is seen both ways.
+    leaking = [mb + 150 * i / 500 for i, mb in enumerate(sawtooth)]
+    memory = _tandem_run(leaking)["memory"]
+    assert memory["change"] > 0.15  # type: ignore[index]
+    assert memory["trend_per_500"] > 0.15  # type: ignore[index]
