@@ -3,17 +3,18 @@
 Run ``.venv/bin/python -m bench.queue_bench`` (``--help`` for the options). In one run:
 
 * **throughput**: ``--cases`` no-op cases are queued, then worker *processes* (4 on SQLite,
-  8 on PostgreSQL) each loop ``claim_next_case`` → ``finish_run`` (a finished run record)
-  until the queue is empty; cases per second = cases / wall time from the first claim to
-  the last completion. Every case is checked to have been claimed exactly once;
+  8 on PostgreSQL) each claim once and then loop ``finish_run_and_claim_next`` (a finished
+  run record, and the next claim with it, as ``run.py worker`` does) until the queue is
+  empty; cases per second = cases / wall time from the first claim to the last completion.
+  Every case is checked to have been claimed exactly once;
 * **the raw alternative** in the same run and on the same database: a bare work queue
   table claimed by one ``UPDATE ... RETURNING`` (PostgreSQL: ``FOR UPDATE SKIP LOCKED``)
   and completed by one more ``UPDATE`` — no lease fencing, audit trail, runs or robots;
   it shows what Tandem's durability costs per case;
 * **overhead in a real case**: ``--real-cases`` delivery_appointment cases run against the
   demo apps with real Chromium (one robot, as ``run.py worker`` does); every orchestrator
-  call the robot makes (claim, step records, checkpoints, outcome) is timed, and its share
-  of the case's wall time is reported.
+  call the robot makes (checkpoints with step records, the outcome with the next claim) is
+  timed, and its share of the case's wall time is reported.
 
 Goals of issue 4: SQLite ≥ 500/s with 4 workers, PostgreSQL ≥ 1,000/s with 8 workers,
 overhead ≤ 0.5 % of a real case. Results go to the console and to the ``queue-bench``
@@ -92,7 +93,8 @@ def _tandem_worker(url: str, project_root: str, robot: str, ready: Any, start: A
     claimed: list[str] = []
     ready.put(robot)
     start.wait()
-    while (claim := store.claim_next_case(robot, 300)) is not None:
+    claim = store.claim_next_case(robot, 300)
+    while claim is not None:  # as a worker's robot does: the outcome and the next claim together
         now = datetime.now(UTC)
         record = RunRecord(
             run_id=claim.run_id,
@@ -104,8 +106,8 @@ def _tandem_worker(url: str, project_root: str, robot: str, ready: Any, start: A
             started_at=now,
             ended_at=now,
         )
-        store.finish_run(claim, record)
         claimed.append(claim.case.id)
+        _, claim = store.finish_run_and_claim_next(claim, record, lease_seconds=300)
     results.put((time.perf_counter(), claimed))
     store.close()
 
@@ -227,6 +229,7 @@ TIMED = (
     "record_step",
     "save_checkpoint",
     "finish_run",
+    "finish_run_and_claim_next",
     "heartbeat",
     "create_task",
     "answer_for",
@@ -256,7 +259,8 @@ def measure_real_cases(count: int, work: Path) -> list[dict[str, Any]]:
     from connectors.mail_sink import MailSink
     from demo.data import robot_secrets
     from demo.server import DemoApps
-    from orchestrator.execution import run_claim
+    from orchestrator.execution import run_claim_and_claim_next
+    from orchestrator.models import ClaimRequest
     from orchestrator.store import Orchestrator
     from robots.engine import Engine
     from robots.logs import configure_logging
@@ -296,15 +300,20 @@ def measure_real_cases(count: int, work: Path) -> list[dict[str, Any]]:
                 walls: list[float] = []
                 for index in range(count + 1):  # the first case warms up (logins)
                     store.create_case(workflow, f"real-{index}", _real_payload(workflow, index))
-                    began = time.perf_counter()
-                    before = dict(spent)
-                    claim = store.claim_next_case("bench", 120)
+                # As a worker's robot: each outcome is stored together with the next claim.
+                request = ClaimRequest(lease_seconds=120, workflows=[workflow])
+                warming = dict(spent)
+                claim = store.claim_next_case("bench", 120)  # the warm-up case's: not counted
+                for index in range(count + 1):
                     assert claim is not None
-                    case = run_claim(store, engine, claim)
+                    began = time.perf_counter()
+                    case, claim = run_claim_and_claim_next(
+                        store, engine, claim, next_claim=lambda r=request: r
+                    )
                     if case is None or case.status != "done":
                         raise SystemExit(f"the real {workflow} case did not finish: {case}")
                     if index == 0:
-                        spent.update(before)
+                        spent.update(warming)
                         continue
                     walls.append(time.perf_counter() - began)
                 total = sum(walls)
@@ -371,8 +380,10 @@ def section(results: list[dict[str, Any]], real: list[dict[str, Any]] | None, co
         "... FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING` (which also returns the previous holder, to record "
         "a reclaimed lease) and one statement whose data-modifying CTEs write the audit entry, the run and "
         "the robot row. SQLite cannot do either, so there the five statements run in one `BEGIN IMMEDIATE`. "
-        "Each completion is another transaction: an `UPDATE ... RETURNING` fenced on the lease token (no "
-        "read first), then audit, run and robot (one statement on PostgreSQL). The raw queue is one "
+        "Each completion is an `UPDATE ... RETURNING` fenced on the lease token (no read first), then "
+        "audit, run and robot (one statement on PostgreSQL); a robot stores it together with its next claim "
+        "(`finish_run_and_claim_next`, as the worker's robots do): on SQLite one transaction per case, on "
+        "PostgreSQL the claim is a transaction of its own. The raw queue is one "
         "`UPDATE ... RETURNING` to claim and one `UPDATE` to complete, without any of that: the ratio is "
         "what durability and the audit trail cost per case. Every case was checked to be claimed exactly "
         "once in both."
@@ -383,8 +394,8 @@ def section(results: list[dict[str, Any]], real: list[dict[str, Any]] | None, co
             "Overhead in a real case (demo apps, real Chromium, one robot, each workflow after a "
             "warm-up case; the address change without its desktop-terminal part, as in the robot "
             "benchmark; both send their confirmation mail to a local SMTP sink): the robot's "
-            "orchestrator calls (claim, checkpoints with the step records, outcome) as a share of "
-            "the case's wall time.",
+            "orchestrator calls (checkpoints with the step records; the outcome stored together with "
+            "the next case's claim, as the worker's robots do) as a share of the case's wall time.",
             "",
             *table(
                 ("workflow", "cases", "s per case", "calls per case", "ms per case", "share", "goal ≤ 0.5 %"),

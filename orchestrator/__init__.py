@@ -31,6 +31,8 @@ Robots (``orchestrator.execution.run_claim`` runs one claim with an ``Engine``):
 
     claim_next_case(robot_id, lease_seconds=60, *, workflows=None) -> Claim | None
     heartbeat(claim, lease_seconds) / release_case(claim, *, reason) / finish_run(claim, RunRecord)
+    finish_run_and_claim_next(claim, RunRecord, *, steps, lease_seconds, workflows)
+        -> (Case, Claim | None)      (one transaction on SQLite; execution.run_claim_and_claim_next)
     save_checkpoint(claim, RunState, steps=()) / record_step(claim, StepRecord) / fail_run(claim, error)
     listener(claim) -> RunListener            humans(actor="robot") -> HumanGateway
     # run.py worker = orchestrator.worker.run_worker(WorkerSettings(robots=N, lease_seconds=...))

@@ -433,71 +433,86 @@ def _claim_once_sqlite(
 ) -> Claim | None:
     # SQLite: RETURNING cannot name the FROM side, so pick then take, in one immediate
     # transaction (the write lock is held from BEGIN: nobody else picks meanwhile).
+    with store.engine.begin() as connection:
+        taken = _take_sqlite(store, connection, robot_id, lease_seconds, workflows)
+    # Outside the transaction: the write lock is held no longer than the SQL needs.
+    return _claim(*taken) if taken is not None else None
+
+
+def _take_sqlite(
+    store: CaseStore,
+    connection: sa.Connection,
+    robot_id: str,
+    lease_seconds: float,
+    workflows: list[str] | None,
+) -> tuple[Any, str, str, str, bool] | None:
+    """Pick and take the next case inside the caller's transaction; what ``_claim`` needs.
+
+    ``_Poisoned`` is raised before anything is written, so a caller may catch it and commit
+    what else its transaction did."""
     now: datetime = store.now()
     token, run_id = new_id("k")[2:], new_id("r")[2:]
-    with store.engine.begin() as connection:
-        prepared = _sqlite(connection)
-        candidates: list[Any]
-        if workflows:  # an expanding IN (...): left to SQLAlchemy
-            params = {"p_now": now, "p_workflows": list(workflows)}
-            candidates = [
-                *connection.execute(_STATEMENTS.pick_queued_among, params),
-                *connection.execute(_STATEMENTS.pick_expired_among, params),
-            ]
-        else:
-            candidates = [
-                *prepared.pick_queued.rows(connection, {"p_now": now}),
-                *prepared.pick_expired.rows(connection, {"p_now": now}),
-            ]
-        found = min(candidates, key=_claim_order, default=None)
-        if found is None:
-            return None
-        reclaimed = found.status == "running"
-        events = []
-        if reclaimed:
-            if found.failures + 1 >= found.max_attempts:
-                raise _Poisoned(found.id)
-            why = lost_reason(found.robot_id)
-            prepared.lose_run.run(connection, {"p_run": found.run_id, "p_now": now, "p_error": why})
-            events.append(
-                ("running", "queued", "orchestrator", f"{why} ({found.failures + 1}/{found.max_attempts})")
-            )
-        (row,) = prepared.take.rows(
-            connection,
-            {
-                "p_id": found.id,
-                "p_robot": robot_id,
-                "p_token": token,
-                "p_lease": now + timedelta(seconds=lease_seconds),
-                "p_run": run_id,
-                "p_now": now,
-                "p_lost": int(reclaimed),
-            },
+    prepared = _sqlite(connection)
+    candidates: list[Any]
+    if workflows:  # an expanding IN (...): left to SQLAlchemy
+        params = {"p_now": now, "p_workflows": list(workflows)}
+        candidates = [
+            *connection.execute(_STATEMENTS.pick_queued_among, params),
+            *connection.execute(_STATEMENTS.pick_expired_among, params),
+        ]
+    else:
+        candidates = [
+            *prepared.pick_queued.rows(connection, {"p_now": now}),
+            *prepared.pick_expired.rows(connection, {"p_now": now}),
+        ]
+    found = min(candidates, key=_claim_order, default=None)
+    if found is None:
+        return None
+    reclaimed = found.status == "running"
+    events = []
+    if reclaimed:
+        if found.failures + 1 >= found.max_attempts:
+            raise _Poisoned(found.id)
+        why = lost_reason(found.robot_id)
+        prepared.lose_run.run(connection, {"p_run": found.run_id, "p_now": now, "p_error": why})
+        events.append(
+            ("running", "queued", "orchestrator", f"{why} ({found.failures + 1}/{found.max_attempts})")
         )
-        events.append(("queued", "running", robot_id, f"claimed (attempt {row.attempts})"))
-        prepared.audit.run_many(
-            connection,
-            [
-                {"case_id": row.id, "at": now, "from_status": a, "to_status": b, "actor": who, "reason": why}
-                for a, b, who, why in events
-            ],
-        )
-        prepared.open_run.run(
-            connection,
-            {
-                "id": run_id,
-                "case_id": row.id,
-                "attempt": row.attempts,
-                "robot_id": robot_id,
-                "started_at": now,
-                "status": "running",
-            },
-        )
-        prepared.robot_busy.run(
-            connection, {"p_robot": robot_id, "p_case": row.id, "p_workflow": row.workflow, "p_now": now}
-        )
-    # Outside the transaction: the write lock is held no longer than the SQL needs.
-    return _claim(row, robot_id, token, run_id, reclaimed)
+    (row,) = prepared.take.rows(
+        connection,
+        {
+            "p_id": found.id,
+            "p_robot": robot_id,
+            "p_token": token,
+            "p_lease": now + timedelta(seconds=lease_seconds),
+            "p_run": run_id,
+            "p_now": now,
+            "p_lost": int(reclaimed),
+        },
+    )
+    events.append(("queued", "running", robot_id, f"claimed (attempt {row.attempts})"))
+    prepared.audit.run_many(
+        connection,
+        [
+            {"case_id": row.id, "at": now, "from_status": a, "to_status": b, "actor": who, "reason": why}
+            for a, b, who, why in events
+        ],
+    )
+    prepared.open_run.run(
+        connection,
+        {
+            "id": run_id,
+            "case_id": row.id,
+            "attempt": row.attempts,
+            "robot_id": robot_id,
+            "started_at": now,
+            "status": "running",
+        },
+    )
+    prepared.robot_busy.run(
+        connection, {"p_robot": robot_id, "p_case": row.id, "p_workflow": row.workflow, "p_now": now}
+    )
+    return row, robot_id, token, run_id, reclaimed
 
 
 def _claim_order(row: Any) -> tuple[Any, ...]:
@@ -521,6 +536,45 @@ def finish_done(store: CaseStore, claim: Claim, record: RunRecord, steps: Sequen
     """Store a successful run: the fenced update, then audit, run and robot (one statement
     on PostgreSQL) and the step records not checkpointed yet. ``LeaseLost`` (nothing
     changed) when the claim is no longer held."""
+    with store.engine.begin() as connection:
+        row = _store_done(store, connection, claim, record, steps)
+    return Case.model_validate(row)
+
+
+def finish_done_and_claim(
+    store: CaseStore,
+    claim: Claim,
+    record: RunRecord,
+    steps: Sequence[StepRecord],
+    lease_seconds: float,
+    workflows: list[str] | None,
+) -> tuple[Case, Claim | None]:
+    """``finish_done``, then the robot's next claim. On SQLite both are one transaction: one
+    commit and one turn at the write lock less per case. On PostgreSQL the claim stays a
+    transaction of its own: its one pick-and-take statement writes before it can tell a case
+    whose robots kept dying, and undoing that would need a savepoint, which costs more round
+    trips than the commit it saves."""
+    if store.engine.dialect.name == "postgresql":
+        return finish_done(store, claim, record, steps), claim_next_case(
+            store, claim.robot_id, lease_seconds, workflows
+        )
+    poisoned = False
+    taken = None
+    with store.engine.begin() as connection:
+        row = _store_done(store, connection, claim, record, steps)
+        try:
+            taken = _take_sqlite(store, connection, claim.robot_id, lease_seconds, workflows)
+        except _Poisoned:  # nothing of the claim was written: commit the outcome, then hand it over
+            poisoned = True
+    case = Case.model_validate(row)
+    if poisoned:
+        return case, claim_next_case(store, claim.robot_id, lease_seconds, workflows)
+    return case, _claim(*taken) if taken is not None else None
+
+
+def _store_done(
+    store: CaseStore, connection: sa.Connection, claim: Claim, record: RunRecord, steps: Sequence[StepRecord]
+) -> Any:
     now: datetime = store.now()
     params = {
         "p_id": claim.case.id,
@@ -531,34 +585,33 @@ def finish_done(store: CaseStore, claim: Claim, record: RunRecord, steps: Sequen
     }
     after = {"p_case": claim.case.id, "p_now": now, "p_robot": claim.robot_id, "p_run": claim.run_id}
     row: Any
-    with store.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            row = connection.execute(_STATEMENTS.done_fenced, params).first()
-            if row is not None:
-                connection.execute(_STATEMENTS.after_done, after)
-        else:
-            prepared = _sqlite(connection)
-            row = next(iter(prepared.done.rows(connection, params)), None)
-            if row is not None:
-                prepared.audit.run(
-                    connection,
-                    {
-                        "case_id": row.id,
-                        "at": now,
-                        "actor": claim.robot_id,
-                        "from_status": "running",
-                        "to_status": "done",
-                        "reason": "the run finished",
-                    },
-                )
-                prepared.close_run.run(connection, after)
-                prepared.robot_done.run(connection, after)
-        if row is None:
-            # Only now read why: the lease expired and another robot holds it, or cancelled.
-            check_held(claim, connection.execute(_STATEMENTS.current, {"p_id": claim.case.id}).first())
-            raise LeaseLost(f"robot {claim.robot_id} no longer holds case {claim.case.id}")
-        insert_steps(store, connection, claim, steps)
-    return Case.model_validate(row)
+    if connection.dialect.name == "postgresql":
+        row = connection.execute(_STATEMENTS.done_fenced, params).first()
+        if row is not None:
+            connection.execute(_STATEMENTS.after_done, after)
+    else:
+        prepared = _sqlite(connection)
+        row = next(iter(prepared.done.rows(connection, params)), None)
+        if row is not None:
+            prepared.audit.run(
+                connection,
+                {
+                    "case_id": row.id,
+                    "at": now,
+                    "actor": claim.robot_id,
+                    "from_status": "running",
+                    "to_status": "done",
+                    "reason": "the run finished",
+                },
+            )
+            prepared.close_run.run(connection, after)
+            prepared.robot_done.run(connection, after)
+    if row is None:
+        # Only now read why: the lease expired and another robot holds it, or cancelled.
+        check_held(claim, connection.execute(_STATEMENTS.current, {"p_id": claim.case.id}).first())
+        raise LeaseLost(f"robot {claim.robot_id} no longer holds case {claim.case.id}")
+    insert_steps(store, connection, claim, steps)
+    return row
 
 
 def save_checkpoint(store: CaseStore, claim: Claim, state: RunState, steps: Sequence[StepRecord]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from loguru import logger
 
 from orchestrator.errors import LeaseLost
-from orchestrator.models import Case, Claim
+from orchestrator.models import Case, Claim, ClaimRequest
 from orchestrator.runtime import CaseListener
 from orchestrator.store import Orchestrator
 from robots.engine import Engine
@@ -29,12 +29,31 @@ def run_claim(
     happen. ``engine`` should be built with ``escalate_system_failures=False`` and
     ``humans=orchestrator.humans()`` so system failures are retried by the orchestrator.
     """
+    return run_claim_and_claim_next(orchestrator, engine, claim, on_step=on_step)[0]
+
+
+def run_claim_and_claim_next(
+    orchestrator: Orchestrator,
+    engine: Engine,
+    claim: Claim,
+    *,
+    on_step: Callable[[StepRecord], None] | None = None,
+    next_claim: Callable[[], ClaimRequest | None] = lambda: None,
+) -> tuple[Case | None, Claim | None]:
+    """``run_claim``, and the robot's next claim: the case (or None) and the next claim.
+
+    ``next_claim`` is asked once the run is over (a robot told to stop answers None): what
+    it returns is claimed together with storing the outcome
+    (``Orchestrator.finish_run_and_claim_next``), so a robot working through a queue does
+    not pay for a transaction of its own per claim. No next claim when the claim was lost or
+    the workflow did not load: the robot claims the usual way then.
+    """
     case = claim.case
     try:
         flow = engine.project.workflow(case.workflow)
     except DefinitionError as error:
         logger.error("case {}: workflow {} does not load: {}", case.id, case.workflow, error)
-        return orchestrator.fail_run(claim, f"workflow {case.workflow!r} does not load: {error}")
+        return orchestrator.fail_run(claim, f"workflow {case.workflow!r} does not load: {error}"), None
     listener = CaseListener(orchestrator, claim, on_step=on_step)
     try:
         record = engine.run(
@@ -46,7 +65,10 @@ def run_claim(
             attempt=claim.attempt,
             listener=listener,
         )
-        return listener.finish(record)
+        request = next_claim()
+        if request is None:
+            return listener.finish(record), None
+        return listener.finish_and_claim_next(record, request)
     except LeaseLost as lost:
         logger.warning("case {}: {}", case.id, lost)
-        return None
+        return None, None

@@ -251,3 +251,12 @@ class Claim(BaseModel):
     attempt: int
     state: RunState = Field(description="The checkpoint to resume from (empty for a first run).")
     reclaimed: bool = Field(description="The previous robot's lease had expired (it died).")
+
+
+class ClaimRequest(BaseModel):
+    """What a robot claims next when it finishes a case (``finish_run_and_claim_next``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lease_seconds: float
+    workflows: list[str] | None = Field(None, description="Only cases of these workflows (None: all).")

@@ -15,7 +15,7 @@ from robots.humans import Callout, HumanGateway
 from robots.records import RunRecord, StepRecord
 
 if TYPE_CHECKING:
-    from orchestrator.models import Case, Claim
+    from orchestrator.models import Case, Claim, ClaimRequest
     from orchestrator.store import Orchestrator
 
 
@@ -58,6 +58,18 @@ class CaseListener(RunListener):
         """Store the run's outcome with its final state and step records; the case."""
         pending, self._pending = self._pending, []
         return self.orchestrator.finish_run(self.claim, record, steps=pending)
+
+    def finish_and_claim_next(self, record: RunRecord, request: ClaimRequest) -> tuple[Case, Claim | None]:
+        """``finish``, and the robot's next claim as ``request`` says (see
+        ``Orchestrator.finish_run_and_claim_next``)."""
+        pending, self._pending = self._pending, []
+        return self.orchestrator.finish_run_and_claim_next(
+            self.claim,
+            record,
+            steps=pending,
+            lease_seconds=request.lease_seconds,
+            workflows=request.workflows,
+        )
 
 
 class DurableHumans(HumanGateway):

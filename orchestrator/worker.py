@@ -6,7 +6,8 @@ a desk: one browser (``robots.robot.make_sessions``), its own virtual display fo
 programs, a registration row with a heartbeat (what it is doing now), and a loop:
 
     claim the next case (lease) → heartbeat thread extends the lease → run it with the
-    engine (checkpoints, steps, human tasks in the database) → store the outcome.
+    engine (checkpoints, steps, human tasks in the database) → store the outcome, and with
+    it claim the next case (one transaction on SQLite) → ...
 
 Stopping: SIGTERM or Ctrl-C lets each robot finish its current case, close its browser
 and display, and exit; a robot still busy after the grace period is killed and its case is
@@ -155,7 +156,8 @@ def _detach_from_terminal() -> None:
 
 def robot_main(index: int, settings: WorkerSettings) -> None:
     """The life of one robot process (the target of the spawned process)."""
-    from orchestrator.execution import run_claim
+    from orchestrator.execution import run_claim_and_claim_next
+    from orchestrator.models import ClaimRequest
     from orchestrator.store import Orchestrator
     from robots.engine import Engine
     from robots.logs import configure_logging
@@ -187,11 +189,14 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
         escalate_system_failures=False,
     )
     workflows = list(settings.workflows) or None
+    request = ClaimRequest(lease_seconds=settings.lease_seconds, workflows=workflows)
     done = 0
+    claim = None  # the next case, when claimed together with the last one's outcome
     logger.info("robot {} ready (pid {})", robot_id, os.getpid())
     try:
         while not stopping.is_set():
-            claim = orchestrator.claim_next_case(robot_id, settings.lease_seconds, workflows=workflows)
+            if claim is None:
+                claim = orchestrator.claim_next_case(robot_id, settings.lease_seconds, workflows=workflows)
             if claim is None:
                 if settings.once:
                     break
@@ -216,7 +221,13 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
             heartbeat.start()
             started = time.monotonic()
             try:
-                result = run_claim(orchestrator, engine, claim, on_step=on_step)
+                result, claim = run_claim_and_claim_next(
+                    orchestrator,
+                    engine,
+                    claim,
+                    on_step=on_step,
+                    next_claim=lambda: None if stopping.is_set() else request,
+                )
             finally:
                 heartbeat.stop()
             done += 1
@@ -225,6 +236,8 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
                 logger.warning("robot {}: case {} lost its lease after {:.1f}s", robot_id, case.id, seconds)
             else:
                 logger.info("robot {}: case {} → {} in {:.1f}s", robot_id, case.id, result.status, seconds)
+        if claim is not None:  # claimed with the last outcome, then told to stop: give it back
+            orchestrator.release_case(claim, reason=f"robot {robot_id} stopped before starting it")
     finally:
         logger.info("robot {} stopping after {} cases: closing its browser and display", robot_id, done)
         with contextlib.suppress(Exception):

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from orchestrator.errors import LeaseLost
-from orchestrator.execution import run_claim
+from orchestrator.execution import run_claim, run_claim_and_claim_next
+from orchestrator.models import ClaimRequest
 from orchestrator.store import Orchestrator
 from robots.engine import Engine
 from robots.records import RunRecord, RunState, StepRecord
@@ -168,6 +169,101 @@ def test_the_hot_path_stores_values_as_the_rest_of_the_store_reads_them(
     assert stored.artifacts == ["shot.png"] and stored.duration_ms == 250.0
     (robot,) = orch.list_robots()
     assert (robot.status, robot.case_id, robot.cases_done, robot.heartbeat_at) == ("idle", None, 1, clock())
+
+
+def test_finishing_a_case_claims_the_robots_next_one_with_it(
+    orch: Orchestrator, engine: Engine, clock: Clock
+) -> None:
+    orch.register_robot("robot-1", host="here", pid=1)
+    first = new_case(orch, reference="first")
+    clock.advance(seconds=1)
+    second = new_case(orch, reference="second")
+    new_case(orch, "flaky", reference="other workflow")
+    claim = orch.claim_next_case("robot-1", 60, workflows=["noop"])
+    assert claim is not None and claim.case.id == first.id
+    request = ClaimRequest(lease_seconds=45, workflows=["noop"])
+
+    done, following = run_claim_and_claim_next(orch, engine, claim, next_claim=lambda: request)
+
+    assert done is not None and done.status == "done" and done.robot_id is None
+    assert following is not None and following.case.id == second.id and following.attempt == 1
+    assert following.case.lease_expires_at == orch.now() + timedelta(seconds=45)
+    assert orch.get_case(second.id).status == "running"
+    (robot,) = orch.list_robots()
+    assert (robot.status, robot.case_id, robot.cases_done) == ("busy", second.id, 1)
+    assert [(t.from_status, t.to_status) for t in orch.case_timeline(first.id).transitions][-1] == (
+        "running",
+        "done",
+    )
+    assert [(t.from_status, t.to_status) for t in orch.case_timeline(second.id).transitions] == [
+        (None, "queued"),
+        ("queued", "running"),
+    ]
+    # The next claim is an ordinary one: it runs, and with nothing of its workflows left
+    # queued the robot gets no further claim.
+    done, following = run_claim_and_claim_next(orch, engine, following, next_claim=lambda: request)
+    assert done is not None and done.status == "done" and following is None
+    assert orch.list_robots()[0].status == "idle"
+    # Asked for nothing (a robot told to stop), it claims nothing.
+    third = new_case(orch, reference="third")
+    claim = orch.claim_next_case("robot-1", 60, workflows=["noop"])
+    assert claim is not None and claim.case.id == third.id
+    fourth = new_case(orch, reference="fourth")
+    assert run_claim_and_claim_next(orch, engine, claim)[1] is None
+    assert orch.get_case(fourth.id).status == "queued"
+
+
+def test_a_lost_claim_finishes_nothing_and_claims_nothing(orch: Orchestrator, clock: Clock) -> None:
+    case = new_case(orch, reference="first")
+    claim = orch.claim_next_case("robot-1", 30)
+    assert claim is not None
+    clock.advance(seconds=31)
+    again = orch.claim_next_case("robot-2", 60)  # robot-1 was taken for dead
+    assert again is not None and again.case.id == case.id
+    waiting = new_case(orch, reference="waiting")
+    record = RunRecord(
+        run_id=claim.run_id, case_id=case.id, workflow="noop", version="1", robot="robot-1",
+        status="done", started_at=clock(), ended_at=clock(),
+    )  # fmt: skip
+    with pytest.raises(LeaseLost):
+        orch.finish_run_and_claim_next(claim, record, lease_seconds=60)
+    assert orch.get_case(waiting.id).status == "queued"
+    assert orch.get_case(case.id).robot_id == "robot-2"
+
+
+def test_claiming_with_an_outcome_hands_a_case_whose_robots_keep_dying_to_a_human(
+    orch: Orchestrator, clock: Clock
+) -> None:
+    poison = new_case(orch, "flaky", reference="poison", priority=5)
+    for robot in ("robot-1", "robot-2", "robot-3"):
+        taken = orch.claim_next_case(robot, 30)
+        assert taken is not None and taken.case.id == poison.id
+        clock.advance(seconds=31)  # the robot died
+    other = new_case(orch, "flaky", reference="other")
+    working = new_case(orch, reference="working", priority=9)
+    claim = orch.claim_next_case("robot-4", 60)
+    assert claim is not None and claim.case.id == working.id
+    record = RunRecord(
+        run_id=claim.run_id, case_id=working.id, workflow="noop", version="1", robot="robot-4",
+        status="done", started_at=clock(), ended_at=clock(),
+    )  # fmt: skip
+
+    done, following = orch.finish_run_and_claim_next(claim, record, lease_seconds=60)
+
+    assert done.status == "done"
+    assert following is not None and following.case.id == other.id
+    assert orch.get_case(poison.id).status == "waiting_human"
+
+
+def test_a_failed_run_also_claims_the_next_case(orch: Orchestrator, engine: Engine) -> None:
+    failing = new_case(orch, "flaky", reference="failing", priority=5)
+    waiting = new_case(orch, reference="waiting")
+    claim = orch.claim_next_case("robot-1", 60)
+    assert claim is not None and claim.case.id == failing.id
+    request = ClaimRequest(lease_seconds=60)
+    failed, following = run_claim_and_claim_next(orch, engine, claim, next_claim=lambda: request)
+    assert failed is not None and failed.status == "queued" and failed.failures == 1  # retried later
+    assert following is not None and following.case.id == waiting.id
 
 
 def test_a_system_failure_is_retried_with_growing_backoff_then_escalated(
