@@ -32,9 +32,15 @@ def write_section(path: Path, name: str, body: str) -> None:
     """Put ``body`` between the section's markers in ``path``, right after the opening one.
 
     The section is replaced where it stands when both markers are there; otherwise it is
-    appended after a blank line. A missing file starts as ``# Benchmarks``.
+    appended after a blank line. A missing file starts as ``# Benchmarks``. Hand-written
+    notes under a ``<!-- name-notes -->`` line at the end of the section are kept below the
+    new ``body`` (unless ``body`` brings notes of its own).
     """
     start, end = markers(name)
+    notes = f"<!-- {name}-notes -->"
+    old = read_section(path, name) or ""
+    if notes in old and notes not in body:
+        body = f"{body.rstrip(chr(10))}\n\n{old[old.index(notes) :]}"
     block = f"{start}\n{body}{end}"
     current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     if start in current and end in current:

@@ -132,3 +132,16 @@ def test_memory_is_compared_over_whole_renewal_cycles_and_a_trend_is_seen() -> N
     memory = _tandem_run(leaking)["memory"]
     assert memory["change"] > 0.15  # type: ignore[index]
     assert memory["trend_per_500"] > 0.15  # type: ignore[index]
+
+
+def test_hand_written_notes_at_the_end_of_a_section_outlive_a_new_run(tmp_path: Path) -> None:
+    docs = tmp_path / "benchmarks.md"
+    write_section(docs, "queue-bench", "## Results\n\nold numbers\n")
+    text = docs.read_text(encoding="utf-8")
+    docs.write_text(text.replace("old numbers\n", "old numbers\n\n<!-- queue-bench-notes -->\nWhy.\n"))
+
+    write_section(docs, "queue-bench", "## Results\n\nnew numbers\n")
+
+    assert (
+        read_section(docs, "queue-bench") == "## Results\n\nnew numbers\n\n<!-- queue-bench-notes -->\nWhy.\n"
+    )
