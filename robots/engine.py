@@ -227,7 +227,16 @@ class Engine:
             attempt,
             listener or RunListener(),
         )
-        with logger.contextualize(case=case_id, run=run_id, robot=self.robot, workflow=flow.name, step="-"):
+        try:
+            return self._run(flow, inputs, run, attempt)
+        finally:
+            masker.release()  # after the run's last log line: its personal data is no longer needed
+
+    def _run(self, flow: Workflow, inputs: Mapping[str, Any], run: _Run, attempt: int) -> RunRecord:
+        record, masker = run.record, run.masker
+        with logger.contextualize(
+            case=record.case_id, run=record.run_id, robot=self.robot, workflow=flow.name, step="-"
+        ):
             try:
                 values = validate_input(flow, dict(inputs))
             except InputError as error:

@@ -31,13 +31,24 @@ def mask_personal(value: str) -> str:
 
 
 class Masker:
-    """Knows the sensitive values of a run (or a process) and hides them wherever they occur."""
+    """Knows the sensitive values of a run (or a process) and hides them wherever they occur.
+
+    A run's masker passes what it learns to its ``parent`` (the process's, which masks the
+    log lines): secrets for good, personal data only while the run lives — ``release`` gives
+    them back when it ends. The process's masker therefore holds the secrets and the
+    personal data of the runs in progress, not of every case the robot ever worked: that
+    list grew with each case, and each new value made it compile a pattern over all of them
+    again (50 ms at a thousand values, over a second at twenty thousand), every one kept in
+    ``re``'s cache.
+    """
 
     def __init__(self, parent: Masker | None = None) -> None:
         self._values: OrderedDict[str, str] = OrderedDict()
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
         self._parent = parent
+        self._loans: dict[str, int] = {}  # personal values lent by children: how many hold each
+        self._lent: set[str] = set()  # personal values this masker lent its parent
 
     def add_secret(self, value: Any) -> None:
         """Hide ``value`` completely from now on."""
@@ -54,20 +65,55 @@ class Masker:
         elif value is not None and not isinstance(value, bool):
             self._add(value, mask_personal(str(value)))
 
-    def _add(self, value: Any, replacement: str) -> None:
+    def _add(self, value: Any, replacement: str, *, lent: bool = False) -> None:
         text = str(value)
         if len(text) < _MIN_LENGTH:
             return
         with self._lock:
             if self._values.get(text) == SECRET_MASK:
                 return  # a secret stays a secret even if also marked personal
+            if lent and text in self._values and text not in self._loans:
+                return  # known for good already
+            if lent:
+                self._loans[text] = self._loans.get(text, 0) + 1
+            else:
+                self._loans.pop(text, None)  # known for good from now on
             self._values[text] = replacement
             self._values.move_to_end(text)
             while len(self._values) > _MAX_VALUES:
                 self._values.popitem(last=False)
             self._pattern = None
         if self._parent is not None:
-            self._parent._add(value, replacement)
+            personal = replacement != SECRET_MASK
+            if personal and text in self._lent:
+                return
+            if personal:
+                self._lent.add(text)
+            self._parent._add(value, replacement, lent=personal)
+
+    def release(self) -> None:
+        """Take back the personal data this masker lent its parent (the run has ended);
+        secrets stay known to the parent."""
+        if self._parent is None:
+            return
+        lent, self._lent = self._lent, set()
+        self._parent._take_back(lent)
+
+    def _take_back(self, texts: set[str]) -> None:
+        with self._lock:
+            for text in texts:
+                holders = self._loans.get(text, 0) - 1
+                if holders > 0:
+                    self._loans[text] = holders
+                    continue
+                if self._loans.pop(text, None) is not None and self._values.get(text) != SECRET_MASK:
+                    self._values.pop(text, None)
+                    self._pattern = None
+
+    def __len__(self) -> int:
+        """How many values this masker knows."""
+        with self._lock:
+            return len(self._values)
 
     def _compiled(self) -> re.Pattern[str] | None:
         with self._lock:

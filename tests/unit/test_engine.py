@@ -35,6 +35,17 @@ class _FlakyParams(ActionParams):
 _COUNTS: dict[str, int] = {}
 
 
+_LOGGED: list[str] = []
+
+
+@action("test.log_masked")
+def _log_masked(ctx: ActionContext, params: _FlakyParams) -> None:
+    """Writes what the process masker would leave of a log line about ``value``."""
+    from robots.masking import PROCESS_MASKER
+
+    _LOGGED.append(PROCESS_MASKER.mask_text(f"log line about {params.value}"))
+
+
 @action("test.effect", side_effect=True)
 def _effect(ctx: ActionContext, params: _FlakyParams) -> Any:
     """Records a call; fails ``fail_times`` times first; optionally sleeps."""
@@ -552,3 +563,45 @@ def test_steps_holding_a_secret_are_not_checkpointed(monkeypatch: pytest.MonkeyP
     )
     assert list(record.state.completed) == ["2"]
     assert "tok-998877" not in record.state.model_dump_json()
+
+
+def test_the_process_masker_keeps_a_runs_personal_data_only_while_it_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from robots.masking import PROCESS_MASKER
+
+    monkeypatch.setenv("TANDEM_SECRET_CRM_ROBOT_PASSWORD", "s3cret-Pa99")
+    seen = _LOGGED
+    seen.clear()
+    before = len(PROCESS_MASKER)
+    flow = steps_workflow(
+        """
+        - set: {pw: "{{ secret('crm_robot.password') }}"}
+        - test.log_masked: {value: "{{ input.name }} / {{ pw }}"}
+    """,
+        header="input: {name: {type: string, personal: true}}\n",
+    )
+    for number in range(50):  # each case's personal data is new
+        run(flow, {"name": f"Erika Mustermann {number}"})
+    assert seen[0] == "log line about E*** / ***"  # masked in the log while the run lived
+    assert len(PROCESS_MASKER) <= before + 1  # the personal data went with its run; the secret stays
+    assert PROCESS_MASKER.mask_text("Erika Mustermann 3 s3cret-Pa99") == "Erika Mustermann 3 ***"
+
+
+def test_a_value_two_runs_hold_stays_masked_until_both_have_ended() -> None:
+    from robots.masking import Masker
+
+    process = Masker()
+    first, second = Masker(parent=process), Masker(parent=process)
+    first.add_personal("Musterstraße 5")
+    second.add_personal({"street": "Musterstraße 5", "city": "Berlin"})
+    first.add_secret("tok-12345")
+    first.release()
+    assert process.mask_text("Musterstraße 5, Berlin, tok-12345") == "M***, B***, ***"
+    second.release()
+    assert process.mask_text("Musterstraße 5, Berlin, tok-12345") == "Musterstraße 5, Berlin, ***"
+    process.add_personal("Hauptstraße 1")  # known to the process itself: kept for good
+    third = Masker(parent=process)
+    third.add_personal("Hauptstraße 1")
+    third.release()
+    assert process.mask_text("Hauptstraße 1") == "H***"
