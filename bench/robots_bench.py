@@ -466,7 +466,7 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
                 f"{memory['last_mb']:.0f} MB ({memory['change']:+.1%}; windows of one renewal cycle of "
                 f"every system's context), trend {memory['trend_per_500']:+.1%} per 500 cases, max "
                 f"{memory['max_mb']:.0f} MB (process tree PSS: Python, Playwright driver, Chromium)",
-                _verdict(abs(memory["change"]) <= 0.10),
+                _verdict(abs(memory["change"]) <= 0.10 and abs(memory["trend_per_500"]) <= 0.10),
             )
         )
         curve = ", ".join(f"{mb:.0f}" for mb in memory["curve_mb"])
