@@ -40,7 +40,7 @@ def write_section(path: Path, name: str, body: str) -> None:
     notes = f"<!-- {name}-notes -->"
     old = read_section(path, name) or ""
     if notes in old and notes not in body:
-        body = f"{body.rstrip(chr(10))}\n\n{old[old.index(notes) :]}"
+        body = body.rstrip("\n") + "\n\n" + old[old.index(notes) :]
     block = f"{start}\n{body}{end}"
     current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     if start in current and end in current:
