@@ -8,7 +8,7 @@ afresh; every ``recycle_after`` cases (default 25) it is renewed anyway: a kept 
 grows by a few MB per case (Chromium's renderer for its page and Playwright's objects for
 every request) and closing it is the one thing that gives that back. Renewing every 25 cases
 costs one login per 25 cases and halves the sawtooth the renderers' growth makes (robot
-benchmark: 710-810 MB over 500 cases, still rising slowly; docs/benchmarks.md). A crashed
+benchmark: about 680-830 MB over 500 cases, still rising slowly; docs/benchmarks.md). A crashed
 browser is replaced.
 On a failure the robot keeps a screenshot and a Playwright trace of the case.
 """
