@@ -136,7 +136,7 @@ def create_engine(url: str | None = None, *, pool_size: int = 5) -> sa.Engine:
             assert isinstance(driver, WriterConnection)
             driver.lock()
             try:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                driver.execute("BEGIN IMMEDIATE")
             except BaseException:
                 driver.unlock()
                 raise

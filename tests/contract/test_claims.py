@@ -31,7 +31,7 @@ def test_claims_go_by_priority_then_deadline_then_age(orch: Orchestrator, clock:
     assert order == [urgent.id, due_soon.id, due_later.id, oldest.id, youngest.id]
 
 
-@pytest.mark.parametrize("workflows", [None, ["noop"]])
+@pytest.mark.parametrize("workflows", [None, ["noop"], ["address_like", "noop"]])
 def test_an_expired_lease_competes_with_queued_cases_in_the_same_order(
     orch: Orchestrator, clock: Clock, workflows: list[str] | None
 ) -> None:
