@@ -107,7 +107,7 @@ def test_every_benchmark_imports_and_writes_through_the_shared_helper(name: str,
     assert read_section(docs, section) == ("## Results\n\n" if name == "robots_bench" else "## Results\n")
 
 
-def _tandem_run(memory: list[float]) -> dict[str, object]:
+def _tandem_run(memory: list[float], warmup: int = 3) -> dict[str, object]:
     from bench import robots_bench
 
     run = robots_bench.VariantRun("tandem", conn=None, process=None)  # type: ignore[arg-type]
@@ -115,7 +115,9 @@ def _tandem_run(memory: list[float]) -> dict[str, object]:
         {"seq": i, "kind": "address", "ms": 1.0, "error": None, "mem": mb * 2**20}
         for i, mb in enumerate(memory)
     ]
-    return robots_bench.summarize({"tandem": run}, memory_warmup=3, memory_window=robots_bench.MEMORY_WINDOW)
+    return robots_bench.summarize(
+        {"tandem": run}, memory_warmup=warmup, memory_window=robots_bench.MEMORY_WINDOW
+    )
 
 
 def test_memory_is_compared_over_whole_renewal_cycles_and_a_trend_is_seen() -> None:
@@ -132,6 +134,24 @@ def test_memory_is_compared_over_whole_renewal_cycles_and_a_trend_is_seen() -> N
     memory = _tandem_run(leaking)["memory"]
     assert memory["change"] > 0.15  # type: ignore[index]
     assert memory["trend_per_500"] > 0.15  # type: ignore[index]
+
+
+def test_memory_rising_only_while_the_robot_warms_up_reads_flat_and_is_shown() -> None:
+    from bench import robots_bench
+
+    start = 3 + robots_bench.MEMORY_WARMUP
+    cycle = robots_bench.MEMORY_WINDOW
+    # Heaps growing to their working size over the first cycle, then a sawtooth around it.
+    rising = [600 + 150 * i / start for i in range(start)]
+    steady = [750 + 100 * (i % cycle) / cycle for i in range(500)]
+    memory = _tandem_run(rising + steady, warmup=start)["memory"]
+    assert memory["measured"] == 500 and memory["warmup"] == start  # type: ignore[index]
+    assert abs(memory["change"]) < 0.01 and abs(memory["trend_per_500"]) < 0.03  # type: ignore[index]
+    assert 600 < memory["warmup_first_mb"] < 650  # type: ignore[index]
+    # Growth that goes on after the warm-up is still a leak.
+    leaking = rising + [mb + 150 * i / 500 for i, mb in enumerate(steady)]
+    memory = _tandem_run(leaking, warmup=start)["memory"]
+    assert memory["change"] > 0.10 and memory["trend_per_500"] > 0.15  # type: ignore[index]
 
 
 def test_hand_written_notes_at_the_end_of_a_section_outlive_a_new_run(tmp_path: Path) -> None:
