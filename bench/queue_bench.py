@@ -255,10 +255,9 @@ def _real_payload(workflow: str, index: int) -> dict[str, Any]:
 
 def measure_real_cases(count: int, work: Path) -> list[dict[str, Any]]:
     """Run real cases of each of ``REAL_WORKFLOWS`` and time every orchestrator call the robot makes."""
+    from bench.robots_bench import Apps
     from bench.robots_variants import bench_workflows
-    from connectors.mail_sink import MailSink
     from demo.data import robot_secrets
-    from demo.server import DemoApps
     from orchestrator.execution import run_claim_and_claim_next
     from orchestrator.models import ClaimRequest
     from orchestrator.store import Orchestrator
@@ -284,8 +283,11 @@ def measure_real_cases(count: int, work: Path) -> list[dict[str, Any]]:
 
         setattr(store, name, timed)
     results = []
-    with DemoApps(data_dir=work / "apps") as apps, MailSink() as sink:
-        os.environ.update({**apps.env(), **robot_secrets(), **sink.env()})
+    # The apps and the mail sink in a process of their own, as the systems a robot talks to
+    # are: sharing this interpreter (and its GIL), their threads ran in the robot's time.
+    apps = Apps(multiprocessing.get_context("spawn"), work / "apps")
+    try:
+        os.environ.update({**apps.call("env"), **robot_secrets()})
         sessions = make_sessions()
         engine = Engine(
             store.project,
@@ -297,6 +299,7 @@ def measure_real_cases(count: int, work: Path) -> list[dict[str, Any]]:
         )
         try:
             for workflow in REAL_WORKFLOWS:
+                apps.call("free_slots")
                 walls: list[float] = []
                 for index in range(count + 1):  # the first case warms up (logins)
                     store.create_case(workflow, f"real-{index}", _real_payload(workflow, index))
@@ -335,6 +338,8 @@ def measure_real_cases(count: int, work: Path) -> list[dict[str, Any]]:
                 spent.update(seconds=0.0, calls=0)
         finally:
             sessions.close()
+    finally:
+        apps.stop()
     store.close()
     return results
 

@@ -2,8 +2,10 @@
 
 The apps are the systems the robots work in, so they must not share a Python interpreter
 (and its GIL) with any robot being measured. The parent talks to this process over a pipe:
-free the booked delivery slots between batches (each supplier has only a few slots a week)
-and count the effects the robots left in the apps' audit logs.
+free the booked delivery slots between batches (each supplier has only a few slots a week),
+count the effects the robots left in the apps' audit logs, and hand out the robots'
+environment (the apps' URLs and, started on first ask, a mail sink's SMTP settings: the
+mail server is another system the robots talk to, so it runs here too).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from connectors.mail_sink import MailSink
 from demo.server import DemoApps
 
 
@@ -38,6 +41,7 @@ def effects(apps: DemoApps) -> dict[str, int]:
 def serve_apps(conn: Connection, ports: dict[str, int], data_dir: str) -> None:
     """Run the demo apps on ``ports`` and answer the parent's commands until ``stop``."""
     apps = DemoApps(ports=ports, data_dir=Path(data_dir)).start()
+    sink: MailSink | None = None
     try:
         conn.send(("ready", apps.urls))
         while True:
@@ -47,6 +51,10 @@ def serve_apps(conn: Connection, ports: dict[str, int], data_dir: str) -> None:
                 conn.send(("ok", None))
             elif command[0] == "effects":
                 conn.send(("ok", effects(apps)))
+            elif command[0] == "env":
+                if sink is None:
+                    sink = MailSink().start()
+                conn.send(("ok", {**apps.env(), **sink.env()}))
             elif command[0] == "stop":
                 break
             else:
@@ -54,4 +62,6 @@ def serve_apps(conn: Connection, ports: dict[str, int], data_dir: str) -> None:
     except EOFError:  # the parent died: stop the apps too
         pass
     finally:
+        if sink is not None:
+            sink.stop()
         apps.stop()

@@ -11,7 +11,9 @@ postal code) go through five variants, each a robot in its own worker process
 2. ``naive`` — a hand-written Playwright script: new context and login per case, text waits;
 3. ``tuned`` — a hand-written Playwright script: one login per system, waits on responses;
 4. ``robotframework`` — Robot Framework + ``RPA.Browser.Selenium`` with Debian's chromedriver;
-5. ``tandem-browser-per-case`` — the engine, launching a new browser for every case.
+5. ``tandem-browser-per-case`` — the engine, launching a new browser for every case;
+6. ``tandem-untraced`` — ``tandem`` without the Playwright trace it keeps of every case
+   (evidence for a failure): no goal, it shows what the trace costs.
 
 The machine is shared, so the variants are interleaved: every round each variant runs one
 small batch of fresh cases (the order rotating per round), and the report gives ratios. It
@@ -303,6 +305,7 @@ def summarize(runs: dict[str, VariantRun], memory_warmup: int, memory_window: in
             "failure": run.failure,
             "new_context_ms": _spread(run.extras.get("new_context_ms", [])),
             "clean_page_ms": _spread(run.extras.get("clean_page_ms", [])),
+            "trace": run.extras.get("trace"),
         }
     summary: dict[str, Any] = {"variants": variants, "ratios": {}}
     tandem = variants.get("tandem")
@@ -313,9 +316,21 @@ def summarize(runs: dict[str, VariantRun], memory_warmup: int, memory_window: in
                     kind: tandem["kinds"][kind]["median_ms"] / variants[other]["kinds"][kind]["median_ms"]
                     for kind in KINDS
                 }
+        untraced = variants.get("tandem-untraced")
+        if untraced and "tuned" in variants:
+            summary["untraced"] = {
+                "vs_tuned": {
+                    kind: untraced["kinds"][kind]["median_ms"] / variants["tuned"]["kinds"][kind]["median_ms"]
+                    for kind in KINDS
+                },
+                "trace_cost": {
+                    kind: tandem["kinds"][kind]["median_ms"] / untraced["kinds"][kind]["median_ms"] - 1
+                    for kind in KINDS
+                },
+            }
         mem = [r["mem"] for r in runs["tandem"].results if r["error"] is None]
         if len(mem) >= memory_warmup + 2 * memory_window:
-            before = statistics.fmean(mem[: min(CURVE_WINDOW, memory_warmup)])
+            before = statistics.fmean(mem[: max(1, min(CURVE_WINDOW, memory_warmup))])
             first = statistics.fmean(mem[memory_warmup : memory_warmup + memory_window])
             last = statistics.fmean(mem[-memory_window:])
             steady = mem[memory_warmup:]
@@ -452,6 +467,17 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
         shown = ", ".join(f"{k} {1 / v:.2f}x" for k, v in ratios["tandem-browser-per-case"].items())
         goals.append(
             ("(no goal) browser per case, to show why not", f"per-case browser is slower by {shown}", "-")
+        )
+    untraced = summary.get("untraced")
+    if untraced:
+        shown = ", ".join(f"{k} {v:.2f}x" for k, v in untraced["vs_tuned"].items())
+        cost = ", ".join(f"{k} {v:+.1%}" for k, v in untraced["trace_cost"].items())
+        goals.append(
+            (
+                "(no goal) Tandem without its per-case trace",
+                f"tandem-untraced/tuned median: {shown}; the trace adds to Tandem's median: {cost}",
+                "-",
+            )
         )
     context = variants.get("tandem", {}).get("new_context_ms")
     if context:

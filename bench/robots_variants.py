@@ -9,8 +9,9 @@ the worker closed its variant is an orphan.
 
 Variants: ``tandem`` (the engine with a long-lived robot, ``robots.robot.make_sessions``),
 ``naive`` and ``tuned`` (``bench.robots_scripts``), ``robotframework``
-(``bench.robots_rf``) and ``tandem-browser-per-case`` (the engine with fresh sessions,
-browser included, for every case).
+(``bench.robots_rf``), ``tandem-browser-per-case`` (the engine with fresh sessions,
+browser included, for every case) and ``tandem-untraced`` (``tandem`` without the per-case
+Playwright trace, ``TANDEM_TRACE=off``: what the trace costs).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 Case = dict[str, Any]
-VARIANTS = ("tandem", "tuned", "naive", "robotframework", "tandem-browser-per-case")
+VARIANTS = ("tandem", "tuned", "naive", "robotframework", "tandem-browser-per-case", "tandem-untraced")
 
 # Process names that belong to a browser stack (Chromium and its helpers, the drivers).
 BROWSER_NAMES = ("chrom", "headless_shell", "node", "playwright")
@@ -226,7 +227,9 @@ class TandemRobot:
                 self.sessions.close()
 
     def extras(self) -> dict[str, Any]:
-        return {"new_context_ms": self.context_ms, "clean_page_ms": self.page_ms}
+        from robots.web import trace_mode
+
+        return {"new_context_ms": self.context_ms, "clean_page_ms": self.page_ms, "trace": trace_mode()}
 
 
 def make_variant(name: str, workdir: Path) -> Variant:
@@ -235,6 +238,9 @@ def make_variant(name: str, workdir: Path) -> Variant:
         return TandemRobot(workdir)
     if name == "tandem-browser-per-case":
         return TandemRobot(workdir, browser_per_case=True)
+    if name == "tandem-untraced":  # what the per-case trace costs (this worker's process only)
+        os.environ["TANDEM_TRACE"] = "off"
+        return TandemRobot(workdir)
     from bench import robots_scripts
 
     if name == "naive":

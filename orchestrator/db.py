@@ -68,6 +68,15 @@ class WriterConnection(sqlite3.Connection):
         self._locked = True
         _HOLDING.connection = self
 
+    def begin_immediate(self) -> None:
+        """Wait for the write lock, then ``BEGIN IMMEDIATE`` (the lock is given back if that fails)."""
+        self.lock()
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.unlock()
+            raise
+
     def unlock(self) -> None:
         if self._locked:
             self._locked = False
@@ -134,12 +143,7 @@ def create_engine(url: str | None = None, *, pool_size: int = 5) -> sa.Engine:
         def _begin(connection: sa.Connection) -> None:
             driver = connection.connection.driver_connection
             assert isinstance(driver, WriterConnection)
-            driver.lock()
-            try:
-                driver.execute("BEGIN IMMEDIATE")
-            except BaseException:
-                driver.unlock()
-                raise
+            driver.begin_immediate()
 
         return engine
     return sa.create_engine(resolved, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)

@@ -39,7 +39,11 @@ def test_quick_benchmark_runs_every_variant_and_writes_sane_numbers(tmp_path: Pa
         assert variant["orphans"] == [], f"{name} left processes behind: {variant['orphans']}"
     assert data["info"]["effects_verified"], data["info"]["effects"]
     assert variants["tandem"]["new_context_ms"]["n"] > 0
+    # The untraced variant is Tandem without the per-case trace, and the report says what it costs.
+    assert (variants["tandem"]["trace"], variants["tandem-untraced"]["trace"]) == ("on-failure", "off")
+    assert set(data["summary"]["untraced"]["trace_cost"]) == {"address", "delivery"}
     assert code == 0
     text = docs.read_text()
     assert "someone else's numbers" in text  # other sections are left alone
     assert text.count("<!-- robots-bench -->") == 1 and "| Tandem vs tuned" in text
+    assert "Tandem without its per-case trace" in text

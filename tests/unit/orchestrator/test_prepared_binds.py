@@ -58,3 +58,45 @@ def test_other_types_and_dialects_keep_sqlalchemys_processors() -> None:
     assert ours is not None and theirs is not None
     assert ours(value) == theirs(value) == datetime(2026, 11, 23, 11, 0)
     assert bind_processor(sa.String(), SQLITE) is None
+
+
+def test_step_rows_are_what_the_general_path_would_write() -> None:
+    from types import SimpleNamespace
+
+    from orchestrator.cases import CaseStore
+    from orchestrator.claims import _SQLiteStatements
+    from robots.records import StepRecord
+
+    statements = _SQLiteStatements(SQLITE)
+    claim: Any = SimpleNamespace(case=SimpleNamespace(id="c_1"), run_id="r_1")
+    began = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
+    steps = [
+        StepRecord(path="1", kind="web.goto", label="open", started_at=began),  # still running
+        StepRecord(
+            path="2.1",
+            kind="web.read",
+            label="slots",
+            depth=1,
+            attempt=2,
+            started_at=began,
+            ended_at=began + timedelta(milliseconds=21),
+            duration_ms=21.4,
+            outcome="ok",
+            outputs=[{"Date": "2026-11-24", "Window": "08:00-12:00"}],
+            system="nordlog",
+        ),
+        StepRecord(
+            path="3",
+            kind="web.click",
+            label="book",
+            started_at=began,
+            ended_at=began,
+            outcome="failed",
+            outputs={},
+            error="no slot",
+            error_kind="business",
+            artifacts=["shot.png", "trace.zip"],
+        ),
+    ]
+    general = [statements.steps._values(CaseStore._step_values(claim, step)) for step in steps]
+    assert statements.step_rows(claim, steps) == general
