@@ -398,7 +398,8 @@ def section(results: list[dict[str, Any]], real: list[dict[str, Any]] | None, co
         lines += [
             "Overhead in a real case (demo apps, real Chromium, one robot, each workflow after a "
             "warm-up case; the address change without its desktop-terminal part, as in the robot "
-            "benchmark; both send their confirmation mail to a local SMTP sink): the robot's "
+            "benchmark; both send their confirmation mail to a local SMTP sink; apps and sink in a "
+            "process of their own): the robot's "
             "orchestrator calls (checkpoints with the step records; the outcome stored together with "
             "the next case's claim, as the worker's robots do) as a share of the case's wall time.",
             "",
