@@ -4,7 +4,7 @@ Run ``.venv/bin/python -m bench.robots_bench`` (``--quick`` for a smoke run, ``-
 In one run, against the demo apps (in a process of their own), the same address changes
 (CRM and billing; the desktop terminal is left out of the comparison because no other
 variant drives it) and delivery appointments (NordLogistik or Sued Express, chosen by
-postal code) go through five variants, each a robot in its own worker process
+postal code) go through six variants, each a robot in its own worker process
 (``bench.robots_variants``):
 
 1. ``tandem`` — the engine with a long-lived robot (one browser, each system logged in once);

@@ -228,8 +228,30 @@ class _Statements:
                 cases_done=RobotRow.cases_done + 1,
             )
         )
-        done_event = robot_event("done_event", "running", "done", "the run finished")
-        self.after_done = self.robot_done.add_cte(done_event).add_cte(self.close_run.cte("close_run"))
+        # PostgreSQL: the whole outcome in one statement. The fenced update is a CTE; the audit
+        # entry, the run and the robot are written only when it matched (a lost lease changes
+        # nothing), and the statement returns what it returned. One statement is atomic on
+        # its own: without step records to add it runs without BEGIN and COMMIT round trips.
+        done = self.done_fenced.cte("done")
+        matched = sa.exists(sa.select(done.c.id))
+        done_event = (
+            sa.insert(CaseEventRow)
+            .from_select(
+                ["case_id", "at", "actor", "from_status", "to_status", "reason"],
+                sa.select(
+                    done.c.id,
+                    now,
+                    b("p_robot"),
+                    sa.literal("running"),
+                    sa.literal("done"),
+                    sa.literal("the run finished"),
+                ),
+            )
+            .cte("done_event")
+        )
+        done_run = self.close_run.where(matched).cte("done_run")
+        done_robot = self.robot_done.where(matched).cte("done_robot")
+        self.done_all = sa.select(done).add_cte(done_event, done_run, done_robot)
         self.checkpoint_fenced = (
             sa.update(CaseRow).where(*fence).values(run_state=b("p_state", type_=sa.JSON))
         )
@@ -642,8 +664,12 @@ def finish_done(store: CaseStore, claim: Claim, record: RunRecord, steps: Sequen
     on PostgreSQL) and the step records not checkpointed yet. ``LeaseLost`` (nothing
     changed) when the claim is no longer held."""
     if store.engine.dialect.name == "postgresql":
-        with store.engine.begin() as connection:
-            row = _store_done(store, connection, claim, record, steps)
+        if steps:
+            with store.engine.begin() as connection:
+                row = _store_done(store, connection, claim, record, steps)
+        else:  # one statement: atomic by itself, no BEGIN and COMMIT round trips
+            with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                row = _store_done(store, connection, claim, record, steps)
     else:
         with _sqlite_write(store) as driver:
             row = _store_done(store, driver, claim, record, steps)
@@ -701,9 +727,7 @@ def _store_done(
     after = {"p_case": claim.case.id, "p_now": now, "p_robot": claim.robot_id, "p_run": claim.run_id}
     row: Any
     if isinstance(tx, sa.Connection):
-        row = tx.execute(_STATEMENTS.done_fenced, params).first()
-        if row is not None:
-            tx.execute(_STATEMENTS.after_done, after)
+        row = tx.execute(_STATEMENTS.done_all, {**params, **after}).first()
     else:
         prepared = _sqlite(store.engine.dialect)
         row = next(iter(prepared.done.rows(tx, params)), None)

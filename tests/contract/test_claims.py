@@ -229,6 +229,10 @@ def test_a_lost_claim_finishes_nothing_and_claims_nothing(orch: Orchestrator, cl
         orch.finish_run_and_claim_next(claim, record, lease_seconds=60)
     assert orch.get_case(waiting.id).status == "queued"
     assert orch.get_case(case.id).robot_id == "robot-2"
+    # Nothing of the outcome was written: no audit entry, the lost run stays lost.
+    timeline = orch.case_timeline(case.id)
+    assert "done" not in [t.to_status for t in timeline.transitions]
+    assert [r.status for r in timeline.runs] == ["lost", "running"]
 
 
 def test_claiming_with_an_outcome_hands_a_case_whose_robots_keep_dying_to_a_human(
