@@ -109,13 +109,17 @@ class WebSession:
         case opened are closed, frame and dialog settings reset, and the page counts as
         stale until the case navigates — a first action other than ``web.goto`` gets a
         blank page (``ensure_clean``). The one round trip also tells whether the browser
-        still answers.
+        still answers or has crashed (reading the page's title did not raise for a crashed
+        one in the e2e tests): a count of the document's root in Playwright's own world,
+        which the last case's steps have set up on that document. A script in the page's
+        world, as before, took longer, most of all in the slow tail (a probe of 30 each on a
+        busy machine: median 5.5 against 4.2 ms, p90 31 against 10 ms).
         """
         for other in self.context.pages:
             if other != self.page:
                 with contextlib.suppress(Exception):
                     other.close()
-        self.page.evaluate("0")
+        self.page.locator(":root").count()
         self.frame = None
         self.dialog_policy, self.dialog_prompt, self.dialogs = "accept", None, []
         self.stale = True
