@@ -136,6 +136,7 @@ class WebSession:
         with contextlib.suppress(Exception):  # a trace that cannot be stopped is gone anyway
             self.end_trace()
         self.context.tracing.start(screenshots=False, snapshots=self.snapshots, title=title)
+        skip_client_stacks(self.context.tracing)
         self.trace_running = True
 
     def end_trace(self, path: str | None = None) -> None:
@@ -159,6 +160,27 @@ class WebSession:
                 dialog.dismiss()
         except Exception as error:  # the page may be gone already; nothing to answer then
             logger.debug("dialog could not be answered: {}", error)
+
+
+def skip_client_stacks(tracing: Any) -> bool:
+    """Stop Playwright's Python client from sending its call stack for every call while
+    ``tracing`` runs; whether it was stopped.
+
+    The stacks feed the trace viewer's source tab, which would show Tandem's own Python, not
+    the workflow (the trace's actions already name each step's locator and the step records
+    name the YAML step). They cost a message to the driver per Playwright call: 25 per
+    delivery case, about as many as all other messages together. Playwright offers no
+    option, so this undoes what its ``Tracing.start`` did on the client's connection (a
+    counter of running traces). Should a Playwright release change those internals, nothing
+    is changed and the stacks are sent as before; an e2e test notices.
+    """
+    impl = getattr(tracing, "_impl_obj", None)
+    release = getattr(getattr(impl, "_connection", None), "set_is_tracing", None)
+    if impl is None or release is None or not getattr(impl, "_is_tracing", False):
+        return False
+    impl._is_tracing = False  # its stop() then leaves the counter alone
+    release(False)
+    return True
 
 
 RECYCLE_AFTER = 25

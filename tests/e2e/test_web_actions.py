@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -376,3 +377,37 @@ def test_a_table_read_from_its_text_equals_the_script_reading_it(name: str, brow
         assert table.evaluated is not from_text
     finally:
         page.close()
+
+
+def test_traced_cases_send_no_client_stacks_and_the_trace_keeps_the_actions(
+    site: str, project: Project, sessions: WebSessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright._impl.connection import Connection
+
+    sent: list[str] = []
+    send = Connection.send_message_to_server
+
+    def counting(self: Any, owner: Any, method: str, params: Any, options: Any) -> Any:
+        sent.append(method)
+        return send(self, owner, method, params, options)
+
+    monkeypatch.setattr(Connection, "send_message_to_server", counting)
+    record = run(
+        project,
+        sessions,
+        flow(
+            site,
+            """
+        - web.goto: /form
+        - web.fill: {label: Street, value: Hauptstr. 1}
+        - web.click: {role: button, name: Nope, timeout: 0.3}
+    """,
+        ),
+    )
+    assert record.status == "failed_system"
+    assert "tracingStart" in sent  # the case was traced ...
+    assert "addStackToTracingNoReply" not in sent  # ... without a message per call for its stacks
+    trace = next(Path(p) for s in record.steps for p in s.artifacts if p.endswith(".zip"))
+    with zipfile.ZipFile(trace) as archive:
+        events = b"".join(archive.read(name) for name in archive.namelist() if name.endswith(".trace"))
+    assert b'"goto"' in events and b'"fill"' in events and b'"click"' in events
