@@ -286,8 +286,10 @@ def measure_real_cases(count: int, work: Path) -> list[dict[str, Any]]:
     # The apps and the mail sink in a process of their own, as the systems a robot talks to
     # are: sharing this interpreter (and its GIL), their threads ran in the robot's time.
     apps = Apps(multiprocessing.get_context("spawn"), work / "apps")
+    robot_env = {**apps.call("env"), **robot_secrets()}
+    before = {name: os.environ.get(name) for name in robot_env}
+    os.environ.update(robot_env)
     try:
-        os.environ.update({**apps.call("env"), **robot_secrets()})
         sessions = make_sessions()
         engine = Engine(
             store.project,
@@ -340,6 +342,11 @@ def measure_real_cases(count: int, work: Path) -> list[dict[str, Any]]:
             sessions.close()
     finally:
         apps.stop()
+        for name, value in before.items():  # the caller's environment as it was (URLs, secrets)
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     store.close()
     return results
 

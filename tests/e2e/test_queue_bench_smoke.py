@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -15,7 +16,9 @@ pytestmark = pytest.mark.e2e
 def test_quick_queue_benchmark_measures_throughput_and_a_real_cases_overhead(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    before = dict(os.environ)
     code = queue_bench.main(["--cases", "40", "--real-cases", "1", "--no-postgres", "--no-docs"])
+    assert dict(os.environ) == before  # the apps' URLs it set are gone with the apps
 
     out = capsys.readouterr().out
     assert code == 0
