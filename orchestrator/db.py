@@ -13,6 +13,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,8 +129,8 @@ def create_engine(url: str | None = None, *, pool_size: int = 5) -> sa.Engine:
 
         @sa.event.listens_for(engine, "connect")
         def _configure(connection: Any, record: Any) -> None:
+            _use_wal(connection)
             cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=60000")
@@ -147,6 +148,26 @@ def create_engine(url: str | None = None, *, pool_size: int = 5) -> sa.Engine:
 
         return engine
     return sa.create_engine(resolved, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+
+
+def _use_wal(connection: sqlite3.Connection, patience: float = 60.0) -> None:
+    """Switch the database to WAL, waiting for the other processes that open it.
+
+    Several processes opening a fresh database at once (robots starting together) all try to
+    switch it; SQLite answers "database is locked" at once to all but one instead of waiting
+    in its busy handler, so this tries again for up to ``patience`` seconds.
+    """
+    deadline = time.monotonic() + patience
+    delay = 0.01
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL").close()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
 
 
 def alembic_config(engine: sa.Engine) -> Config:
