@@ -28,11 +28,12 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from orchestrator.base import new_id
@@ -287,12 +288,14 @@ def bind_processor(type_: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> Call
 
 
 def _sqlite_utc(value: datetime | None) -> str | None:
-    """``UTCDateTime`` as SQLAlchemy writes it into SQLite: naive UTC, microseconds always."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: pass an aware datetime (UTC)")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", timespec="microseconds")
+    """``UTCDateTime`` as SQLAlchemy writes it into SQLite: its naive UTC (and its refusal of
+    a naive value), formatted with microseconds always."""
+    naive = _UTC.process_bind_param(value, _SQLITE_DIALECT)
+    return None if naive is None else naive.isoformat(" ", timespec="microseconds")
+
+
+_UTC = UTCDateTime()
+_SQLITE_DIALECT = sqlite_dialect.dialect()
 
 
 class _Prepared:

@@ -8,8 +8,8 @@ afresh; every ``recycle_after`` cases (default 25) it is renewed anyway: a kept 
 grows by a few MB per case (Chromium's renderer for its page and Playwright's objects for
 every request) and closing it is the one thing that gives that back. Renewing every 25 cases
 costs one login per 25 cases and halves the sawtooth the renderers' growth makes (robot
-benchmark: about 680-830 MB over 500 cases, still rising slowly; docs/benchmarks.md). A crashed
-browser is replaced.
+benchmark: about 690-820 MB, within 10 % over 500 cases after the first 100;
+docs/benchmarks.md). A crashed browser is replaced.
 On a failure the robot keeps a screenshot and a Playwright trace of the case.
 """
 
@@ -162,9 +162,9 @@ class WebSession:
             logger.debug("dialog could not be answered: {}", error)
 
 
-def skip_client_stacks(tracing: Any) -> bool:
+def skip_client_stacks(tracing: Any) -> None:
     """Stop Playwright's Python client from sending its call stack for every call while
-    ``tracing`` runs; whether it was stopped.
+    ``tracing`` runs.
 
     The stacks feed the trace viewer's source tab, which would show Tandem's own Python, not
     the workflow (the trace's actions already name each step's locator and the step records
@@ -177,10 +177,9 @@ def skip_client_stacks(tracing: Any) -> bool:
     impl = getattr(tracing, "_impl_obj", None)
     release = getattr(getattr(impl, "_connection", None), "set_is_tracing", None)
     if impl is None or release is None or not getattr(impl, "_is_tracing", False):
-        return False
+        return
     impl._is_tracing = False  # its stop() then leaves the counter alone
     release(False)
-    return True
 
 
 RECYCLE_AFTER = 25
