@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from robots.errors import SystemException
+from robots.model import url_pattern
 from robots.registry import ActionContext, ActionParams, action
 from robots.web import WebSession, WebSessions, default_timeout
 
@@ -258,11 +259,15 @@ class GotoParams(ActionParams):
 
 
 def _looks_logged_out(session: WebSession) -> bool:
-    marker = session.spec.logged_out
-    if not marker:
+    """Does the page say the session expired? By its address (``logged_out_url``: known here,
+    no round trip), else by an element (``logged_out``: one round trip to the browser)."""
+    spec = session.spec
+    if spec.logged_out_url and url_pattern(spec.logged_out_url).search(session.page.url):
+        return True
+    if not spec.logged_out:
         return False
     try:
-        return bool(session.page.locator(marker).count() > 0)
+        return bool(session.page.locator(spec.logged_out).count() > 0)
     except Exception:
         return False
 
@@ -271,8 +276,8 @@ def _looks_logged_out(session: WebSession) -> bool:
 def goto(ctx: ActionContext, params: GotoParams) -> str:
     """Open a page of the system. Relative URLs are resolved against the system's ``url``.
 
-    If the system declares ``logged_out`` and the page shows it (the session expired), the
-    robot logs in again and opens the page once more. An error status (4xx/5xx) or an
+    If the page is one the system's ``logged_out_url`` or ``logged_out`` names (the session
+    expired), the robot logs in again and opens the page once more. An error status (4xx/5xx) or an
     unreachable app is a system exception.
 
     Example: ``- web.goto: "/customers/{{ input.customer_id }}"``
@@ -528,12 +533,7 @@ def expect(ctx: ActionContext, params: ExpectParams) -> None:
     timeout = _timeout_ms(ctx, params.timeout)
     try:
         if params.url is not None:
-            pattern: Any = (
-                re.compile(params.url[3:])
-                if params.url.startswith("re:")
-                else re.compile(re.escape(params.url).replace(r"\*\*", ".*").replace(r"\*", "[^/]*"))
-            )
-            playwright_expect(session.page).to_have_url(pattern, timeout=timeout)
+            playwright_expect(session.page).to_have_url(url_pattern(params.url), timeout=timeout)
         if not params.has_target():
             if params.contains is not None:
                 playwright_expect(_scope(session, params).locator("body")).to_contain_text(
@@ -643,20 +643,33 @@ def _read_table(table: Any, timeout: float) -> list[Any]:
     costs 30-40 ms (Playwright injects its helpers there); everything else a workflow does runs
     in Playwright's own world, which the step before has usually paid for already. So the
     table's text is read there (its innerText has a line per row and a tab between cells) and
-    split, when the counts prove the text has the table's shape: one header row of ``th``, a line
-    per body row, every row with as many cells as the header. Anything else — no header row, a
-    caption or footer, hidden rows or cells, line breaks inside a cell — is read by the script.
+    split, when two counts prove the text has the table's shape: one header row of ``th``, a
+    line per body row, every row with as many cells as the header. Anything else — no header
+    row, a caption or footer, hidden rows or cells, line breaks inside a cell — is read by the
+    script. The second count is of the rows, plus one for a footer and for each further header
+    row and hidden row (their first cells count too): it equals the text's lines when the rows,
+    all shown, and only they make them. A caption (a line more), a footer, a hidden row, a second
+    header row make the two differ, and none can make up for another.
     """
     text = table.inner_text(timeout=timeout)
     headers = table.locator(":scope > thead > tr > th").count()
-    body = table.locator(":scope > tbody > tr").count()
-    rows = table.locator(":scope > * > tr").count()
+    rows = table.locator(_ROWS_AND_ODDITIES).count()
     lines = [[_clean(cell) for cell in line.split("\t")] for line in text.strip("\n").split("\n")]
-    if headers and rows == body + 1 == len(lines) and all(len(line) == headers for line in lines):
+    if headers and rows == len(lines) and all(len(line) == headers for line in lines):
         names = [name or f"column {i}" for i, name in enumerate(lines[0], start=1)]
         return [dict(zip(names, line, strict=True)) for line in lines[1:]]
     result: list[Any] = table.evaluate(_TABLE_SCRIPT)
     return result
+
+
+_ROWS_AND_ODDITIES = ", ".join(
+    (
+        ":scope > * > tr",
+        ":scope > tfoot",
+        ":scope > thead > tr ~ tr > :first-child",
+        ":scope > * > tr:not(:visible) > :first-child",
+    )
+)
 
 
 def _clean(text: str) -> str:

@@ -61,6 +61,20 @@ def test_a_southern_postal_code_is_booked_at_sued_express(robot: Robot, demo: De
 
 
 @pytest.mark.parametrize(("case", "portal"), [(NORTH, "nordlog"), (SOUTH, "suedexpress")])
+def test_an_expired_portal_session_is_logged_into_again(
+    robot: Robot, demo: DemoApps, case: dict[str, str], portal: str
+) -> None:
+    """The portal sends an expired session to its login page (the workflow's logged_out_url)."""
+    assert robot.run("delivery_appointment", case).status == "done"
+    logins = sum(1 for entry in demo.audit(portal) if entry["action"] == "login")
+    httpx.post(f"{demo.urls[portal]}/_control/expire-sessions").raise_for_status()
+    record = robot.run("delivery_appointment", case)
+    assert record.status == "done", record.error
+    assert sum(1 for entry in demo.audit(portal) if entry["action"] == "login") == logins + 1
+    assert len(bookings(demo, portal)) == 2
+
+
+@pytest.mark.parametrize(("case", "portal"), [(NORTH, "nordlog"), (SOUTH, "suedexpress")])
 def test_no_free_slot_goes_to_the_appointment_team(
     robot: Robot, demo: DemoApps, case: dict[str, str], portal: str
 ) -> None:

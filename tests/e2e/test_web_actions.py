@@ -58,12 +58,10 @@ def project(tmp_path: Path) -> Project:
     return Project(tmp_path)
 
 
-def flow(site: str, steps: str, *, login: bool = False) -> Workflow:
-    system = (
-        f'{{kind: web, url: "{site}"'
-        + (", login: site_login, logged_out: 'text=Please sign in'" if login else "")
-        + "}"
-    )
+def flow(
+    site: str, steps: str, *, login: bool = False, marker: str = "logged_out: 'text=Please sign in'"
+) -> Workflow:
+    system = f'{{kind: web, url: "{site}"' + (f", login: site_login, {marker}" if login else "") + "}"
     text = f"name: t\nsystems:\n  site: {system}\nsteps:\n  - in: site\n    steps:\n"
     text += textwrap.indent(textwrap.dedent(steps).strip(), " " * 6) + "\n"
     workflow, problems = parse_workflow(text, "t.yaml")
@@ -293,13 +291,22 @@ def test_failure_keeps_screenshot_and_trace(site: str, project: Project, session
     assert "<title>Form</title>" in page.read_text(encoding="utf-8")  # the page the step failed on
 
 
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "logged_out: 'text=Please sign in'",  # an element only the login page has
+        "logged_out_url: '**/login'",  # where the site sends an expired session
+        "logged_out_url: 're:/log[in]+$'",
+    ],
+)
 def test_login_once_and_again_after_expiry(
-    site: str, project: Project, sessions: WebSessions, monkeypatch: pytest.MonkeyPatch
+    site: str, project: Project, sessions: WebSessions, monkeypatch: pytest.MonkeyPatch, marker: str
 ) -> None:
     import httpx
 
     monkeypatch.setenv("TANDEM_SECRET_SITE_PASSWORD", "pw-123")
-    workflow = flow(site, "- web.goto: /home\n- web.expect: {text: Welcome back}", login=True)
+    sessions.discard("site")  # a login of its own for each way of telling
+    workflow = flow(site, "- web.goto: /home\n- web.expect: {text: Welcome back}", login=True, marker=marker)
     first = run(project, sessions, workflow, "case-a")
     second = run(project, sessions, workflow, "case-b")
     assert first.status == second.status == "done", (first.error, second.error)
@@ -350,6 +357,27 @@ TABLES = {  # name: (HTML, read from its text without the script)
         "<thead><tr><th>Slots</th></tr><tr><th>A</th></tr></thead><tbody><tr><td>1</td></tr></tbody>",
         False,
     ),
+    "second header row of td": (
+        f"{_HEAD[:-8]}<tr><td>x</td><td>y</td><td>z</td></tr></thead><tbody>{_ROW}</tbody>",
+        False,
+    ),
+    "hidden header row": (f"<thead style='display:none'>{_HEAD[7:]}<tbody>{_ROW}</tbody>", False),
+    "empty footer": (f"{_HEAD}<tbody>{_ROW}</tbody><tfoot></tfoot>", False),
+    "caption and a hidden row": (
+        f"<caption>Slots</caption>{_HEAD}<tbody>{_ROW}"
+        "<tr style='display:none'><td>1</td><td>2</td><td>3</td></tr></tbody>",
+        False,
+    ),
+    "one column, caption and a hidden row": (
+        "<caption>Names</caption><thead><tr><th>Name</th></tr></thead>"
+        "<tbody><tr><td>Anna</td></tr><tr style='display:none'><td>Ben</td></tr></tbody>",
+        False,
+    ),
+    "invisible row": (
+        f"{_HEAD}<tbody>{_ROW}<tr style='visibility:hidden'><td>1</td><td>2</td><td>3</td></tr></tbody>",
+        False,
+    ),
+    "two bodies": (f"{_HEAD}<tbody>{_ROW}</tbody><tbody>{_ROW}</tbody>", True),
 }
 
 

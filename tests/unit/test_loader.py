@@ -23,10 +23,11 @@ from robots.model import (
     InStep,
     OutputStep,
     SetStep,
+    url_pattern,
 )
 from robots.project import Project
 from robots.registry import ActionContext, ActionParams, action
-from tests.conftest import load_text, steps_workflow, write
+from tests.conftest import load_text, steps_workflow, workflow, write
 
 
 class _PageParams(ActionParams):
@@ -351,3 +352,40 @@ def test_the_real_project_validates() -> None:
     from tests.conftest import ROOT
 
     assert Project(ROOT).validate() == []
+
+
+# -- systems ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "url", "matches"),
+    [
+        ("**/login*", "http://127.0.0.1:8101/login?expired=1", True),
+        ("**/login*", "http://127.0.0.1:8101/login", True),
+        ("**/login*", "http://127.0.0.1:8101/customers/C100001", False),
+        ("**/login*", "http://127.0.0.1:8101/app/login/form", False),  # * stops at a slash
+        ("**/customers?q=1", "http://host/customers?q=1", True),  # ? and . are themselves
+        ("**/customers?q=1", "http://host/customersXq=1", False),
+        ("http://host/*", "http://host/a/b", False),  # a glob matches the whole URL
+        ("re:/login", "http://host/sso/login?next=/", True),  # a regex anywhere in it
+    ],
+)
+def test_url_patterns_are_globs_or_regular_expressions(pattern: str, url: str, matches: bool) -> None:
+    assert bool(url_pattern(pattern).search(url)) is matches
+
+
+def test_a_systems_logged_out_url_must_be_a_valid_pattern() -> None:
+    flow = workflow("""
+        name: t
+        systems:
+          crm: {kind: web, url: "http://crm", logged_out_url: "**/login*"}
+        steps: []
+    """)
+    assert flow.systems["crm"].logged_out_url == "**/login*"
+    (problem,) = problems_of("""
+        name: t
+        systems:
+          crm: {kind: web, url: "http://crm", logged_out_url: "re:(unclosed"}
+        steps: []
+    """)
+    assert problem.startswith("3:") and "logged_out_url" in problem and "regular expression" in problem
