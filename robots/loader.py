@@ -18,6 +18,8 @@ from robots.errors import DefinitionError, Problem
 from robots.model import (
     COMMON_KEYS,
     CONTROL_KEYWORDS,
+    SPEC_SHORTHANDS,
+    WHEN_IN_SPEC,
     ActionStep,
     AwaitHumanStep,
     BlockStep,
@@ -357,11 +359,9 @@ class _Parser:
                 continue
             if key in _BARE_EXPRESSION_KEYS:
                 value = as_expression(value)
-            elif key == "fail" and isinstance(value, str):
-                value = {"message": value}
-            elif key == "callout" and isinstance(value, str):
-                value = {"title": value}
-            elif key in ("escalate", "callout") and isinstance(value, dict) and "when" in value:
+            elif key in SPEC_SHORTHANDS and isinstance(value, str):
+                value = {SPEC_SHORTHANDS[key]: value}
+            elif key in WHEN_IN_SPEC and isinstance(value, dict) and "when" in value:
                 value = dict(value)
                 if "when" in fields:
                     self.problem((*path, key, "when"), "'when' is given twice", "keep one of them")

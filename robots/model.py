@@ -28,9 +28,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-_DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h)?\s*$")
+DURATION_TEXT = r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$"
+"""A duration written as text (``2s``, ``500ms``); a valid JSON Schema pattern too."""
+_DURATION = re.compile(DURATION_TEXT)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -46,11 +48,20 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match:
-            return float(match.group("value")) * _UNIT_SECONDS[match.group("unit")]
+            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     raise ValueError(f"expected a duration like 2s, 500ms, 1.5m or 1h, got {value!r}")
 
 
-Duration = Annotated[float, Field(ge=0, description="seconds, or text like 2s, 500ms, 1m, 1h")]
+Duration = Annotated[
+    float,
+    BeforeValidator(
+        parse_duration,
+        # What a workflow may write, for the JSON Schema; the model holds seconds.
+        json_schema_input_type=Annotated[float, Field(ge=0)] | Annotated[str, Field(pattern=DURATION_TEXT)],
+    ),
+    Field(description="seconds, or text like 2s, 500ms, 1m, 1h"),
+]
+"""Seconds, read from a number or from text like ``2s``, ``500ms``, ``1.5m``, ``1h``."""
 
 
 class Frozen(BaseModel):
@@ -77,11 +88,6 @@ class RetryPolicy(Frozen):
     backoff: Duration = Field(1.0, description="Wait before the second try.")
     factor: float = Field(2.0, ge=1.0, le=10.0, description="Each further wait is this many times longer.")
     max_delay: Duration = Field(60.0, description="No wait is longer than this.")
-
-    @field_validator("backoff", "max_delay", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
 
     def delay_before(self, attempt: int) -> float:
         """Seconds to wait before try number ``attempt`` (2, 3, ...)."""
@@ -203,11 +209,6 @@ class StepBase(Frozen):
     location: Location | None = Field(
         None, exclude=True, description="Where the step was written (set by the loader)."
     )
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _timeout_duration(cls, value: Any) -> float | None:
-        return None if value is None else parse_duration(value)
 
     @property
     def kind(self) -> str:
@@ -438,6 +439,12 @@ CONTROL_KEYWORDS: dict[str, type[StepBase]] = {
 """The keyword that makes a mapping a step of that kind (``steps`` alone makes a block)."""
 
 COMMON_KEYS = {"id", "name", "when", "retry", "timeout", "on_error"}
+
+SPEC_SHORTHANDS: dict[str, str] = {"fail": "message", "callout": "title"}
+"""Keywords whose spec may be one text, and the field it fills (``fail: "no contract"``)."""
+
+WHEN_IN_SPEC = frozenset({"escalate", "callout"})
+"""Keywords whose spec may hold the step's ``when`` (``escalate: {when: ..., queue: ...}``)."""
 
 
 class Workflow(Frozen):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from robots.model import parse_duration
+from robots.model import Duration
 from robots.registry import ActionContext, ActionParams, action
 
 
@@ -31,12 +31,7 @@ def log(ctx: ActionContext, params: LogParams) -> str:
 class SleepParams(ActionParams):
     """How long to pause."""
 
-    duration: float = Field(description="Seconds, or text like 500ms, 2s, 1m.")
-
-    @field_validator("duration", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
+    duration: Duration = Field(description="Seconds, or text like 500ms, 2s, 1m.")
 
 
 @action("core.sleep", primary="duration")

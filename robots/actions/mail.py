@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from jinja2 import StrictUndefined, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from connectors.mail import Mail, Mailer, SmtpMailer
 from robots.errors import BusinessException, SystemException
@@ -23,21 +23,24 @@ def template_dir() -> Path:
     return Path(os.environ.get("TANDEM_HOME", ".")) / "templates" / "mail"
 
 
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+Addresses = Annotated[list[str], BeforeValidator(_one_or_many, json_schema_input_type=str | list[str])]
+"""E-mail addresses: one as text, or a list."""
+
+
 class SendParams(ActionParams):
     """A mail to send."""
 
-    to: list[str] = Field(description="Recipient(s): one address or a list.")
-    cc: list[str] = Field(default_factory=list)
+    to: Addresses = Field(description="Recipient(s): one address or a list.")
+    cc: Addresses = Field(default_factory=list, description="Copy to: one address or a list.")
     subject: str | None = Field(None, description="Subject (a template's 'Subject:' line is the default).")
     template: str | None = Field(None, description="Name of templates/mail/<name>.txt (and optional .html).")
     body: str | None = Field(None, description="The text, instead of a template.")
     data: dict[str, Any] = Field(default_factory=dict, description="Values for the template.")
     attachments: list[str] = Field(default_factory=list, description="Paths of files to attach.")
-
-    @field_validator("to", "cc", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _content(self) -> SendParams:

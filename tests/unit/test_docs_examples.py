@@ -28,10 +28,14 @@ def examples() -> list[tuple[str, str, str]]:
     return found
 
 
+def as_workflow(kind: str, body: str) -> str:
+    """An example as a whole workflow: a ``steps`` example goes under ``steps:``."""
+    return body if kind == "workflow" else "name: example\nsteps:\n" + textwrap.indent(body, "  ")
+
+
 @pytest.mark.parametrize(("where", "kind", "body"), examples(), ids=[e[0] for e in examples()])
 def test_every_example_loads(where: str, kind: str, body: str) -> None:
-    text = body if kind == "workflow" else "name: example\nsteps:\n" + textwrap.indent(body, "  ")
-    flow, problems = parse_workflow(text, where)
+    flow, problems = parse_workflow(as_workflow(kind, body), where)
     assert not problems, "\n".join(map(str, problems))
     assert flow is not None
 
