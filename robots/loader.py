@@ -165,6 +165,11 @@ class _Parser:
         fields["steps"] = self.steps(data.get("steps", []), ("steps",))
         fields["on_error"] = self.steps(data.get("on_error", []), ("on_error",))
         self.check_templates(data.get("outputs"), ("outputs",))
+        fields["locations"] = {
+            f"systems.{name}.login": self.location(("systems", name, "login"))
+            for name, spec in fields["systems"].items()
+            if spec.login
+        }
         try:
             workflow = Workflow.model_validate({**fields, "file": self.source.file})
         except ValidationError as error:
@@ -414,10 +419,15 @@ def check_workflow(workflow: Workflow, source: Source | None = None) -> list[Pro
     """Checks that need the whole workflow: systems, names, step ids, where actions may run."""
     problems: list[Problem] = []
 
+    file = workflow.file or "<workflow>"
+
     def report(step: StepBase | None, message: str, hint: str = "") -> None:
         where = step.location if step is not None and step.location else None
-        file = workflow.file or "<workflow>"
         line, column = (where.line, where.column) if where else (1, 1)
+        problems.append(Problem(file, line, column, message, hint))
+
+    def report_at(path: PathKey, message: str, hint: str = "") -> None:
+        line, column = source.where(path) if source is not None else (1, 1)
         problems.append(Problem(file, line, column, message, hint))
 
     every = walk(workflow.steps) + walk(workflow.on_error)
@@ -445,12 +455,14 @@ def check_workflow(workflow: Workflow, source: Source | None = None) -> list[Pro
                     f"name {name!r} in {text!r} is not defined anywhere in this workflow",
                     hint,
                 )
-    for text in (t for _, t in _strings(workflow.outputs, ()) if expressions.is_template(t)):
+    for path, text in _strings(workflow.outputs, ("outputs",)):
+        if not expressions.is_template(text):
+            continue
         for name in sorted(expressions.referenced_names(text) - defined):
-            report(
-                None,
+            report_at(
+                path,
                 f"output uses {name!r}, which is not defined in this workflow",
-                suggest(name, defined),
+                suggest(name, defined) or "set it with 'set:' or 'as:' in a step, or use input.",
             )
 
     actions = load_actions()

@@ -434,6 +434,12 @@ class Workflow(Frozen):
     max_attempts: int = Field(3, ge=1, description="How often a case is tried on system exceptions.")
     manual_minutes: float = Field(0, ge=0, description="Minutes a person needs for one case by hand.")
     file: str = Field("", exclude=True)
+    locations: dict[str, Location] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="Where values checked after loading were written (e.g. 'systems.crm.login'); "
+        "set by the loader.",
+    )
 
 
 for _model in (

@@ -18,7 +18,7 @@ _DURATION = {
         {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"},
     ]
 }
-_HIDDEN = {"location", "file"}
+_HIDDEN = {"location", "locations", "file"}
 
 
 def _strip(node: Any) -> Any:

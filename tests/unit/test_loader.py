@@ -351,3 +351,43 @@ def test_the_real_project_validates() -> None:
     from tests.conftest import ROOT
 
     assert Project(ROOT).validate() == []
+
+
+def test_undefined_names_in_outputs_are_located_at_the_output() -> None:
+    found = problems_of("""name: t
+steps:
+  - set: {check: 1}
+outputs:
+  ok: "{{ check }}"
+  total: "{{ chek }}"
+""")
+    assert found == ["6:3: output uses 'chek', which is not defined in this workflow | did you mean 'check'?"]
+
+
+def test_an_unknown_login_workflow_is_located_at_its_name(project: Project) -> None:
+    write(project.workflows_dir / "crm_login.yaml", "name: crm_login\nruns_in: web\nsteps: [{set: {a: 1}}]\n")
+    path = write(
+        project.workflows_dir / "main.yaml",
+        """
+        name: main
+        systems:
+          crm: {kind: web, login: crm_logn}
+        steps:
+          - set: {a: 1}
+    """,
+    )
+    found = [(p.line, p.column, p.message, p.hint) for p in project.validate([path])]
+    assert found == [
+        (3, 20, "system 'crm': login workflow 'crm_logn' not found", "did you mean 'crm_login'?")
+    ]
+
+
+def test_a_file_that_is_not_utf8_names_the_byte_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: t\nsteps:\n  - core.log: Stra\u00dfe\n".encode("latin-1"))
+    with pytest.raises(DefinitionError) as raised:
+        load_workflow(path)
+    [problem] = raised.value.problems
+    assert (problem.line, problem.column) == (3, 19)
+    assert "not UTF-8" in problem.message and "0xdf" in problem.message
+    assert "UTF-8" in problem.hint
