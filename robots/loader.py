@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from robots import expressions
 from robots.errors import DefinitionError, Problem
+from robots.explain import fix_hint, shorten
 from robots.model import (
     COMMON_KEYS,
     CONTROL_KEYWORDS,
@@ -80,7 +81,14 @@ class _Parser:
 
     # -- pydantic errors, mapped back to where the value was written ------------------
 
-    def report_validation(self, error: ValidationError, path: PathKey, what: str, raw: Any = None) -> None:
+    def report_validation(
+        self,
+        error: ValidationError,
+        path: PathKey,
+        what: str,
+        raw: Any = None,
+        model: type[BaseModel] | None = None,
+    ) -> None:
         for item in error.errors():
             loc = tuple(
                 part for part in item["loc"] if not isinstance(part, str) or not part.startswith("function-")
@@ -92,7 +100,7 @@ class _Parser:
                 ):
                     continue  # checked when it runs: the template's value is not known yet
             where = (*path, *loc)
-            self.problem(where, self._explain(item, what), self._hint(item, what))
+            self.problem(where, self._explain(item, what), fix_hint(item, model))
 
     def _explain(self, item: Any, what: str) -> str:
         loc = ".".join(str(part) for part in item["loc"])
@@ -103,16 +111,8 @@ class _Parser:
         if kind == "missing":
             return f"{what} needs {loc!r}"
         given = item.get("input")
-        shown = "" if isinstance(given, dict | list) else f", got {given!r}"
+        shown = f", got {shorten(given)}"
         return f"{field}: {item['msg'].rstrip('.')}{shown}"
-
-    def _hint(self, item: Any, what: str) -> str:
-        ctx = item.get("ctx") or {}
-        if item["type"] == "extra_forbidden" and "allowed" in ctx:
-            return str(ctx["allowed"])
-        if item["type"] == "literal_error" and "expected" in ctx:
-            return f"use one of {ctx['expected']}"
-        return ""
 
     def unknown_keys(self, mapping: dict[Any, Any], allowed: set[str], path: PathKey, what: str) -> None:
         for key in mapping:
@@ -173,7 +173,7 @@ class _Parser:
         try:
             workflow = Workflow.model_validate({**fields, "file": self.source.file})
         except ValidationError as error:
-            self.report_validation(error, (), "the workflow")
+            self.report_validation(error, (), "the workflow", model=Workflow)
             return None
         return workflow
 
@@ -194,7 +194,7 @@ class _Parser:
             try:
                 result[str(name)] = model.model_validate(spec)
             except ValidationError as error:
-                self.report_validation(error, (*path, str(name)), f"{what} {name!r}")
+                self.report_validation(error, (*path, str(name)), f"{what} {name!r}", model=model)
         return result
 
     # -- steps ---------------------------------------------------------------------------
@@ -273,7 +273,7 @@ class _Parser:
         try:
             return model.model_validate(fields)
         except ValidationError as error:
-            self.report_validation(error, path, what)
+            self.report_validation(error, path, what, model=model)
             return None
 
     def action_step(self, raw: dict[Any, Any], name: str, path: PathKey) -> StepBase | None:
@@ -341,11 +341,10 @@ class _Parser:
                         if loc
                         else definition.name
                     )
-                    shown = "" if isinstance(given, dict) else f", got {given!r}"
                     self.problem(
                         (*path, *loc),
-                        f"{where}: {item['msg'].rstrip('.')}{shown}",
-                        "see 'run.py actions' for the parameter types",
+                        f"{where}: {item['msg'].rstrip('.')}, got {shorten(given)}",
+                        f"{fix_hint(item, definition.params)} (parameters: 'run.py actions')",
                     )
 
     def control_step(self, raw: dict[Any, Any], kind: str, path: PathKey) -> StepBase | None:

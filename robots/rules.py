@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from robots import expressions
 from robots.errors import DecisionError, DefinitionError, Problem
+from robots.explain import fix_hint
 from robots.registry import suggest
 from robots.yamlsource import PathKey, Source, load_yaml_file
 
@@ -370,7 +371,9 @@ class _TableParser:
         except ValidationError as error:
             for item in error.errors():
                 self.problem(
-                    tuple(str(p) for p in item["loc"]), f"{'.'.join(map(str, item['loc']))}: {item['msg']}"
+                    tuple(str(p) for p in item["loc"]),
+                    f"{'.'.join(map(str, item['loc']))}: {item['msg']}",
+                    fix_hint(item, DecisionTable),
                 )
             return None
         for example in table.examples:
@@ -392,8 +395,11 @@ class _TableParser:
             except ValidationError as error:
                 for item in error.errors():
                     loc = (what, str(name), *map(str, item["loc"]))
-                    hint = f"use one of {item['ctx']['expected']}" if item["type"] == "literal_error" else ""
-                    self.problem(loc, f"{what}.{name}.{'.'.join(map(str, item['loc']))}: {item['msg']}", hint)
+                    self.problem(
+                        loc,
+                        f"{what}.{name}.{'.'.join(map(str, item['loc']))}: {item['msg']}",
+                        fix_hint(item, Column),
+                    )
                 continue
             if columns[str(name)].expression is not None:
                 message = expressions.syntax_problem(str(columns[str(name)].expression))

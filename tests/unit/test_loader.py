@@ -391,3 +391,56 @@ def test_a_file_that_is_not_utf8_names_the_byte_and_the_fix(tmp_path: Path) -> N
     assert (problem.line, problem.column) == (3, 19)
     assert "not UTF-8" in problem.message and "0xdf" in problem.message
     assert "UTF-8" in problem.hint
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "name: t\nsteps:\n  - call: 5\n",
+            "3:5: call step 'call': Input should be a valid string, got 5 | write it as text, e.g. in quotes",
+        ),
+        (
+            "name: t\nmax_attempts: many\nsteps: [{set: {a: 1}}]\n",
+            "2:1: the workflow 'max_attempts': Input should be a valid integer, unable to parse string "
+            "as an integer, got 'many' | write a whole number, e.g. 3",
+        ),
+        (
+            "name: t\nsteps:\n  - escalate: {queue: q, reason: r, dtaa: 1}\n",
+            "3:37: unknown key 'escalate.dtaa' in escalate step | did you mean 'data'?",
+        ),
+        (
+            "name: t\nsteps:\n  - escalate: {queue: q, reason: r, zzz: 1}\n",
+            "3:37: unknown key 'escalate.zzz' in escalate step | allowed here: data, form, priority, "
+            "queue, reason",
+        ),
+        (
+            "name: t\nsteps:\n  - await_human: {queue: q, reason: r, form: [{label: x}]}\n",
+            "3:47: await_human step needs 'await_human.form.0.name' | add 'name: ...'",
+        ),
+        (
+            "name: t\nsteps:\n  - escalate: {queue: [a, b], reason: r}\n",
+            "3:16: escalate step 'escalate.queue': Input should be a valid string, got ['a', 'b'] | "
+            "write it as text, e.g. in quotes",
+        ),
+        (
+            "name: t\nsteps:\n  - set: {a: 1}\n    retry: {attempts: 0}\n",
+            "4:13: set step 'retry.attempts': Input should be greater than or equal to 1, got 0 | "
+            "use a value of at least 1",
+        ),
+    ],
+    ids=["text", "whole number", "did you mean", "allowed keys", "missing", "list value", "minimum"],
+)
+def test_type_errors_show_the_value_and_a_fix(text: str, expected: str) -> None:
+    assert problems_of(text) == [expected]
+
+
+def test_long_values_are_shortened_and_every_problem_has_a_hint() -> None:
+    found = problems_of(
+        "name: t\nsteps:\n  - core.log: {message: [" + ", ".join(["word"] * 30) + "]}\n"
+        "  - fail: {message: m, kind: bzness}\n"
+        "  - set: {a: 1}\n    timeout: soon\n"
+    )
+    assert len(found) == 3
+    assert "got ['word', 'word'," in found[0] and "...' |" not in found[0] and "... |" in found[0]
+    assert all(p.split(" | ")[1] for p in found), found
