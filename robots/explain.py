@@ -20,6 +20,7 @@ _LIMIT = 60
 # Fields the loader sets itself: never offered as keys to write.
 _INTERNAL = {"location", "locations", "file"}
 
+_TEXT = "write it as text, e.g. in quotes"
 _WHOLE_NUMBER = "write a whole number, e.g. 3"
 _NUMBER = "write a number, e.g. 3 or 2.5"
 _BOOLEAN = "write true or false"
@@ -27,7 +28,7 @@ _MAPPING = "write a mapping, e.g. {key: value}"
 _LIST = "write a list, e.g. [a, b]"
 
 _HINTS: dict[str, str] = {
-    "string_type": "write it as text, e.g. in quotes",
+    "string_type": _TEXT,
     "int_type": _WHOLE_NUMBER,
     "int_parsing": _WHOLE_NUMBER,
     "int_from_float": _WHOLE_NUMBER,
@@ -58,6 +59,16 @@ _HINTS: dict[str, str] = {
     "datetime_from_date_parsing": "write a date and time like 2026-12-01T08:00:00",
 }
 _FALLBACK = "see docs/workflow-language.md for what this key takes"
+
+VALUE_HINTS: dict[str, str] = {
+    "string": _TEXT,
+    "integer": _WHOLE_NUMBER,
+    "number": _NUMBER,
+    "boolean": _BOOLEAN,
+    "list": _LIST,
+    "object": _MAPPING,
+}
+"""How to write a value of each type the workflow language and the decision tables declare."""
 
 
 def shorten(value: Any, limit: int = _LIMIT) -> str:
