@@ -143,10 +143,59 @@ def test_when_inside_action_params_or_escalate_is_the_steps_condition() -> None:
 
 
 def test_the_model_is_immutable() -> None:
-    flow = steps_workflow("- set: {a: 1}")
+    flow = steps_workflow(
+        """
+        - set: {a: 1, nested: {b: [1, 2]}}
+        - core.log: {message: hi}
+        - await_human: {queue: q, reason: r, form: [{name: slot, type: choice, choices: [x, y]}]}
+    """,
+        header="input:\n  b: {type: string, enum: [u, v]}\n",
+    )
     with pytest.raises(Exception, match="frozen"):
         flow.name = "other"  # type: ignore[misc]
     assert isinstance(flow, BaseModel)
+    set_step, log, ask = flow.steps
+    assert isinstance(set_step, SetStep) and isinstance(log, ActionStep) and isinstance(ask, AwaitHumanStep)
+    changes = [
+        lambda: set_step.set.__setitem__("y", 2),
+        lambda: set_step.set["nested"].update(c=3),
+        lambda: set_step.set["nested"]["b"].append(3),
+        lambda: log.params.pop("message"),
+        lambda: flow.input.__setitem__("b", None),
+        lambda: flow.input["b"].enum.append("w"),  # type: ignore[union-attr]
+        lambda: ask.await_human.form[0].choices.append("z"),  # type: ignore[union-attr]
+        lambda: flow.locations.clear(),
+    ]
+    for change in changes:
+        with pytest.raises((TypeError, AttributeError)):
+            change()
+    assert set_step.set == {"a": 1, "nested": {"b": (1, 2)}} and dict(flow.input) == {"b": flow.input["b"]}
+
+
+def test_a_frozen_workflow_still_dumps_copies_pickles_and_runs(tmp_path: Path) -> None:
+    import copy
+    import json
+    import pickle
+
+    from robots.schema import workflow_schema
+
+    flow = steps_workflow("- set: {a: 1, nested: {b: [1, 2]}}\n- output: {n: '{{ nested.b | length }}'}")
+    dumped = flow.model_dump(mode="json", by_alias=True)
+    assert dumped["steps"][0]["set"] == {"a": 1, "nested": {"b": [1, 2]}}
+    assert json.loads(flow.model_dump_json(by_alias=True)) == dumped
+    assert json.loads(json.dumps(flow.steps[0].set)) == {"a": 1, "nested": {"b": [1, 2]}}
+    for twin in (pickle.loads(pickle.dumps(flow)), copy.deepcopy(flow)):
+        assert twin == flow
+        with pytest.raises(TypeError):
+            twin.steps[0].set["y"] = 2  # type: ignore[attr-defined]
+    mutable = dict(flow.steps[0].set)  # type: ignore[attr-defined]
+    mutable["y"] = 2
+    assert "y" not in flow.steps[0].set  # type: ignore[attr-defined]
+    assert "locations" not in json.dumps(workflow_schema())
+    from robots.engine import Engine
+
+    record = Engine(Project(tmp_path)).run(flow, {})
+    assert (record.status, record.outputs) == ("done", {"n": 2})
 
 
 # -- every kind of problem --------------------------------------------------------------------------
