@@ -121,11 +121,18 @@ class _Parser:
                 self.problem((*path, str(key)), f"unknown key {key!r} in {what}", hint)
 
     def check_templates(self, value: Any, path: PathKey) -> None:
-        """Report bad expression syntax anywhere inside ``value``."""
+        """Report bad expression syntax and unclosed ``${NAME`` anywhere inside ``value``."""
         for where, text in _strings(value, path):
             message = expressions.syntax_problem(text) if expressions.is_template(text) else None
             if message:
                 self.problem(where, f"{message} in {text!r}", "check the braces and the expression")
+            env_problem = expressions.env_ref_problem(text) if "${" in text else None
+            if env_problem:
+                self.problem(
+                    where,
+                    env_problem,
+                    "write ${NAME} or ${NAME:-default} (NAME: letters, digits, _); $$ is a $",
+                )
 
     # -- the document ------------------------------------------------------------------
 
@@ -165,6 +172,7 @@ class _Parser:
         fields["steps"] = self.steps(data.get("steps", []), ("steps",))
         fields["on_error"] = self.steps(data.get("on_error", []), ("on_error",))
         self.check_templates(data.get("outputs"), ("outputs",))
+        self.check_templates(data.get("systems"), ("systems",))
         fields["locations"] = {
             f"systems.{name}.login": self.location(("systems", name, "login"))
             for name, spec in fields["systems"].items()
@@ -414,6 +422,18 @@ def _step_templates(step: StepBase) -> Iterator[str]:
             yield text
 
 
+def _undeclared_input(workflow: Workflow, text: str) -> Iterator[tuple[str, str]]:
+    """``input.<name>`` reads of fields a workflow with an ``input:`` schema does not declare."""
+    if not workflow.input:
+        return  # no schema: any field may come with the case
+    declared = set(workflow.input)
+    for name in sorted(expressions.input_fields_read(text) - declared):
+        yield (
+            f"input field {name!r} in {text!r} is not declared under 'input:'",
+            suggest(name, declared) or f"declare it under 'input:' (declared: {', '.join(sorted(declared))})",
+        )
+
+
 def check_workflow(workflow: Workflow, source: Source | None = None) -> list[Problem]:
     """Checks that need the whole workflow: systems, names, step ids, where actions may run."""
     problems: list[Problem] = []
@@ -454,6 +474,8 @@ def check_workflow(workflow: Workflow, source: Source | None = None) -> list[Pro
                     f"name {name!r} in {text!r} is not defined anywhere in this workflow",
                     hint,
                 )
+            for message, hint in _undeclared_input(workflow, text):
+                report(step, message, hint)
     for path, text in _strings(workflow.outputs, ("outputs",)):
         if not expressions.is_template(text):
             continue
@@ -463,6 +485,8 @@ def check_workflow(workflow: Workflow, source: Source | None = None) -> list[Pro
                 f"output uses {name!r}, which is not defined in this workflow",
                 suggest(name, defined) or "set it with 'set:' or 'as:' in a step, or use input.",
             )
+        for message, hint in _undeclared_input(workflow, text):
+            report_at(path, message, hint)
 
     actions = load_actions()
 

@@ -358,8 +358,7 @@ def test_an_undefined_name_at_run_time_names_the_step() -> None:
         - set: {a: 1}
         - output: {x: "{{ input.missing }}"}
     """,
-            header="input: {n: {type: integer, required: false}}\n",
-        )
+        )  # without an input schema: with one, validate reports the undeclared field already
     )
     assert record.status == "failed_business"
     assert record.error.startswith("step 2 (output): ")

@@ -493,3 +493,38 @@ def test_long_values_are_shortened_and_every_problem_has_a_hint() -> None:
     assert len(found) == 3
     assert "got ['word', 'word'," in found[0] and "...' |" not in found[0] and "... |" in found[0]
     assert all(p.split(" | ")[1] for p in found), found
+
+
+def test_an_unclosed_environment_reference_is_reported() -> None:
+    found = problems_of("""name: t
+systems:
+  crm: {kind: web, url: "${CRM_URL"}
+steps:
+  - core.log: "at ${CRM_URL:-http://x} and ${1X}"
+""")
+    hint = "write ${NAME} or ${NAME:-default} (NAME: letters, digits, _); $$ is a $"
+    assert found == [
+        f"3:20: environment reference '${{CRM_URL' is not closed in '${{CRM_URL' | {hint}",
+        "5:5: environment reference '${1X}' is not a variable name in "
+        f"'at ${{CRM_URL:-http://x}} and ${{1X}}' | {hint}",
+    ]
+
+
+def test_an_undeclared_input_field_is_reported_when_loading() -> None:
+    found = problems_of("""name: t
+input:
+  name: string
+  city: string
+steps:
+  - core.log: "Hello {{ input.nme }} from {{ input.city }}"
+  - set: {who: "{{ input['other'] }}"}
+outputs:
+  where: "{{ input.cty }}"
+""")
+    assert found == [
+        "6:5: input field 'nme' in 'Hello {{ input.nme }} from {{ input.city }}' is not declared "
+        "under 'input:' | did you mean 'name'?",
+        "9:3: input field 'cty' in '{{ input.cty }}' is not declared under 'input:' | did you mean 'city'?",
+    ]
+    # without an input schema any field may come with the case
+    assert problems_of("name: t\nsteps:\n  - core.log: '{{ input.anything }}'\n") == []
