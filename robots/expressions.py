@@ -113,6 +113,33 @@ def referenced_names(text: str) -> set[str]:
     return names - assigned - set(ENVIRONMENT.globals)
 
 
+def input_fields_read(text: str) -> set[str]:
+    """The fields a template reads as ``input.<name>`` (not ``input['name']``), for static checks."""
+    try:
+        parsed = ENVIRONMENT.parse(text)
+    except TemplateError:
+        return set()
+    if any(node.name == "input" and node.ctx == "store" for node in parsed.find_all(nodes.Name)):
+        return set()  # the template names something else 'input'
+    return {
+        node.attr
+        for node in parsed.find_all(nodes.Getattr)
+        if isinstance(node.node, nodes.Name) and node.node.name == "input" and node.ctx == "load"
+    }
+
+
+def env_ref_problem(text: str) -> str | None:
+    """What is wrong with the ``${NAME}`` references of ``text`` (an unclosed one), or None."""
+    rest = _ENV_REF.sub("", text)
+    start = rest.find("${")
+    if start < 0:
+        return None
+    fragment = rest[start:].split("}", 1)[0][:40]
+    if "}" not in rest[start:]:
+        return f"environment reference {fragment!r} is not closed in {text!r}"
+    return f"environment reference {fragment + '}'!r} is not a variable name in {text!r}"
+
+
 @functools.lru_cache(maxsize=4096)
 def _compile_expression(expression: str) -> Any:
     return ENVIRONMENT.compile_expression(expression, undefined_to_none=False)

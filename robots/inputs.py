@@ -55,7 +55,7 @@ def _field_type(spec: InputField) -> Any:
         constraints["max_length"] = spec.max_length
     metadata: list[Any] = [Field(**constraints)]
     if spec.enum is not None:
-        metadata.append(_one_of(spec.enum))
+        metadata.append(_one_of(list(spec.enum)))
     annotated = Annotated[python_type, *metadata]  # type: ignore[valid-type]
     return annotated if spec.required and spec.default is None else annotated | None
 

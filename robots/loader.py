@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from robots import expressions
 from robots.errors import DefinitionError, Problem
+from robots.explain import fix_hint, shorten
 from robots.model import (
     COMMON_KEYS,
     CONTROL_KEYWORDS,
@@ -82,7 +83,14 @@ class _Parser:
 
     # -- pydantic errors, mapped back to where the value was written ------------------
 
-    def report_validation(self, error: ValidationError, path: PathKey, what: str, raw: Any = None) -> None:
+    def report_validation(
+        self,
+        error: ValidationError,
+        path: PathKey,
+        what: str,
+        raw: Any = None,
+        model: type[BaseModel] | None = None,
+    ) -> None:
         for item in error.errors():
             loc = tuple(
                 part for part in item["loc"] if not isinstance(part, str) or not part.startswith("function-")
@@ -94,7 +102,7 @@ class _Parser:
                 ):
                     continue  # checked when it runs: the template's value is not known yet
             where = (*path, *loc)
-            self.problem(where, self._explain(item, what), self._hint(item, what))
+            self.problem(where, self._explain(item, what), fix_hint(item, model))
 
     def _explain(self, item: Any, what: str) -> str:
         loc = ".".join(str(part) for part in item["loc"])
@@ -105,16 +113,8 @@ class _Parser:
         if kind == "missing":
             return f"{what} needs {loc!r}"
         given = item.get("input")
-        shown = "" if isinstance(given, dict | list) else f", got {given!r}"
+        shown = f", got {shorten(given)}"
         return f"{field}: {item['msg'].rstrip('.')}{shown}"
-
-    def _hint(self, item: Any, what: str) -> str:
-        ctx = item.get("ctx") or {}
-        if item["type"] == "extra_forbidden" and "allowed" in ctx:
-            return str(ctx["allowed"])
-        if item["type"] == "literal_error" and "expected" in ctx:
-            return f"use one of {ctx['expected']}"
-        return ""
 
     def unknown_keys(self, mapping: dict[Any, Any], allowed: set[str], path: PathKey, what: str) -> None:
         for key in mapping:
@@ -123,11 +123,18 @@ class _Parser:
                 self.problem((*path, str(key)), f"unknown key {key!r} in {what}", hint)
 
     def check_templates(self, value: Any, path: PathKey) -> None:
-        """Report bad expression syntax anywhere inside ``value``."""
+        """Report bad expression syntax and unclosed ``${NAME`` anywhere inside ``value``."""
         for where, text in _strings(value, path):
             message = expressions.syntax_problem(text) if expressions.is_template(text) else None
             if message:
                 self.problem(where, f"{message} in {text!r}", "check the braces and the expression")
+            env_problem = expressions.env_ref_problem(text) if "${" in text else None
+            if env_problem:
+                self.problem(
+                    where,
+                    env_problem,
+                    "write ${NAME} or ${NAME:-default} (NAME: letters, digits, _); $$ is a $",
+                )
 
     # -- the document ------------------------------------------------------------------
 
@@ -167,10 +174,16 @@ class _Parser:
         fields["steps"] = self.steps(data.get("steps", []), ("steps",))
         fields["on_error"] = self.steps(data.get("on_error", []), ("on_error",))
         self.check_templates(data.get("outputs"), ("outputs",))
+        self.check_templates(data.get("systems"), ("systems",))
+        fields["locations"] = {
+            f"systems.{name}.login": self.location(("systems", name, "login"))
+            for name, spec in fields["systems"].items()
+            if spec.login
+        }
         try:
             workflow = Workflow.model_validate({**fields, "file": self.source.file})
         except ValidationError as error:
-            self.report_validation(error, (), "the workflow")
+            self.report_validation(error, (), "the workflow", model=Workflow)
             return None
         return workflow
 
@@ -191,7 +204,7 @@ class _Parser:
             try:
                 result[str(name)] = model.model_validate(spec)
             except ValidationError as error:
-                self.report_validation(error, (*path, str(name)), f"{what} {name!r}")
+                self.report_validation(error, (*path, str(name)), f"{what} {name!r}", model=model)
         return result
 
     # -- steps ---------------------------------------------------------------------------
@@ -270,7 +283,7 @@ class _Parser:
         try:
             return model.model_validate(fields)
         except ValidationError as error:
-            self.report_validation(error, path, what)
+            self.report_validation(error, path, what, model=model)
             return None
 
     def action_step(self, raw: dict[Any, Any], name: str, path: PathKey) -> StepBase | None:
@@ -338,11 +351,10 @@ class _Parser:
                         if loc
                         else definition.name
                     )
-                    shown = "" if isinstance(given, dict) else f", got {given!r}"
                     self.problem(
                         (*path, *loc),
-                        f"{where}: {item['msg'].rstrip('.')}{shown}",
-                        "see 'run.py actions' for the parameter types",
+                        f"{where}: {item['msg'].rstrip('.')}, got {shorten(given)}",
+                        f"{fix_hint(item, definition.params)} (parameters: 'run.py actions')",
                     )
 
     def control_step(self, raw: dict[Any, Any], kind: str, path: PathKey) -> StepBase | None:
@@ -410,14 +422,31 @@ def _step_templates(step: StepBase) -> Iterator[str]:
             yield text
 
 
+def _undeclared_input(workflow: Workflow, text: str) -> Iterator[tuple[str, str]]:
+    """``input.<name>`` reads of fields a workflow with an ``input:`` schema does not declare."""
+    if not workflow.input:
+        return  # no schema: any field may come with the case
+    declared = set(workflow.input)
+    for name in sorted(expressions.input_fields_read(text) - declared):
+        yield (
+            f"input field {name!r} in {text!r} is not declared under 'input:'",
+            suggest(name, declared) or f"declare it under 'input:' (declared: {', '.join(sorted(declared))})",
+        )
+
+
 def check_workflow(workflow: Workflow, source: Source | None = None) -> list[Problem]:
     """Checks that need the whole workflow: systems, names, step ids, where actions may run."""
     problems: list[Problem] = []
 
+    file = workflow.file or "<workflow>"
+
     def report(step: StepBase | None, message: str, hint: str = "") -> None:
         where = step.location if step is not None and step.location else None
-        file = workflow.file or "<workflow>"
         line, column = (where.line, where.column) if where else (1, 1)
+        problems.append(Problem(file, line, column, message, hint))
+
+    def report_at(path: PathKey, message: str, hint: str = "") -> None:
+        line, column = source.where(path) if source is not None else (1, 1)
         problems.append(Problem(file, line, column, message, hint))
 
     every = walk(workflow.steps) + walk(workflow.on_error)
@@ -445,13 +474,19 @@ def check_workflow(workflow: Workflow, source: Source | None = None) -> list[Pro
                     f"name {name!r} in {text!r} is not defined anywhere in this workflow",
                     hint,
                 )
-    for text in (t for _, t in _strings(workflow.outputs, ()) if expressions.is_template(t)):
+            for message, hint in _undeclared_input(workflow, text):
+                report(step, message, hint)
+    for path, text in _strings(workflow.outputs, ("outputs",)):
+        if not expressions.is_template(text):
+            continue
         for name in sorted(expressions.referenced_names(text) - defined):
-            report(
-                None,
+            report_at(
+                path,
                 f"output uses {name!r}, which is not defined in this workflow",
-                suggest(name, defined),
+                suggest(name, defined) or "set it with 'set:' or 'as:' in a step, or use input.",
             )
+        for message, hint in _undeclared_input(workflow, text):
+            report_at(path, message, hint)
 
     actions = load_actions()
 

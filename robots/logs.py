@@ -1,10 +1,10 @@
 """Logging: readable lines on a terminal, JSON lines in files, secrets never written.
 
 Every record carries ``case``, ``run``, ``step`` and ``robot`` (set by the engine with
-``logger.contextualize``). Before any sink sees a record, a patcher masks every value the
-process knows to be secret or personal (``robots.masking.PROCESS_MASKER``), in the message
-and in the extra fields. Tracebacks are written without local variables (``diagnose`` is
-off), since those could hold secrets.
+``logger.contextualize``), on the terminal too (the run id cut to its start). Before any
+sink sees a record, a patcher masks every value the process knows to be secret or personal
+(``robots.masking.PROCESS_MASKER``), in the message and in the extra fields. Tracebacks
+are written without local variables (``diagnose`` is off), since those could hold secrets.
 """
 
 from __future__ import annotations
@@ -23,11 +23,20 @@ if TYPE_CHECKING:
     from loguru import Record
 
 CONTEXT_FIELDS = ("case", "run", "step", "robot")
+# The run as the terminal shows it: a run id is long, its start tells runs apart on one screen.
+_RUN_TAG = "run_tag"
+_RUN_TAG_LENGTH = 8
 _CONSOLE_FORMAT = (
     "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
-    "<cyan>{extra[robot]}</cyan> case=<cyan>{extra[case]}</cyan> step=<cyan>{extra[step]}</cyan> "
-    "{message}"
+    "<cyan>{extra[robot]}</cyan> case=<cyan>{extra[case]}</cyan> run=<cyan>{extra[run_tag]}</cyan> "
+    "step=<cyan>{extra[step]}</cyan> {message}"
 )
+
+
+def _run_tag(run: Any) -> str:
+    """The run id, cut to its first characters when it is long (the JSON lines keep it whole)."""
+    text = str(run)
+    return text if len(text) <= _RUN_TAG_LENGTH + 1 else text[:_RUN_TAG_LENGTH] + "…"
 
 
 def _mask_record(record: Record) -> None:
@@ -44,10 +53,13 @@ def _mask_record(record: Record) -> None:
     }
     for key in CONTEXT_FIELDS:
         payload[key] = extra.get(key, "-")
-    payload.update({k: v for k, v in extra.items() if k not in CONTEXT_FIELDS and k != "json"})
+    payload.update(
+        {k: v for k, v in extra.items() if k not in CONTEXT_FIELDS and k not in ("json", _RUN_TAG)}
+    )
     if record["exception"] is not None and record["exception"].value is not None:
         payload["error"] = PROCESS_MASKER.mask_text(repr(record["exception"].value))
     extra["json"] = json.dumps(payload, default=str, ensure_ascii=False)
+    extra[_RUN_TAG] = _run_tag(payload["run"])
 
 
 def _to_stderr(message: str) -> None:
@@ -66,7 +78,7 @@ def configure_logging(
 ) -> Path | None:
     """Set up the sinks; returns the JSON log file's path (None without a log directory)."""
     logger.remove()
-    logger.configure(extra={key: "-" for key in CONTEXT_FIELDS}, patcher=_mask_record)
+    logger.configure(extra={**{key: "-" for key in CONTEXT_FIELDS}, _RUN_TAG: "-"}, patcher=_mask_record)
     if console:
         logger.add(
             _to_stderr,

@@ -64,10 +64,49 @@ Duration = Annotated[
 """Seconds, read from a number or from text like ``2s``, ``500ms``, ``1.5m``, ``1h``."""
 
 
+class FrozenDict(dict[Any, Any]):
+    """A mapping of a loaded workflow: read like a dict, changed by nobody.
+
+    A ``dict`` subclass, so the engine, ``model_dump``, ``json`` and ``isinstance(..., dict)``
+    treat it as one; ``dict(frozen)`` or ``frozen.copy()`` give a plain, changeable copy.
+    """
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a loaded workflow is immutable: copy the mapping (dict(...)) to change it")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle and deepcopy would otherwise fill the new object with __setitem__
+        return (FrozenDict, (dict(self),))
+
+
+def freeze(value: Any) -> Any:
+    """``value`` made deeply immutable: mappings become ``FrozenDict``, lists tuples."""
+    if isinstance(value, FrozenDict):
+        return value
+    if isinstance(value, dict):
+        return FrozenDict({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
 class Frozen(BaseModel):
-    """Base of every model of the language: immutable, unknown keys refused."""
+    """Base of every model of the language: deeply immutable, unknown keys refused.
+
+    ``frozen=True`` only stops assigning fields; the values inside a field (the mapping of a
+    ``set`` step, an action's parameters, a list of choices) are frozen too, so nothing can
+    change a workflow the loader checked (a cached workflow is shared by every case).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def model_post_init(self, context: Any, /) -> None:
+        for name, value in self.__dict__.items():
+            if isinstance(value, dict | list | tuple):
+                self.__dict__[name] = freeze(value)
 
 
 class Location(Frozen):
@@ -105,7 +144,7 @@ class InputField(Frozen):
     default: Any = Field(None, description="Value used when the field is missing.")
     description: str = Field("", description="What the field means, for people and for the API.")
     pattern: str | None = Field(None, description="Regular expression a string must match whole.")
-    enum: list[Any] | None = Field(None, description="The only values allowed.")
+    enum: tuple[Any, ...] | None = Field(None, description="The only values allowed.")
     minimum: float | None = Field(None, description="Smallest number allowed.")
     maximum: float | None = Field(None, description="Largest number allowed.")
     min_length: int | None = Field(None, ge=0, description="Shortest text or list allowed.")
@@ -184,7 +223,7 @@ class FormField(Frozen):
     label: str = ""
     type: FormFieldType = "string"
     required: bool = True
-    choices: list[Any] | str | None = Field(
+    choices: tuple[Any, ...] | str | None = Field(
         None, description="Allowed values, or an expression giving them (e.g. the free slots)."
     )
     default: Any = None
@@ -467,6 +506,12 @@ class Workflow(Frozen):
     max_attempts: int = Field(3, ge=1, description="How often a case is tried on system exceptions.")
     manual_minutes: float = Field(0, ge=0, description="Minutes a person needs for one case by hand.")
     file: str = Field("", exclude=True)
+    locations: dict[str, Location] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="Where values checked after loading were written (e.g. 'systems.crm.login'); "
+        "set by the loader.",
+    )
 
 
 for _model in (

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from robots.errors import DefinitionError, Problem
 from robots.loader import load_workflow
-from robots.model import CallStep, DecideStep, Workflow, walk
+from robots.model import CallStep, DecideStep, Location, Workflow, walk
 from robots.registry import suggest
 from robots.yamlsource import load_yaml_file
 
@@ -112,8 +112,9 @@ class Project:
         rules = self.rules
         steps = walk(workflow.steps) + walk(workflow.on_error)
 
-        def at(step: object, message: str, hint: str) -> Problem:
-            location = getattr(step, "location", None)
+        def at(where: object, message: str, hint: str) -> Problem:
+            """A problem at a step's or a value's ``Location``."""
+            location = where if isinstance(where, Location) else getattr(where, "location", None)
             line, column = (location.line, location.column) if location else (1, 1)
             return Problem(workflow.file, line, column, message, hint)
 
@@ -129,15 +130,8 @@ class Project:
         for name, spec in workflow.systems.items():
             if spec.login and spec.login not in files:
                 hint = suggest(spec.login, set(files)) or "name a workflow that logs in"
-                problems.append(
-                    Problem(
-                        workflow.file,
-                        1,
-                        1,
-                        f"system {name!r}: login workflow {spec.login!r} not found",
-                        hint,
-                    )
-                )
+                message = f"system {name!r}: login workflow {spec.login!r} not found"
+                problems.append(at(workflow.locations.get(f"systems.{name}.login"), message, hint))
         problems += self._cycles(workflow, files)
         return problems
 

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from robots import expressions
 from robots.errors import DecisionError, DefinitionError, Problem
+from robots.explain import VALUE_HINTS, fix_hint, shorten
 from robots.registry import suggest
 from robots.yamlsource import PathKey, Source, load_yaml_file
 
@@ -191,7 +192,13 @@ class DecisionTable(_Model):
             result.update(expressions.render(dict(then), values, where=f"table {self.name} outputs"))
         except expressions.ExpressionError as error:
             raise DecisionError(str(error)) from None
-        return result
+        # Literal values were converted when the table was loaded; expressions only now give theirs.
+        return {
+            name: output_value(self.name, name, self.outputs[name].type, value)
+            if name in self.outputs
+            else value
+            for name, value in result.items()
+        }
 
 
 def _coerce(table: str, name: str, kind: str, value: Any) -> Any:
@@ -213,6 +220,32 @@ def _coerce(table: str, name: str, kind: str, value: Any) -> Any:
             f"decision table {table!r}: input {name!r} must be {kind}, got {value!r}"
         ) from None
     return value
+
+
+_BOOLEAN_WORDS = {"true": True, "false": False, "yes": True, "no": False}
+
+
+def output_value(table: str, name: str, kind: str, value: Any) -> Any:
+    """An output's value as its declared type: converted like an input (``"3"`` -> 3 for an
+    integer), but never by a guess that would hide a mistake (``maybe`` is not a boolean,
+    2.5 not an integer). ``DecisionError`` says which output, which type and which value."""
+    if value is None or kind == "any":
+        return value
+    wrong = (
+        (kind == "boolean" and not isinstance(value, bool) and str(value).casefold() not in _BOOLEAN_WORDS)
+        or (kind in ("integer", "number") and isinstance(value, bool))
+        or (kind == "integer" and isinstance(value, float) and not value.is_integer())
+    )
+    try:
+        if wrong:
+            raise DecisionError(kind)
+        if kind == "boolean" and isinstance(value, str):
+            return _BOOLEAN_WORDS[value.casefold()]
+        return _coerce(table, name, kind, value)
+    except DecisionError:
+        raise DecisionError(
+            f"decision table {table!r}: output {name!r} must be {kind}, got {value!r}"
+        ) from None
 
 
 _RANGE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -335,6 +368,12 @@ class _TableParser:
             policy = "first"
         inputs = self.columns(data.get("inputs"), "inputs")
         outputs = self.columns(data.get("outputs"), "outputs")
+        for name, column in list(outputs.items()):
+            if column.default is not None:
+                default_value = self.check_outputs(
+                    {name: column.default}, outputs, ("outputs", name, "default")
+                )
+                outputs[name] = column.model_copy(update={"default": default_value[name]})
         for key in ("inputs", "outputs", "rules"):
             if key not in data:
                 self.problem((), f"the decision table needs {key!r}", f"add '{key}:'")
@@ -351,7 +390,7 @@ class _TableParser:
                 self.problem(("default",), "default must be a mapping of outputs", "")
                 default = None
             else:
-                self.check_outputs(default, outputs, ("default",))
+                default = self.check_outputs(default, outputs, ("default",))
         examples = self.examples(data.get("examples"))
         fields = {
             "name": data.get("name", stem),
@@ -370,7 +409,9 @@ class _TableParser:
         except ValidationError as error:
             for item in error.errors():
                 self.problem(
-                    tuple(str(p) for p in item["loc"]), f"{'.'.join(map(str, item['loc']))}: {item['msg']}"
+                    tuple(str(p) for p in item["loc"]),
+                    f"{'.'.join(map(str, item['loc']))}: {item['msg']}",
+                    fix_hint(item, DecisionTable),
                 )
             return None
         for example in table.examples:
@@ -392,8 +433,11 @@ class _TableParser:
             except ValidationError as error:
                 for item in error.errors():
                     loc = (what, str(name), *map(str, item["loc"]))
-                    hint = f"use one of {item['ctx']['expected']}" if item["type"] == "literal_error" else ""
-                    self.problem(loc, f"{what}.{name}.{'.'.join(map(str, item['loc']))}: {item['msg']}", hint)
+                    self.problem(
+                        loc,
+                        f"{what}.{name}.{'.'.join(map(str, item['loc']))}: {item['msg']}",
+                        fix_hint(item, Column),
+                    )
                 continue
             if columns[str(name)].expression is not None:
                 message = expressions.syntax_problem(str(columns[str(name)].expression))
@@ -403,18 +447,36 @@ class _TableParser:
                     )
         return columns
 
-    def check_outputs(self, values: dict[Any, Any], outputs: dict[str, Column], path: PathKey) -> None:
+    def check_outputs(
+        self, values: dict[Any, Any], outputs: dict[str, Column], path: PathKey
+    ) -> dict[str, Any]:
+        """The outputs of a rule or of the default, literal values converted to their declared
+        type (expressions are checked when the table runs); every problem is reported."""
+        checked: dict[str, Any] = {}
         for key, value in values.items():
+            checked[str(key)] = value
             if str(key) not in outputs:
                 self.problem(
                     (*path, str(key)),
                     f"{key!r} is not a declared output",
                     suggest(str(key), set(outputs)) or f"declare it under 'outputs:' ({', '.join(outputs)})",
                 )
+                continue
             if isinstance(value, str) and expressions.is_template(value):
                 message = expressions.syntax_problem(value)
                 if message:
                     self.problem((*path, str(key)), message, "check the braces and the expression")
+                continue
+            kind = outputs[str(key)].type
+            try:
+                checked[str(key)] = output_value("", str(key), kind, value)
+            except DecisionError:
+                self.problem(
+                    (*path, str(key)),
+                    f"output {str(key)!r} is declared {kind}, got {shorten(value)}",
+                    f"{VALUE_HINTS.get(kind, '')}, or change the type under 'outputs:'",
+                )
+        return checked
 
     def rules(self, raw: Any, inputs: dict[str, Column], outputs: dict[str, Column]) -> tuple[Rule, ...]:
         if raw is None:
@@ -460,11 +522,10 @@ class _TableParser:
             if not isinstance(then, dict):
                 self.problem((*path, "then"), "'then' must be a mapping of output -> value", "")
                 continue
-            self.check_outputs(then, outputs, (*path, "then"))
             rules.append(
                 Rule(
                     when={str(k): v for k, v in when.items()},
-                    then={str(k): v for k, v in then.items()},
+                    then=self.check_outputs(then, outputs, (*path, "then")),
                     line=line,
                     note=str(item.get("note", "")),
                 )

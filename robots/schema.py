@@ -31,7 +31,7 @@ from robots.model import CONTROL_KEYWORDS, SPEC_SHORTHANDS, WHEN_IN_SPEC, BlockS
 from robots.registry import ActionDefinition, load_actions
 
 _REF = "#/$defs/{model}"
-_HIDDEN = {"location", "file"}
+_HIDDEN = {"location", "locations", "file"}
 _TEMPLATE = {
     "type": "string",
     "pattern": r"\{\{|\{%|\$\{|\$\$",

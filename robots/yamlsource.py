@@ -171,7 +171,27 @@ def load_yaml(text: str, file: str) -> tuple[Any, Source, list[Problem]]:
 def load_yaml_file(path: Path) -> tuple[Any, Source, list[Problem]]:
     """Read and parse ``path``; an unreadable file is a problem too."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return None, Source(str(path)), [Problem(str(path), 1, 1, f"cannot read file: {error}", "")]
+        data = path.read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        return None, Source(str(path)), [Problem(str(path), 1, 1, f"cannot read file: {reason}", "")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return None, Source(str(path)), [_not_utf8(str(path), data, error)]
     return load_yaml(text, str(path))
+
+
+def _not_utf8(file: str, data: bytes, error: UnicodeDecodeError) -> Problem:
+    """Where the first byte that is not UTF-8 is, and how to convert the file."""
+    before = data[: error.start]
+    line = before.count(b"\n") + 1
+    column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")) + 1
+    byte = data[error.start : error.start + 1].hex()
+    return Problem(
+        file,
+        line,
+        column,
+        f"the file is not UTF-8 text: byte 0x{byte} cannot be read",
+        "save the file with the UTF-8 encoding (e.g. 'iconv -f latin1 -t utf-8 old.yaml > new.yaml')",
+    )

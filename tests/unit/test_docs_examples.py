@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import subprocess
+import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from robots.docs import actions_markdown
+from robots.engine import Engine
 from robots.loader import parse_workflow
-from robots.model import CONTROL_KEYWORDS
+from robots.model import CONTROL_KEYWORDS, BlockStep, StepBase, walk
+from robots.project import Project
+from robots.registry import REGISTRY, load_actions
 from robots.rules import RuleBook, load_table
-from tests.conftest import ROOT
+from tests.conftest import ROOT, steps_workflow, write
 
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 _BLOCK = re.compile(r"^```yaml (workflow|steps)\n(.*?)^```", re.S | re.M)
@@ -38,6 +45,13 @@ def test_every_example_loads(where: str, kind: str, body: str) -> None:
     flow, problems = parse_workflow(as_workflow(kind, body), where)
     assert not problems, "\n".join(map(str, problems))
     assert flow is not None
+    # What it names (rule tables, called workflows, login workflows) exists in this project,
+    # so a reader can run the example as it is.
+    references = _PROJECT.check_references(flow)
+    assert not references, "\n".join(map(str, references))
+
+
+_PROJECT = Project(ROOT)
 
 
 _TABLE = re.compile(r"^```yaml table\n(.*?)^```", re.S | re.M)
@@ -60,11 +74,43 @@ def test_every_table_example_loads_and_its_examples_hold(where: str, body: str, 
     load_table(path)
 
 
-def test_the_reference_covers_every_step_kind() -> None:
-    text = (ROOT / "docs" / "workflow-language.md").read_text(encoding="utf-8")
-    headings = " ".join(re.findall(r"^#+ (.*)$", text, re.M))
-    for keyword in [*CONTROL_KEYWORDS, "steps", "retry", "timeout", "on_error", "when"]:
-        assert keyword in headings, f"no heading for {keyword!r}"
+def _sections(text: str) -> dict[str, str]:
+    """Each heading of a page (its first word, e.g. ``if`` for "if / then / else") -> its text."""
+    parts = re.split(r"^#+ (.*)$", text, flags=re.M)
+    return {heading.split()[0]: body for heading, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def _example_steps(body: str) -> list[StepBase]:
+    """Every step (nested ones too, the workflow's on_error included) of a section's examples."""
+    found: list[StepBase] = []
+    for match in _BLOCK.finditer(body):
+        kind, text = match.group(1), match.group(2)
+        text = text if kind == "workflow" else "name: example\nsteps:\n" + textwrap.indent(text, "  ")
+        flow, problems = parse_workflow(text, "example")
+        assert flow is not None and not problems, problems
+        found += walk(flow.steps) + walk(flow.on_error)
+    return found
+
+
+_USES: dict[str, Callable[[StepBase], bool]] = {
+    **{
+        keyword: (lambda step, model=model: isinstance(step, model))
+        for keyword, model in CONTROL_KEYWORDS.items()
+    },
+    "steps": lambda step: isinstance(step, BlockStep),
+    "retry": lambda step: step.retry is not None,
+    "timeout": lambda step: step.timeout is not None,
+    "on_error": lambda step: bool(step.on_error),
+    "when": lambda step: step.when is not None,
+}
+
+
+@pytest.mark.parametrize("keyword", sorted(_USES))
+def test_the_reference_covers_every_step_kind(keyword: str) -> None:
+    sections = _sections((ROOT / "docs" / "workflow-language.md").read_text(encoding="utf-8"))
+    assert keyword in sections, f"no heading for {keyword!r}"
+    steps = _example_steps(sections[keyword])
+    assert any(_USES[keyword](step) for step in steps), f"the section {keyword!r} has no example using it"
 
 
 def test_the_action_reference_is_current() -> None:
@@ -77,3 +123,41 @@ def test_the_action_reference_is_current() -> None:
 def test_examples_were_found() -> None:
     assert len(examples()) >= 20
     assert Path(ROOT / "docs" / "workflow-language.md").exists()
+
+
+def _block(tag: str, after: str) -> str:
+    """The first ```tag block of workflow-language.md after the heading ``after``."""
+    text = (ROOT / "docs" / "workflow-language.md").read_text(encoding="utf-8")
+    match = re.compile(rf"^```{tag}\n(.*?)^```", re.S | re.M).search(text, text.index(after))
+    assert match is not None, f"no ```{tag} block after {after!r}"
+    return match.group(1)
+
+
+def test_the_loading_errors_shown_are_what_validate_prints(tmp_path: Path) -> None:
+    home = tmp_path.resolve()
+    write(home / "workflows" / "bad.yaml", _block("yaml invalid", "## Errors when loading"))
+    (home / "business_rules").symlink_to(ROOT / "business_rules")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "validate", "workflows/bad.yaml", "--project", str(home)],
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "TANDEM_HOME": str(home), "COLUMNS": "200"},
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.replace(f"{home}/", "") == _block("text validate", "## Errors when loading")
+
+
+def test_the_action_example_registers_and_runs(tmp_path: Path) -> None:
+    module_file = write(tmp_path / "docs_greet.py", _block("python", "## Adding an action"))
+    spec = importlib.util.spec_from_file_location("docs_greet_example", module_file)
+    assert spec is not None and spec.loader is not None
+    try:
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        assert "demo.greet" in load_actions()
+        flow = steps_workflow("- demo.greet: Ada\n  as: greeting\n- output: {said: '{{ greeting }}'}")
+        record = Engine(Project(tmp_path)).run(flow, {})
+        assert (record.status, record.outputs) == ("done", {"said": "Hello Ada"})
+    finally:
+        REGISTRY.pop("demo.greet", None)  # the generated action reference must not list it

@@ -358,8 +358,7 @@ def test_an_undefined_name_at_run_time_names_the_step() -> None:
         - set: {a: 1}
         - output: {x: "{{ input.missing }}"}
     """,
-            header="input: {n: {type: integer, required: false}}\n",
-        )
+        )  # without an input schema: with one, validate reports the undeclared field already
     )
     assert record.status == "failed_business"
     assert record.error.startswith("step 2 (output): ")
@@ -605,3 +604,13 @@ def test_a_value_two_runs_hold_stays_masked_until_both_have_ended() -> None:
     third.add_personal("Hauptstraße 1")
     third.release()
     assert process.mask_text("Hauptstraße 1") == "H***"
+
+
+def test_a_call_cycle_stops_the_run_when_nobody_validated_it(project: Project) -> None:
+    # The call target is fixed text, so validate finds every cycle; a robot loads workflows
+    # one by one without that project-wide check, and the engine must stop the cycle itself.
+    write(project.workflows_dir / "ping.yaml", "name: ping\nsteps:\n  - call: pong\n")
+    write(project.workflows_dir / "pong.yaml", "name: pong\nsteps:\n  - call: ping\n")
+    record = run(project.workflow("ping"), project=project)
+    assert record.status == "failed_business"
+    assert "step 1>pong.1: call cycle ping -> pong -> ping" in record.error

@@ -144,10 +144,59 @@ def test_when_inside_action_params_or_escalate_is_the_steps_condition() -> None:
 
 
 def test_the_model_is_immutable() -> None:
-    flow = steps_workflow("- set: {a: 1}")
+    flow = steps_workflow(
+        """
+        - set: {a: 1, nested: {b: [1, 2]}}
+        - core.log: {message: hi}
+        - await_human: {queue: q, reason: r, form: [{name: slot, type: choice, choices: [x, y]}]}
+    """,
+        header="input:\n  b: {type: string, enum: [u, v]}\n",
+    )
     with pytest.raises(Exception, match="frozen"):
         flow.name = "other"  # type: ignore[misc]
     assert isinstance(flow, BaseModel)
+    set_step, log, ask = flow.steps
+    assert isinstance(set_step, SetStep) and isinstance(log, ActionStep) and isinstance(ask, AwaitHumanStep)
+    changes = [
+        lambda: set_step.set.__setitem__("y", 2),
+        lambda: set_step.set["nested"].update(c=3),
+        lambda: set_step.set["nested"]["b"].append(3),
+        lambda: log.params.pop("message"),
+        lambda: flow.input.__setitem__("b", None),
+        lambda: flow.input["b"].enum.append("w"),  # type: ignore[union-attr]
+        lambda: ask.await_human.form[0].choices.append("z"),  # type: ignore[union-attr]
+        lambda: flow.locations.clear(),
+    ]
+    for change in changes:
+        with pytest.raises((TypeError, AttributeError)):
+            change()
+    assert set_step.set == {"a": 1, "nested": {"b": (1, 2)}} and dict(flow.input) == {"b": flow.input["b"]}
+
+
+def test_a_frozen_workflow_still_dumps_copies_pickles_and_runs(tmp_path: Path) -> None:
+    import copy
+    import json
+    import pickle
+
+    from robots.schema import workflow_schema
+
+    flow = steps_workflow("- set: {a: 1, nested: {b: [1, 2]}}\n- output: {n: '{{ nested.b | length }}'}")
+    dumped = flow.model_dump(mode="json", by_alias=True)
+    assert dumped["steps"][0]["set"] == {"a": 1, "nested": {"b": [1, 2]}}
+    assert json.loads(flow.model_dump_json(by_alias=True)) == dumped
+    assert json.loads(json.dumps(flow.steps[0].set)) == {"a": 1, "nested": {"b": [1, 2]}}
+    for twin in (pickle.loads(pickle.dumps(flow)), copy.deepcopy(flow)):
+        assert twin == flow
+        with pytest.raises(TypeError):
+            twin.steps[0].set["y"] = 2  # type: ignore[attr-defined]
+    mutable = dict(flow.steps[0].set)  # type: ignore[attr-defined]
+    mutable["y"] = 2
+    assert "y" not in flow.steps[0].set  # type: ignore[attr-defined]
+    assert "locations" not in json.dumps(workflow_schema())
+    from robots.engine import Engine
+
+    record = Engine(Project(tmp_path)).run(flow, {})
+    assert (record.status, record.outputs) == ("done", {"n": 2})
 
 
 # -- every kind of problem --------------------------------------------------------------------------
@@ -352,6 +401,134 @@ def test_the_real_project_validates() -> None:
     from tests.conftest import ROOT
 
     assert Project(ROOT).validate() == []
+
+
+def test_undefined_names_in_outputs_are_located_at_the_output() -> None:
+    found = problems_of("""name: t
+steps:
+  - set: {check: 1}
+outputs:
+  ok: "{{ check }}"
+  total: "{{ chek }}"
+""")
+    assert found == ["6:3: output uses 'chek', which is not defined in this workflow | did you mean 'check'?"]
+
+
+def test_an_unknown_login_workflow_is_located_at_its_name(project: Project) -> None:
+    write(project.workflows_dir / "crm_login.yaml", "name: crm_login\nruns_in: web\nsteps: [{set: {a: 1}}]\n")
+    path = write(
+        project.workflows_dir / "main.yaml",
+        """
+        name: main
+        systems:
+          crm: {kind: web, login: crm_logn}
+        steps:
+          - set: {a: 1}
+    """,
+    )
+    found = [(p.line, p.column, p.message, p.hint) for p in project.validate([path])]
+    assert found == [
+        (3, 20, "system 'crm': login workflow 'crm_logn' not found", "did you mean 'crm_login'?")
+    ]
+
+
+def test_a_file_that_is_not_utf8_names_the_byte_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: t\nsteps:\n  - core.log: Stra\u00dfe\n".encode("latin-1"))
+    with pytest.raises(DefinitionError) as raised:
+        load_workflow(path)
+    [problem] = raised.value.problems
+    assert (problem.line, problem.column) == (3, 19)
+    assert "not UTF-8" in problem.message and "0xdf" in problem.message
+    assert "UTF-8" in problem.hint
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "name: t\nsteps:\n  - call: 5\n",
+            "3:5: call step 'call': Input should be a valid string, got 5 | write it as text, e.g. in quotes",
+        ),
+        (
+            "name: t\nmax_attempts: many\nsteps: [{set: {a: 1}}]\n",
+            "2:1: the workflow 'max_attempts': Input should be a valid integer, unable to parse string "
+            "as an integer, got 'many' | write a whole number, e.g. 3",
+        ),
+        (
+            "name: t\nsteps:\n  - escalate: {queue: q, reason: r, dtaa: 1}\n",
+            "3:37: unknown key 'escalate.dtaa' in escalate step | did you mean 'data'?",
+        ),
+        (
+            "name: t\nsteps:\n  - escalate: {queue: q, reason: r, zzz: 1}\n",
+            "3:37: unknown key 'escalate.zzz' in escalate step | allowed here: data, form, priority, "
+            "queue, reason",
+        ),
+        (
+            "name: t\nsteps:\n  - await_human: {queue: q, reason: r, form: [{label: x}]}\n",
+            "3:47: await_human step needs 'await_human.form.0.name' | add 'name: ...'",
+        ),
+        (
+            "name: t\nsteps:\n  - escalate: {queue: [a, b], reason: r}\n",
+            "3:16: escalate step 'escalate.queue': Input should be a valid string, got ['a', 'b'] | "
+            "write it as text, e.g. in quotes",
+        ),
+        (
+            "name: t\nsteps:\n  - set: {a: 1}\n    retry: {attempts: 0}\n",
+            "4:13: set step 'retry.attempts': Input should be greater than or equal to 1, got 0 | "
+            "use a value of at least 1",
+        ),
+    ],
+    ids=["text", "whole number", "did you mean", "allowed keys", "missing", "list value", "minimum"],
+)
+def test_type_errors_show_the_value_and_a_fix(text: str, expected: str) -> None:
+    assert problems_of(text) == [expected]
+
+
+def test_long_values_are_shortened_and_every_problem_has_a_hint() -> None:
+    found = problems_of(
+        "name: t\nsteps:\n  - core.log: {message: [" + ", ".join(["word"] * 30) + "]}\n"
+        "  - fail: {message: m, kind: bzness}\n"
+        "  - set: {a: 1}\n    timeout: soon\n"
+    )
+    assert len(found) == 3
+    assert "got ['word', 'word'," in found[0] and "...' |" not in found[0] and "... |" in found[0]
+    assert all(p.split(" | ")[1] for p in found), found
+
+
+def test_an_unclosed_environment_reference_is_reported() -> None:
+    found = problems_of("""name: t
+systems:
+  crm: {kind: web, url: "${CRM_URL"}
+steps:
+  - core.log: "at ${CRM_URL:-http://x} and ${1X}"
+""")
+    hint = "write ${NAME} or ${NAME:-default} (NAME: letters, digits, _); $$ is a $"
+    assert found == [
+        f"3:20: environment reference '${{CRM_URL' is not closed in '${{CRM_URL' | {hint}",
+        "5:5: environment reference '${1X}' is not a variable name in "
+        f"'at ${{CRM_URL:-http://x}} and ${{1X}}' | {hint}",
+    ]
+
+
+def test_an_undeclared_input_field_is_reported_when_loading() -> None:
+    found = problems_of("""name: t
+input:
+  name: string
+  city: string
+steps:
+  - core.log: "Hello {{ input.nme }} from {{ input.city }}"
+  - set: {who: "{{ input['other'] }}"}
+outputs:
+  where: "{{ input.cty }}"
+""")
+    assert found == [
+        "6:5: input field 'nme' in 'Hello {{ input.nme }} from {{ input.city }}' is not declared "
+        "under 'input:' | did you mean 'name'?",
+        "9:3: input field 'cty' in '{{ input.cty }}' is not declared under 'input:' | did you mean 'city'?",
+    ]
+    # without an input schema any field may come with the case
+    assert problems_of("name: t\nsteps:\n  - core.log: '{{ input.anything }}'\n") == []
 
 
 # -- systems ------------------------------------------------------------------------------------

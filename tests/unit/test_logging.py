@@ -64,3 +64,18 @@ def test_a_secret_is_never_written_to_any_log(
         assert SECRET not in text
     assert "login with *** refused" in "".join(written)
     assert "login with *** refused" in captured.err
+
+
+def test_terminal_lines_carry_case_run_step_and_robot(
+    log_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = Engine(Project(log_dir), robot="robot-7").run(
+        steps_workflow("- core.log: hello"), {}, case_id="case-9", run_id="0123456789abcdef"
+    )
+    logger.complete()
+    assert record.run_id == "0123456789abcdef"
+    line = next(line for line in capsys.readouterr().err.splitlines() if line.endswith(" hello"))
+    assert "robot-7 case=case-9 run=01234567… step=1 hello" in line
+    lines = [json.loads(text) for text in (log_dir / "tandem.jsonl").read_text().splitlines()]
+    hello = next(item for item in lines if item["message"] == "hello")
+    assert hello["run"] == "0123456789abcdef" and "run_tag" not in hello

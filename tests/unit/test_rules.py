@@ -236,3 +236,52 @@ def test_a_broken_rule_module_is_a_located_problem(tmp_path: Path) -> None:
     problems = RuleBook(tmp_path).problems()
     assert len(problems) == 1 and problems[0].file.endswith("broken_rules_mod.py")
     assert "cannot import rule module: SyntaxError" in problems[0].message
+
+
+def test_literal_outputs_are_checked_against_their_types_when_loading(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "typed.yaml",
+        """
+        name: typed
+        inputs: {a: string}
+        outputs: {x: integer, ok: boolean, rate: {type: number, default: high}}
+        rules:
+          - when: {a: one}
+            then: {x: not-a-number, ok: maybe}
+          - when: {a: two}
+            then: {x: 2.5, ok: true}
+        default: {x: "7", ok: "no"}
+    """,
+    )
+    with pytest.raises(DefinitionError) as raised:
+        load_table(path)
+    found = [f"{p.line}:{p.column}: {p.message} | {p.hint}" for p in raised.value.problems]
+    fix = "or change the type under 'outputs:'"
+    assert found == [
+        f"3:57: output 'rate' is declared number, got 'high' | write a number, e.g. 3 or 2.5, {fix}",
+        f"6:12: output 'x' is declared integer, got 'not-a-number' | write a whole number, e.g. 3, {fix}",
+        f"6:29: output 'ok' is declared boolean, got 'maybe' | write true or false, {fix}",
+        f"8:12: output 'x' is declared integer, got 2.5 | write a whole number, e.g. 3, {fix}",
+    ]
+
+
+def test_outputs_are_converted_to_their_declared_types(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "typed.yaml",
+        """
+        name: typed
+        inputs: {a: string}
+        outputs: {x: integer, ok: boolean, label: string, doubled: integer}
+        rules:
+          - when: {a: one}
+            then: {x: "3", ok: "true", label: 42, doubled: "{{ a | length * 2 }}"}
+          - when: {a: bad}
+            then: {x: 1, doubled: "{{ a }}"}
+        default: {x: 7.0, ok: false}
+    """,
+    )
+    table = load_table(path)
+    assert table.decide({"a": "one"}) == {"x": 3, "ok": True, "label": "42", "doubled": 6}
+    assert table.decide({"a": "other"}) == {"x": 7, "ok": False, "label": None, "doubled": None}
+    with pytest.raises(DecisionError, match="output 'doubled' must be integer, got 'bad'"):
+        table.decide({"a": "bad"})
