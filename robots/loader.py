@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from robots import expressions
-from robots.errors import DefinitionError, Problem
+from robots.errors import DefinitionError, Problem, quoted
 from robots.model import (
     COMMON_KEYS,
     CONTROL_KEYWORDS,
@@ -102,9 +102,7 @@ class _Parser:
             return f"unknown key {loc!r} in {what}"
         if kind == "missing":
             return f"{what} needs {loc!r}"
-        given = item.get("input")
-        shown = "" if isinstance(given, dict | list) else f", got {given!r}"
-        return f"{field}: {item['msg'].rstrip('.')}{shown}"
+        return f"{field}: {_with_value(item)}"
 
     def _hint(self, item: Any, what: str) -> str:
         ctx = item.get("ctx") or {}
@@ -330,16 +328,14 @@ class _Parser:
                         f"add '{loc[0]}: ...' (see 'run.py actions')",
                     )
                 else:
-                    given = item.get("input")
                     where = (
                         f"parameter {'.'.join(map(str, loc))!r} of {definition.name}"
                         if loc
                         else definition.name
                     )
-                    shown = "" if isinstance(given, dict) else f", got {given!r}"
                     self.problem(
                         (*path, *loc),
-                        f"{where}: {item['msg'].rstrip('.')}{shown}",
+                        f"{where}: {_with_value(item)}",
                         "see 'run.py actions' for the parameter types",
                     )
 
@@ -375,6 +371,16 @@ class _Parser:
             self.problem(path, f"a '{kind}' step needs 'steps'", "add 'steps:' with the steps to run")
             return None
         return self.build(model, fields, path, f"{kind} step")
+
+
+def _with_value(item: Any) -> str:
+    """A pydantic error's message with the value given, unless the message already names it
+    (our own validators say "..., got 'x'") or it is a whole mapping or list."""
+    message = str(item["msg"]).rstrip(".")
+    given = item.get("input")
+    if "got " in message or isinstance(given, dict | list):
+        return message
+    return f"{message}, got {quoted(given)}"
 
 
 def _strings(value: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:

@@ -25,32 +25,52 @@ and every step may carry ``id``, ``name``, ``when``, ``retry``, ``timeout`` and 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from robots.errors import quoted
 
 _DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
+MAX_DURATION = 86_400.0
+"""The longest duration a workflow may write (1 day): a step, a retry wait or a sleep longer
+than that is a mistake, and the engine's timers cannot hold much longer ones."""
+
+
 def parse_duration(value: Any) -> float:
-    """Seconds from ``2s``, ``500ms``, ``1.5m``, ``1h`` or a plain number of seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 2s or 500ms, got {value!r}")
-    if isinstance(value, int | float):
+    """Seconds from ``2s``, ``500ms``, ``1.5m``, ``1h`` or a plain number of seconds.
+
+    ``ValueError`` (with the value and the fix) for anything else, for negative, infinite
+    or undefined numbers, and for more than ``MAX_DURATION``.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # Compared before any conversion: a huge int cannot become a float.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"a duration must be a finite number of seconds, got {quoted(value)}")
         if value < 0:
-            raise ValueError(f"a duration cannot be negative, got {value!r}")
+            raise ValueError(f"a duration cannot be negative, got {quoted(value)}")
+        if value > MAX_DURATION:
+            raise ValueError(f"durations are at most 1 day (24h), got {quoted(value)}")
         return float(value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return float(match.group("value")) * _UNIT_SECONDS[match.group("unit")]
-    raise ValueError(f"expected a duration like 2s, 500ms, 1.5m or 1h, got {value!r}")
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"expected a duration like 2s, 500ms, 1.5m or 1h, got {quoted(value)}")
+    seconds = float(match.group("value")) * _UNIT_SECONDS[match.group("unit")]
+    if seconds > MAX_DURATION:  # very long digit strings give inf, which is above too
+        raise ValueError(f"durations are at most 1 day (24h), got {quoted(value)}")
+    return seconds
 
 
-Duration = Annotated[float, Field(ge=0, description="seconds, or text like 2s, 500ms, 1m, 1h")]
+Duration = Annotated[
+    float,
+    Field(ge=0, le=MAX_DURATION, description="seconds, or text like 2s, 500ms, 1m, 1h (at most 1 day)"),
+]
 
 
 class Frozen(BaseModel):
