@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import math
 import re
 import sys
 import threading
@@ -30,7 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from robots import expressions
-from robots.errors import DecisionError, DefinitionError, Problem
+from robots.errors import DecisionError, DefinitionError, Problem, quoted
 from robots.registry import suggest
 from robots.yamlsource import PathKey, Source, load_yaml_file
 
@@ -136,7 +137,12 @@ class DecisionTable(_Model):
             if not numbers:
                 return None
             if self.aggregate == "sum":
-                return sum(numbers)
+                try:
+                    return sum(numbers)
+                except OverflowError:  # a huge int added to a float
+                    raise DecisionError(
+                        f"decision table {self.name!r}: the sum of {quoted(numbers)} is too large"
+                    ) from None
             return min(numbers) if self.aggregate == "min" else max(numbers)
         if not matches:
             if self.default is not None:
@@ -201,16 +207,24 @@ def _coerce(table: str, name: str, kind: str, value: Any) -> Any:
         if kind == "integer" and not isinstance(value, bool):
             return int(value)
         if kind == "number" and not isinstance(value, bool):
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):  # "1e400" and "inf" give inf without an error
+                raise OverflowError
+            return number
         if kind == "boolean":
             return value if isinstance(value, bool) else expressions.truthy(value)
         if kind == "list":
             if isinstance(value, list | tuple):
                 return list(value)
             raise TypeError
+    except OverflowError:  # a huge int as a float, an infinite number as an int
+        raise DecisionError(
+            f"decision table {table!r}: input {name!r} is not a number it can use "
+            f"(infinite or too large), got {quoted(value)}"
+        ) from None
     except (TypeError, ValueError):
         raise DecisionError(
-            f"decision table {table!r}: input {name!r} must be {kind}, got {value!r}"
+            f"decision table {table!r}: input {name!r} must be {kind}, got {quoted(value)}"
         ) from None
     return value
 
@@ -224,7 +238,7 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
+        return value  # an int stays one: Python compares it with floats exactly, however large
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value):
         return float(value)
     return None
@@ -496,6 +510,18 @@ class _TableParser:
             got = table.decide(example.input)
         except DecisionError as error:
             got = f"error: {error}"
+        except Exception as error:  # a rule function's bug or a value nothing can compute with
+            self.problems.append(
+                Problem(
+                    self.source.file,
+                    example.line,
+                    1,
+                    f"example {quoted(example.input, 120)} cannot be evaluated: "
+                    f"{type(error).__name__}: {error}",
+                    "fix the example's input or the rule function it calls",
+                )
+            )
+            return
         expected = example.output
         same = got == expected
         if not same and isinstance(got, dict) and isinstance(expected, dict):
@@ -507,7 +533,8 @@ class _TableParser:
                     self.source.file,
                     line,
                     1,
-                    f"example {example.input} gives {got!r}, expected {expected!r}",
+                    f"example {quoted(example.input, 120)} gives {quoted(got, 300)}, "
+                    f"expected {quoted(expected, 120)}",
                     "fix the rules or the example",
                 )
             )

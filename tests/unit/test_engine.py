@@ -176,6 +176,25 @@ def test_decide_uses_the_project_rules(project: Project) -> None:
     assert run(flow, {"n": 30}, project=project).outputs == {"l": "large"}
 
 
+def test_decide_on_a_number_nothing_can_use_fails_the_case_clearly(project: Project) -> None:
+    write(
+        project.rules_dir / "amount.yaml",
+        """
+        name: amount
+        inputs: {amount: number}
+        outputs: {size: string}
+        rules: [{when: {amount: ">= 1000"}, then: {size: big}}]
+        default: {size: small}
+    """,
+    )
+    flow = steps_workflow(
+        "- decide: amount\n  with: {amount: '{{ input.v | int }}'}", header="input: {v: string}\n"
+    )
+    record = run(flow, {"v": "1" + "0" * 400}, project=project)
+    assert record.status == "failed_business"
+    assert "input 'amount' is not a number it can use" in record.error
+
+
 class _Sessions(SystemSessions):
     """A session provider for engine tests: sessions are plain dicts."""
 
