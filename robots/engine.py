@@ -68,6 +68,7 @@ from robots.model import (
     SetStep,
     StepBase,
     Workflow,
+    task_priority,
 )
 from robots.project import Project
 from robots.records import RunRecord, RunState, StepRecord
@@ -654,7 +655,7 @@ class Engine:
                 reason=str(self._render(run, frame, spec.reason, f"{where} (reason)")),
                 data=_json_safe(self._render(run, frame, spec.data, f"{where} (data)")),
                 form=self._form(run, frame, spec.form, where),
-                priority=int(self._render(run, frame, spec.priority, where) or 0),
+                priority=self._priority(run, frame, spec.priority, where),
                 step=path,
                 kind="escalation",
             )
@@ -793,6 +794,13 @@ class Engine:
             self._assign(run, frame, step.as_, outputs)
         return outputs
 
+    def _priority(self, run: _Run, frame: _Frame, value: Any, where: str) -> int:
+        """A human task's priority; an expression that gives no whole number is a DataError."""
+        try:
+            return task_priority(self._render(run, frame, value, f"{where} (priority)"))
+        except ValueError as error:
+            raise DataError(run.masker.mask_text(f"{where}: {error}")) from None
+
     def _form(
         self, run: _Run, frame: _Frame, form: tuple[FormField, ...], where: str
     ) -> list[dict[str, Any]]:
@@ -819,7 +827,7 @@ class Engine:
                 reason=str(self._render(run, frame, spec.reason, f"{where} (reason)")),
                 data=_json_safe(self._render(run, frame, spec.data, f"{where} (data)")),
                 form=form,
-                priority=int(self._render(run, frame, spec.priority, where) or 0),
+                priority=self._priority(run, frame, spec.priority, where),
                 step=path,
                 kind="await_human",
             )

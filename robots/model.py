@@ -67,6 +67,33 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
+PRIORITY_LIMIT = 1000
+"""Human task priorities run from -PRIORITY_LIMIT to PRIORITY_LIMIT (higher is more urgent)."""
+
+
+def task_priority(value: Any) -> int:
+    """A human task's priority as an int: a whole number (text of one too) within the limit.
+
+    ``None`` and ``""`` (an expression that gave nothing) are the default 0; anything else is
+    a ``ValueError`` that says what to write.
+    """
+    if value is None or value == "":
+        return 0
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,9}\s*", value)
+    ):
+        number = int(value)
+    if number is None or abs(number) > PRIORITY_LIMIT:
+        raise ValueError(
+            f"a priority is a whole number from -{PRIORITY_LIMIT} to {PRIORITY_LIMIT} "
+            f"(higher is more urgent) or an expression giving one, got {quoted(value)}"
+        )
+    return number
+
+
 Duration = Annotated[
     float,
     Field(ge=0, le=MAX_DURATION, description="seconds, or text like 2s, 500ms, 1m, 1h (at most 1 day)"),
@@ -300,14 +327,26 @@ class BlockStep(StepBase):
         return "steps"
 
 
+def _checked_priority(value: Any) -> Any:
+    """A priority as written: an expression is checked when it runs, anything else now."""
+    if isinstance(value, str) and ("{{" in value or "${" in value):
+        return value
+    return task_priority(value)
+
+
 class EscalateSpec(Frozen):
     """Hand the case to a human queue; the run ends here."""
 
     queue: str
     reason: str
     data: Any = Field(default_factory=dict, description="What the robot gathered, shown to the agent.")
-    priority: Any = 0
+    priority: Any = Field(0, description="Higher is more urgent: a whole number, or an expression.")
     form: tuple[FormField, ...] = ()
+
+    @field_validator("priority")
+    @classmethod
+    def _priority(cls, value: Any) -> Any:
+        return _checked_priority(value)
 
 
 class EscalateStep(StepBase):
@@ -327,7 +366,12 @@ class AwaitHumanSpec(Frozen):
     reason: str
     data: Any = Field(default_factory=dict)
     form: tuple[FormField, ...] = ()
-    priority: Any = 0
+    priority: Any = Field(0, description="Higher is more urgent: a whole number, or an expression.")
+
+    @field_validator("priority")
+    @classmethod
+    def _priority(cls, value: Any) -> Any:
+        return _checked_priority(value)
 
 
 class AwaitHumanStep(StepBase):

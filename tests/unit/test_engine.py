@@ -423,6 +423,20 @@ def test_escalate_hands_the_case_to_a_queue_with_the_data() -> None:
     assert task.request.data == {"customer": "C000001"}
 
 
+@pytest.mark.parametrize("kind", ["escalate", "await_human"])
+def test_a_priority_expression_that_gives_no_whole_number_fails_the_case_clearly(kind: str) -> None:
+    humans = InMemoryHumans()
+    flow = steps_workflow(
+        f"- {kind}: {{queue: q, reason: r, priority: '{{{{ input.p }}}}'}}", header="input: {p: string}\n"
+    )
+    record = run(flow, {"p": "high"}, humans=humans)
+    assert record.status == "failed_business" and record.error_step == "1"
+    assert "step 1: a priority is a whole number from -1000 to 1000" in record.error
+    assert "got 'high'" in record.error
+    good = run(flow, {"p": "70"}, humans=InMemoryHumans(auto_answer=lambda request: {}))
+    assert good.status in ("escalated", "done")
+
+
 def test_await_human_suspends_and_resumes_with_the_answer_without_redoing_effects() -> None:
     humans = InMemoryHumans()
     flow = steps_workflow("""

@@ -207,6 +207,23 @@ def test_a_value_error_names_the_value_once() -> None:
     assert timeout.count("got '2d'") == 1
 
 
+@pytest.mark.parametrize("kind", ["escalate", "await_human"])
+@pytest.mark.parametrize("priority", ["high", "2.5", "1001", HUGE, ".inf", "true"])
+def test_a_task_priority_is_a_whole_number_or_an_expression(kind: str, priority: str) -> None:
+    (found,) = problems_of(f"name: t\nsteps:\n  - {kind}: {{queue: q, reason: r, priority: {priority}}}\n")
+    assert found.startswith(f"3:{len(kind) + 29}: {kind} step '{kind}.priority'"), found
+    assert "a priority is a whole number from -1000 to 1000" in found
+
+
+def test_a_task_priority_may_be_a_number_text_or_an_expression() -> None:
+    flow = steps_workflow("""
+        - escalate: {queue: q, reason: r, priority: 50, when: "{{ false }}"}
+        - escalate: {queue: q, reason: r, priority: "-5", when: "{{ false }}"}
+        - escalate: {queue: q, reason: r, priority: "{{ 7 }}"}
+    """)
+    assert [step.escalate.priority for step in flow.steps] == [50, -5, "{{ 7 }}"]  # type: ignore[attr-defined]
+
+
 def test_template_values_are_checked_when_they_run() -> None:
     assert problems_of("name: t\nsteps:\n  - core.sleep: '{{ 1 + 1 }}'\n") == []
 
