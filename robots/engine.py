@@ -47,6 +47,7 @@ from robots.errors import (
     SystemException,
     TandemError,
     WaitingForHuman,
+    quoted,
 )
 from robots.humans import Callout, HumanGateway, InMemoryHumans
 from robots.inputs import InputError, personal_values, validate_input
@@ -606,6 +607,10 @@ class Engine:
                 result = self.project.rules.decide(step.decide, inputs)
             except (DefinitionError, KeyError) as error:
                 raise DataError(f"{where}: decision {step.decide!r} cannot run: {error}") from None
+            except RobotException:
+                raise
+            except Exception as error:  # a Python decision's own bug
+                raise _unexpected(run, f"{where}: decision {step.decide}", error) from error
             self._assign(run, frame, step.as_ or step.decide, result)
             return result
         if isinstance(step, IfStep):
@@ -723,10 +728,7 @@ class Engine:
         except ExpressionError as error:
             raise DataError(run.masker.mask_text(str(error))) from None
         except Exception as error:  # an action's own bug or an unexpected library error
-            logger.debug("action {} raised:\n{}", step.action, run.masker.mask_text(traceback.format_exc()))
-            raise SystemException(
-                run.masker.mask_text(f"{step.action} failed: {type(error).__name__}: {error}")
-            ) from error
+            raise _unexpected(run, step.action, error) from error
         if step.as_:
             self._assign(run, frame, step.as_, result)
         return result
@@ -750,7 +752,10 @@ class Engine:
 
     def _login(self, run: _Run, frame: _Frame, system: str, name: str, session: Any, path: str) -> None:
         spec = frame.workflow.systems[system]
-        sub = self.project.workflow(name)
+        try:
+            sub = self.project.workflow(name)
+        except DefinitionError as error:
+            raise DataError(f"system {system!r}: login workflow {name!r} does not load: {error}") from None
         inputs = {
             k: v
             for k, v in {"credentials": spec.credentials, "url": spec.url, "system": system}.items()
@@ -848,6 +853,17 @@ class Engine:
         return checked
 
 
+def _unexpected(run: _Run, what: str, error: Exception) -> SystemException:
+    """A system exception for an error that Python code of a step (an action, a Python
+    decision) raised without meaning to: retried like any system failure, its message kept.
+
+    Only code written for steps is wrapped this way; what the run's listener or the human
+    gateway raises (a lost lease, the database away) is the caller's to handle.
+    """
+    logger.debug("{} raised:\n{}", what, run.masker.mask_text(traceback.format_exc()))
+    return SystemException(run.masker.mask_text(f"{what} failed: {type(error).__name__}: {error}"))
+
+
 def _callout_level(value: Any) -> str:
     from robots.model import CALLOUT_LEVELS
 
@@ -873,8 +889,8 @@ def check_answer(form: list[dict[str, Any]], answer: Mapping[str, Any]) -> dict[
                 value = casts[kind](value)
             elif kind == "boolean" and isinstance(value, str):
                 value = value.strip().casefold() in {"true", "yes", "on", "1"}
-        except (TypeError, ValueError):
-            problems.append(f"{name}: expected {kind}, got {value!r}")
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int() of an infinite number
+            problems.append(f"{name}: expected {kind}, got {quoted(value)}")
             continue
         choices = field_spec.get("choices")
         if isinstance(choices, list) and choices:

@@ -18,6 +18,7 @@ from robots.model import SystemSpec
 from robots.project import Project
 from robots.records import RunRecord, RunState
 from robots.registry import ActionContext, ActionParams, action
+from robots.rules import decision
 from robots.systems import LoginRunner, SystemSessions
 from tests.conftest import steps_workflow, workflow, write
 
@@ -244,6 +245,21 @@ def test_in_blocks_get_a_logged_in_session_that_is_kept(project: Project) -> Non
     assert CALLS[1]["session"] == {"name": "crm", "logins": 0}
 
 
+def test_a_login_workflow_that_does_not_load_fails_the_case_clearly(project: Project) -> None:
+    write(project.workflows_dir / "crm_login.yaml", "name: crm_login\nsteps:\n  - core.lgo: hi\n")
+    flow = workflow("""
+        name: t
+        systems: {crm: {kind: web, url: "http://x", login: crm_login}}
+        steps:
+          - in: crm
+            steps: [{test.effect: {key: work}}]
+    """)
+    record = run(flow, project=project, systems=_Sessions())
+    assert record.status == "failed_business" and record.error_step == "1"
+    assert "system 'crm': login workflow 'crm_login' does not load" in record.error
+    assert "unknown action 'core.lgo'" in record.error and CALLS == []
+
+
 def test_a_system_exception_in_a_block_discards_the_session_and_retries(project: Project) -> None:
     flow = workflow("""
         name: t
@@ -304,6 +320,32 @@ def test_system_failure_after_retries_goes_to_a_human_unless_the_caller_retries_
     assert record.error == "flaky failed #2" and record.error_step == "1"
     again = run(flow, humans=InMemoryHumans(), sleep=lambda s: None, escalate_system_failures=False)
     assert again.status == "failed_system" and again.task_id is None
+
+
+@decision("test_broken_decision")
+def _broken_decision(**inputs: Any) -> Any:
+    """A Python decision with a bug."""
+    raise ValueError(f"cannot weigh {inputs}")
+
+
+def test_a_python_decision_that_raises_is_a_retried_system_exception_naming_the_step() -> None:
+    humans = InMemoryHumans()
+    flow = steps_workflow(
+        "- decide: test_broken_decision\n  with: {a: 1}\n  retry: {attempts: 2, backoff: 0}"
+    )
+    record = run(flow, humans=humans, sleep=lambda s: None)
+    assert record.status == "failed_system" and record.error_step == "1"
+    assert [s.outcome for s in record.steps] == ["retrying", "failed"]
+    assert record.error == ("step 1: decision test_broken_decision failed: ValueError: cannot weigh {'a': 1}")
+    assert record.task_id in humans.tasks
+
+
+def test_an_infinite_number_in_an_answer_is_a_wrong_answer() -> None:
+    from robots.engine import check_answer
+    from robots.errors import BusinessException as Refused
+
+    with pytest.raises(Refused, match="count: expected integer, got inf"):
+        check_answer([{"name": "count", "type": "integer"}], {"count": float("inf")})
 
 
 def test_timeout_stops_a_slow_step_and_is_a_retried_system_exception() -> None:
