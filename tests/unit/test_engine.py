@@ -680,3 +680,16 @@ def test_a_value_two_runs_hold_stays_masked_until_both_have_ended() -> None:
     third.add_personal("Hauptstraße 1")
     third.release()
     assert process.mask_text("Hauptstraße 1") == "H***"
+
+
+def test_a_short_personal_value_is_masked_like_a_secret_but_is_none() -> None:
+    from robots.masking import Masker
+
+    process = Masker()
+    run_masker = Masker(parent=process)
+    run_masker.add_personal("Ada")
+    assert run_masker.mask_text("Hello Ada") == "Hello ***"
+    assert run_masker.hide_secrets({"greeting": "Hello Ada"}) == {"greeting": "Hello Ada"}
+    assert not run_masker.contains_secret("Hello Ada") and run_masker.secret_values() == []
+    run_masker.release()
+    assert process.mask_text("Hello Ada") == "Hello Ada"  # given back with its run, not kept for good
