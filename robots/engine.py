@@ -309,9 +309,11 @@ class Engine:
         record.error = run.masker.mask_text(error) if error else None
         record.error_kind = kind
         record.error_step = step or None
-        record.outputs = (
-            run.masker.mask(_json_safe(record.outputs)) if status != "done" else _json_safe(record.outputs)
-        )
+        # A done run's outputs are the case's result, reported to the channel that sent it: they
+        # keep the customer's data but, like everything else, never a secret. Outputs of a run
+        # that did not finish are only evidence, masked as step records are.
+        outputs = _json_safe(record.outputs)
+        record.outputs = run.masker.hide_secrets(outputs) if status == "done" else run.masker.mask(outputs)
         log = logger.bind(step=step or "-")
         if status == "done":
             log.info("run done in {:.0f} ms", record.duration_ms)

@@ -627,6 +627,32 @@ def test_personal_data_and_secrets_never_reach_the_record(monkeypatch: pytest.Mo
     assert record.error == "could not log in with *** as E***"
 
 
+def test_a_done_runs_outputs_never_hold_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TANDEM_SECRET_CRM_PASSWORD", "Hunter2-xyz")
+    record = run(
+        workflow("""
+        name: t
+        input: {name: {type: string, personal: true}}
+        steps:
+          - set: {pw: "{{ secret('crm.password') }}"}
+          - output: {login: "{{ input.name }} with {{ pw }}", booking: SX-1234}
+        outputs:
+          pw: "{{ pw }}"
+          greeting: "Hello {{ input.name }}"
+    """),
+        {"name": "Erika Mustermann"},
+    )
+    assert record.status == "done"
+    assert "Hunter2-xyz" not in record.model_dump_json()
+    # The case's result keeps what the channel needs, the customer's data included.
+    assert record.outputs == {
+        "login": "Erika Mustermann with ***",
+        "booking": "SX-1234",
+        "pw": "***",
+        "greeting": "Hello Erika Mustermann",
+    }
+
+
 def test_steps_holding_a_secret_are_not_checkpointed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TANDEM_SECRET_API_TOKEN", "tok-998877")
     record = run(
