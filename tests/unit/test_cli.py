@@ -144,10 +144,25 @@ def test_run_refuses_a_workflow_whose_references_are_missing(tmp_path: Path) -> 
     assert "human task" not in result.stdout  # refused before it started
 
 
-def test_run_and_validate_refuse_a_huge_duration_with_its_place(tmp_path: Path) -> None:
-    bad = write(tmp_path / "workflows" / "slow.yaml", f"name: slow\nsteps:\n  - core.sleep: 1{'0' * 400}\n")
-    for command in (("validate", str(bad)), ("run", str(bad))):
-        result = cli(*command, "--project", str(tmp_path))
-        assert result.returncode == (1 if command[0] == "validate" else 2), result.stdout + result.stderr
-        assert f"{bad}:3:5:" in result.stdout and "durations are at most 1 day" in result.stdout
+@pytest.mark.parametrize(
+    ("step", "where", "message"),
+    [
+        (f"core.sleep: 1{'0' * 400}", "3:5", "durations are at most 1 day"),
+        ("core.log: hi\n    timeout: .inf", "4:5", "a duration must be a finite number"),
+        (
+            "fail: {message: down, kind: system}\n"
+            "    retry: {attempts: 2, backoff: 1.0e+300, max_delay: 1.0e+300}",
+            "4:26",
+            "durations are at most 1 day",
+        ),
+    ],
+)
+def test_run_and_validate_refuse_a_duration_the_engine_cannot_wait(
+    tmp_path: Path, step: str, where: str, message: str
+) -> None:
+    bad = write(tmp_path / "workflows" / "slow.yaml", f"name: slow\nsteps:\n  - {step}\n")
+    for command in ("validate", "run"):
+        result = cli(command, str(bad), "--project", str(tmp_path))
+        assert result.returncode == (1 if command == "validate" else 2), result.stdout + result.stderr
+        assert f"{bad}:{where}:" in result.stdout and message in " ".join(result.stdout.split())
         assert "Traceback" not in result.stderr
