@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from robots import expressions
 from robots.errors import DecisionError, DefinitionError, Problem, quoted
 from robots.registry import suggest
-from robots.yamlsource import PathKey, Source, load_yaml_file
+from robots.yamlsource import PathKey, Source, load_yaml, load_yaml_file
 
 HitPolicy = Literal["first", "unique", "priority", "collect"]
 ValueType = Literal["string", "integer", "number", "boolean", "list", "any"]
@@ -540,15 +540,30 @@ class _TableParser:
             )
 
 
+def parse_table(text: str, file: str = "<table>") -> tuple[DecisionTable | None, list[Problem]]:
+    """Parse and check a decision table from YAML text: the table (None if unusable) and
+    every problem (its examples' included)."""
+    data, source, problems = load_yaml(text, file)
+    return _parse_table(data, source, problems, Path(file).stem)
+
+
+def _parse_table(
+    data: Any, source: Source, problems: list[Problem], stem: str
+) -> tuple[DecisionTable | None, list[Problem]]:
+    if problems:
+        return None, problems
+    parser = _TableParser(source)
+    table = parser.parse(data, stem)
+    if table is None:
+        return None, parser.problems or [Problem(source.file, 1, 1, "the table could not be read")]
+    return table, []
+
+
 def load_table(path: Path) -> DecisionTable:
     """Load and check one decision table; ``DefinitionError`` lists every problem."""
-    data, source, problems = load_yaml_file(path)
-    if problems:
-        raise DefinitionError(problems)
-    parser = _TableParser(source)
-    table = parser.parse(data, path.stem)
+    table, problems = _parse_table(*load_yaml_file(path), path.stem)
     if table is None:
-        raise DefinitionError(parser.problems or [Problem(str(path), 1, 1, "the table could not be read")])
+        raise DefinitionError(problems)
     return table
 
 
