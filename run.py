@@ -101,7 +101,16 @@ def schema(
 
     text = json.dumps(workflow_schema(), indent=2, ensure_ascii=False)
     if output:
-        output.write_text(text + "\n", encoding="utf-8")
+        try:
+            output.write_text(text + "\n", encoding="utf-8")
+        except OSError as error:
+            reason = "it is a folder" if output.is_dir() else error.strerror or str(error)
+            errors.print(
+                f"[red]cannot write the schema to {output}: {reason}[/red]\n"
+                "    hint: give a file path in a folder that exists, e.g. -o tandem-workflow.schema.json",
+                highlight=False,
+            )
+            raise typer.Exit(2) from None
         errors.print(f"schema written to {output}")
     else:
         sys.stdout.write(text + "\n")
@@ -145,10 +154,26 @@ def run_workflow(
     payload: dict[str, Any] = {}
     if input_file:
         try:
-            payload.update(json.loads(input_file.read_text(encoding="utf-8")))
+            loaded = json.loads(input_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
-            errors.print(f"[red]cannot read {input_file}: {error}[/red]")
+            errors.print(f"[red]cannot read {input_file}: {error}[/red]", highlight=False)
             raise typer.Exit(2) from None
+        if not isinstance(loaded, dict):
+            json_kinds = {
+                list: "an array",
+                str: "a string",
+                bool: "a boolean",
+                int: "a number",
+                float: "a number",
+            }
+            shown = "null" if loaded is None else json_kinds.get(type(loaded), type(loaded).__name__)
+            errors.print(
+                f"[red]{input_file}: the case's input must be a JSON object like "
+                f'{{"name": "value"}}, got {shown}[/red]',
+                highlight=False,
+            )
+            raise typer.Exit(2)
+        payload.update(loaded)
     payload.update(_parse_pairs(input_pairs or [], "--input"))
     code = run_case(
         _project(project),

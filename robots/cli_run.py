@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from robots.engine import Engine, RunListener
-from robots.errors import DefinitionError, HumanTaskRequest
+from robots.errors import DefinitionError, HumanTaskRequest, Problem
 from robots.humans import InMemoryHumans
 from robots.inputs import InputError, validate_input
 from robots.project import Project
@@ -116,9 +116,12 @@ def run_case(
     try:
         flow = project.workflow(workflow)
     except DefinitionError as error:
-        for problem in error.problems:
-            console.print(escape(str(problem)), style="red")
-        return 2
+        return _problems(error.problems, console)
+    # What `run.py validate` checks beyond the file itself (rule tables, sub-workflows):
+    # a workflow that refers to nothing real is refused before it starts, not halfway.
+    problems = project.check_references(flow)
+    if problems:
+        return _problems(problems, console)
     try:
         validate_input(flow, payload)
     except InputError as error:
@@ -151,6 +154,13 @@ def run_case(
         if record.outputs:
             console.print_json(json.dumps(record.outputs, default=str))
     return EXIT_CODES.get(record.status, 1)
+
+
+def _problems(problems: list[Problem], console: Console) -> int:
+    """Print a bad workflow's problems; the exit code of a bad workflow (2)."""
+    for problem in problems:
+        console.print(escape(str(problem)), style="red")
+    return 2
 
 
 class _nothing:  # a null context manager that yields None

@@ -47,6 +47,7 @@ from robots.errors import (
     SystemException,
     TandemError,
     WaitingForHuman,
+    quoted,
 )
 from robots.humans import Callout, HumanGateway, InMemoryHumans
 from robots.inputs import InputError, personal_values, validate_input
@@ -68,6 +69,7 @@ from robots.model import (
     SetStep,
     StepBase,
     Workflow,
+    task_priority,
 )
 from robots.project import Project
 from robots.records import RunRecord, RunState, StepRecord
@@ -307,9 +309,11 @@ class Engine:
         record.error = run.masker.mask_text(error) if error else None
         record.error_kind = kind
         record.error_step = step or None
-        record.outputs = (
-            run.masker.mask(_json_safe(record.outputs)) if status != "done" else _json_safe(record.outputs)
-        )
+        # A done run's outputs are the case's result, reported to the channel that sent it: they
+        # keep the customer's data but, like everything else, never a secret. Outputs of a run
+        # that did not finish are only evidence, masked as step records are.
+        outputs = _json_safe(record.outputs)
+        record.outputs = run.masker.hide_secrets(outputs) if status == "done" else run.masker.mask(outputs)
         log = logger.bind(step=step or "-")
         if status == "done":
             log.info("run done in {:.0f} ms", record.duration_ms)
@@ -605,6 +609,10 @@ class Engine:
                 result = self.project.rules.decide(step.decide, inputs)
             except (DefinitionError, KeyError) as error:
                 raise DataError(f"{where}: decision {step.decide!r} cannot run: {error}") from None
+            except RobotException:
+                raise
+            except Exception as error:  # a Python decision's own bug
+                raise _unexpected(run, f"{where}: decision {step.decide}", error) from error
             self._assign(run, frame, step.as_ or step.decide, result)
             return result
         if isinstance(step, IfStep):
@@ -654,7 +662,7 @@ class Engine:
                 reason=str(self._render(run, frame, spec.reason, f"{where} (reason)")),
                 data=_json_safe(self._render(run, frame, spec.data, f"{where} (data)")),
                 form=self._form(run, frame, spec.form, where),
-                priority=int(self._render(run, frame, spec.priority, where) or 0),
+                priority=self._priority(run, frame, spec.priority, where),
                 step=path,
                 kind="escalation",
             )
@@ -722,10 +730,7 @@ class Engine:
         except ExpressionError as error:
             raise DataError(run.masker.mask_text(str(error))) from None
         except Exception as error:  # an action's own bug or an unexpected library error
-            logger.debug("action {} raised:\n{}", step.action, run.masker.mask_text(traceback.format_exc()))
-            raise SystemException(
-                run.masker.mask_text(f"{step.action} failed: {type(error).__name__}: {error}")
-            ) from error
+            raise _unexpected(run, step.action, error) from error
         if step.as_:
             self._assign(run, frame, step.as_, result)
         return result
@@ -749,7 +754,10 @@ class Engine:
 
     def _login(self, run: _Run, frame: _Frame, system: str, name: str, session: Any, path: str) -> None:
         spec = frame.workflow.systems[system]
-        sub = self.project.workflow(name)
+        try:
+            sub = self.project.workflow(name)
+        except DefinitionError as error:
+            raise DataError(f"system {system!r}: login workflow {name!r} does not load: {error}") from None
         inputs = {
             k: v
             for k, v in {"credentials": spec.credentials, "url": spec.url, "system": system}.items()
@@ -793,6 +801,13 @@ class Engine:
             self._assign(run, frame, step.as_, outputs)
         return outputs
 
+    def _priority(self, run: _Run, frame: _Frame, value: Any, where: str) -> int:
+        """A human task's priority; an expression that gives no whole number is a DataError."""
+        try:
+            return task_priority(self._render(run, frame, value, f"{where} (priority)"))
+        except ValueError as error:
+            raise DataError(run.masker.mask_text(f"{where}: {error}")) from None
+
     def _form(
         self, run: _Run, frame: _Frame, form: tuple[FormField, ...], where: str
     ) -> list[dict[str, Any]]:
@@ -819,7 +834,7 @@ class Engine:
                 reason=str(self._render(run, frame, spec.reason, f"{where} (reason)")),
                 data=_json_safe(self._render(run, frame, spec.data, f"{where} (data)")),
                 form=form,
-                priority=int(self._render(run, frame, spec.priority, where) or 0),
+                priority=self._priority(run, frame, spec.priority, where),
                 step=path,
                 kind="await_human",
             )
@@ -838,6 +853,17 @@ class Engine:
         checked = check_answer(form, answer)
         self._assign(run, frame, step.as_, checked)
         return checked
+
+
+def _unexpected(run: _Run, what: str, error: Exception) -> SystemException:
+    """A system exception for an error that Python code of a step (an action, a Python
+    decision) raised without meaning to: retried like any system failure, its message kept.
+
+    Only code written for steps is wrapped this way; what the run's listener or the human
+    gateway raises (a lost lease, the database away) is the caller's to handle.
+    """
+    logger.debug("{} raised:\n{}", what, run.masker.mask_text(traceback.format_exc()))
+    return SystemException(run.masker.mask_text(f"{what} failed: {type(error).__name__}: {error}"))
 
 
 def _callout_level(value: Any) -> str:
@@ -865,8 +891,8 @@ def check_answer(form: list[dict[str, Any]], answer: Mapping[str, Any]) -> dict[
                 value = casts[kind](value)
             elif kind == "boolean" and isinstance(value, str):
                 value = value.strip().casefold() in {"true", "yes", "on", "1"}
-        except (TypeError, ValueError):
-            problems.append(f"{name}: expected {kind}, got {value!r}")
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int() of an infinite number
+            problems.append(f"{name}: expected {kind}, got {quoted(value)}")
             continue
         choices = field_spec.get("choices")
         if isinstance(choices, list) and choices:

@@ -42,6 +42,13 @@ class Problem:
         return text
 
 
+def quoted(value: Any, limit: int = 60) -> str:
+    """A value a user wrote, quoted for a message: its ``repr``, shortened when long (a
+    400-digit number would otherwise fill the screen)."""
+    text = " ".join(repr(value).split())  # one line, lists and mappings too
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"
+
+
 class TandemError(Exception):
     """Base of all of Tandem's own errors."""
 

@@ -1,8 +1,8 @@
 """Pydantic's validation errors in the words of the person who wrote the YAML.
 
 Every problem the loaders report carries a fix. ``fix_hint`` gives one for each kind of
-pydantic error (a wrong type, a value out of range, a key that is not allowed...), and
-``shorten`` shows the offending value, lists and mappings included, in one short line.
+pydantic error (a wrong type, a value out of range, a key that is not allowed...); the
+offending value itself is shown by ``robots.errors.quoted``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pydantic import BaseModel
 
 from robots.registry import suggest
 
-_LIMIT = 60
 # Fields the loader sets itself: never offered as keys to write.
 _INTERNAL = {"location", "locations", "file"}
 
@@ -69,12 +68,6 @@ VALUE_HINTS: dict[str, str] = {
     "object": _MAPPING,
 }
 """How to write a value of each type the workflow language and the decision tables declare."""
-
-
-def shorten(value: Any, limit: int = _LIMIT) -> str:
-    """``repr(value)`` on one line, cut to ``limit`` characters (lists and mappings too)."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def fix_hint(item: Any, model: type[BaseModel] | None = None) -> str:

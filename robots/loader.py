@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from robots import expressions
-from robots.errors import DefinitionError, Problem
-from robots.explain import fix_hint, shorten
+from robots.errors import DefinitionError, Problem, quoted
+from robots.explain import fix_hint
 from robots.model import (
     COMMON_KEYS,
     CONTROL_KEYWORDS,
@@ -112,9 +112,7 @@ class _Parser:
             return f"unknown key {loc!r} in {what}"
         if kind == "missing":
             return f"{what} needs {loc!r}"
-        given = item.get("input")
-        shown = f", got {shorten(given)}"
-        return f"{field}: {item['msg'].rstrip('.')}{shown}"
+        return f"{field}: {_with_value(item)}"
 
     def unknown_keys(self, mapping: dict[Any, Any], allowed: set[str], path: PathKey, what: str) -> None:
         for key in mapping:
@@ -345,7 +343,6 @@ class _Parser:
                         f"add '{loc[0]}: ...' (see 'run.py actions')",
                     )
                 else:
-                    given = item.get("input")
                     where = (
                         f"parameter {'.'.join(map(str, loc))!r} of {definition.name}"
                         if loc
@@ -353,7 +350,7 @@ class _Parser:
                     )
                     self.problem(
                         (*path, *loc),
-                        f"{where}: {item['msg'].rstrip('.')}, got {shorten(given)}",
+                        f"{where}: {_with_value(item)}",
                         f"{fix_hint(item, definition.params)} (parameters: 'run.py actions')",
                     )
 
@@ -387,6 +384,15 @@ class _Parser:
             self.problem(path, f"a '{kind}' step needs 'steps'", "add 'steps:' with the steps to run")
             return None
         return self.build(model, fields, path, f"{kind} step")
+
+
+def _with_value(item: Any) -> str:
+    """A pydantic error's message with the value given (shortened), unless the message already
+    names it (our own validators say "..., got 'x'")."""
+    message = str(item["msg"]).rstrip(".")
+    if "got " in message:
+        return message
+    return f"{message}, got {quoted(item.get('input'))}"
 
 
 def _strings(value: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:

@@ -44,6 +44,9 @@ class Masker:
 
     def __init__(self, parent: Masker | None = None) -> None:
         self._values: OrderedDict[str, str] = OrderedDict()
+        # Which values are secrets: known by name, not by their replacement, since a short
+        # personal value is masked as "***" too and must not count as a secret.
+        self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
         self._parent = parent
@@ -52,7 +55,7 @@ class Masker:
 
     def add_secret(self, value: Any) -> None:
         """Hide ``value`` completely from now on."""
-        self._add(value, SECRET_MASK)
+        self._add(value, SECRET_MASK, secret=True)
 
     def add_personal(self, value: Any) -> None:
         """Hide ``value`` as personal data from now on (nested values included)."""
@@ -65,12 +68,12 @@ class Masker:
         elif value is not None and not isinstance(value, bool):
             self._add(value, mask_personal(str(value)))
 
-    def _add(self, value: Any, replacement: str, *, lent: bool = False) -> None:
+    def _add(self, value: Any, replacement: str, *, secret: bool = False, lent: bool = False) -> None:
         text = str(value)
         if len(text) < _MIN_LENGTH:
             return
         with self._lock:
-            if self._values.get(text) == SECRET_MASK:
+            if text in self._secrets:
                 return  # a secret stays a secret even if also marked personal
             if lent and text in self._values and text not in self._loans:
                 return  # known for good already
@@ -79,17 +82,19 @@ class Masker:
             else:
                 self._loans.pop(text, None)  # known for good from now on
             self._values[text] = replacement
+            if secret:
+                self._secrets.add(text)
             self._values.move_to_end(text)
             while len(self._values) > _MAX_VALUES:
-                self._values.popitem(last=False)
+                self._secrets.discard(self._values.popitem(last=False)[0])
             self._pattern = None
         if self._parent is not None:
-            personal = replacement != SECRET_MASK
+            personal = not secret
             if personal and text in self._lent:
                 return
             if personal:
                 self._lent.add(text)
-            self._parent._add(value, replacement, lent=personal)
+            self._parent._add(value, replacement, secret=secret, lent=personal)
 
     def release(self) -> None:
         """Take back the personal data this masker lent its parent (the run has ended);
@@ -106,7 +111,7 @@ class Masker:
                 if holders > 0:
                     self._loans[text] = holders
                     continue
-                if self._loans.pop(text, None) is not None and self._values.get(text) != SECRET_MASK:
+                if self._loans.pop(text, None) is not None and text not in self._secrets:
                     self._values.pop(text, None)
                     self._pattern = None
 
@@ -135,7 +140,7 @@ class Masker:
         if pattern is None:
             return False
         if isinstance(value, str):
-            return any(self._values.get(m.group(0)) == SECRET_MASK for m in pattern.finditer(value))
+            return any(m.group(0) in self._secrets for m in pattern.finditer(value))
         if isinstance(value, dict):
             return any(self.contains_secret(v) for v in value.values())
         if isinstance(value, list | tuple):
@@ -145,7 +150,7 @@ class Masker:
     def secret_values(self) -> list[str]:
         """The values known to be secret (for scrubbing files the masker cannot see into)."""
         with self._lock:
-            return [value for value, replacement in self._values.items() if replacement == SECRET_MASK]
+            return [value for value in self._values if value in self._secrets]
 
     def hide_secrets(self, value: Any, *, key: str | None = None) -> Any:
         """A deep copy of ``value`` with only the secrets hidden, personal data kept.
@@ -158,9 +163,7 @@ class Masker:
             pattern = self._compiled()
             if pattern is None:
                 return value
-            return pattern.sub(
-                lambda m: SECRET_MASK if self._values.get(m.group(0)) == SECRET_MASK else m.group(0), value
-            )
+            return pattern.sub(lambda m: SECRET_MASK if m.group(0) in self._secrets else m.group(0), value)
         if isinstance(value, dict):
             return {k: self.hide_secrets(v, key=str(k)) for k, v in value.items()}
         if isinstance(value, list | tuple):

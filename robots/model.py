@@ -25,10 +25,13 @@ and every step may carry ``id``, ``name``, ``when``, ``retry``, ``timeout`` and 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from robots.errors import quoted
 
 DURATION_TEXT = r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$"
 """A duration written as text (``2s``, ``500ms``); a valid JSON Schema pattern too."""
@@ -37,19 +40,60 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
+MAX_DURATION = 86_400.0
+"""The longest duration a workflow may write (1 day): a step, a retry wait or a sleep longer
+than that is a mistake, and the engine's timers cannot hold much longer ones."""
+
+
 def parse_duration(value: Any) -> float:
-    """Seconds from ``2s``, ``500ms``, ``1.5m``, ``1h`` or a plain number of seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 2s or 500ms, got {value!r}")
-    if isinstance(value, int | float):
+    """Seconds from ``2s``, ``500ms``, ``1.5m``, ``1h`` or a plain number of seconds.
+
+    ``ValueError`` (with the value and the fix) for anything else, for negative, infinite
+    or undefined numbers, and for more than ``MAX_DURATION``.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # Compared before any conversion: a huge int cannot become a float.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"a duration must be a finite number of seconds, got {quoted(value)}")
         if value < 0:
-            raise ValueError(f"a duration cannot be negative, got {value!r}")
+            raise ValueError(f"a duration cannot be negative, got {quoted(value)}")
+        if value > MAX_DURATION:
+            raise ValueError(f"durations are at most 1 day (24h), got {quoted(value)}")
         return float(value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    raise ValueError(f"expected a duration like 2s, 500ms, 1.5m or 1h, got {value!r}")
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"expected a duration like 2s, 500ms, 1.5m or 1h, got {quoted(value)}")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_DURATION:  # very long digit strings give inf, which is above too
+        raise ValueError(f"durations are at most 1 day (24h), got {quoted(value)}")
+    return seconds
+
+
+PRIORITY_LIMIT = 1000
+"""Human task priorities run from -PRIORITY_LIMIT to PRIORITY_LIMIT (higher is more urgent)."""
+
+
+def task_priority(value: Any) -> int:
+    """A human task's priority as an int: a whole number (text of one too) within the limit.
+
+    ``None`` and ``""`` (an expression that gave nothing) are the default 0; anything else is
+    a ``ValueError`` that says what to write.
+    """
+    if value is None or value == "":
+        return 0
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,9}\s*", value)
+    ):
+        number = int(value)
+    if number is None or abs(number) > PRIORITY_LIMIT:
+        raise ValueError(
+            f"a priority is a whole number from -{PRIORITY_LIMIT} to {PRIORITY_LIMIT} "
+            f"(higher is more urgent) or an expression giving one, got {quoted(value)}"
+        )
+    return number
 
 
 Duration = Annotated[
@@ -57,9 +101,10 @@ Duration = Annotated[
     BeforeValidator(
         parse_duration,
         # What a workflow may write, for the JSON Schema; the model holds seconds.
-        json_schema_input_type=Annotated[float, Field(ge=0)] | Annotated[str, Field(pattern=DURATION_TEXT)],
+        json_schema_input_type=Annotated[float, Field(ge=0, le=MAX_DURATION)]
+        | Annotated[str, Field(pattern=DURATION_TEXT)],
     ),
-    Field(description="seconds, or text like 2s, 500ms, 1m, 1h"),
+    Field(description="seconds, or text like 2s, 500ms, 1m, 1h (at most 1 day)"),
 ]
 """Seconds, read from a number or from text like ``2s``, ``500ms``, ``1.5m``, ``1h``."""
 
@@ -346,14 +391,26 @@ class BlockStep(StepBase):
         return "steps"
 
 
+def _checked_priority(value: Any) -> Any:
+    """A priority as written: an expression is checked when it runs, anything else now."""
+    if isinstance(value, str) and ("{{" in value or "${" in value):
+        return value
+    return task_priority(value)
+
+
 class EscalateSpec(Frozen):
     """Hand the case to a human queue; the run ends here."""
 
     queue: str
     reason: str
     data: Any = Field(default_factory=dict, description="What the robot gathered, shown to the agent.")
-    priority: Any = 0
+    priority: Any = Field(0, description="Higher is more urgent: a whole number, or an expression.")
     form: tuple[FormField, ...] = ()
+
+    @field_validator("priority")
+    @classmethod
+    def _priority(cls, value: Any) -> Any:
+        return _checked_priority(value)
 
 
 class EscalateStep(StepBase):
@@ -373,7 +430,12 @@ class AwaitHumanSpec(Frozen):
     reason: str
     data: Any = Field(default_factory=dict)
     form: tuple[FormField, ...] = ()
-    priority: Any = 0
+    priority: Any = Field(0, description="Higher is more urgent: a whole number, or an expression.")
+
+    @field_validator("priority")
+    @classmethod
+    def _priority(cls, value: Any) -> Any:
+        return _checked_priority(value)
 
 
 class AwaitHumanStep(StepBase):

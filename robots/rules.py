@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import math
 import re
 import sys
 import threading
@@ -30,10 +31,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from robots import expressions
-from robots.errors import DecisionError, DefinitionError, Problem
-from robots.explain import VALUE_HINTS, fix_hint, shorten
+from robots.errors import DecisionError, DefinitionError, Problem, quoted
+from robots.explain import VALUE_HINTS, fix_hint
 from robots.registry import suggest
-from robots.yamlsource import PathKey, Source, load_yaml_file
+from robots.yamlsource import PathKey, Source, load_yaml, load_yaml_file
 
 HitPolicy = Literal["first", "unique", "priority", "collect"]
 ValueType = Literal["string", "integer", "number", "boolean", "list", "any"]
@@ -137,7 +138,12 @@ class DecisionTable(_Model):
             if not numbers:
                 return None
             if self.aggregate == "sum":
-                return sum(numbers)
+                try:
+                    return sum(numbers)
+                except OverflowError:  # a huge int added to a float
+                    raise DecisionError(
+                        f"decision table {self.name!r}: the sum of {quoted(numbers)} is too large"
+                    ) from None
             return min(numbers) if self.aggregate == "min" else max(numbers)
         if not matches:
             if self.default is not None:
@@ -208,16 +214,24 @@ def _coerce(table: str, name: str, kind: str, value: Any) -> Any:
         if kind == "integer" and not isinstance(value, bool):
             return int(value)
         if kind == "number" and not isinstance(value, bool):
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):  # "1e400" and "inf" give inf without an error
+                raise OverflowError
+            return number
         if kind == "boolean":
             return value if isinstance(value, bool) else expressions.truthy(value)
         if kind == "list":
             if isinstance(value, list | tuple):
                 return list(value)
             raise TypeError
+    except OverflowError:  # a huge int as a float, an infinite number as an int
+        raise DecisionError(
+            f"decision table {table!r}: input {name!r} is not a number it can use "
+            f"(infinite or too large), got {quoted(value)}"
+        ) from None
     except (TypeError, ValueError):
         raise DecisionError(
-            f"decision table {table!r}: input {name!r} must be {kind}, got {value!r}"
+            f"decision table {table!r}: input {name!r} must be {kind}, got {quoted(value)}"
         ) from None
     return value
 
@@ -257,7 +271,7 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
+        return value  # an int stays one: Python compares it with floats exactly, however large
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value):
         return float(value)
     return None
@@ -473,7 +487,7 @@ class _TableParser:
             except DecisionError:
                 self.problem(
                     (*path, str(key)),
-                    f"output {str(key)!r} is declared {kind}, got {shorten(value)}",
+                    f"output {str(key)!r} is declared {kind}, got {quoted(value)}",
                     f"{VALUE_HINTS.get(kind, '')}, or change the type under 'outputs:'",
                 )
         return checked
@@ -557,6 +571,18 @@ class _TableParser:
             got = table.decide(example.input)
         except DecisionError as error:
             got = f"error: {error}"
+        except Exception as error:  # a rule function's bug or a value nothing can compute with
+            self.problems.append(
+                Problem(
+                    self.source.file,
+                    example.line,
+                    1,
+                    f"example {quoted(example.input, 120)} cannot be evaluated: "
+                    f"{type(error).__name__}: {error}",
+                    "fix the example's input or the rule function it calls",
+                )
+            )
+            return
         expected = example.output
         same = got == expected
         if not same and isinstance(got, dict) and isinstance(expected, dict):
@@ -568,21 +594,37 @@ class _TableParser:
                     self.source.file,
                     line,
                     1,
-                    f"example {example.input} gives {got!r}, expected {expected!r}",
+                    f"example {quoted(example.input, 120)} gives {quoted(got, 300)}, "
+                    f"expected {quoted(expected, 120)}",
                     "fix the rules or the example",
                 )
             )
 
 
+def parse_table(text: str, file: str = "<table>") -> tuple[DecisionTable | None, list[Problem]]:
+    """Parse and check a decision table from YAML text: the table (None if unusable) and
+    every problem (its examples' included)."""
+    data, source, problems = load_yaml(text, file)
+    return _parse_table(data, source, problems, Path(file).stem)
+
+
+def _parse_table(
+    data: Any, source: Source, problems: list[Problem], stem: str
+) -> tuple[DecisionTable | None, list[Problem]]:
+    if problems:
+        return None, problems
+    parser = _TableParser(source)
+    table = parser.parse(data, stem)
+    if table is None:
+        return None, parser.problems or [Problem(source.file, 1, 1, "the table could not be read")]
+    return table, []
+
+
 def load_table(path: Path) -> DecisionTable:
     """Load and check one decision table; ``DefinitionError`` lists every problem."""
-    data, source, problems = load_yaml_file(path)
-    if problems:
-        raise DefinitionError(problems)
-    parser = _TableParser(source)
-    table = parser.parse(data, path.stem)
+    table, problems = _parse_table(*load_yaml_file(path), path.stem)
     if table is None:
-        raise DefinitionError(parser.problems or [Problem(str(path), 1, 1, "the table could not be read")])
+        raise DefinitionError(problems)
     return table
 
 

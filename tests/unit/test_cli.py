@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, write
 
 
@@ -102,3 +104,65 @@ def test_an_unknown_workflow_suggests_the_closest() -> None:
     result = cli("run", "helo")
     assert result.returncode == 2
     assert "no workflow named 'helo'" in result.stdout and "did you mean 'hello'?" in result.stdout
+
+
+@pytest.mark.parametrize(("content", "shown"), [("[1, 2]", "an array"), ("42", "a number"), ("null", "null")])
+def test_an_input_file_must_hold_a_json_object(tmp_path: Path, content: str, shown: str) -> None:
+    case = write(tmp_path / "case.json", content)
+    result = cli("run", "hello", "--input-file", str(case))
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert f"{case}: the case's input must be a JSON object" in message and f"got {shown}" in message
+    assert "Traceback" not in result.stderr
+
+
+def test_a_list_of_pairs_is_not_taken_for_an_object(tmp_path: Path) -> None:
+    case = write(tmp_path / "case.json", '[["name", "Bob"]]')
+    result = cli("run", "hello", "--input-file", str(case))
+    assert result.returncode == 2 and "must be a JSON object" in result.stderr
+    assert "Hello Bob" not in result.stdout
+
+
+@pytest.mark.parametrize("target", ["folder", "missing/schema.json"])
+def test_schema_to_a_path_it_cannot_write_is_a_clear_error(tmp_path: Path, target: str) -> None:
+    (tmp_path / "folder").mkdir()
+    result = cli("schema", "-o", str(tmp_path / target))
+    assert result.returncode == 2
+    reason = "it is a folder" if target == "folder" else "No such file or directory"
+    assert f"cannot write the schema to {tmp_path / target}: {reason}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_refuses_a_workflow_whose_references_are_missing(tmp_path: Path) -> None:
+    write(tmp_path / "business_rules" / "size.yaml", "name: size\ninputs: {}\noutputs: {}\nrules: []\n")
+    bad = write(tmp_path / "workflows" / "bad.yaml", "name: bad\nsteps:\n  - decide: sise\n")
+    result = cli("run", "bad", "--project", str(tmp_path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        f"{bad}:3:5: unknown rule table 'sise'" in result.stdout and "did you mean 'size'?" in result.stdout
+    )
+    assert "human task" not in result.stdout  # refused before it started
+
+
+@pytest.mark.parametrize(
+    ("step", "where", "message"),
+    [
+        (f"core.sleep: 1{'0' * 400}", "3:5", "durations are at most 1 day"),
+        ("core.log: hi\n    timeout: .inf", "4:5", "a duration must be a finite number"),
+        (
+            "fail: {message: down, kind: system}\n"
+            "    retry: {attempts: 2, backoff: 1.0e+300, max_delay: 1.0e+300}",
+            "4:26",
+            "durations are at most 1 day",
+        ),
+    ],
+)
+def test_run_and_validate_refuse_a_duration_the_engine_cannot_wait(
+    tmp_path: Path, step: str, where: str, message: str
+) -> None:
+    bad = write(tmp_path / "workflows" / "slow.yaml", f"name: slow\nsteps:\n  - {step}\n")
+    for command in ("validate", "run"):
+        result = cli(command, str(bad), "--project", str(tmp_path))
+        assert result.returncode == (1 if command == "validate" else 2), result.stdout + result.stderr
+        assert f"{bad}:{where}:" in result.stdout and message in " ".join(result.stdout.split())
+        assert "Traceback" not in result.stderr

@@ -18,6 +18,7 @@ from robots.model import SystemSpec
 from robots.project import Project
 from robots.records import RunRecord, RunState
 from robots.registry import ActionContext, ActionParams, action
+from robots.rules import decision
 from robots.systems import LoginRunner, SystemSessions
 from tests.conftest import steps_workflow, workflow, write
 
@@ -176,6 +177,25 @@ def test_decide_uses_the_project_rules(project: Project) -> None:
     assert run(flow, {"n": 30}, project=project).outputs == {"l": "large"}
 
 
+def test_decide_on_a_number_nothing_can_use_fails_the_case_clearly(project: Project) -> None:
+    write(
+        project.rules_dir / "amount.yaml",
+        """
+        name: amount
+        inputs: {amount: number}
+        outputs: {size: string}
+        rules: [{when: {amount: ">= 1000"}, then: {size: big}}]
+        default: {size: small}
+    """,
+    )
+    flow = steps_workflow(
+        "- decide: amount\n  with: {amount: '{{ input.v | int }}'}", header="input: {v: string}\n"
+    )
+    record = run(flow, {"v": "1" + "0" * 400}, project=project)
+    assert record.status == "failed_business"
+    assert "input 'amount' is not a number it can use" in record.error
+
+
 class _Sessions(SystemSessions):
     """A session provider for engine tests: sessions are plain dicts."""
 
@@ -223,6 +243,21 @@ def test_in_blocks_get_a_logged_in_session_that_is_kept(project: Project) -> Non
     assert sessions.opened == 1
     assert [c["key"] for c in CALLS] == ["login", "work", "work"]
     assert CALLS[1]["session"] == {"name": "crm", "logins": 0}
+
+
+def test_a_login_workflow_that_does_not_load_fails_the_case_clearly(project: Project) -> None:
+    write(project.workflows_dir / "crm_login.yaml", "name: crm_login\nsteps:\n  - core.lgo: hi\n")
+    flow = workflow("""
+        name: t
+        systems: {crm: {kind: web, url: "http://x", login: crm_login}}
+        steps:
+          - in: crm
+            steps: [{test.effect: {key: work}}]
+    """)
+    record = run(flow, project=project, systems=_Sessions())
+    assert record.status == "failed_business" and record.error_step == "1"
+    assert "system 'crm': login workflow 'crm_login' does not load" in record.error
+    assert "unknown action 'core.lgo'" in record.error and CALLS == []
 
 
 def test_a_system_exception_in_a_block_discards_the_session_and_retries(project: Project) -> None:
@@ -285,6 +320,32 @@ def test_system_failure_after_retries_goes_to_a_human_unless_the_caller_retries_
     assert record.error == "flaky failed #2" and record.error_step == "1"
     again = run(flow, humans=InMemoryHumans(), sleep=lambda s: None, escalate_system_failures=False)
     assert again.status == "failed_system" and again.task_id is None
+
+
+@decision("test_broken_decision")
+def _broken_decision(**inputs: Any) -> Any:
+    """A Python decision with a bug."""
+    raise ValueError(f"cannot weigh {inputs}")
+
+
+def test_a_python_decision_that_raises_is_a_retried_system_exception_naming_the_step() -> None:
+    humans = InMemoryHumans()
+    flow = steps_workflow(
+        "- decide: test_broken_decision\n  with: {a: 1}\n  retry: {attempts: 2, backoff: 0}"
+    )
+    record = run(flow, humans=humans, sleep=lambda s: None)
+    assert record.status == "failed_system" and record.error_step == "1"
+    assert [s.outcome for s in record.steps] == ["retrying", "failed"]
+    assert record.error == ("step 1: decision test_broken_decision failed: ValueError: cannot weigh {'a': 1}")
+    assert record.task_id in humans.tasks
+
+
+def test_an_infinite_number_in_an_answer_is_a_wrong_answer() -> None:
+    from robots.engine import check_answer
+    from robots.errors import BusinessException as Refused
+
+    with pytest.raises(Refused, match="count: expected integer, got inf"):
+        check_answer([{"name": "count", "type": "integer"}], {"count": float("inf")})
 
 
 def test_timeout_stops_a_slow_step_and_is_a_retried_system_exception() -> None:
@@ -401,6 +462,20 @@ def test_escalate_hands_the_case_to_a_queue_with_the_data() -> None:
         5,
     )
     assert task.request.data == {"customer": "C000001"}
+
+
+@pytest.mark.parametrize("kind", ["escalate", "await_human"])
+def test_a_priority_expression_that_gives_no_whole_number_fails_the_case_clearly(kind: str) -> None:
+    humans = InMemoryHumans()
+    flow = steps_workflow(
+        f"- {kind}: {{queue: q, reason: r, priority: '{{{{ input.p }}}}'}}", header="input: {p: string}\n"
+    )
+    record = run(flow, {"p": "high"}, humans=humans)
+    assert record.status == "failed_business" and record.error_step == "1"
+    assert "step 1: a priority is a whole number from -1000 to 1000" in record.error
+    assert "got 'high'" in record.error
+    good = run(flow, {"p": "70"}, humans=InMemoryHumans(auto_answer=lambda request: {}))
+    assert good.status in ("escalated", "done")
 
 
 def test_await_human_suspends_and_resumes_with_the_answer_without_redoing_effects() -> None:
@@ -551,6 +626,32 @@ def test_personal_data_and_secrets_never_reach_the_record(monkeypatch: pytest.Mo
     assert record.error == "could not log in with *** as E***"
 
 
+def test_a_done_runs_outputs_never_hold_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TANDEM_SECRET_CRM_PASSWORD", "Hunter2-xyz")
+    record = run(
+        workflow("""
+        name: t
+        input: {name: {type: string, personal: true}}
+        steps:
+          - set: {pw: "{{ secret('crm.password') }}"}
+          - output: {login: "{{ input.name }} with {{ pw }}", booking: SX-1234}
+        outputs:
+          pw: "{{ pw }}"
+          greeting: "Hello {{ input.name }}"
+    """),
+        {"name": "Erika Mustermann"},
+    )
+    assert record.status == "done"
+    assert "Hunter2-xyz" not in record.model_dump_json()
+    # The case's result keeps what the channel needs, the customer's data included.
+    assert record.outputs == {
+        "login": "Erika Mustermann with ***",
+        "booking": "SX-1234",
+        "pw": "***",
+        "greeting": "Hello Erika Mustermann",
+    }
+
+
 def test_steps_holding_a_secret_are_not_checkpointed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TANDEM_SECRET_API_TOKEN", "tok-998877")
     record = run(
@@ -614,3 +715,16 @@ def test_a_call_cycle_stops_the_run_when_nobody_validated_it(project: Project) -
     record = run(project.workflow("ping"), project=project)
     assert record.status == "failed_business"
     assert "step 1>pong.1: call cycle ping -> pong -> ping" in record.error
+
+
+def test_a_short_personal_value_is_masked_like_a_secret_but_is_none() -> None:
+    from robots.masking import Masker
+
+    process = Masker()
+    run_masker = Masker(parent=process)
+    run_masker.add_personal("Ada")
+    assert run_masker.mask_text("Hello Ada") == "Hello ***"
+    assert run_masker.hide_secrets({"greeting": "Hello Ada"}) == {"greeting": "Hello Ada"}
+    assert not run_masker.contains_secret("Hello Ada") and run_masker.secret_values() == []
+    run_masker.release()
+    assert process.mask_text("Hello Ada") == "Hello Ada"  # given back with its run, not kept for good

@@ -220,6 +220,60 @@ def test_wrong_parameter_type_shows_the_value() -> None:
     assert "'loud'" in found[0]
 
 
+HUGE = "1" + "0" * 400
+
+
+@pytest.mark.parametrize(
+    ("step", "where"),
+    [
+        (f"core.sleep: {HUGE}", "3:5"),
+        (f"core.log: hi\n    timeout: {HUGE}", "4:5"),
+        ("core.log: hi\n    timeout: .inf", "4:5"),
+        ("core.log: hi\n    timeout: .nan", "4:5"),
+        (f"core.log: hi\n    timeout: {HUGE}s", "4:5"),
+        (f"core.log: hi\n    timeout: -{HUGE}", "4:5"),
+        ("core.log: hi\n    timeout: 25h", "4:5"),
+        (f"core.log: hi\n    retry: {{attempts: 2, backoff: {HUGE}}}", "4:26"),
+        ("core.log: hi\n    retry: {attempts: 2, max_delay: 1.0e+300}", "4:26"),
+    ],
+)
+def test_huge_infinite_or_undefined_durations_are_located_problems(step: str, where: str) -> None:
+    found = problems_of(f"name: t\nsteps:\n  - {step}\n")
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{where}:"), found
+    assert "at most 1 day" in found[0] or "finite number" in found[0] or "negative" in found[0]
+    assert len(found[0]) < 300  # a 400-digit value is shortened, not printed whole
+
+
+def test_a_duration_of_one_day_is_the_longest() -> None:
+    flow = steps_workflow("- core.log: hi\n  timeout: 24h\n  retry: {attempts: 2, max_delay: 86400}")
+    assert flow.steps[0].timeout == 86_400.0
+
+
+def test_a_value_error_names_the_value_once() -> None:
+    (sleep,) = problems_of("name: t\nsteps:\n  - core.sleep: abc\n")
+    assert sleep.count("got 'abc'") == 1
+    (timeout,) = problems_of("name: t\nsteps:\n  - core.log: hi\n    timeout: 2d\n")
+    assert timeout.count("got '2d'") == 1
+
+
+@pytest.mark.parametrize("kind", ["escalate", "await_human"])
+@pytest.mark.parametrize("priority", ["high", "2.5", "1001", HUGE, ".inf", "true"])
+def test_a_task_priority_is_a_whole_number_or_an_expression(kind: str, priority: str) -> None:
+    (found,) = problems_of(f"name: t\nsteps:\n  - {kind}: {{queue: q, reason: r, priority: {priority}}}\n")
+    assert found.startswith(f"3:{len(kind) + 29}: {kind} step '{kind}.priority'"), found
+    assert "a priority is a whole number from -1000 to 1000" in found
+
+
+def test_a_task_priority_may_be_a_number_text_or_an_expression() -> None:
+    flow = steps_workflow("""
+        - escalate: {queue: q, reason: r, priority: 50, when: "{{ false }}"}
+        - escalate: {queue: q, reason: r, priority: "-5", when: "{{ false }}"}
+        - escalate: {queue: q, reason: r, priority: "{{ 7 }}"}
+    """)
+    assert [step.escalate.priority for step in flow.steps] == [50, -5, "{{ 7 }}"]  # type: ignore[attr-defined]
+
+
 def test_template_values_are_checked_when_they_run() -> None:
     assert problems_of("name: t\nsteps:\n  - core.sleep: '{{ 1 + 1 }}'\n") == []
 
@@ -492,7 +546,11 @@ def test_long_values_are_shortened_and_every_problem_has_a_hint() -> None:
         "  - set: {a: 1}\n    timeout: soon\n"
     )
     assert len(found) == 3
-    assert "got ['word', 'word'," in found[0] and "...' |" not in found[0] and "... |" in found[0]
+    assert (
+        "got ['word', 'word'," in found[0]
+        and "...' |" not in found[0]
+        and "... (240 characters) |" in found[0]
+    )
     assert all(p.split(" | ")[1] for p in found), found
 
 

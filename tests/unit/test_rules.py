@@ -134,6 +134,135 @@ def test_wrong_input_type_is_named(tmp_path: Path) -> None:
         make(tmp_path, "first").decide({"n": "many", "code": "x"})  # type: ignore[attr-defined]
 
 
+HUGE = 10**400
+
+
+@pytest.mark.parametrize(
+    ("inputs", "name"),
+    [
+        ({"n": HUGE, "code": "q"}, "n"),  # an int too large for a float
+        ({"n": "1" + "0" * 400, "code": "q"}, "n"),  # digits that make an infinite float
+        ({"n": float("inf"), "code": "q"}, "n"),
+    ],
+)
+def test_a_number_nothing_can_compute_with_is_a_decision_error(
+    tmp_path: Path, inputs: dict[str, object], name: str
+) -> None:
+    with pytest.raises(DecisionError, match=f"input {name!r} is not a number it can use"):
+        make(tmp_path, "first").decide(inputs)  # type: ignore[attr-defined]
+
+
+def test_an_infinite_integer_input_is_a_decision_error(tmp_path: Path) -> None:
+    decision = load_table(
+        table(
+            tmp_path,
+            """
+            name: t
+            inputs: {n: integer}
+            outputs: {out: string}
+            rules: [{when: {n: ">= 1000"}, then: {out: big}}]
+            default: {out: small}
+        """,
+        )
+    )
+    with pytest.raises(DecisionError, match="input 'n' is not a number it can use"):
+        decision.decide({"n": float("inf")})
+    assert decision.decide({"n": HUGE}) == {"out": "big"}  # a large int is still an int
+
+
+def test_huge_untyped_values_are_compared_exactly(tmp_path: Path) -> None:
+    decision = load_table(
+        table(
+            tmp_path,
+            """
+            name: t
+            inputs: {v: any}
+            outputs: {out: string}
+            rules:
+              - when: {v: "< 5.5"}
+                then: {out: small}
+              - when: {v: "5.5-9"}
+                then: {out: medium}
+            default: {out: large}
+        """,
+        )
+    )
+    assert decision.decide({"v": HUGE}) == {"out": "large"}
+    assert decision.decide({"v": -HUGE}) == {"out": "small"}
+
+
+def test_a_sum_too_large_is_a_decision_error(tmp_path: Path) -> None:
+    decision = load_table(
+        table(
+            tmp_path,
+            f"""
+            name: t
+            hit_policy: collect
+            aggregate: sum
+            inputs: {{n: number}}
+            outputs: {{v: any}}  # a number output refuses the huge one when the table loads
+            rules:
+              - then: {{v: {HUGE}}}
+              - then: {{v: 1.5}}
+        """,
+        )
+    )
+    with pytest.raises(DecisionError, match="is too large"):
+        decision.decide({"n": 1})
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("number", "1" + "0" * 400), ("number", ".inf"), ("integer", ".inf")]
+)
+def test_examples_with_numbers_nothing_can_use_are_located_problems(
+    tmp_path: Path, column: str, value: str
+) -> None:
+    path = table(
+        tmp_path,
+        f"""
+        name: t
+        inputs: {{amount: {column}}}
+        outputs: {{size: string}}
+        rules: [{{when: {{amount: ">= 1000"}}, then: {{size: big}}}}]
+        default: {{size: small}}
+        examples:
+          - input: {{amount: {value}}}
+            output: {{size: big}}
+    """,
+    )
+    with pytest.raises(DefinitionError) as raised:
+        load_table(path)
+    (problem,) = raised.value.problems
+    assert problem.line == 7 and "is not a number it can use" in problem.message
+    assert len(problem.message) < 600
+
+
+def test_an_example_that_raises_is_a_located_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from robots.rules import DecisionTable
+
+    def broken(self: DecisionTable, inputs: object) -> object:
+        raise ValueError("a rule function's bug")
+
+    monkeypatch.setattr(DecisionTable, "decide", broken)
+    path = table(
+        tmp_path,
+        """
+        name: t
+        inputs: {n: number}
+        outputs: {out: string}
+        rules: [{then: {out: a}}]
+        examples:
+          - input: {n: 1}
+            output: {out: a}
+    """,
+    )
+    with pytest.raises(DefinitionError) as raised:
+        load_table(path)
+    (problem,) = raised.value.problems
+    assert problem.line == 6
+    assert problem.message == "example {'n': 1} cannot be evaluated: ValueError: a rule function's bug"
+
+
 def test_every_load_problem_is_located(tmp_path: Path) -> None:
     path = table(
         tmp_path,
