@@ -460,7 +460,7 @@ def check_workflow(workflow: Workflow, source: Source | None = None) -> list[Pro
     for step in every:
         defined.update(_assigned_names(step))
         for name in _assigned_names(step):
-            if name in RESERVED_NAMES and not isinstance(step, ForEachStep | AwaitHumanStep):
+            if name in RESERVED_NAMES:
                 report(
                     step,
                     f"{name!r} is a name the engine provides and cannot be set",

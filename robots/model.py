@@ -565,7 +565,9 @@ class Workflow(Frozen):
     outputs: dict[str, Any] = Field(default_factory=dict, description="Values reported at the end.")
     on_error: tuple[Step, ...] = Field((), description="Steps run when the run fails; it still fails.")
     queue: str = Field("exceptions", description="Human queue for exceptions nobody handled.")
-    max_attempts: int = Field(3, ge=1, description="How often a case is tried on system exceptions.")
+    max_attempts: int = Field(
+        3, ge=1, le=100, description="How often a case is tried on system exceptions (1-100)."
+    )
     manual_minutes: float = Field(0, ge=0, description="Minutes a person needs for one case by hand.")
     file: str = Field("", exclude=True)
     locations: dict[str, Location] = Field(

@@ -624,3 +624,21 @@ def test_a_systems_logged_out_url_must_be_a_valid_pattern() -> None:
         steps: []
     """)
     assert problem.startswith("3:") and "logged_out_url" in problem and "regular expression" in problem
+
+
+def test_max_attempts_is_bounded() -> None:
+    (problem,) = problems_of("name: t\nmax_attempts: 100000000000000000000\nsteps: []\n")
+    assert problem.startswith("2:1:") and "max_attempts" in problem and "100" in problem
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "for_each: '{{ [1] }}'\n    as: input\n    steps: [{core.log: hi}]",
+        "await_human: {queue: q, reason: r}\n    as: case",
+        "set: {secret: 1}",
+    ],
+)
+def test_no_step_may_take_a_name_the_engine_provides(step: str) -> None:
+    (problem,) = problems_of(f"name: t\nsteps:\n  - {step}\n")
+    assert "is a name the engine provides and cannot be set" in problem
