@@ -628,6 +628,8 @@ class Engine:
             items = self._render(run, frame, step.for_each, f"{where} (for_each)")
             if isinstance(items, dict):
                 items = [{"key": k, "value": v} for k, v in items.items()]
+            if isinstance(items, tuple):
+                items = list(items)
             if not isinstance(items, list):
                 raise DataError(f"{where}: for_each needs a list, got {type(items).__name__} {items!r}")
             for index, item in enumerate(items):

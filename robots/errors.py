@@ -45,7 +45,7 @@ class Problem:
 def quoted(value: Any, limit: int = 60) -> str:
     """A value a user wrote, quoted for a message: its ``repr``, shortened when long (a
     400-digit number would otherwise fill the screen)."""
-    text = " ".join(repr(value).split())  # one line, lists and mappings too
+    text = repr(value).replace("\n", " ")  # one line (a str's repr has none; some objects' do)
     return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"
 
 

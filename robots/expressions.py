@@ -121,10 +121,14 @@ def input_fields_read(text: str) -> set[str]:
         return set()
     if any(node.name == "input" and node.ctx == "store" for node in parsed.find_all(nodes.Name)):
         return set()  # the template names something else 'input'
+    called = {id(call.node) for call in parsed.find_all(nodes.Call)}  # input.get(...) is a method
     return {
         node.attr
         for node in parsed.find_all(nodes.Getattr)
-        if isinstance(node.node, nodes.Name) and node.node.name == "input" and node.ctx == "load"
+        if isinstance(node.node, nodes.Name)
+        and node.node.name == "input"
+        and node.ctx == "load"
+        and id(node) not in called
     }
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from robots.errors import TandemError
-from robots.model import InputField, Workflow
+from robots.model import InputField, Workflow, thaw
 
 _PYTHON_TYPES: dict[str, Any] = {
     "string": str,
@@ -72,7 +72,8 @@ def input_model(workflow: Workflow) -> type[BaseModel]:
         _MODELS.clear()
     fields: dict[str, Any] = {}
     for name, spec in workflow.input.items():
-        default: Any = ... if spec.required and spec.default is None else spec.default
+        # The default becomes the case's data: a list, not the frozen workflow's tuple.
+        default: Any = ... if spec.required and spec.default is None else thaw(spec.default)
         fields[name] = (_field_type(spec), default)
     model: type[BaseModel] = create_model(
         f"{workflow.name}_input", __config__=ConfigDict(extra="forbid"), **fields

@@ -389,7 +389,8 @@ class _Parser:
 def _with_value(item: Any) -> str:
     """A pydantic error's message with the value given (shortened), unless the message already
     names it (our own validators say "..., got 'x'")."""
-    message = str(item["msg"]).rstrip(".")
+    # Our own validators' messages need no "Value error, " before them.
+    message = str(item["msg"]).rstrip(".").removeprefix("Value error, ")
     if "got " in message:
         return message
     return f"{message}, got {quoted(item.get('input'))}"

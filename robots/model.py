@@ -29,8 +29,9 @@ import math
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from robots import expressions
 from robots.errors import quoted
 
 DURATION_TEXT = r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$"
@@ -135,6 +136,16 @@ def freeze(value: Any) -> Any:
         return FrozenDict({key: freeze(item) for key, item in value.items()})
     if isinstance(value, list | tuple):
         return tuple(freeze(item) for item in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A plain, changeable copy of a frozen value: ``FrozenDict`` to dict, tuples to lists
+    (for values that leave the workflow and become a case's data, such as input defaults)."""
+    if isinstance(value, dict):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [thaw(item) for item in value]
     return value
 
 
@@ -393,9 +404,16 @@ class BlockStep(StepBase):
 
 def _checked_priority(value: Any) -> Any:
     """A priority as written: an expression is checked when it runs, anything else now."""
-    if isinstance(value, str) and ("{{" in value or "${" in value):
+    if expressions.is_template(value) or expressions.has_env_ref(value):
         return value
     return task_priority(value)
+
+
+Priority = Annotated[
+    Any,
+    AfterValidator(_checked_priority),
+    Field(description="Higher is more urgent: a whole number, or an expression."),
+]
 
 
 class EscalateSpec(Frozen):
@@ -404,13 +422,8 @@ class EscalateSpec(Frozen):
     queue: str
     reason: str
     data: Any = Field(default_factory=dict, description="What the robot gathered, shown to the agent.")
-    priority: Any = Field(0, description="Higher is more urgent: a whole number, or an expression.")
+    priority: Priority = 0
     form: tuple[FormField, ...] = ()
-
-    @field_validator("priority")
-    @classmethod
-    def _priority(cls, value: Any) -> Any:
-        return _checked_priority(value)
 
 
 class EscalateStep(StepBase):
@@ -430,12 +443,7 @@ class AwaitHumanSpec(Frozen):
     reason: str
     data: Any = Field(default_factory=dict)
     form: tuple[FormField, ...] = ()
-    priority: Any = Field(0, description="Higher is more urgent: a whole number, or an expression.")
-
-    @field_validator("priority")
-    @classmethod
-    def _priority(cls, value: Any) -> Any:
-        return _checked_priority(value)
+    priority: Priority = 0
 
 
 class AwaitHumanStep(StepBase):
@@ -568,7 +576,9 @@ class Workflow(Frozen):
     max_attempts: int = Field(
         3, ge=1, le=100, description="How often a case is tried on system exceptions (1-100)."
     )
-    manual_minutes: float = Field(0, ge=0, description="Minutes a person needs for one case by hand.")
+    manual_minutes: float = Field(
+        0, ge=0, le=24 * 60, description="Minutes a person needs for one case by hand (at most a day)."
+    )
     file: str = Field("", exclude=True)
     locations: dict[str, Location] = Field(
         default_factory=dict,

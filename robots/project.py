@@ -13,6 +13,8 @@ from robots.model import CallStep, DecideStep, Location, Workflow, walk
 from robots.registry import suggest
 from robots.yamlsource import load_yaml_file
 
+_FIX_IT = "fix it first ('run.py validate' lists all of its problems)"
+
 if TYPE_CHECKING:
     from robots.rules import RuleBook
 
@@ -119,21 +121,42 @@ class Project:
             return Problem(workflow.file, line, column, message, hint)
 
         for step in steps:
-            if isinstance(step, DecideStep) and not rules.has(step.decide):
-                hint = suggest(step.decide, set(rules.names())) or f"decision tables live in {self.rules_dir}"
-                problems.append(at(step, f"unknown rule table {step.decide!r}", hint))
-            if isinstance(step, CallStep) and step.call not in files:
-                hint = suggest(step.call, set(files)) or f"workflows live in {self.workflows_dir}"
-                problems.append(
-                    at(step, f"call target {step.call!r} is not a workflow of this project", hint)
-                )
+            if isinstance(step, DecideStep):
+                if broken := rules.problems_of(step.decide):
+                    message = f"rule table {step.decide!r} does not load: {broken[0]}"
+                    problems.append(at(step, message, _FIX_IT))
+                elif not rules.has(step.decide):
+                    hint = (
+                        suggest(step.decide, set(rules.names()))
+                        or f"decision tables live in {self.rules_dir}"
+                    )
+                    problems.append(at(step, f"unknown rule table {step.decide!r}", hint))
+            if isinstance(step, CallStep):
+                if step.call not in files:
+                    hint = suggest(step.call, set(files)) or f"workflows live in {self.workflows_dir}"
+                    message = f"call target {step.call!r} is not a workflow of this project"
+                    problems.append(at(step, message, hint))
+                elif why := self._why_not_loading(files[step.call]):
+                    problems.append(at(step, f"call target {step.call!r} does not load: {why}", _FIX_IT))
         for name, spec in workflow.systems.items():
+            where = workflow.locations.get(f"systems.{name}.login")
             if spec.login and spec.login not in files:
                 hint = suggest(spec.login, set(files)) or "name a workflow that logs in"
                 message = f"system {name!r}: login workflow {spec.login!r} not found"
-                problems.append(at(workflow.locations.get(f"systems.{name}.login"), message, hint))
+                problems.append(at(where, message, hint))
+            elif spec.login and (why := self._why_not_loading(files[spec.login])):
+                message = f"system {name!r}: login workflow {spec.login!r} does not load: {why}"
+                problems.append(at(where, message, _FIX_IT))
         problems += self._cycles(workflow, files)
         return problems
+
+    def _why_not_loading(self, path: Path) -> str | None:
+        """Why the workflow file at ``path`` does not load (its first problem), or None."""
+        try:
+            self.load(path)
+        except DefinitionError as error:
+            return str(error.problems[0]) if error.problems else str(error)
+        return None
 
     def _cycles(self, workflow: Workflow, files: dict[str, Path]) -> list[Problem]:
         problems: list[Problem] = []

@@ -696,12 +696,16 @@ class RuleBook:
         """True when a table or Python decision is called ``name``."""
         return name in self.names()
 
+    def problems_of(self, name: str) -> list[Problem]:
+        """Why the table file called ``name`` does not load (empty when it loads or is missing)."""
+        return [p for p in self._load().problems if Path(p.file).stem == name]
+
     def table(self, name: str) -> DecisionTable:
         """The table ``name``; ``DefinitionError`` if it is broken or missing."""
         loaded = self._load()
         table = loaded.tables.get(name)
         if table is None:
-            broken = [p for p in loaded.problems if Path(p.file).stem == name]
+            broken = self.problems_of(name)
             if broken:
                 raise DefinitionError(broken)
             close = difflib.get_close_matches(name, self.names(), n=1)

@@ -19,6 +19,7 @@ from pydantic import Field, model_validator
 
 from robots.desktop import DesktopSession, display_env, screenshot
 from robots.errors import SystemException
+from robots.model import MAX_DURATION
 from robots.registry import ActionContext, ActionParams, action
 
 Region = tuple[int, int, int, int]
@@ -96,7 +97,9 @@ class ImageTarget(ActionParams):
     image: str | None = Field(None, description="PNG of what to click, relative to the project root.")
     confidence: float = Field(0.9, ge=0.1, le=1.0, description="How close the match must be (1 = exact).")
     region: Region | None = Field(None, description="Search only here: [left, top, width, height].")
-    timeout: float = Field(10.0, description="Seconds to wait for the image to appear.")
+    timeout: float = Field(
+        10.0, gt=0, le=MAX_DURATION, description="Seconds to wait for the image to appear."
+    )
 
 
 class ClickParams(ImageTarget):
@@ -286,7 +289,7 @@ class LaunchParams(ActionParams):
 
     command: str = Field(description="The command line.")
     window: str | None = Field(None, description="Wait for a window titled like this (regex).")
-    timeout: float = Field(20.0, description="Seconds to wait for the window.")
+    timeout: float = Field(20.0, gt=0, le=MAX_DURATION, description="Seconds to wait for the window.")
 
 
 @action("desktop.launch", primary="command", needs="desktop", side_effect=True)
@@ -322,7 +325,9 @@ class CloseParams(ActionParams):
     window: str | None = Field(
         None, description="Close the window titled like this (regex); default: the system's."
     )
-    timeout: float = Field(5.0, description="Seconds the program gets to close its window.")
+    timeout: float = Field(
+        5.0, gt=0, le=MAX_DURATION, description="Seconds the program gets to close its window."
+    )
 
 
 def _request_close(display: str, window: str) -> None:

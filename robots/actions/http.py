@@ -8,6 +8,7 @@ import httpx
 from pydantic import Field
 
 from robots.errors import BusinessException, SystemException
+from robots.model import MAX_DURATION
 from robots.registry import ActionContext, ActionParams, action
 
 
@@ -20,7 +21,7 @@ class RequestParams(ActionParams):
     form: dict[str, str] | None = Field(None, description="A form-encoded body.")
     headers: dict[str, str] = Field(default_factory=dict)
     params: dict[str, str] = Field(default_factory=dict, description="Query parameters.")
-    timeout: float = Field(15.0, gt=0, description="Seconds.")
+    timeout: float = Field(15.0, gt=0, le=MAX_DURATION, description="Seconds.")
     business_statuses: list[int] = Field(
         default_factory=lambda: [400, 404, 409, 422],
         description="Statuses that mean the data is wrong (a business exception, not retried).",

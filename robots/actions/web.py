@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from robots.errors import SystemException
-from robots.model import url_pattern
+from robots.model import MAX_DURATION, url_pattern
 from robots.registry import ActionContext, ActionParams, action
 from robots.web import WebSession, WebSessions, default_timeout
 
@@ -39,7 +39,9 @@ class Target(ActionParams):
     frame: str | None = Field(
         None, description="CSS selector of an iframe to search inside (this step only)."
     )
-    timeout: float | None = Field(None, description="Seconds to wait for the element (default 10).")
+    timeout: float | None = Field(
+        None, gt=0, le=MAX_DURATION, description="Seconds to wait for the element (default 10)."
+    )
 
     def has_target(self) -> bool:
         """True when a locator was given."""
@@ -255,7 +257,7 @@ class GotoParams(ActionParams):
     wait_until: Literal["load", "domcontentloaded", "networkidle", "commit"] = Field(
         "domcontentloaded", description="What counts as arrived."
     )
-    timeout: float | None = Field(None, description="Seconds (default 10).")
+    timeout: float | None = Field(None, gt=0, le=MAX_DURATION, description="Seconds (default 10).")
 
 
 def _looks_logged_out(session: WebSession) -> bool:
@@ -468,7 +470,9 @@ class WaitParams(Target):
         "visible", description="The element's state to wait for (hidden: e.g. a spinner gone)."
     )
     url: str | None = Field(
-        None, description="Wait until the page's URL matches this glob or regex (re:...)."
+        None,
+        description="Wait until the page's URL matches this glob (the whole URL, e.g. '**/customers/*') "
+        "or regular expression (re:..., found anywhere in it).",
     )
     load_state: Literal["load", "domcontentloaded", "networkidle"] | None = Field(
         None, description="Wait for the page's load state (networkidle: no requests for 500 ms)."
@@ -485,8 +489,7 @@ def wait_for(ctx: ActionContext, params: WaitParams) -> None:
     timeout = _timeout_ms(ctx, params.timeout)
     try:
         if params.url is not None:
-            pattern: Any = re.compile(params.url[3:]) if params.url.startswith("re:") else params.url
-            session.page.wait_for_url(pattern, timeout=timeout)
+            session.page.wait_for_url(url_pattern(params.url), timeout=timeout)
         if params.load_state is not None:
             session.page.wait_for_load_state(params.load_state, timeout=timeout)
     except Exception as error:
@@ -513,7 +516,11 @@ class ExpectParams(Target):
     )
     value: str | None = Field(None, description="The field's value must be this.")
     count: int | None = Field(None, description="The locator must match this many elements.")
-    url: str | None = Field(None, description="The page URL must match this glob or regex (re:...).")
+    url: str | None = Field(
+        None,
+        description="The page URL must match this glob (the whole URL, e.g. '**/customers/*') "
+        "or regular expression (re:..., found anywhere in it).",
+    )
     visible: bool | None = Field(None, description="The element must be (or not be) visible.")
 
 
@@ -643,19 +650,20 @@ def _read_table(table: Any, timeout: float) -> list[Any]:
     costs 30-40 ms (Playwright injects its helpers there); everything else a workflow does runs
     in Playwright's own world, which the step before has usually paid for already. So the
     table's text is read there (its innerText has a line per row and a tab between cells) and
-    split, when two counts prove the text has the table's shape: one header row of ``th``, a
-    line per body row, every row with as many cells as the header. Anything else — no header
-    row, a caption or footer, hidden rows or cells, line breaks inside a cell — is read by the
-    script. The second count is of the rows, plus one for a footer and for each further header
-    row and hidden row (their first cells count too): it equals the text's lines when the rows,
-    all shown, and only they make them. A caption (a line more), a footer, a hidden row, a second
-    header row make the two differ, and none can make up for another.
+    split, when two counts prove the text has the table's shape: one header row of at least two
+    ``th``, then a line per body row, every line with as many cells as the header. The second
+    count adds to the number of rows one for each thing that would make the lines lie: a
+    footer, a further or misplaced header row, a hidden row, a row outside any section. So it
+    equals the number of lines only when the rows, all shown, and nothing else make them; a
+    caption or a line break in a cell adds a line with another number of cells, which a
+    single-column table could not tell from a row: those go to the script as well. Anything
+    else (no header row, hidden cells, cells spanning columns) is read by the script too.
     """
     text = table.inner_text(timeout=timeout)
     headers = table.locator(":scope > thead > tr > th").count()
     rows = table.locator(_ROWS_AND_ODDITIES).count()
     lines = [[_clean(cell) for cell in line.split("\t")] for line in text.strip("\n").split("\n")]
-    if headers and rows == len(lines) and all(len(line) == headers for line in lines):
+    if headers > 1 and rows == len(lines) and all(len(line) == headers for line in lines):
         names = [name or f"column {i}" for i, name in enumerate(lines[0], start=1)]
         return [dict(zip(names, line, strict=True)) for line in lines[1:]]
     result: list[Any] = table.evaluate(_TABLE_SCRIPT)
@@ -666,6 +674,9 @@ _ROWS_AND_ODDITIES = ", ".join(
     (
         ":scope > * > tr",
         ":scope > tfoot",
+        ":scope > tbody ~ thead",  # a header after the body: its line would not come first
+        ":scope > tr",
+        ":scope > tr > :first-child",
         ":scope > thead > tr ~ tr > :first-child",
         ":scope > * > tr:not(:visible) > :first-child",
     )

@@ -324,7 +324,7 @@ _ROW = "<tr><td>2026-12-01</td><td> 08:00 -  12:00 </td><td><button>Book</button
 TABLES = {  # name: (HTML, read from its text without the script)
     "header and rows": (f"{_HEAD}<tbody>{_ROW}<tr><td>a&nbsp;b</td><td></td><td>x</td></tr></tbody>", True),
     "no rows": (f"{_HEAD}<tbody></tbody>", True),
-    "one column": ("<thead><tr><th>Name</th></tr></thead><tbody><tr><td>Anna</td></tr></tbody>", True),
+    "one column": ("<thead><tr><th>Name</th></tr></thead><tbody><tr><td>Anna</td></tr></tbody>", False),
     "header row without thead": ("<tr><th>A</th><th>B</th></tr><tr><td>1</td><td>2</td></tr>", False),
     "no header": ("<tr><td>1</td><td>2</td></tr>", False),
     "caption": (f"<caption>Free slots</caption>{_HEAD}<tbody>{_ROW}</tbody>", False),
@@ -378,6 +378,18 @@ TABLES = {  # name: (HTML, read from its text without the script)
         False,
     ),
     "two bodies": (f"{_HEAD}<tbody>{_ROW}</tbody><tbody>{_ROW}</tbody>", True),
+    "one column, caption and footer": (
+        "<caption>Names</caption><thead><tr><th>Name</th></tr></thead>"
+        "<tbody><tr><td>Anna</td></tr></tbody><tfoot><tr><td>1 name</td></tr></tfoot>",
+        False,
+    ),
+    "header after the body": (f"<tbody>{_ROW}</tbody>{_HEAD}", False),
+    "a row outside any section, and a footer": (
+        f"{_HEAD}<tbody>{_ROW}</tbody><tfoot><tr><td>1</td><td>2</td><td>3</td></tr></tfoot>"
+        "<script>document.currentScript.parentNode.appendChild(document.createElement('tr'))"
+        ".innerHTML = '<td>4</td><td>5</td><td>6</td>'</script>",
+        False,
+    ),
 }
 
 

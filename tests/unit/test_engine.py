@@ -728,3 +728,21 @@ def test_a_short_personal_value_is_masked_like_a_secret_but_is_none() -> None:
     assert not run_masker.contains_secret("Hello Ada") and run_masker.secret_values() == []
     run_masker.release()
     assert process.mask_text("Hello Ada") == "Hello Ada"  # given back with its run, not kept for good
+
+
+def test_list_defaults_of_the_input_reach_the_case_as_lists() -> None:
+    flow = workflow("""
+        name: t
+        input:
+          tags: {type: array, required: false, default: [a, b]}
+          shape: {type: object, required: false, default: {sides: [1, 2]}}
+        steps:
+          - for_each: "{{ input.tags }}"
+            steps:
+              - core.log: "{{ item }}"
+          - set: {more: "{{ input.tags + ['c'] }}", sides: "{{ input.shape.sides + [3] }}"}
+        outputs: {more: "{{ more }}", sides: "{{ sides }}"}
+    """)
+    record = run(flow)
+    assert record.status == "done", record.error
+    assert record.outputs == {"more": ["a", "b", "c"], "sides": [1, 2, 3]}

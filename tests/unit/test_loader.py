@@ -486,6 +486,29 @@ def test_an_unknown_login_workflow_is_located_at_its_name(project: Project) -> N
     ]
 
 
+def test_references_that_exist_but_do_not_load_say_so(project: Project) -> None:
+    table = "name: size\nhit_policy: sometimes\ninputs: {}\noutputs: {}\nrules: []\n"
+    write(project.rules_dir / "size.yaml", table)
+    write(project.workflows_dir / "sub.yaml", "name: sub\nsteps:\n  - web.fil: {}\n")
+    write(project.workflows_dir / "crm_login.yaml", "name: crm_login\nruns_in: web\nsteps: [{sett: 1}]\n")
+    path = write(
+        project.workflows_dir / "main.yaml",
+        """
+        name: main
+        systems:
+          crm: {kind: web, login: crm_login}
+        steps:
+          - decide: size
+          - call: sub
+    """,
+    )
+    found = [p.message for p in project.check_references(project.load(path))]
+    assert len(found) == 3, found
+    assert found[0].startswith("rule table 'size' does not load: ") and "size.yaml:2" in found[0]
+    assert found[1].startswith("call target 'sub' does not load: ") and "sub.yaml:3:5" in found[1]
+    assert found[2].startswith("system 'crm': login workflow 'crm_login' does not load: ")
+
+
 def test_a_file_that_is_not_utf8_names_the_byte_and_the_fix(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes("name: t\nsteps:\n  - core.log: Stra\u00dfe\n".encode("latin-1"))
@@ -576,7 +599,7 @@ input:
   city: string
 steps:
   - core.log: "Hello {{ input.nme }} from {{ input.city }}"
-  - set: {who: "{{ input['other'] }}"}
+  - set: {who: "{{ input['other'] }}", maybe: "{{ input.get('name') }}", keys: "{{ input.keys() | list }}"}
 outputs:
   where: "{{ input.cty }}"
 """)
@@ -642,3 +665,10 @@ def test_max_attempts_is_bounded() -> None:
 def test_no_step_may_take_a_name_the_engine_provides(step: str) -> None:
     (problem,) = problems_of(f"name: t\nsteps:\n  - {step}\n")
     assert "is a name the engine provides and cannot be set" in problem
+
+
+@pytest.mark.parametrize("value", [".inf", "0", "1" + "0" * 400, "-1"])
+def test_an_action_timeout_is_a_positive_number_of_seconds_up_to_a_day(value: str) -> None:
+    found = problems_of(f"name: t\nsteps:\n  - web.click: {{text: Save, timeout: {value}}}\n")
+    (problem,) = [p for p in found if "needs a web system" not in p]  # (no 'in:' block here)
+    assert problem.startswith("3:29: parameter 'timeout' of web.click"), problem
