@@ -131,7 +131,7 @@ class Project:
             if spec.login and spec.login not in files:
                 hint = suggest(spec.login, set(files)) or "name a workflow that logs in"
                 message = f"system {name!r}: login workflow {spec.login!r} not found"
-                problems.append(at(workflow.locations.get(f"systems.{name}.login"), message, hint))
+                problems.append(at(spec.login_location, message, hint))
         problems += self._cycles(workflow, files)
         return problems
 
