@@ -130,6 +130,22 @@ def actions(
         console.print(table)
 
 
+_JSON_KINDS = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
+
+
+def _json_kind(value: Any) -> str:
+    """What JSON calls a parsed value's kind ("an array", "null"), for messages about a file."""
+    return _JSON_KINDS.get(type(value), type(value).__name__)
+
+
 @app.command(name="run")
 def run_workflow(
     workflow: Annotated[str, typer.Argument(help="Workflow name or YAML file.")],
@@ -159,17 +175,9 @@ def run_workflow(
             errors.print(f"[red]cannot read {input_file}: {error}[/red]", highlight=False)
             raise typer.Exit(2) from None
         if not isinstance(loaded, dict):
-            json_kinds = {
-                list: "an array",
-                str: "a string",
-                bool: "a boolean",
-                int: "a number",
-                float: "a number",
-            }
-            shown = "null" if loaded is None else json_kinds.get(type(loaded), type(loaded).__name__)
             errors.print(
                 f"[red]{input_file}: the case's input must be a JSON object like "
-                f'{{"name": "value"}}, got {shown}[/red]',
+                f'{{"name": "value"}}, got {_json_kind(loaded)}[/red]',
                 highlight=False,
             )
             raise typer.Exit(2)

@@ -1,23 +1,29 @@
 """Pydantic's validation errors in the words of the person who wrote the YAML.
 
-Every problem the loaders report carries a fix. ``fix_hint`` gives one for each kind of
-pydantic error (a wrong type, a value out of range, a key that is not allowed...); the
-offending value itself is shown by ``robots.errors.quoted``.
+Every problem the loaders report carries a fix. ``fix_hint`` gives a specific one for the
+common kinds of pydantic error (a wrong type, a value out of range, a key that is not
+allowed...); any other kind gets a pointer to the reference the caller names (the
+workflow language, the business rules or the action list). The offending value itself is
+shown by ``robots.errors.quoted``.
 """
 
 from __future__ import annotations
 
-import types
 import typing
 from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel
 
+from robots.model import LOADER_FIELDS
 from robots.registry import suggest
 
-# Fields the loader sets itself: never offered as keys to write.
-_INTERNAL = {"location", "locations", "file"}
+WORKFLOW_DOCS = "docs/workflow-language.md"
+"""Where the workflow language is described: the hint for what has no specific one."""
+RULES_DOCS = "docs/business-rules.md"
+"""Where decision tables are described."""
+ACTIONS_DOCS = "'run.py actions'"
+"""Where every action's parameters are listed."""
 
 _TEXT = "write it as text, e.g. in quotes"
 _WHOLE_NUMBER = "write a whole number, e.g. 3"
@@ -57,47 +63,50 @@ _HINTS: dict[str, str] = {
     "datetime_parsing": "write a date and time like 2026-12-01T08:00:00",
     "datetime_from_date_parsing": "write a date and time like 2026-12-01T08:00:00",
 }
-_FALLBACK = "see docs/workflow-language.md for what this key takes"
-
 VALUE_HINTS: dict[str, str] = {
     "string": _TEXT,
     "integer": _WHOLE_NUMBER,
     "number": _NUMBER,
     "boolean": _BOOLEAN,
     "list": _LIST,
-    "object": _MAPPING,
 }
 """How to write a value of each type the workflow language and the decision tables declare."""
 
 
-def fix_hint(item: Any, model: type[BaseModel] | None = None) -> str:
+def fix_hint(item: Any, model: type[BaseModel] | None = None, *, reference: str = WORKFLOW_DOCS) -> str:
     """How to fix one pydantic error (an item of ``ValidationError.errors()``).
 
     ``model`` is the model that was validated: with it, an unknown key gets a did-you-mean
-    or the list of keys allowed where it was written.
+    or the list of keys allowed where it was written. An error with no specific fix points
+    to ``reference`` (``WORKFLOW_DOCS``, ``RULES_DOCS`` or ``ACTIONS_DOCS``).
     """
     kind = item["type"]
     loc = tuple(item.get("loc") or ())
     ctx = item.get("ctx") or {}
+    fallback = f"see {reference} for what this key takes"
     if kind == "extra_forbidden":
         allowed = allowed_keys(model, loc[:-1]) if model is not None else set()
-        if not allowed:
-            return "remove the key"
-        return suggest(str(loc[-1]) if loc else "", allowed) or f"allowed here: {', '.join(sorted(allowed))}"
+        return unknown_key_hint(str(loc[-1]) if loc else "", allowed)
     if kind == "missing":
         name = next((str(part) for part in reversed(loc) if isinstance(part, str)), "the value")
         return f"add '{name}: ...'"
-    if kind == "literal_error" and "expected" in ctx:
-        return f"use one of {ctx['expected']}"
-    if kind in ("enum", "union_tag_invalid") and "expected" in ctx:
+    if kind in ("literal_error", "enum", "union_tag_invalid") and "expected" in ctx:
         return f"use one of {ctx['expected']}"
     template = _HINTS.get(kind)
     if template is None:
-        return _FALLBACK
+        return fallback
     try:
         return template.format(**ctx)
     except (KeyError, IndexError):
-        return _FALLBACK
+        return fallback
+
+
+def unknown_key_hint(key: str, allowed: set[str]) -> str:
+    """The fix for a key that may not be written where it is: the allowed key it was
+    probably meant to be, else every key allowed there (or, if none is, its removal)."""
+    if not allowed:
+        return "remove the key"
+    return suggest(key, allowed) or f"allowed here: {', '.join(sorted(allowed))}"
 
 
 def allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> set[str]:
@@ -116,7 +125,7 @@ def allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> set[str]:
         field.alias or name
         for candidate in current
         for name, field in candidate.model_fields.items()
-        if name not in _INTERNAL
+        if name not in LOADER_FIELDS
     }
 
 
@@ -124,6 +133,5 @@ def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         yield annotation
         return
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType) or typing.get_args(annotation):
-        for argument in typing.get_args(annotation):
-            yield from _models_in(argument)
+    for argument in typing.get_args(annotation):  # a union's members, a container's items
+        yield from _models_in(argument)

@@ -15,10 +15,11 @@ from pydantic import BaseModel, ValidationError
 
 from robots import expressions
 from robots.errors import DefinitionError, Problem, quoted
-from robots.explain import fix_hint
+from robots.explain import ACTIONS_DOCS, fix_hint, unknown_key_hint
 from robots.model import (
     COMMON_KEYS,
     CONTROL_KEYWORDS,
+    LOADER_FIELDS,
     SPEC_SHORTHANDS,
     WHEN_IN_SPEC,
     ActionStep,
@@ -58,7 +59,7 @@ _EXTRA_KEYS: dict[str, set[str]] = {
 _BARE_EXPRESSION_KEYS = {"when", "if", "for_each"}
 # Keys holding nested steps.
 _STEP_LIST_KEYS = {"then", "else", "steps", "on_error"}
-_WORKFLOW_KEYS = set(Workflow.model_fields) - {"file"}
+_WORKFLOW_KEYS = set(Workflow.model_fields) - LOADER_FIELDS
 
 
 def as_expression(value: Any) -> Any:
@@ -117,8 +118,9 @@ class _Parser:
     def unknown_keys(self, mapping: dict[Any, Any], allowed: set[str], path: PathKey, what: str) -> None:
         for key in mapping:
             if str(key) not in allowed:
-                hint = suggest(str(key), allowed) or f"allowed here: {', '.join(sorted(allowed))}"
-                self.problem((*path, str(key)), f"unknown key {key!r} in {what}", hint)
+                self.problem(
+                    (*path, str(key)), f"unknown key {key!r} in {what}", unknown_key_hint(str(key), allowed)
+                )
 
     def check_templates(self, value: Any, path: PathKey) -> None:
         """Report bad expression syntax and unclosed ``${NAME`` anywhere inside ``value``."""
@@ -164,20 +166,19 @@ class _Parser:
         fields["input"] = self.mapping_of(
             data.get("input"), ("input",), InputField, "input field", shorthand="type"
         )
-        fields["systems"] = self.mapping_of(
-            data.get("systems"), ("systems",), SystemSpec, "system", shorthand=None
-        )
+        systems = self.mapping_of(data.get("systems"), ("systems",), SystemSpec, "system", shorthand=None)
+        fields["systems"] = {
+            name: spec.model_copy(update={"login_location": self.location(("systems", name, "login"))})
+            if spec.login
+            else spec
+            for name, spec in systems.items()
+        }
         if "steps" not in data:
             self.problem((), "the workflow needs 'steps'", "add a 'steps:' list")
         fields["steps"] = self.steps(data.get("steps", []), ("steps",))
         fields["on_error"] = self.steps(data.get("on_error", []), ("on_error",))
         self.check_templates(data.get("outputs"), ("outputs",))
         self.check_templates(data.get("systems"), ("systems",))
-        fields["locations"] = {
-            f"systems.{name}.login": self.location(("systems", name, "login"))
-            for name, spec in fields["systems"].items()
-            if spec.login
-        }
         try:
             workflow = Workflow.model_validate({**fields, "file": self.source.file})
         except ValidationError as error:
@@ -199,6 +200,12 @@ class _Parser:
                 spec = {shorthand: spec}
             if spec is None:
                 spec = {}
+            if isinstance(spec, dict) and LOADER_FIELDS & set(map(str, spec)):
+                # Fields the loader fills in are not for writing: refused like any unknown key.
+                written = {key: value for key, value in spec.items() if str(key) in LOADER_FIELDS}
+                allowed = set(model.model_fields) - LOADER_FIELDS
+                self.unknown_keys(written, allowed, (*path, str(name)), f"{what} {name!r}")
+                spec = {key: value for key, value in spec.items() if key not in written}
             try:
                 result[str(name)] = model.model_validate(spec)
             except ValidationError as error:
@@ -348,11 +355,10 @@ class _Parser:
                         if loc
                         else definition.name
                     )
-                    self.problem(
-                        (*path, *loc),
-                        f"{where}: {_with_value(item)}",
-                        f"{fix_hint(item, definition.params)} (parameters: 'run.py actions')",
-                    )
+                    hint = fix_hint(item, definition.params, reference=ACTIONS_DOCS)
+                    if ACTIONS_DOCS not in hint:
+                        hint = f"{hint} (parameters: {ACTIONS_DOCS})"
+                    self.problem((*path, *loc), f"{where}: {_with_value(item)}", hint)
 
     def control_step(self, raw: dict[Any, Any], kind: str, path: PathKey) -> StepBase | None:
         model: type[StepBase] = BlockStep if kind == "steps" else CONTROL_KEYWORDS[kind]
@@ -429,8 +435,14 @@ def _step_templates(step: StepBase) -> Iterator[str]:
             yield text
 
 
-def _undeclared_input(workflow: Workflow, text: str) -> Iterator[tuple[str, str]]:
-    """``input.<name>`` reads of fields a workflow with an ``input:`` schema does not declare."""
+def _template_problems(workflow: Workflow, text: str, defined: set[str]) -> Iterator[tuple[str, str]]:
+    """What is wrong with one template of a step or of ``outputs``, as (message, hint): names
+    nothing sets, and ``input.<name>`` reads of fields an ``input:`` schema does not declare."""
+    for name in sorted(expressions.referenced_names(text) - defined):
+        yield (
+            f"name {name!r} in {text!r} is not defined anywhere in this workflow",
+            suggest(name, defined) or "set it with 'set:' or 'as:' in an earlier step, or use input.",
+        )
     if not workflow.input:
         return  # no schema: any field may come with the case
     declared = set(workflow.input)
@@ -447,13 +459,12 @@ def check_workflow(workflow: Workflow, source: Source | None = None) -> list[Pro
 
     file = workflow.file or "<workflow>"
 
-    def report(step: StepBase | None, message: str, hint: str = "") -> None:
-        where = step.location if step is not None and step.location else None
-        line, column = (where.line, where.column) if where else (1, 1)
-        problems.append(Problem(file, line, column, message, hint))
-
-    def report_at(path: PathKey, message: str, hint: str = "") -> None:
-        line, column = source.where(path) if source is not None else (1, 1)
+    def report(where: StepBase | PathKey, message: str, hint: str = "") -> None:
+        """A problem at a step (where it was written) or at a path of the document."""
+        if isinstance(where, StepBase):
+            line, column = (where.location.line, where.location.column) if where.location else (1, 1)
+        else:
+            line, column = source.where(where) if source is not None else (1, 1)
         problems.append(Problem(file, line, column, message, hint))
 
     every = walk(workflow.steps) + walk(workflow.on_error)
@@ -473,27 +484,17 @@ def check_workflow(workflow: Workflow, source: Source | None = None) -> list[Pro
             if step.id in seen_ids:
                 report(step, f"step id {step.id!r} is used twice", "give each step its own id")
             seen_ids[step.id] = step
-        for text in _step_templates(step):
-            for name in sorted(expressions.referenced_names(text) - defined):
-                hint = suggest(name, defined) or "set it with 'set:' or 'as:' before this step, or use input."
-                report(
-                    step,
-                    f"name {name!r} in {text!r} is not defined anywhere in this workflow",
-                    hint,
-                )
-            for message, hint in _undeclared_input(workflow, text):
-                report(step, message, hint)
-    for path, text in _strings(workflow.outputs, ("outputs",)):
-        if not expressions.is_template(text):
-            continue
-        for name in sorted(expressions.referenced_names(text) - defined):
-            report_at(
-                path,
-                f"output uses {name!r}, which is not defined in this workflow",
-                suggest(name, defined) or "set it with 'set:' or 'as:' in a step, or use input.",
-            )
-        for message, hint in _undeclared_input(workflow, text):
-            report_at(path, message, hint)
+    templates: list[tuple[StepBase | PathKey, str]] = [
+        (step, text) for step in every for text in _step_templates(step)
+    ]
+    templates += [
+        (path, text)
+        for path, text in _strings(workflow.outputs, ("outputs",))
+        if expressions.is_template(text)
+    ]
+    for where, text in templates:
+        for message, hint in _template_problems(workflow, text, defined):
+            report(where, message, hint)
 
     actions = load_actions()
 

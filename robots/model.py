@@ -257,6 +257,9 @@ class SystemSpec(Frozen):
         description="Reopen the session after N cases (default 25: a kept context grows with every case).",
     )
     description: str = ""
+    login_location: Location | None = Field(
+        None, exclude=True, description="Where 'login' was written (set by the loader)."
+    )
 
     @field_validator("logged_out_url")
     @classmethod
@@ -579,13 +582,7 @@ class Workflow(Frozen):
     manual_minutes: float = Field(
         0, ge=0, le=24 * 60, description="Minutes a person needs for one case by hand (at most a day)."
     )
-    file: str = Field("", exclude=True)
-    locations: dict[str, Location] = Field(
-        default_factory=dict,
-        exclude=True,
-        description="Where values checked after loading were written (e.g. 'systems.crm.login'); "
-        "set by the loader.",
-    )
+    file: str = Field("", exclude=True, description="The file it was read from (set by the loader).")
 
 
 for _model in (
@@ -606,6 +603,22 @@ for _model in (
     Workflow,
 ):
     _model.model_rebuild()
+
+
+def _loader_fields() -> frozenset[str]:
+    names: set[str] = set()
+    models: list[type[BaseModel]] = [Frozen]
+    while models:
+        model = models.pop()
+        models += model.__subclasses__()
+        names.update(name for name, field in model.model_fields.items() if field.exclude)
+    return frozenset(names)
+
+
+LOADER_FIELDS = _loader_fields()
+"""The fields the loader sets itself (where a value was written, the file), marked
+``exclude=True``: never in ``model_dump``, left out of the JSON Schema, never offered as
+keys to write."""
 
 
 def child_blocks(step: StepBase) -> list[tuple[str, tuple[StepBase, ...]]]:

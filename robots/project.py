@@ -139,7 +139,7 @@ class Project:
                 elif why := self._why_not_loading(files[step.call]):
                     problems.append(at(step, f"call target {step.call!r} does not load: {why}", _FIX_IT))
         for name, spec in workflow.systems.items():
-            where = workflow.locations.get(f"systems.{name}.login")
+            where = spec.login_location
             if spec.login and spec.login not in files:
                 hint = suggest(spec.login, set(files)) or "name a workflow that logs in"
                 message = f"system {name!r}: login workflow {spec.login!r} not found"

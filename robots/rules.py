@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from robots import expressions
 from robots.errors import DecisionError, DefinitionError, Problem, quoted
-from robots.explain import VALUE_HINTS, fix_hint
+from robots.explain import RULES_DOCS, VALUE_HINTS, fix_hint, unknown_key_hint
 from robots.registry import suggest
 from robots.yamlsource import PathKey, Source, load_yaml, load_yaml_file
 
@@ -199,31 +199,43 @@ class DecisionTable(_Model):
         except expressions.ExpressionError as error:
             raise DecisionError(str(error)) from None
         # Literal values were converted when the table was loaded; expressions only now give theirs.
-        return {
-            name: output_value(self.name, name, self.outputs[name].type, value)
-            if name in self.outputs
-            else value
-            for name, value in result.items()
-        }
+        checked: dict[str, Any] = {}
+        for name, value in result.items():
+            kind = self.outputs[name].type if name in self.outputs else "any"
+            if not output_fits(kind, value):
+                raise DecisionError(
+                    f"decision table {self.name!r}: output {name!r} must be {kind}, got {quoted(value)}"
+                )
+            checked[name] = output_value(kind, value)
+        return checked
+
+
+def _convert(kind: str, value: Any) -> Any:
+    """``value`` as ``kind``, the way an input is converted (any text is a boolean, by
+    ``expressions.truthy``); ``TypeError``, ``ValueError`` or ``OverflowError`` when it
+    cannot be."""
+    if kind == "string":
+        return value if isinstance(value, str) else str(value)
+    if kind == "integer" and not isinstance(value, bool):
+        return int(value)
+    if kind == "number" and not isinstance(value, bool):
+        number = float(value)
+        if not math.isfinite(number):  # "1e400" and "inf" give inf without an error
+            raise OverflowError
+        return number
+    if kind == "boolean":
+        return value if isinstance(value, bool) else expressions.truthy(value)
+    if kind == "list":
+        if isinstance(value, list | tuple):
+            return list(value)
+        raise TypeError
+    return value
 
 
 def _coerce(table: str, name: str, kind: str, value: Any) -> Any:
+    """An input's value as its declared type; ``DecisionError`` says which input and why not."""
     try:
-        if kind == "string":
-            return value if isinstance(value, str) else str(value)
-        if kind == "integer" and not isinstance(value, bool):
-            return int(value)
-        if kind == "number" and not isinstance(value, bool):
-            number = float(value)
-            if not math.isfinite(number):  # "1e400" and "inf" give inf without an error
-                raise OverflowError
-            return number
-        if kind == "boolean":
-            return value if isinstance(value, bool) else expressions.truthy(value)
-        if kind == "list":
-            if isinstance(value, list | tuple):
-                return list(value)
-            raise TypeError
+        return _convert(kind, value)
     except OverflowError:  # a huge int as a float, an infinite number as an int
         raise DecisionError(
             f"decision table {table!r}: input {name!r} is not a number it can use "
@@ -233,33 +245,38 @@ def _coerce(table: str, name: str, kind: str, value: Any) -> Any:
         raise DecisionError(
             f"decision table {table!r}: input {name!r} must be {kind}, got {quoted(value)}"
         ) from None
-    return value
 
 
+# An output is stricter than an input: only these words are booleans (``maybe`` is a mistake).
 _BOOLEAN_WORDS = {"true": True, "false": False, "yes": True, "no": False}
 
 
-def output_value(table: str, name: str, kind: str, value: Any) -> Any:
-    """An output's value as its declared type: converted like an input (``"3"`` -> 3 for an
-    integer), but never by a guess that would hide a mistake (``maybe`` is not a boolean,
-    2.5 not an integer). ``DecisionError`` says which output, which type and which value."""
+def output_fits(kind: str, value: Any) -> bool:
+    """Can an output declared ``kind`` hold ``value``? Converted like an input (``"3"`` is
+    an integer), but never by a guess that would hide a mistake (``maybe`` is not a
+    boolean, 2.5 not an integer, true not a number)."""
+    if value is None or kind == "any":
+        return True
+    if kind == "boolean":
+        return isinstance(value, bool) or str(value).casefold() in _BOOLEAN_WORDS
+    if kind in ("integer", "number") and isinstance(value, bool):
+        return False
+    if kind == "integer" and isinstance(value, float) and not value.is_integer():
+        return False
+    try:
+        _convert(kind, value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return True
+
+
+def output_value(kind: str, value: Any) -> Any:
+    """An output's value as its declared type; only for a value that ``output_fits``."""
     if value is None or kind == "any":
         return value
-    wrong = (
-        (kind == "boolean" and not isinstance(value, bool) and str(value).casefold() not in _BOOLEAN_WORDS)
-        or (kind in ("integer", "number") and isinstance(value, bool))
-        or (kind == "integer" and isinstance(value, float) and not value.is_integer())
-    )
-    try:
-        if wrong:
-            raise DecisionError(kind)
-        if kind == "boolean" and isinstance(value, str):
-            return _BOOLEAN_WORDS[value.casefold()]
-        return _coerce(table, name, kind, value)
-    except DecisionError:
-        raise DecisionError(
-            f"decision table {table!r}: output {name!r} must be {kind}, got {value!r}"
-        ) from None
+    if kind == "boolean" and isinstance(value, str):
+        return _BOOLEAN_WORDS[value.casefold()]
+    return _convert(kind, value)
 
 
 _RANGE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -369,7 +386,7 @@ class _TableParser:
                 self.problem(
                     (str(key),),
                     f"unknown key {key!r} in the decision table",
-                    suggest(str(key), _TABLE_KEYS) or f"allowed: {', '.join(sorted(_TABLE_KEYS))}",
+                    unknown_key_hint(str(key), _TABLE_KEYS),
                 )
         policy = data.get("hit_policy", "first")
         if policy not in ("first", "unique", "priority", "collect"):
@@ -425,7 +442,7 @@ class _TableParser:
                 self.problem(
                     tuple(str(p) for p in item["loc"]),
                     f"{'.'.join(map(str, item['loc']))}: {item['msg']}",
-                    fix_hint(item, DecisionTable),
+                    fix_hint(item, DecisionTable, reference=RULES_DOCS),
                 )
             return None
         for example in table.examples:
@@ -450,7 +467,7 @@ class _TableParser:
                     self.problem(
                         loc,
                         f"{what}.{name}.{'.'.join(map(str, item['loc']))}: {item['msg']}",
-                        fix_hint(item, Column),
+                        fix_hint(item, Column, reference=RULES_DOCS),
                     )
                 continue
             if columns[str(name)].expression is not None:
@@ -482,9 +499,9 @@ class _TableParser:
                     self.problem((*path, str(key)), message, "check the braces and the expression")
                 continue
             kind = outputs[str(key)].type
-            try:
-                checked[str(key)] = output_value("", str(key), kind, value)
-            except DecisionError:
+            if output_fits(kind, value):
+                checked[str(key)] = output_value(kind, value)
+            else:
                 self.problem(
                     (*path, str(key)),
                     f"output {str(key)!r} is declared {kind}, got {quoted(value)}",
@@ -512,7 +529,7 @@ class _TableParser:
                     self.problem(
                         (*path, str(key)),
                         f"unknown key {key!r} in a rule",
-                        suggest(str(key), {"when", "then", "note"}),
+                        unknown_key_hint(str(key), {"when", "then", "note"}),
                     )
             when = item.get("when") or {}
             if not isinstance(when, dict):
@@ -530,7 +547,7 @@ class _TableParser:
                     self.problem(
                         (*path, "when", str(key)),
                         problem,
-                        "see docs/business-rules.md for the condition forms",
+                        f"see {RULES_DOCS} for the condition forms",
                     )
             then = item["then"]
             if not isinstance(then, dict):

@@ -27,11 +27,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from robots.model import CONTROL_KEYWORDS, SPEC_SHORTHANDS, WHEN_IN_SPEC, BlockStep, StepBase, Workflow
+from robots.model import (
+    CONTROL_KEYWORDS,
+    LOADER_FIELDS,
+    SPEC_SHORTHANDS,
+    WHEN_IN_SPEC,
+    BlockStep,
+    StepBase,
+    Workflow,
+)
 from robots.registry import ActionDefinition, load_actions
 
 _REF = "#/$defs/{model}"
-_HIDDEN = {"location", "locations", "file"}
 _TEMPLATE = {
     "type": "string",
     "pattern": r"\{\{|\{%|\$\{|\$\$",
@@ -89,14 +96,14 @@ def workflow_schema() -> dict[str, Any]:
 
 
 def _hide_loader_fields(node: Any) -> Any:
-    """Remove the fields the loader sets itself (where a step was written, the file)."""
+    """Remove the fields the loader sets itself (where a value was written, the file)."""
     if isinstance(node, dict):
         properties = node.get("properties")
         if isinstance(properties, dict):
-            for hidden in _HIDDEN & set(properties):
+            for hidden in LOADER_FIELDS & set(properties):
                 del properties[hidden]
             if isinstance(node.get("required"), list):
-                node["required"] = [r for r in node["required"] if r not in _HIDDEN]
+                node["required"] = [r for r in node["required"] if r not in LOADER_FIELDS]
         for value in node.values():
             _hide_loader_fields(value)
     elif isinstance(node, list):

@@ -84,9 +84,7 @@ def _example_steps(body: str) -> list[StepBase]:
     """Every step (nested ones too, the workflow's on_error included) of a section's examples."""
     found: list[StepBase] = []
     for match in _BLOCK.finditer(body):
-        kind, text = match.group(1), match.group(2)
-        text = text if kind == "workflow" else "name: example\nsteps:\n" + textwrap.indent(text, "  ")
-        flow, problems = parse_workflow(text, "example")
+        flow, problems = parse_workflow(as_workflow(match.group(1), match.group(2)), "example")
         assert flow is not None and not problems, problems
         found += walk(flow.steps) + walk(flow.on_error)
     return found

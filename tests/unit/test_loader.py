@@ -165,7 +165,6 @@ def test_the_model_is_immutable() -> None:
         lambda: flow.input.__setitem__("b", None),
         lambda: flow.input["b"].enum.append("w"),  # type: ignore[union-attr]
         lambda: ask.await_human.form[0].choices.append("z"),  # type: ignore[union-attr]
-        lambda: flow.locations.clear(),
     ]
     for change in changes:
         with pytest.raises((TypeError, AttributeError)):
@@ -465,7 +464,9 @@ outputs:
   ok: "{{ check }}"
   total: "{{ chek }}"
 """)
-    assert found == ["6:3: output uses 'chek', which is not defined in this workflow | did you mean 'check'?"]
+    assert found == [
+        "6:3: name 'chek' in '{{ chek }}' is not defined anywhere in this workflow | did you mean 'check'?"
+    ]
 
 
 def test_an_unknown_login_workflow_is_located_at_its_name(project: Project) -> None:
@@ -575,6 +576,29 @@ def test_long_values_are_shortened_and_every_problem_has_a_hint() -> None:
         and "... (240 characters) |" in found[0]
     )
     assert all(p.split(" | ")[1] for p in found), found
+
+
+def test_an_action_parameter_without_a_specific_fix_points_to_the_action_list() -> None:
+    assert problems_of("name: t\nsteps:\n  - core.sleep: forever\n") == [
+        "3:5: parameter 'duration' of core.sleep: expected a duration like 2s, 500ms, "
+        "1.5m or 1h, got 'forever' | see 'run.py actions' for what this key takes"
+    ]
+
+
+def test_where_a_login_was_written_is_kept_but_never_written_nor_dumped() -> None:
+    import json
+
+    from robots.schema import workflow_schema
+
+    flow = workflow("name: t\nsystems:\n  crm: {kind: web, login: crm_login}\nsteps: [{set: {a: 1}}]\n")
+    location = flow.systems["crm"].login_location
+    assert location is not None and (location.line, location.column) == (3, 20)
+    assert "login_location" not in json.dumps(flow.model_dump(mode="json"))
+    assert "login_location" not in json.dumps(workflow_schema())
+    found = problems_of(
+        "name: t\nsystems:\n  crm: {kind: web, login_location: here}\nsteps: [{set: {a: 1}}]\n"
+    )
+    assert len(found) == 1 and found[0].startswith("3:20: unknown key 'login_location' in system 'crm' | ")
 
 
 def test_an_unclosed_environment_reference_is_reported() -> None:

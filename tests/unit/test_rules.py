@@ -414,3 +414,49 @@ def test_outputs_are_converted_to_their_declared_types(tmp_path: Path) -> None:
     assert table.decide({"a": "other"}) == {"x": 7, "ok": False, "label": None, "doubled": None}
     with pytest.raises(DecisionError, match="output 'doubled' must be integer, got 'bad'"):
         table.decide({"a": "bad"})
+
+
+def test_an_unknown_key_lists_the_keys_allowed_when_nothing_is_close(tmp_path: Path) -> None:
+    path = table(
+        tmp_path,
+        """
+        name: t
+        inputs: {n: number}
+        outputs: {out: string}
+        rules:
+          - when: {n: 1}
+            then: {out: a}
+            zzz: 1
+        colour: red
+    """,
+    )
+    with pytest.raises(DefinitionError) as raised:
+        load_table(path)
+    hints = {p.message: p.hint for p in raised.value.problems}
+    assert hints["unknown key 'zzz' in a rule"] == "allowed here: note, then, when"
+    assert hints["unknown key 'colour' in the decision table"].startswith("allowed here: aggregate, default")
+
+
+def test_a_table_problem_without_a_specific_fix_points_to_the_business_rules() -> None:
+    from robots.explain import RULES_DOCS, fix_hint
+    from robots.rules import Column
+
+    hint = fix_hint({"type": "value_error", "loc": ("expression",)}, Column, reference=RULES_DOCS)
+    assert hint == "see docs/business-rules.md for what this key takes"
+
+
+def test_a_long_output_value_of_the_wrong_type_is_shortened(tmp_path: Path) -> None:
+    path = table(
+        tmp_path,
+        """
+        name: t
+        inputs: {a: string}
+        outputs: {n: integer}
+        rules:
+          - then: {n: "{{ a }}"}
+    """,
+    )
+    with pytest.raises(
+        DecisionError, match=r"output 'n' must be integer, got 'xxx.*\.\.\. \(502 characters\)$"
+    ):
+        load_table(path).decide({"a": "x" * 500})
