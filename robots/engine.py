@@ -874,6 +874,19 @@ def _callout_level(value: Any) -> str:
     return str(value) if str(value) in CALLOUT_LEVELS else "info"
 
 
+# How a boolean answer may come as text (a form's checkbox sends "on"); anything else is refused.
+_ANSWER_WORDS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
+
+
 def check_answer(form: list[dict[str, Any]], answer: Mapping[str, Any]) -> dict[str, Any]:
     """A human's answer checked against the task's form; ``DataError`` listing every problem."""
     problems: list[str] = []
@@ -892,8 +905,8 @@ def check_answer(form: list[dict[str, Any]], answer: Mapping[str, Any]) -> dict[
             if kind in casts:
                 value = casts[kind](value)
             elif kind == "boolean" and isinstance(value, str):
-                value = value.strip().casefold() in {"true", "yes", "on", "1"}
-        except (TypeError, ValueError, OverflowError):  # OverflowError: int() of an infinite number
+                value = _ANSWER_WORDS[value.strip().casefold()]  # KeyError: not a yes or no
+        except (TypeError, ValueError, KeyError, OverflowError):  # OverflowError: int() of an infinite number
             problems.append(f"{name}: expected {kind}, got {quoted(value)}")
             continue
         choices = field_spec.get("choices")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from robots.engine import Engine, RunListener, idempotency_key
+from robots.engine import DataError, Engine, RunListener, idempotency_key
 from robots.errors import BusinessException, SystemException
 from robots.humans import InMemoryHumans
 from robots.model import SystemSpec
@@ -749,3 +749,14 @@ def test_list_defaults_of_the_input_reach_the_case_as_lists() -> None:
     record = run(flow)
     assert record.status == "done", record.error
     assert record.outputs == {"more": ["a", "b", "c"], "sides": [1, 2, 3]}
+
+
+def test_a_boolean_answer_is_a_yes_or_a_no_and_nothing_else() -> None:
+    from robots.engine import check_answer
+
+    form = [{"name": "ok", "type": "boolean"}]
+    assert check_answer(form, {"ok": "on"}) == {"ok": True}  # a checked checkbox
+    assert check_answer(form, {"ok": " No "}) == {"ok": False}
+    assert check_answer(form, {"ok": True}) == {"ok": True}
+    with pytest.raises(DataError, match="ok: expected boolean, got 'maybe'"):
+        check_answer(form, {"ok": "maybe"})
