@@ -7,7 +7,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from robots.errors import DecisionError
+from robots.errors import DecisionError, Problem
 from robots.loader import parse_workflow
 from robots.rules import parse_table
 from tests.conftest import ROOT
@@ -78,9 +78,14 @@ documents = st.recursive(
 
 def assert_located(text: str) -> None:
     flow, problems = parse_workflow(text, "fuzz.yaml")
-    assert flow is not None or problems, "no workflow and no problem"
+    assert_all_located(flow, problems, "fuzz.yaml")
+
+
+def assert_all_located(loaded: object, problems: list[Problem], file: str) -> None:
+    """Either something loaded or there are problems, each located in ``file`` and worded."""
+    assert loaded is not None or problems, "nothing loaded and no problem"
     for problem in problems:
-        assert problem.file == "fuzz.yaml"
+        assert problem.file == file
         assert problem.line >= 1 and problem.column >= 1
         assert problem.message.strip()
 
@@ -264,11 +269,7 @@ def well_formed_tables(draw: st.DrawFn) -> tuple[dict[str, object], dict[str, ob
 
 def assert_table_located(text: str) -> None:
     table, problems = parse_table(text, "fuzz_table.yaml")
-    assert table is not None or problems, "no table and no problem"
-    for problem in problems:
-        assert problem.file == "fuzz_table.yaml"
-        assert problem.line >= 1 and problem.column >= 1
-        assert problem.message.strip()
+    assert_all_located(table, problems, "fuzz_table.yaml")
 
 
 @FUZZ
