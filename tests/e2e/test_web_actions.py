@@ -169,6 +169,16 @@ def test_iframe_work(site: str, project: Project, sessions: WebSessions) -> None
     assert record.status == "done", record.error
 
 
+def test_a_missing_iframe_names_the_frames_the_page_has(
+    site: str, project: Project, sessions: WebSessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TANDEM_WEB_TIMEOUT", "0.5")
+    record = run(project, sessions, flow(site, "- web.goto: /form\n- web.frame: \"iframe[title='Edit']\""))
+    assert record.status == "failed_system"
+    assert "no iframe \"iframe[title='Edit']\" on " in (record.error or "")
+    assert "/frame" in (record.error or "")  # the page's one frame, by its URL
+
+
 def test_new_tab_download_and_upload(
     site: str, project: Project, sessions: WebSessions, tmp_path: Path
 ) -> None:
