@@ -106,10 +106,10 @@ def referenced_names(text: str) -> set[str]:
     try:
         parsed = ENVIRONMENT.parse(text)
         names = set(meta.find_undeclared_variables(parsed))
-    except TemplateError:
+        # Names assigned inside the template ({% set %}, loops) are not outside references.
+        assigned = {node.name for node in parsed.find_all(nodes.Name) if node.ctx == "store"}
+    except (TemplateError, RecursionError):  # syntax_problem reports either
         return set()
-    # Names assigned inside the template ({% set %}, loops) are not outside references.
-    assigned = {node.name for node in parsed.find_all(nodes.Name) if node.ctx == "store"}
     return names - assigned - set(ENVIRONMENT.globals)
 
 
@@ -117,14 +117,17 @@ def input_fields_read(text: str) -> set[str]:
     """The fields a template reads as ``input.<name>`` (not ``input['name']``), for static checks."""
     try:
         parsed = ENVIRONMENT.parse(text)
-    except TemplateError:
+        names = list(parsed.find_all(nodes.Name))
+        calls = list(parsed.find_all(nodes.Call))
+        reads = list(parsed.find_all(nodes.Getattr))
+    except (TemplateError, RecursionError):  # syntax_problem reports either
         return set()
-    if any(node.name == "input" and node.ctx == "store" for node in parsed.find_all(nodes.Name)):
+    if any(node.name == "input" and node.ctx == "store" for node in names):
         return set()  # the template names something else 'input'
-    called = {id(call.node) for call in parsed.find_all(nodes.Call)}  # input.get(...) is a method
+    called = {id(call.node) for call in calls}  # input.get(...) is a method
     return {
         node.attr
-        for node in parsed.find_all(nodes.Getattr)
+        for node in reads
         if isinstance(node.node, nodes.Name)
         and node.node.name == "input"
         and node.ctx == "load"
@@ -144,14 +147,23 @@ def env_ref_problem(text: str) -> str | None:
     return f"environment reference {fragment + '}'!r} is not a variable name in {text!r}"
 
 
+_TOO_DEEP = "the expression is nested too deeply to read: split it into steps (set: ...)"
+
+
 @functools.lru_cache(maxsize=4096)
 def _compile_expression(expression: str) -> Any:
-    return ENVIRONMENT.compile_expression(expression, undefined_to_none=False)
+    try:
+        return ENVIRONMENT.compile_expression(expression, undefined_to_none=False)
+    except RecursionError:  # Jinja's parser recurses once per nesting level
+        raise TemplateSyntaxError(_TOO_DEEP, 1) from None
 
 
 @functools.lru_cache(maxsize=4096)
 def _compile_template(text: str) -> Any:
-    return ENVIRONMENT.from_string(text)
+    try:
+        return ENVIRONMENT.from_string(text)
+    except RecursionError:
+        raise TemplateSyntaxError(_TOO_DEEP, 1) from None
 
 
 def resolve_env(text: str, *, where: str = "", environ: Mapping[str, str] | None = None) -> str:

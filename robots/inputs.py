@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from robots.errors import TandemError
 from robots.model import InputField, Workflow, thaw
@@ -58,6 +58,17 @@ def _field_type(spec: InputField) -> Any:
         metadata.append(_one_of(list(spec.enum)))
     annotated = Annotated[python_type, *metadata]  # type: ignore[valid-type]
     return annotated if spec.required and spec.default is None else annotated | None
+
+
+def default_problem(spec: InputField) -> str | None:
+    """What is wrong with an input field's ``default`` for its own type and limits, or None."""
+    if spec.default is None:
+        return None
+    try:
+        TypeAdapter(_field_type(spec)).validate_python(thaw(spec.default))
+    except ValidationError as error:
+        return str(error.errors()[0]["msg"])
+    return None
 
 
 _MODELS: dict[int, tuple[Workflow, type[BaseModel]]] = {}

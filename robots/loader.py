@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from robots import expressions
 from robots.errors import DefinitionError, Problem, quoted
 from robots.explain import ACTIONS_DOCS, fix_hint, unknown_key_hint
+from robots.inputs import default_problem
 from robots.model import (
     COMMON_KEYS,
     CONTROL_KEYWORDS,
@@ -467,6 +468,13 @@ def check_workflow(workflow: Workflow, source: Source | None = None) -> list[Pro
             line, column = source.where(where) if source is not None else (1, 1)
         problems.append(Problem(file, line, column, message, hint))
 
+    for name, spec in workflow.input.items():
+        if (wrong := default_problem(spec)) is not None:
+            report(
+                ("input", name, "default"),
+                f"input {name!r}: the default {quoted(spec.default)} does not fit the field: {wrong}",
+                "make the default fit the field's type and limits, or remove it",
+            )
     every = walk(workflow.steps) + walk(workflow.on_error)
     defined = set(RESERVED_NAMES)
     for step in every:

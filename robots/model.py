@@ -149,6 +149,26 @@ def thaw(value: Any) -> Any:
     return value
 
 
+def _condition(value: Any) -> Any:
+    if isinstance(value, str | bool):
+        return value
+    raise ValueError(f'a condition is an expression ("{{{{ ... }}}}") or true/false, got {quoted(value)}')
+
+
+def _items(value: Any) -> Any:
+    if isinstance(value, str | list | tuple):
+        return value
+    raise ValueError(
+        f'for_each takes a list, or an expression ("{{{{ ... }}}}") giving one, got {quoted(value)}'
+    )
+
+
+Condition = Annotated[str | bool, BeforeValidator(_condition)]
+"""``when`` and ``if``: an expression, or true/false (one clear error for anything else)."""
+Items = Annotated[str | tuple[Any, ...], BeforeValidator(_items)]
+"""``for_each``: a list, or an expression giving one."""
+
+
 class Frozen(BaseModel):
     """Base of every model of the language: deeply immutable, unknown keys refused.
 
@@ -214,7 +234,7 @@ class InputField(Frozen):
         if value is not None:
             try:
                 re.compile(value)
-            except re.error as error:
+            except (re.error, OverflowError, RecursionError) as error:  # a{99999999999}, deep nesting
                 raise ValueError(f"not a valid regular expression: {error}") from None
         return value
 
@@ -267,7 +287,7 @@ class SystemSpec(Frozen):
         if value is not None:
             try:
                 url_pattern(value)
-            except re.error as error:
+            except (re.error, OverflowError, RecursionError) as error:
                 raise ValueError(f"not a valid regular expression after re: ({error})") from None
         return value
 
@@ -298,7 +318,9 @@ class StepBase(Frozen):
         description="Names the step in runs, logs and checkpoints.",
     )
     name: str | None = Field(None, description="A human-readable title.")
-    when: Any = Field(None, description="Run the step only when this is true.")
+    when: Condition | None = Field(
+        None, description="Run the step only when this is true: an expression, or true/false."
+    )
     retry: RetryPolicy | None = Field(None, description="Retry on system exceptions.")
     timeout: Duration | None = Field(None, description="Fail the step (a system exception) after this long.")
     on_error: tuple[Step, ...] | None = Field(
@@ -351,7 +373,7 @@ class SetStep(StepBase):
 class IfStep(StepBase):
     """Choose a branch: ``if: "{{ cond }}"``, ``then: [...]``, ``else: [...]``."""
 
-    if_: Any = Field(alias="if")
+    if_: Condition = Field(alias="if", description="An expression, or true/false.")
     then: tuple[Step, ...]
     else_: tuple[Step, ...] = Field((), alias="else")
 
@@ -363,7 +385,7 @@ class IfStep(StepBase):
 class ForEachStep(StepBase):
     """Run ``steps`` once per item of a list; the item is named by ``as`` (default ``item``)."""
 
-    for_each: Any
+    for_each: Items = Field(description="A list, or an expression giving one.")
     as_: str = Field("item", alias="as", pattern=NAME_PATTERN)
     steps: tuple[Step, ...]
 

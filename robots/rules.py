@@ -98,6 +98,9 @@ class Rule(_Model):
     note: str = ""
 
 
+_EXAMPLE_HINT = "write each as '- input: {postal_code: \"20095\"}' and 'output: ...' under 'examples:'"
+
+
 class Example(_Model):
     """An input and the output the table must give for it."""
 
@@ -567,7 +570,7 @@ class _TableParser:
         if raw is None:
             return ()
         if not isinstance(raw, list):
-            self.problem(("examples",), "examples must be a list of {input: ..., output: ...}", "")
+            self.problem(("examples",), "examples must be a list of {input: ..., output: ...}", _EXAMPLE_HINT)
             return ()
         found = []
         for index, item in enumerate(raw):
@@ -578,9 +581,10 @@ class _TableParser:
                 or "output" not in item
                 or not isinstance(item["input"], dict)
             ):
-                self.problem(path, "an example needs 'input' (a mapping) and 'output'", "")
+                self.problem(path, "an example needs 'input' (a mapping) and 'output'", _EXAMPLE_HINT)
                 continue
-            found.append(Example(input=item["input"], output=item["output"], line=self.source.where(path)[0]))
+            given = {str(name): value for name, value in item["input"].items()}  # YAML may give 1: ...
+            found.append(Example(input=given, output=item["output"], line=self.source.where(path)[0]))
         return tuple(found)
 
     def check_example(self, table: DecisionTable, example: Example) -> None:
@@ -691,7 +695,7 @@ class RuleBook:
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[name] = module
                 spec.loader.exec_module(module)
-            except Exception as error:
+            except (Exception, SystemExit) as error:  # a module calling sys.exit must not end the caller
                 sys.modules.pop(name, None)
                 line = getattr(error, "lineno", None) or 1
                 return [

@@ -140,6 +140,16 @@ def load_yaml(text: str, file: str) -> tuple[Any, Source, list[Problem]]:
             hint = "a file holds one document: remove the extra '---'"
         problems.append(Problem(file, line, column, f"invalid YAML: {what}", hint))
         return None, source, problems
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow (NUL, control)
+        before = text[: error.position]
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        what = f"the character {chr(error.character)!r} ({error.character:#06x}) is not allowed in YAML"
+        problems.append(
+            Problem(
+                file, line, column, f"invalid YAML: {what}", "remove it, or write it as an escape in quotes"
+            )
+        )
+        return None, source, problems
     except yaml.YAMLError as error:
         problems.append(Problem(file, 1, 1, f"invalid YAML: {error}", ""))
         return None, source, problems

@@ -696,3 +696,53 @@ def test_an_action_timeout_is_a_positive_number_of_seconds_up_to_a_day(value: st
     found = problems_of(f"name: t\nsteps:\n  - web.click: {{text: Save, timeout: {value}}}\n")
     (problem,) = [p for p in found if "needs a web system" not in p]  # (no 'in:' block here)
     assert problem.startswith("3:29: parameter 'timeout' of web.click"), problem
+
+
+@pytest.mark.parametrize(
+    "expression", ["(" * 70 + "1" + ")" * 70, "+".join(["1"] * 400)], ids=["nested", "long"]
+)
+def test_an_expression_too_deep_to_read_is_a_located_problem(expression: str) -> None:
+    (problem,) = problems_of(f'name: t\nsteps:\n  - set: {{a: "{{{{ {expression} }}}}"}}\n')
+    assert problem.startswith("3:") and "nested too deeply" in problem
+
+
+@pytest.mark.parametrize(
+    "system_or_input",
+    [
+        'input:\n  a: {type: string, pattern: "a{99999999999}"}\n',
+        'systems:\n  crm: {kind: web, logged_out_url: "re:a{99999999999}"}\n',
+    ],
+)
+def test_a_regular_expression_python_cannot_compile_is_a_located_problem(system_or_input: str) -> None:
+    (problem,) = problems_of(f"name: t\n{system_or_input}steps:\n  - core.log: hi\n")
+    assert problem.startswith("3:") and "regular expression" in problem
+
+
+def test_an_input_default_must_fit_its_field() -> None:
+    found = problems_of("""name: t
+input:
+  n: {type: integer, default: abc}
+  tags: {type: array, default: [a]}
+  code: {type: string, pattern: "[0-9]{5}", default: "123"}
+steps: []
+""")
+    assert [p.split(": the default")[0] for p in found] == ["3:22: input 'n'", "5:45: input 'code'"]
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ("core.log: hi\n    when: [false]", "a condition is an expression"),
+        ("if: {a: 1}\n    then: [{core.log: hi}]", "a condition is an expression"),
+        ("if:\n    then: [{core.log: hi}]", "a condition is an expression"),
+        ("for_each: 5\n    steps: [{core.log: hi}]", "for_each takes a list"),
+    ],
+)
+def test_conditions_and_for_each_refuse_values_that_are_neither(step: str, message: str) -> None:
+    (problem,) = problems_of(f"name: t\nsteps:\n  - {step}\n")
+    assert problem.startswith(("3:5:", "4:5:")) and message in problem  # where the step or its when is
+
+
+def test_a_character_yaml_refuses_is_located_where_it_is() -> None:
+    (problem,) = problems_of('name: t\nsteps:\n  - core.log: "a\x00b"\n')
+    assert problem.startswith("3:17: invalid YAML: the character '\\x00'")

@@ -460,3 +460,27 @@ def test_a_long_output_value_of_the_wrong_type_is_shortened(tmp_path: Path) -> N
         DecisionError, match=r"output 'n' must be integer, got 'xxx.*\.\.\. \(502 characters\)$"
     ):
         load_table(path).decide({"a": "x" * 500})
+
+
+def test_an_example_with_a_number_for_a_name_is_checked_not_a_crash(tmp_path: Path) -> None:
+    path = table(
+        tmp_path,
+        """
+        name: t
+        inputs: {a: integer}
+        outputs: {o: integer}
+        rules: [{then: {o: 1}}]
+        examples:
+          - input: {1: 5}
+            output: {o: 1}
+    """,
+    )
+    with pytest.raises(DefinitionError) as raised:
+        load_table(path)
+    assert ":6:" in str(raised.value) or ":7:" in str(raised.value), raised.value
+
+
+def test_a_rule_module_that_exits_is_a_problem_not_the_end(tmp_path: Path) -> None:
+    write(tmp_path / "bye.py", "import sys\nsys.exit(3)\n")
+    problems = RuleBook(tmp_path).problems()
+    assert any("cannot import rule module: SystemExit: 3" in p.message for p in problems), problems
