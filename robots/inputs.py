@@ -62,10 +62,13 @@ def _field_type(spec: InputField) -> Any:
 
 def default_problem(spec: InputField) -> str | None:
     """What is wrong with an input field's ``default`` for its own type and limits, or None."""
-    if spec.default is None:
-        return None
+    return None if spec.default is None else value_problem(spec, spec.default)
+
+
+def value_problem(spec: InputField, value: Any) -> str | None:
+    """What is wrong with ``value`` for the field ``spec`` (its type and limits), or None."""
     try:
-        TypeAdapter(_field_type(spec)).validate_python(thaw(spec.default))
+        TypeAdapter(_field_type(spec)).validate_python(thaw(value))
     except ValidationError as error:
         return str(error.errors()[0]["msg"])
     return None

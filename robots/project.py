@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from robots.errors import DefinitionError, Problem
+from robots.errors import DefinitionError, Problem, quoted
+from robots.expressions import has_env_ref, is_template
+from robots.inputs import value_problem
 from robots.loader import load_workflow
 from robots.model import CallStep, DecideStep, Location, Workflow, walk
 from robots.registry import suggest
@@ -138,6 +141,8 @@ class Project:
                     problems.append(at(step, message, hint))
                 elif why := self._why_not_loading(files[step.call]):
                     problems.append(at(step, f"call target {step.call!r} does not load: {why}", _FIX_IT))
+                else:
+                    problems += [at(step, m, h) for m, h in _input_problems(step, self.workflow(step.call))]
         for name, spec in workflow.systems.items():
             where = spec.login_location
             if spec.login and spec.login not in files:
@@ -219,3 +224,22 @@ class Project:
         if check_rules:
             problems += self.rules.problems()
         return sorted(problems, key=lambda p: (p.file, p.line, p.column))
+
+
+def _input_problems(step: CallStep, called: Workflow) -> Iterator[tuple[str, str]]:
+    """What a call's ``with`` gets wrong about the called workflow's declared ``input``: names
+    it does not have, fields it needs, and values written as they are (no expression) that do
+    not fit. Nothing for a workflow without an input schema (any field may come)."""
+    if not called.input:
+        return
+    where = f"call {called.name!r}"
+    for name, value in step.with_.items():
+        spec = called.input.get(str(name))
+        if spec is None:
+            hint = suggest(str(name), set(called.input)) or f"its inputs: {', '.join(called.input)}"
+            yield f"{where}: {called.name} has no input {str(name)!r}", hint
+        elif not (is_template(value) or has_env_ref(value)) and (wrong := value_problem(spec, value)):
+            yield f"{where}: input {str(name)!r} {quoted(value)}: {wrong}", "give a value of its type"
+    for name, spec in called.input.items():
+        if name not in step.with_ and spec.required and spec.default is None:
+            yield f"{where}: input {name!r} is required", f"add {name}: ... under 'with:'"

@@ -746,3 +746,33 @@ def test_conditions_and_for_each_refuse_values_that_are_neither(step: str, messa
 def test_a_character_yaml_refuses_is_located_where_it_is() -> None:
     (problem,) = problems_of('name: t\nsteps:\n  - core.log: "a\x00b"\n')
     assert problem.startswith("3:17: invalid YAML: the character '\\x00'")
+
+
+def test_a_calls_with_is_checked_against_the_called_workflows_input(project: Project) -> None:
+    write(
+        project.workflows_dir / "sub.yaml",
+        "name: sub\ninput:\n  n: {type: integer}\n  note: {type: string, required: false}\nsteps: []\n",
+    )
+    path = write(
+        project.workflows_dir / "main.yaml",
+        """
+        name: main
+        steps:
+          - call: sub
+            with: {n: abc, nte: x}
+          - call: sub
+          - call: sub
+            with: {n: "{{ 1 + 1 }}", note: fine}
+    """,
+    )
+    found = [(p.line, p.message, p.hint) for p in project.check_references(project.load(path))]
+    assert found == [
+        (
+            3,
+            "call 'sub': input 'n' 'abc': Input should be a valid integer, "
+            "unable to parse string as an integer",
+            "give a value of its type",
+        ),
+        (3, "call 'sub': sub has no input 'nte'", "did you mean 'note'?"),
+        (5, "call 'sub': input 'n' is required", "add n: ... under 'with:'"),
+    ]
