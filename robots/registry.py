@@ -30,9 +30,10 @@ _ACTION_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 
 class ActionParams(BaseModel):
-    """Base of every action's parameters: immutable, unknown keys refused."""
+    """Base of every action's parameters: immutable, unknown keys refused. A text parameter
+    takes a number as its text (``core.log: "{{ count }}"`` where count is 5)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, coerce_numbers_to_str=True)
 
 
 class NoParams(ActionParams):

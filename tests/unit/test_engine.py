@@ -760,3 +760,15 @@ def test_a_boolean_answer_is_a_yes_or_a_no_and_nothing_else() -> None:
     assert check_answer(form, {"ok": True}) == {"ok": True}
     with pytest.raises(DataError, match="ok: expected boolean, got 'maybe'"):
         check_answer(form, {"ok": "maybe"})
+
+
+def test_a_text_parameter_takes_a_number_as_its_text() -> None:
+    record = run(
+        steps_workflow("""
+        - set: {count: 5}
+        - core.log: "{{ count }}"
+          as: said
+    """)
+    )
+    assert record.status == "done", record.error
+    assert record.steps[-1].outputs == "5"
