@@ -25,6 +25,7 @@ and every step may carry ``id``, ``name``, ``when``, ``retry``, ``timeout`` and 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Annotated, Any, Literal, Union
@@ -239,6 +240,7 @@ class InputField(Frozen):
         return value
 
 
+@functools.lru_cache(maxsize=256)  # read after every web.goto of a system with logged_out_url
 def url_pattern(text: str) -> re.Pattern[str]:
     """A URL pattern as workflows write it: a glob (``**`` any characters, ``*`` any but
     ``/``, the rest literal, matched against the whole URL) or ``re:`` and a regular

@@ -139,29 +139,28 @@ class Project:
                     hint = suggest(step.call, set(files)) or f"workflows live in {self.workflows_dir}"
                     message = f"call target {step.call!r} is not a workflow of this project"
                     problems.append(at(step, message, hint))
-                elif why := self._why_not_loading(files[step.call]):
-                    problems.append(at(step, f"call target {step.call!r} does not load: {why}", _FIX_IT))
+                elif isinstance(called := self._load_or_why(files[step.call]), str):
+                    problems.append(at(step, f"call target {step.call!r} does not load: {called}", _FIX_IT))
                 else:
-                    problems += [at(step, m, h) for m, h in _input_problems(step, self.workflow(step.call))]
+                    problems += [at(step, m, h) for m, h in _input_problems(step, called)]
         for name, spec in workflow.systems.items():
             where = spec.login_location
             if spec.login and spec.login not in files:
                 hint = suggest(spec.login, set(files)) or "name a workflow that logs in"
                 message = f"system {name!r}: login workflow {spec.login!r} not found"
                 problems.append(at(where, message, hint))
-            elif spec.login and (why := self._why_not_loading(files[spec.login])):
+            elif spec.login and isinstance(why := self._load_or_why(files[spec.login]), str):
                 message = f"system {name!r}: login workflow {spec.login!r} does not load: {why}"
                 problems.append(at(where, message, _FIX_IT))
         problems += self._cycles(workflow, files)
         return problems
 
-    def _why_not_loading(self, path: Path) -> str | None:
-        """Why the workflow file at ``path`` does not load (its first problem), or None."""
+    def _load_or_why(self, path: Path) -> Workflow | str:
+        """The workflow file at ``path`` loaded, or why it does not load (its first problem)."""
         try:
-            self.load(path)
+            return self.load(path)
         except DefinitionError as error:
             return str(error.problems[0]) if error.problems else str(error)
-        return None
 
     def _cycles(self, workflow: Workflow, files: dict[str, Path]) -> list[Problem]:
         problems: list[Problem] = []
