@@ -67,6 +67,8 @@ class WebSession:
     context: Any
     page: Any = None
     frame: Any = None  # a FrameLocator set by web.frame, or None for the page itself
+    frame_path: tuple[str, ...] = ()  # the CSS selectors of the iframes leading to ``frame``
+    frame_pending: bool = False  # ``frame`` was chosen and not yet found (web.frame does not wait)
     dialog_policy: str = "accept"
     dialog_prompt: str | None = None
     dialogs: list[str] = field(default_factory=list)
@@ -97,7 +99,7 @@ class WebSession:
         self.page = self.context.new_page()
         self.page.set_default_timeout(default_timeout() * 1000)
         self.page.on("dialog", self._on_dialog)
-        self.frame = None
+        self.leave_frame()
         self.dialog_policy, self.dialog_prompt, self.dialogs = "accept", None, []
         self.stale = False
 
@@ -120,18 +122,32 @@ class WebSession:
                 with contextlib.suppress(Exception):
                     other.close()
         self.page.locator(":root").count()
-        self.frame = None
+        self.leave_frame()
         self.dialog_policy, self.dialog_prompt, self.dialogs = "accept", None, []
         self.stale = True
+
+    def enter_frame(self, css: str) -> None:
+        """Work inside the iframe ``css`` (of the current frame) from now on."""
+        self.frame = (self.frame if self.frame is not None else self.page).frame_locator(css)
+        self.frame_path = (*self.frame_path, css)
+        self.frame_pending = True
+
+    def leave_frame(self) -> None:
+        """Work on the page itself again."""
+        self.frame, self.frame_path, self.frame_pending = None, (), False
 
     def begin_trace(self, title: str) -> None:
         """Start a trace of its own for the case: actions, network, console (and DOM snapshots
         when asked for). No screencast: it slowed every navigation by a third in the robot
         benchmark; a failure's screenshot and page HTML are saved apart.
 
-        A whole trace per case, not a chunk of one long trace: Playwright keeps a running
-        trace's state until it stops, and over a kept context's cases that grew the driver by
-        about 50 MB (robot benchmark). Starting and stopping costs about 2 ms more per case.
+        A whole trace per case, not a chunk of one long trace (which would save two round
+        trips, about 3 ms): for a browser context Playwright keeps one network log from the
+        trace's start and puts all of it, bodies included, into every chunk it saves, and it
+        keeps recording requests between chunks. A failed case's trace would then hold the
+        requests of the cases before it (other customers' data) and of a login in between.
+        A running trace's state also grew the driver by about 50 MB over a kept context's
+        cases (robot benchmark).
         """
         with contextlib.suppress(Exception):  # a trace that cannot be stopped is gone anyway
             self.end_trace()
@@ -332,7 +348,7 @@ class WebSessions(SystemSessions):
             if session.tracing:
                 session.begin_trace(f"case {case_id}")
         session.relogin = login
-        session.frame = None
+        session.leave_frame()
         yield session
 
     @staticmethod

@@ -168,18 +168,52 @@ def _what_page_has(session: WebSession, target: Target) -> str:
         "any": "elements",
     }
     try:
-        frame_scope = session.page.main_frame
-        if target.frame:
-            handle = session.page.query_selector(target.frame)
-            frame_scope = handle.content_frame() if handle else frame_scope
-        elif session.frame is not None:
-            frames = [f for f in session.page.frames if f != session.page.main_frame]
-            frame_scope = frames[0] if frames else frame_scope
+        frame_scope = _frame_of(session, _frame_path(session, target))
+        if isinstance(frame_scope, str):
+            return ""  # an iframe on the way is missing: _missing_frame says so
         found = frame_scope.evaluate(_INVENTORY_SCRIPT, kind)
     except Exception:
         return ""
     shown = ", ".join(repr(item[:60]) for item in found) if found else "none"
     return f"; the page has these {names[kind]}: {shown}"
+
+
+def _frame_path(session: WebSession, target: Target | None) -> tuple[str, ...]:
+    """The iframes (CSS selectors, outermost first) a step's locator searches inside."""
+    if target is not None and target.frame:
+        return (*session.frame_path, target.frame)
+    return session.frame_path
+
+
+def _frame_of(session: WebSession, path: tuple[str, ...]) -> Any:
+    """The frame at the end of ``path``, or the selector of the first iframe that is not there."""
+    frame = session.page.main_frame
+    for css in path:
+        handle = frame.query_selector(css)
+        inner = handle.content_frame() if handle is not None else None
+        if inner is None:
+            return css
+        frame = inner
+    return frame
+
+
+def _missing_frame(session: WebSession, target: Target | None) -> str | None:
+    """Why nothing was found, when it is that an iframe on the way is missing (else None).
+
+    ``web.frame`` does not wait for its iframe (that would cost a round trip to the browser
+    per use): the next step's locator waits for it, and only when that fails is it looked at.
+    """
+    path = _frame_path(session, target)
+    if not path:
+        return None
+    try:
+        missing = _frame_of(session, path)
+        if not isinstance(missing, str):
+            return None
+        frames = [f.name or f.url for f in session.page.frames[1:]]
+        return f"no iframe {missing!r} on {session.page.url}; frames on the page: {frames or 'none'}"
+    except Exception:
+        return None
 
 
 def _explain(session: WebSession, target: Target, error: Exception, doing: str) -> SystemException:
@@ -198,6 +232,9 @@ def _explain(session: WebSession, target: Target, error: Exception, doing: str) 
             "a fuller name, 'within', or choose one with nth"
         )
     if "Timeout" in type(error).__name__ or "Timeout" in text:
+        missing = _missing_frame(session, target)
+        if missing:
+            return SystemException(f"{doing}: {missing}")
         inventory = _what_page_has(session, target)
         return SystemException(f"{doing}: no element {target.describe()}{url} within the timeout{inventory}")
     return SystemException(f"{doing}: {text}{url}")
@@ -213,6 +250,7 @@ def _element(ctx: ActionContext, target: Target, doing: str, *, state: str = "vi
         if "strict mode violation" in str(error):
             raise _ambiguous(locator, target, doing) from None
         raise _explain(session, target, error, doing) from None
+    session.frame_pending = False  # found inside the frame, so the frame is there
     return locator
 
 
@@ -225,13 +263,34 @@ def _act(ctx: ActionContext, target: Target, doing: str, operation: Any) -> Any:
     session = _session(ctx)
     locator = _locator(session, target)
     try:
-        return operation(locator, _timeout_ms(ctx, target.timeout))
+        result = operation(locator, _timeout_ms(ctx, target.timeout))
     except SystemException:
         raise
     except Exception as error:
         if "strict mode violation" in str(error):
             raise _ambiguous(locator, target, doing) from None
         raise _explain(session, target, error, doing) from None
+    session.frame_pending = False  # the element was found inside the frame
+    return result
+
+
+def _frame_ready(ctx: ActionContext, session: WebSession) -> None:
+    """Wait for the iframe ``web.frame`` chose, before a step that would not wait for it.
+
+    Steps that act on or read an element wait for it, and so for its iframe. A count, a
+    check that something is hidden or gone, or an expectation would instead see nothing in
+    an iframe that has not loaded yet, and pass or count 0 wrongly.
+    """
+    if not session.frame_pending:
+        return
+    scope = session.page
+    for css in session.frame_path:
+        try:
+            scope.locator(css).first.wait_for(timeout=_timeout_ms(ctx, None))
+        except Exception:
+            raise SystemException(_missing_frame(session, None) or f"no iframe {css!r}") from None
+        scope = scope.frame_locator(css)
+    session.frame_pending = False
 
 
 def _ambiguous(locator: Any, target: Target, doing: str) -> SystemException:
@@ -498,6 +557,7 @@ def wait_for(ctx: ActionContext, params: WaitParams) -> None:
             f"{str(error).splitlines()[0]}"
         ) from None
     if params.has_target():
+        _frame_ready(ctx, session)
         locator = _locator(session, params)
         try:
             locator.first.wait_for(state=params.state, timeout=timeout)
@@ -537,6 +597,7 @@ def expect(ctx: ActionContext, params: ExpectParams) -> None:
     from playwright.sync_api import expect as playwright_expect
 
     session = _session(ctx)
+    _frame_ready(ctx, session)
     timeout = _timeout_ms(ctx, params.timeout)
     try:
         if params.url is not None:
@@ -622,6 +683,7 @@ def read(ctx: ActionContext, params: ReadParams) -> Any:
     session = _session(ctx)
     doing = f"read {params.what} of {params.describe()}"
     if params.what in ("texts", "count"):
+        _frame_ready(ctx, session)
         locator = _locator(session, params)
         try:
             if params.what == "count":
@@ -802,22 +864,18 @@ class FrameParams(ActionParams):
 def frame(ctx: ActionContext, params: FrameParams) -> None:
     """Work inside an iframe for the following steps of this ``in`` block (``main: true`` leaves it).
 
+    The iframe is not waited for here: the next step waits for its element inside it, and
+    when that times out because the iframe is missing, the error names the iframe and the
+    frames the page has. Several ``web.frame`` steps in a row go into nested iframes.
+
     Example: ``- web.frame: "iframe[title='Edit address']"``
     """
     session = _session(ctx)
     if params.main:
-        session.frame = None
+        session.leave_frame()
         return
     assert params.css is not None
-    try:
-        session.page.locator(params.css).first.wait_for(timeout=_timeout_ms(ctx, None))
-    except Exception:
-        frames = [f.name or f.url for f in session.page.frames[1:]]
-        raise SystemException(
-            f"no iframe {params.css!r} on {session.page.url}; frames on the page: {frames or 'none'}"
-        ) from None
-    base = session.frame if session.frame is not None else session.page
-    session.frame = base.frame_locator(params.css)
+    session.enter_frame(params.css)
 
 
 class DialogParams(ActionParams):
@@ -877,7 +935,7 @@ def tab(ctx: ActionContext, params: TabParams) -> str:
     if params.close_current and target is not current:
         current.close()
     session.page = target
-    session.frame = None
+    session.leave_frame()
     target.wait_for_load_state("domcontentloaded")
     return str(target.url)
 

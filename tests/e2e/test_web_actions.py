@@ -169,14 +169,55 @@ def test_iframe_work(site: str, project: Project, sessions: WebSessions) -> None
     assert record.status == "done", record.error
 
 
+@pytest.mark.parametrize(
+    ("step", "fails_at"),
+    [
+        ("web.fill: {label: Postal code, value: '10115'}", "fill label='Postal code'"),  # waits itself
+        ("web.read: {label: Postal code, what: count}", ""),  # would count 0 in no frame
+        ("web.expect: {label: Postal code, visible: false}", ""),  # would pass in no frame
+        ("web.wait_for: {label: Postal code, state: detached}", ""),
+    ],
+)
 def test_a_missing_iframe_names_the_frames_the_page_has(
-    site: str, project: Project, sessions: WebSessions, monkeypatch: pytest.MonkeyPatch
+    site: str,
+    project: Project,
+    sessions: WebSessions,
+    monkeypatch: pytest.MonkeyPatch,
+    step: str,
+    fails_at: str,
 ) -> None:
+    """web.frame does not wait for its iframe; the step after it fails naming it, whatever it is."""
     monkeypatch.setenv("TANDEM_WEB_TIMEOUT", "0.5")
-    record = run(project, sessions, flow(site, "- web.goto: /form\n- web.frame: \"iframe[title='Edit']\""))
+    steps = f"- web.goto: /form\n- web.frame: \"iframe[title='Edit']\"\n- {step}"
+    record = run(project, sessions, flow(site, steps))
     assert record.status == "failed_system"
+    assert record.error_step == "1.3"
     assert "no iframe \"iframe[title='Edit']\" on " in (record.error or "")
     assert "/frame" in (record.error or "")  # the page's one frame, by its URL
+    assert fails_at in (record.error or "")
+
+
+def test_nested_iframes_and_a_frame_that_loads_late(
+    site: str, project: Project, sessions: WebSessions
+) -> None:
+    """A count right after web.frame waits for the iframe to be there (it comes after 300 ms)."""
+    record = run(
+        project,
+        sessions,
+        flow(
+            site,
+            """
+        - web.goto: /late-frame
+        - web.frame: "iframe[title='Outer']"
+        - web.frame: "iframe[title='Edit address']"
+        - web.read: {label: Postal code, what: count}
+          as: fields
+        - output: {fields: "{{ fields }}"}
+    """,
+        ),
+    )
+    assert record.status == "done", record.error
+    assert record.outputs["fields"] == 1
 
 
 def test_new_tab_download_and_upload(

@@ -43,6 +43,19 @@ def frame() -> str:
     return """<html><body><label for="z">Postal code</label><input id="z"><button onclick="document.getElementById('r').innerText='Frame saved '+document.getElementById('z').value">Save in frame</button><p id="r"></p></body></html>"""
 
 
+@app.get("/late-frame", response_class=HTMLResponse)
+def late_frame() -> str:
+    """An iframe added 300 ms after the page loaded, holding the form's iframe (nested)."""
+    return """<html><body><h1>Loading</h1><script>setTimeout(() => {
+const outer = document.createElement('iframe'); outer.title = 'Outer'; outer.src = '/outer';
+document.body.appendChild(outer); }, 300);</script></body></html>"""
+
+
+@app.get("/outer", response_class=HTMLResponse)
+def outer() -> str:
+    return """<html><body><p>Outer</p><iframe title="Edit address" src="/frame"></iframe></body></html>"""
+
+
 @app.get("/popup", response_class=HTMLResponse)
 def popup() -> str:
     return "<html><head><title>Details</title></head><body><h1>Details page</h1></body></html>"
