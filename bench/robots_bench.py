@@ -33,6 +33,7 @@ import math
 import multiprocessing
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -270,6 +271,26 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+def ratio_interval(
+    numerator: list[float], denominator: list[float], *, resamples: int = 2000, seed: int = 1
+) -> tuple[float, float]:
+    """A 95 % bootstrap interval of ``median(numerator) / median(denominator)``.
+
+    Each side is resampled with replacement (the variants' cases are independent runs), so
+    the interval shows how far the ratio could move with another draw of the same number of
+    cases on the same machine: what one run can and cannot tell apart. NaN without values.
+    """
+    if not numerator or not denominator:
+        return math.nan, math.nan
+    draw = random.Random(seed).choices
+    ratios = sorted(
+        statistics.median(draw(numerator, k=len(numerator)))
+        / statistics.median(draw(denominator, k=len(denominator)))
+        for _ in range(resamples)
+    )
+    return percentile(ratios, 0.025), percentile(ratios, 0.975)
+
+
 def times(run: VariantRun, kind: str | None = None) -> list[float]:
     """Wall times of the counted, successful cases of a run (of one kind)."""
     return [
@@ -307,13 +328,17 @@ def summarize(runs: dict[str, VariantRun], memory_warmup: int, memory_window: in
             "clean_page_ms": _spread(run.extras.get("clean_page_ms", [])),
             "trace": run.extras.get("trace"),
         }
-    summary: dict[str, Any] = {"variants": variants, "ratios": {}}
+    summary: dict[str, Any] = {"variants": variants, "ratios": {}, "intervals": {}}
     tandem = variants.get("tandem")
     if tandem:
         for other in ("tuned", "naive", "robotframework", "tandem-browser-per-case"):
             if other in variants:
                 summary["ratios"][other] = {
                     kind: tandem["kinds"][kind]["median_ms"] / variants[other]["kinds"][kind]["median_ms"]
+                    for kind in KINDS
+                }
+                summary["intervals"][other] = {
+                    kind: ratio_interval(times(runs["tandem"], kind), times(runs[other], kind))
                     for kind in KINDS
                 }
         untraced = variants.get("tandem-untraced")
@@ -461,7 +486,11 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
             continue
         values = ratios[other]
         met = all(not math.isnan(v) and v <= limit for v in values.values())
-        shown = ", ".join(f"{kind} {v:.2f}x" for kind, v in values.items())
+        intervals = summary.get("intervals", {}).get(other, {})
+        shown = ", ".join(
+            f"{kind} {v:.2f}x" + (" ({:.2f}-{:.2f})".format(*intervals[kind]) if kind in intervals else "")
+            for kind, v in values.items()
+        )
         goals.append((f"Tandem vs {other}: {goal}", f"Tandem/{other} median: {shown}", _verdict(met)))
     if "tandem-browser-per-case" in ratios:
         shown = ", ".join(f"{k} {1 / v:.2f}x" for k, v in ratios["tandem-browser-per-case"].items())
@@ -523,6 +552,13 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
         )
     )
     lines += ["", *table(("goal", "measured", "verdict"), goals)]
+    if any(summary.get("intervals", {}).get(other) for other in GOALS):
+        lines += [
+            "",
+            "In brackets: the 95 % bootstrap interval of each ratio (the cases of both variants "
+            "resampled): how far this run's ratio could move with another draw of as many cases. "
+            "The verdict is on the medians themselves.",
+        ]
     failures = [
         f"{name}: {'; '.join(d['first_errors'])}" for name, d in variants.items() if d["first_errors"]
     ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import math
+import random
 from pathlib import Path
 
 import pytest
@@ -165,3 +167,19 @@ def test_hand_written_notes_at_the_end_of_a_section_outlive_a_new_run(tmp_path: 
     assert (
         read_section(docs, "queue-bench") == "## Results\n\nnew numbers\n\n<!-- queue-bench-notes -->\nWhy.\n"
     )
+
+
+def test_a_ratio_interval_holds_the_ratio_and_tells_a_real_difference_from_noise() -> None:
+    from bench import robots_bench
+
+    noise = random.Random(7)
+    same_a = [1000 + noise.gauss(0, 60) for _ in range(30)]
+    same_b = [1000 + noise.gauss(0, 60) for _ in range(30)]
+    low, high = robots_bench.ratio_interval(same_a, same_b)
+    assert low < 1 < high  # the same app twice: the interval spans no difference
+    assert high - low < 0.15
+    slower = [ms * 1.2 for ms in same_a]
+    low, high = robots_bench.ratio_interval(slower, same_b)
+    assert 1.0 < low < 1.2 < high  # 20 % slower: seen, and the interval holds it
+    assert robots_bench.ratio_interval(slower, same_b) == (low, high)  # the same run, the same report
+    assert all(math.isnan(v) for v in robots_bench.ratio_interval([], same_b))
