@@ -183,3 +183,47 @@ def test_a_ratio_interval_holds_the_ratio_and_tells_a_real_difference_from_noise
     assert 1.0 < low < 1.2 < high  # 20 % slower: seen, and the interval holds it
     assert robots_bench.ratio_interval(slower, same_b) == (low, high)  # the same run, the same report
     assert all(math.isnan(v) for v in robots_bench.ratio_interval([], same_b))
+
+
+_INFO: dict[str, object] = {
+    **dict.fromkeys(("command", "date", "cpus", "cpu", "memory", "os", "python", "chromium"), "x"),
+    **dict.fromkeys(("playwright", "robotframework", "rpaframework", "load_start", "load_end"), "x"),
+    **dict.fromkeys(("wall_s", "counted", "warmup", "batch", "tandem_cases"), 0),
+    "effects": "all present",
+}
+
+
+def test_deliveries_are_compared_per_supplier_not_as_one_mix() -> None:
+    """Two humps (550 and 900 ms): the mix's median jumps between them, each supplier's does not."""
+    from bench import robots_bench
+
+    def variant(name: str, nordlog: float, suedexpress: float) -> robots_bench.VariantRun:
+        run = robots_bench.VariantRun(name, conn=None, process=None)  # type: ignore[arg-type]
+        cases = [
+            {"seq": i, "kind": "delivery", "supplier": ("nordlog", "suedexpress")[i % 2]} for i in range(20)
+        ]
+        run.results = [
+            {
+                "seq": case["seq"],
+                "kind": "delivery",
+                "group": robots_bench.group_of(case),
+                "ms": (nordlog if case["supplier"] == "nordlog" else suedexpress) + case["seq"],
+                "error": None,
+                "mem": 1.0,
+            }
+            for case in cases
+        ]
+        run.counted = {case["seq"] for case in cases}
+        return run
+
+    summary = robots_bench.summarize(
+        {"tandem": variant("tandem", 560, 910), "tuned": variant("tuned", 550, 900)},
+        memory_warmup=3,
+        memory_window=robots_bench.MEMORY_WINDOW,
+    )
+    ratios = summary["ratios"]["tuned"]
+    assert 1.0 < ratios["nordlog"] < 1.03 and 1.0 < ratios["suedexpress"] < 1.02
+    assert math.isnan(ratios["address"])  # no address change in this run: no ratio, no crash
+    assert summary["variants"]["tandem"]["groups"]["nordlog"]["n"] == 10
+    text = robots_bench.report(summary, _INFO)
+    assert "delivery NordLogistik 1.02x" in text and "delivery Sued Express 1.01x" in text
