@@ -16,7 +16,9 @@ postal code) go through six variants, each a robot in its own worker process
    (evidence for a failure): no goal, it shows what the trace costs.
 
 The machine is shared, so the variants are interleaved: every round each variant runs one
-small batch of fresh cases (the order rotating per round), and the report gives ratios. It
+small batch of fresh cases (the order rotating per round), and the report gives ratios of
+medians, each with a 95 % bootstrap interval, per group of cases of one shape (address
+changes; deliveries at each supplier, which differ by half). It
 measures per-case wall time (median, p95), the time of a new browser context, the robot's
 memory (process tree PSS) over many consecutive Tandem cases, orphan browser processes,
 and checks in the apps' audit logs that every case really changed or booked what it said.
@@ -58,8 +60,8 @@ from robots.web import RECYCLE_AFTER
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "robots-bench"
 KINDS = ("address", "delivery")
-# Cases are compared in groups of one shape each: a delivery takes about 550 ms at one
-# supplier and 900 ms at the other, and the median of that mix falls between the two
+# Cases are compared in groups of one shape each: a delivery takes about 500 ms at one
+# supplier and 800 ms at the other, and the median of that mix falls between the two
 # humps, where a case more or less of either moves it by a third (one run's bootstrap
 # interval for Tandem/tuned on deliveries was 0.71-1.59x). Per supplier, it is one hump.
 GROUPS = {
