@@ -40,8 +40,46 @@ def _normalize(value: Any) -> str:
     return " ".join(str(value).split()).casefold()
 
 
+MAX_REPEAT = 1_000_000
+"""The most characters or items ``text * n`` may make in an expression."""
+MAX_POWER_BITS = 100_000
+"""The largest whole number (in bits, about 30,000 digits) ``a ** b`` may make."""
+
+
+class _TooLarge(Exception):
+    """An operation in an expression would make a value too large to be sensible."""
+
+
+def _power_bits(base: int, exponent: int) -> int:
+    """About how many bits ``base ** exponent`` has (0 for the powers that stay small)."""
+    if exponent <= 0 or abs(base) <= 1:
+        return 0
+    return (abs(base).bit_length() - 1 or 1) * exponent
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox, with ``*`` and ``**`` bounded: ``{{ 'x' * 10**10 }}`` or
+    ``{{ 9 ** 9 ** 9 }}`` would otherwise hold a run (and its robot) for minutes and fill
+    its memory, where Jinja's sandbox already bounds ``range``."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                repeated = isinstance(sequence, str | list | tuple) and isinstance(times, int)
+                if repeated and len(sequence) * times > MAX_REPEAT:
+                    raise _TooLarge(
+                        f"repeating a {type(sequence).__name__} of length {len(sequence)} "
+                        f"{times} times would make more than {MAX_REPEAT:,} items"
+                    )
+        elif isinstance(left, int) and isinstance(right, int) and _power_bits(left, right) > MAX_POWER_BITS:
+            raise _TooLarge(f"{left} ** {right} would be a number of over {MAX_POWER_BITS:,} bits")
+        return super().call_binop(context, operator, left, right)
+
+
 def _make_environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.filters["digits"] = _digits
     env.filters["normalize"] = _normalize
     env.globals["now"] = datetime.now
@@ -213,6 +251,8 @@ def render_text(text: str, scope: Mapping[str, Any], *, where: str = "") -> Any:
         raise ExpressionError(f"{where}: bad expression syntax: {error.message} in {text!r}") from None
     except ExpressionError:
         raise
+    except _TooLarge as error:
+        raise ExpressionError(f"{where + ': ' if where else ''}{error}, in {text!r}") from None
     except Exception as error:  # a filter or function failed: keep the type and message
         place = f"{where}: " if where else ""
         raise ExpressionError(f"{place}{type(error).__name__}: {error} while evaluating {text!r}") from error

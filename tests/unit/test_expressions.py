@@ -54,6 +54,30 @@ def test_the_sandbox_refuses_python_internals() -> None:
         expressions.render("{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{{ 'x' * 10**10 }}", r"step 3: repeating a str of length 1 10000000000 times would make more"),
+        ("{{ 10**10 * 'ab' }}", "repeating a str of length 2"),
+        ("n: {{ [0] * 2000000 }}", "repeating a list of length 1 2000000 times"),
+        ("{{ 9 ** 99999999 }}", r"step 3: 9 \*\* 99999999 would be a number of over 100,000 bits"),
+    ],
+)
+def test_an_expression_cannot_make_a_value_that_would_hold_the_robot(text: str, message: str) -> None:
+    """These took minutes and gigabytes (a hung run, then a robot out of memory); now they are errors."""
+    with pytest.raises(ExpressionError, match=message):
+        expressions.render(text, {}, where="step 3")
+    assert expressions.syntax_problem(text) is None  # and loading them does not compute them either
+
+
+def test_repetition_and_powers_of_sensible_size_still_work() -> None:
+    assert expressions.render("{{ '-' * 40 }}", {}) == "-" * 40
+    assert expressions.render("{{ 3 * [0] }}", {}) == [0, 0, 0]
+    assert expressions.render("{{ 2 ** 64 }}", {}) == 2**64
+    assert expressions.render("{{ 1 ** 10**9 }} {{ 2 ** -1 }} {{ 2.5 * 2 }}", {}) == "1 0.5 5.0"
+    assert expressions.render("{{ n * m }}", {"n": 6, "m": 7}) == 42
+
+
 def test_syntax_problems_are_found_without_running() -> None:
     assert expressions.syntax_problem("{{ a | }}") is not None
     assert expressions.syntax_problem("{{ a + 1 }}") is None
