@@ -53,7 +53,17 @@ def _parse_pairs(pairs: list[str], what: str) -> dict[str, Any]:
             errors.print(f"[red]{what} {pair!r} must look like key=value[/red]")
             raise typer.Exit(2)
         key, value = pair.split("=", 1)
-        values[key.strip()] = value
+        key = key.strip()
+        if not key:
+            errors.print(f"[red]{what} {pair!r} has no name before '=': write key=value[/red]")
+            raise typer.Exit(2)
+        if key in values:
+            errors.print(
+                f"[red]{what} {key} is given twice ({values[key]!r} and {value!r}): give it once[/red]",
+                highlight=False,
+            )
+            raise typer.Exit(2)
+        values[key] = value
     return values
 
 

@@ -30,7 +30,15 @@ import math
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from robots import expressions
 from robots.errors import quoted
@@ -238,6 +246,14 @@ class InputField(Frozen):
             except (re.error, OverflowError, RecursionError) as error:  # a{99999999999}, deep nesting
                 raise ValueError(f"not a valid regular expression: {error}") from None
         return value
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> InputField:
+        for low, high in (("minimum", "maximum"), ("min_length", "max_length")):
+            least, most = getattr(self, low), getattr(self, high)
+            if least is not None and most is not None and least > most:
+                raise ValueError(f"{low} {least:g} is above {high} {most:g}: no value could fit")
+        return self
 
 
 @functools.lru_cache(maxsize=256)  # read after every web.goto of a system with logged_out_url

@@ -100,6 +100,19 @@ def test_bad_input_is_refused_with_every_reason() -> None:
         assert reason in result.stdout
 
 
+def test_an_input_given_twice_or_without_a_name_is_refused(tmp_path: Path) -> None:
+    result = cli("run", "hello", "-i", "name=Ada", "-i", "name=Grace")
+    assert result.returncode == 2
+    assert "--input name is given twice ('Ada' and 'Grace'): give it once" in " ".join(result.stderr.split())
+    assert "Hello" not in result.stdout
+    result = cli("run", "hello", "-i", "=Ada")
+    assert result.returncode == 2 and "has no name before '='" in result.stderr
+    # A pair may still override what an input file says: that is what the two are for.
+    case = write(tmp_path / "case.json", '{"name": "Grace", "times": 1}')
+    result = cli("run", "hello", "--input-file", str(case), "-i", "name=Ada")
+    assert result.returncode == 0 and '"greeting": "Hello Ada"' in result.stdout
+
+
 def test_an_unknown_workflow_suggests_the_closest() -> None:
     result = cli("run", "helo")
     assert result.returncode == 2

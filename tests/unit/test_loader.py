@@ -729,6 +729,20 @@ steps: []
     assert [p.split(": the default")[0] for p in found] == ["3:22: input 'n'", "5:45: input 'code'"]
 
 
+def test_input_bounds_that_no_value_could_fit_are_a_problem() -> None:
+    found = problems_of("""name: t
+input:
+  n: {type: integer, minimum: 10, maximum: 5}
+  s: {type: string, min_length: 4, max_length: 2}
+  x: {type: number, minimum: 1.5, maximum: 1.5}
+steps: []
+""")
+    assert [p.split(", got")[0] for p in found] == [
+        "3:3: input field 'n': minimum 10 is above maximum 5: no value could fit",
+        "4:3: input field 's': min_length 4 is above max_length 2: no value could fit",
+    ]
+
+
 @pytest.mark.parametrize(
     ("step", "message"),
     [
