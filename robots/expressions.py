@@ -27,7 +27,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from robots.errors import ExpressionError
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<body>.*)\}\}\s*$", re.DOTALL)
-_ENV_REF = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+# ${NAME}, ${NAME:-default}, and a default that is itself a reference: ${NAME:-${OTHER:-x}}.
+_ENV_REF = re.compile(
+    r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"(?::-(?P<default>(?:\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^{}]*)?\}|[^}])*))?\}"
+)
 
 
 def _digits(value: Any) -> str:
@@ -215,7 +219,7 @@ def resolve_env(text: str, *, where: str = "", environ: Mapping[str, str] | None
         if name in source:
             return source[name]
         if match.group("default") is not None:
-            return match.group("default")
+            return resolve_env(match.group("default"), where=where, environ=source)
         place = f" (in {where})" if where else ""
         raise ExpressionError(
             f"environment variable {name} is not set{place}; "

@@ -31,6 +31,17 @@ def test_env_references_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert expressions.render("cost: $$5", {}) == "cost: $5"
 
 
+def test_a_default_may_be_another_env_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMO_URL", "http://demo")
+    monkeypatch.delenv("CRM_URL_X", raising=False)
+    monkeypatch.delenv("OTHER_X", raising=False)
+    assert expressions.render("${CRM_URL_X:-${DEMO_URL}}/x", {}) == "http://demo/x"
+    assert expressions.render("${CRM_URL_X:-${OTHER_X:-http://local}}", {}) == "http://local"
+    assert expressions.env_ref_problem("${CRM_URL_X:-${DEMO_URL}}") is None
+    with pytest.raises(ExpressionError, match="OTHER_X is not set"):
+        expressions.render("${CRM_URL_X:-${OTHER_X}}", {}, where="system crm")
+
+
 def test_a_missing_env_variable_says_which_and_how_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOPE_URL", raising=False)
     with pytest.raises(ExpressionError, match=r"NOPE_URL is not set \(in system crm\).*:-value"):
