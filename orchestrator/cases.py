@@ -41,6 +41,7 @@ from orchestrator.tables import (
 from orchestrator.tasks import TaskStore
 from robots.errors import DefinitionError, HumanTaskRequest
 from robots.inputs import InputError, validate_input
+from robots.model import not_a_process
 from robots.records import RunRecord, RunState, StepRecord
 
 DEFAULT_LEASE_SECONDS = 60.0
@@ -81,6 +82,9 @@ class CaseStore(TaskStore):
             flow = self.project.workflow(workflow)
         except DefinitionError as error:
             raise UnknownWorkflow(workflow, "; ".join(p.hint or p.message for p in error.problems)) from None
+        routine = not_a_process(flow)
+        if routine:
+            raise PayloadInvalid(workflow, [("workflow", routine)])
         if not reference or len(reference) > 200:
             raise PayloadInvalid(workflow, [("reference", "required, 1 to 200 characters")])
         for name, moment in (("deadline", deadline), ("not_before", not_before)):

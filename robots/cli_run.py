@@ -16,6 +16,7 @@ from robots.engine import Engine, RunListener
 from robots.errors import DefinitionError, HumanTaskRequest, Problem
 from robots.humans import InMemoryHumans
 from robots.inputs import InputError, validate_input
+from robots.model import not_a_process
 from robots.project import Project
 from robots.records import RunRecord, StepRecord
 
@@ -117,6 +118,10 @@ def run_case(
         flow = project.workflow(workflow)
     except DefinitionError as error:
         return _problems(error.problems, console)
+    routine = not_a_process(flow)
+    if routine:
+        console.print(escape(routine), style="red")
+        return 2
     # What `run.py validate` checks beyond the file itself (rule tables, sub-workflows):
     # a workflow that refers to nothing real is refused before it starts, not halfway.
     problems = project.check_references(flow)

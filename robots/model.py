@@ -681,3 +681,14 @@ def walk(steps: tuple[StepBase, ...]) -> list[StepBase]:
         for _, block in child_blocks(step):
             found += walk(block)
     return found
+
+
+def not_a_process(workflow: Workflow) -> str | None:
+    """Why a case cannot start ``workflow`` (a routine that runs inside a system's session), or None."""
+    if workflow.runs_in is None:
+        return None
+    return (
+        f"{workflow.name!r} runs inside a {workflow.runs_in} system's session (runs_in: {workflow.runs_in}): "
+        "it is a login or screen routine that workflows call, not a process a case can start; "
+        "start a workflow that uses it"
+    )

@@ -29,6 +29,12 @@ from tests.conftest import POSTGRES_URL as POSTGRES_URL  # for the suites that n
 from tests.conftest import postgres_schema, write
 
 WORKFLOWS = {
+    "screen_routine.yaml": """
+        name: screen_routine
+        runs_in: web
+        steps:
+          - web.goto: /home
+        """,
     "noop.yaml": """
         name: noop
         input:

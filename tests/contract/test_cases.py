@@ -48,6 +48,16 @@ def test_an_unknown_workflow_is_refused_with_a_hint(orch: Orchestrator) -> None:
     assert raised.value.problems[0][0] == "workflow" and "address_like" in str(raised.value)
 
 
+def test_a_routine_that_runs_inside_a_session_is_no_case(orch: Orchestrator) -> None:
+    with pytest.raises(PayloadInvalid) as raised:
+        orch.create_case("screen_routine", "r-1", {})
+    assert raised.value.problems[0][0] == "workflow"
+    assert "runs inside a web system's session" in str(raised.value) and "nothing was stored" in str(
+        raised.value
+    )
+    assert orch.list_cases() == []
+
+
 def test_list_cases_filters_by_workflow_status_reference_and_channel(orch: Orchestrator) -> None:
     a = new_case(orch, "noop", "ivr-100", channel="ivr")
     b = new_case(orch, "noop", "web-200", channel="webform")

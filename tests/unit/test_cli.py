@@ -113,6 +113,14 @@ def test_an_input_given_twice_or_without_a_name_is_refused(tmp_path: Path) -> No
     assert result.returncode == 0 and '"greeting": "Hello Ada"' in result.stdout
 
 
+def test_a_login_routine_is_not_run_as_a_case() -> None:
+    result = cli("run", "crm_login")
+    assert result.returncode == 2
+    message = " ".join(result.stdout.split())
+    assert "'crm_login' runs inside a web system's session (runs_in: web)" in message
+    assert "start a workflow that uses it" in message
+
+
 def test_an_unknown_workflow_suggests_the_closest() -> None:
     result = cli("run", "helo")
     assert result.returncode == 2
