@@ -138,9 +138,19 @@ def syntax_problem(text: str) -> str | None:
             _compile_expression(expression)
         else:
             _compile_template(text)
+            if "{%" in text and _loads_a_file(text):
+                return (
+                    "{% include %}, {% import %} and {% extends %} read template files, which "
+                    "expressions have none of: write the text here (mail.send has templates of its own)"
+                )
     except TemplateSyntaxError as error:
         return f"bad expression syntax: {error.message}"
     return None
+
+
+def _loads_a_file(text: str) -> bool:
+    parsed = ENVIRONMENT.parse(text)
+    return any(True for _ in parsed.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)))
 
 
 def referenced_names(text: str) -> set[str]:

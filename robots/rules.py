@@ -320,11 +320,17 @@ def cell_problem(cell: Any) -> str | None:
             return expressions.syntax_problem(cell)
         if _IN.match(cell) or _RANGE.match(cell):
             return None
+        operator = re.fullmatch(r"\s*(<=|>=|!=|<|>|=)\s*", cell)
+        if operator:
+            sign = operator.group(1)
+            return f"comparison {cell!r} has nothing after {sign}: write e.g. {sign} 10"
         compare = _COMPARE.match(cell)
         if compare and compare.group(1) in ("<", ">", "<=", ">=") and _number(compare.group(2)) is None:
             return f"comparison {cell!r} needs a number after {compare.group(1)}"
         if re.match(r"^\s*(in|not in)\b", cell):
             return f"a list test is written 'in [a, b]', got {cell!r}"
+        if re.fullmatch(r"\s*-?\d+(\.\d+)?\s*-\s*", cell):
+            return f"{cell!r} looks like a range without its end: write e.g. 10-20, or >= 10"
     return None
 
 

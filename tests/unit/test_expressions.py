@@ -95,6 +95,21 @@ def test_syntax_problems_are_found_without_running() -> None:
     assert expressions.syntax_problem("x {% if a %}y{% endif %}") is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{% include 'letter.html' %}",
+        "x {% import 'm.j2' as m %}{{ m.a }}",
+        "{% from 'm' import a %}",
+        "{% extends 'b' %}",
+    ],
+)
+def test_a_template_that_loads_a_file_is_a_problem_when_loading(text: str) -> None:
+    """These passed validate and failed every case at run time: there are no template files to load."""
+    problem = expressions.syntax_problem(text)
+    assert problem is not None and "read template files, which expressions have none of" in problem
+
+
 def test_filters_and_tests() -> None:
     assert expressions.render("{{ '+49 (30) 12-34' | digits }}", {}) == "49301234"
     assert expressions.render("{{ ' Frankfurt  am Main ' | normalize }}", {}) == "frankfurt am main"

@@ -263,6 +263,35 @@ def test_an_example_that_raises_is_a_located_problem(tmp_path: Path, monkeypatch
     assert problem.message == "example {'n': 1} cannot be evaluated: ValueError: a rule function's bug"
 
 
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("10-", "'10-' looks like a range without its end: write e.g. 10-20, or >= 10"),
+        ("= ", "comparison '= ' has nothing after =: write e.g. = 10"),
+        (">=", "comparison '>=' has nothing after >=: write e.g. >= 10"),
+    ],
+)
+def test_an_unfinished_condition_cell_is_a_problem_not_a_text_to_match(
+    tmp_path: Path, cell: str, message: str
+) -> None:
+    """Such a cell was taken as a literal text to compare with, so the rule never matched."""
+    path = table(
+        tmp_path,
+        f"""
+        name: t
+        inputs: {{n: {{type: number}}}}
+        outputs: {{out: {{type: string}}}}
+        rules:
+          - when: {{n: "{cell}"}}
+            then: {{out: a}}
+    """,
+    )
+    with pytest.raises(DefinitionError) as raised:
+        load_table(path)
+    (problem,) = raised.value.problems
+    assert problem.line == 5 and message in problem.message
+
+
 def test_every_load_problem_is_located(tmp_path: Path) -> None:
     path = table(
         tmp_path,
