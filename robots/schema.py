@@ -159,7 +159,7 @@ def _action_variant(
         defs.setdefault(inner, definition)
     properties = params["properties"]
     for key, value in properties.items():
-        properties[key] = _or_template(value)
+        properties[key] = _or_template(_numbers_as_text(value))
     if "when" not in action.params.model_fields:
         properties["when"] = copy.deepcopy(common["when"])
     params_name = f"params_{action.name.replace('.', '_')}"
@@ -185,6 +185,19 @@ def _action_variant(
         "required": [action.name],
         "additionalProperties": False,
     }
+
+
+def _numbers_as_text(schema: dict[str, Any]) -> dict[str, Any]:
+    """A text parameter's schema that also takes a number, as the loader does (``core.log: 5``).
+
+    Action parameters are read with ``coerce_numbers_to_str``: a number written for a text
+    is its text. Choices (enum, const) stay text only.
+    """
+    if schema.get("type") == "string" and not {"enum", "const"} & set(schema):
+        return {**schema, "type": ["string", "number"]}
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [_numbers_as_text(option) for option in schema["anyOf"]]}
+    return schema
 
 
 def _required(action: ActionDefinition) -> set[str]:

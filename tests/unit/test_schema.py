@@ -83,6 +83,7 @@ SHORT_FORMS = {
     "action name alone in a branch": "- if: 'true'\n  then: [web.screenshot]",
     "empty step lists": "- if: 'true'\n  then:\n  else:\n- steps:\n  on_error:",
     "empty timeout": "- core.log: hi\n  timeout: null",
+    "a number for a text parameter": "- core.log: 5\n- web.fill: {label: Zip, value: 10115}",
 }
 
 
@@ -108,6 +109,7 @@ MISTAKES = {
     "duration that is no duration": "- core.sleep: soon",
     "duration text where seconds are wanted": "- web.click: {label: Save, timeout: 2s}",
     "value outside a parameter's choices": "- core.log: {message: hi, level: loud}",
+    "a number for a parameter's choices": "- core.log: {message: hi, level: 5}",
     "unknown parameter": "- core.log: {message: hi, colour: red}",
     "when where it is not read": "- fail: {message: stop, when: 'true'}",
     "escalate as text": "- escalate: check this",
