@@ -85,14 +85,23 @@ class _Converter:
 
     def _mapping(self, node: MappingNode, path: PathKey) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
+        merged_keys: set[Any] = set()  # keys a '<<' brought in: a key written here overrides them
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 merged = self.convert(value_node, path)
                 sources = merged if isinstance(merged, list) else [merged]
                 for source in sources:
-                    if isinstance(source, dict):
-                        for key, value in source.items():
-                            result.setdefault(key, value)
+                    if not isinstance(source, dict):
+                        self._problem(
+                            value_node,
+                            f"'<<' merges mappings, got {type(source).__name__} {source!r}",
+                            "point it at an anchored mapping (<<: *defaults) or a list of them",
+                        )
+                        continue
+                    for key, value in source.items():
+                        if key not in result:
+                            result[key] = value
+                            merged_keys.add(key)
                 continue
             if not isinstance(key_node, ScalarNode):
                 self._problem(
@@ -104,8 +113,9 @@ class _Converter:
             key = self.convert(key_node, (*path, str(key_node.value)))
             if not isinstance(key, str | int | float | bool) and key is not None:
                 key = str(key)
-            if key in result:
+            if key in result and key not in merged_keys:
                 self._problem(key_node, f"duplicate key {key!r}", "remove one of the two")
+            merged_keys.discard(key)
             result[key] = self.convert(value_node, (*path, key if isinstance(key, int) else str(key)))
             line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
             self.source.positions[(*path, key if isinstance(key, int) else str(key))] = (

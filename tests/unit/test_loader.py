@@ -366,6 +366,24 @@ steps:
     assert "5:5: step id 'a' is used twice | give each step its own id" in found
 
 
+def test_a_merged_mapping_can_be_overridden_and_only_mappings_merge() -> None:
+    """YAML's '<<' brings in an anchored mapping's keys; a key written beside it wins."""
+    text = """name: t
+steps:
+  - &log {core.log: {message: hi, level: info}}
+  - <<: *log
+    core.log: {message: again, level: warning}
+"""
+    assert problems_of(text) == []
+    flow, _ = load_text(text)
+    assert flow is not None and flow.steps[1].params["message"] == "again"
+    found = problems_of("name: t\nsteps:\n  - <<: 5\n    core.log: hi\n")
+    assert found == [
+        "3:9: '<<' merges mappings, got int 5 | "
+        "point it at an anchored mapping (<<: *defaults) or a list of them"
+    ]
+
+
 def test_yaml_level_problems() -> None:
     assert problems_of("name: t\nname: u\nsteps: []\n") == [
         "2:1: duplicate key 'name' | remove one of the two"
