@@ -436,17 +436,20 @@ def _step_templates(step: StepBase) -> Iterator[str]:
             yield text
 
 
-def _template_problems(workflow: Workflow, text: str, defined: set[str]) -> Iterator[tuple[str, str]]:
+def _template_problems(
+    workflow: Workflow, text: str, defined: set[str], written: set[str]
+) -> Iterator[tuple[str, str]]:
     """What is wrong with one template of a step or of ``outputs``, as (message, hint): names
-    nothing sets, and ``input.<name>`` reads of fields an ``input:`` schema does not declare."""
+    nothing sets, and ``input.<name>`` reads of fields an ``input:`` schema does not declare
+    (``written``: the field names under ``input:``, those with a problem of their own too)."""
     for name in sorted(expressions.referenced_names(text) - defined):
         yield (
             f"name {name!r} in {text!r} is not defined anywhere in this workflow",
             suggest(name, defined) or "set it with 'set:' or 'as:' in an earlier step, or use input.",
         )
-    if not workflow.input:
+    if not workflow.input and not written:
         return  # no schema: any field may come with the case
-    declared = set(workflow.input)
+    declared = set(workflow.input) | written
     for name in sorted(expressions.input_fields_read(text) - declared):
         yield (
             f"input field {name!r} in {text!r} is not declared under 'input:'",
@@ -500,8 +503,12 @@ def check_workflow(workflow: Workflow, source: Source | None = None) -> list[Pro
         for path, text in _strings(workflow.outputs, ("outputs",))
         if expressions.is_template(text)
     ]
+    # A field written under input: that did not load has its own problem: its uses are no
+    # second one.
+    positions = source.positions if source is not None else {}
+    written = {str(path[1]) for path in positions if len(path) == 2 and path[0] == "input"}
     for where, text in templates:
-        for message, hint in _template_problems(workflow, text, defined):
+        for message, hint in _template_problems(workflow, text, defined, written):
             report(where, message, hint)
 
     actions = load_actions()

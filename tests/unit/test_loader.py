@@ -761,6 +761,21 @@ steps: []
     ]
 
 
+def test_a_field_that_did_not_load_is_still_declared_for_its_uses() -> None:
+    """Its own problem is the one to report; 'not declared' at every use would mislead."""
+    found = problems_of("""name: t
+input:
+  n: {type: integr}
+steps:
+  - core.log: "{{ input.n }} {{ input.m }}"
+""")
+    assert [p.split(" in ")[0].split(":")[:3] for p in found] == [
+        ["3", "7", " input field 'n' 'type'"],
+        ["5", "5", " input field 'm'"],
+    ]
+    assert found[1].endswith("| declare it under 'input:' (declared: n)")
+
+
 @pytest.mark.parametrize(
     ("step", "message"),
     [
