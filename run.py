@@ -8,7 +8,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,6 +26,14 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``message`` in red on stderr, as written (a path or value with [brackets] is
+    text, not markup), and exit with ``code``."""
+    errors.print(message, style="red", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
 ProjectDir = Annotated[Path, typer.Option("--project", help="Project folder (workflows/, business_rules/).")]
 
 
@@ -42,27 +50,20 @@ def _check_robot_settings() -> None:
     try:
         trace_mode()
     except ValueError as error:
-        errors.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+        _fail(str(error))
 
 
 def _parse_pairs(pairs: list[str], what: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
-            errors.print(f"[red]{what} {pair!r} must look like key=value[/red]")
-            raise typer.Exit(2)
+            _fail(f"{what} {pair!r} must look like key=value")
         key, value = pair.split("=", 1)
         key = key.strip()
         if not key:
-            errors.print(f"[red]{what} {pair!r} has no name before '=': write key=value[/red]")
-            raise typer.Exit(2)
+            _fail(f"{what} {pair!r} has no name before '=': write key=value")
         if key in values:
-            errors.print(
-                f"[red]{what} {key} is given twice ({values[key]!r} and {value!r}): give it once[/red]",
-                highlight=False,
-            )
-            raise typer.Exit(2)
+            _fail(f"{what} {key} is given twice ({values[key]!r} and {value!r}): give it once")
         values[key] = value
     return values
 
@@ -115,12 +116,10 @@ def schema(
             output.write_text(text + "\n", encoding="utf-8")
         except OSError as error:
             reason = "it is a folder" if output.is_dir() else error.strerror or str(error)
-            errors.print(
-                f"[red]cannot write the schema to {output}: {reason}[/red]\n"
-                "    hint: give a file path in a folder that exists, e.g. -o tandem-workflow.schema.json",
-                highlight=False,
+            _fail(
+                f"cannot write the schema to {output}: {reason}\n"
+                "    hint: give a file path in a folder that exists, e.g. -o tandem-workflow.schema.json"
             )
-            raise typer.Exit(2) from None
         errors.print(f"schema written to {output}")
     else:
         sys.stdout.write(text + "\n")
@@ -182,15 +181,12 @@ def run_workflow(
         try:
             loaded = json.loads(input_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
-            errors.print(f"[red]cannot read {input_file}: {error}[/red]", highlight=False)
-            raise typer.Exit(2) from None
+            _fail(f"cannot read {input_file}: {error}")
         if not isinstance(loaded, dict):
-            errors.print(
-                f"[red]{input_file}: the case's input must be a JSON object like "
-                f'{{"name": "value"}}, got {_json_kind(loaded)}[/red]',
-                highlight=False,
+            _fail(
+                f"{input_file}: the case's input must be a JSON object like "
+                f'{{"name": "value"}}, got {_json_kind(loaded)}'
             )
-            raise typer.Exit(2)
         payload.update(loaded)
     payload.update(_parse_pairs(input_pairs or [], "--input"))
     code = run_case(
@@ -222,8 +218,7 @@ def demo_apps(
     try:
         serve(None if free_ports else DEFAULT_PORTS, host=host, data_dir=data_dir)
     except (PortTaken, RuntimeError) as error:
-        errors.print(f"[red]{error}[/red]")
-        raise typer.Exit(1) from None
+        _fail(str(error), 1)
 
 
 @app.command()
@@ -250,8 +245,7 @@ def serve(
     try:
         serve_control_room(host=host, port=port, workers=workers)
     except (OSError, ValueError) as error:
-        errors.print(f"[red]cannot start the control room: {error}[/red]")
-        raise typer.Exit(1) from None
+        _fail(f"cannot start the control room: {error}", 1)
 
 
 token_app = typer.Typer(help="API tokens of channel systems (IVR, webform backend...).", no_args_is_help=True)
@@ -342,8 +336,7 @@ def worker(
             name=name or socket.gethostname(),
         )
     except ValueError as error:
-        errors.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+        _fail(str(error))
     raise typer.Exit(run_worker(settings))
 
 

@@ -107,6 +107,9 @@ def test_an_input_given_twice_or_without_a_name_is_refused(tmp_path: Path) -> No
     assert "Hello" not in result.stdout
     result = cli("run", "hello", "-i", "=Ada")
     assert result.returncode == 2 and "has no name before '='" in result.stderr
+    result = cli("run", "hello", "-i", "[/x]=1", "-i", "[/x]=2")  # text, not console markup
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--input [/x] is given twice" in result.stderr
     # A pair may still override what an input file says: that is what the two are for.
     case = write(tmp_path / "case.json", '{"name": "Grace", "times": 1}')
     result = cli("run", "hello", "--input-file", str(case), "-i", "name=Ada")
