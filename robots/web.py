@@ -142,7 +142,7 @@ class WebSession:
         benchmark; a failure's screenshot and page HTML are saved apart.
 
         A whole trace per case, not a chunk of one long trace (which would save two round
-        trips, about 3 ms): for a browser context Playwright keeps one network log from the
+        trips, about 1 ms): for a browser context Playwright keeps one network log from the
         trace's start and puts all of it, bodies included, into every chunk it saves, and it
         keeps recording requests between chunks. A failed case's trace would then hold the
         requests of the cases before it (other customers' data) and of a login in between.
