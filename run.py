@@ -38,14 +38,14 @@ ProjectDir = Annotated[Path, typer.Option("--project", help="Project folder (wor
 
 
 def _project(root: Path) -> Any:
-    from robots.project import Project
+    from robots.language.project import Project
 
     return Project(root)
 
 
 def _check_robot_settings() -> None:
     """Refuse bad robot settings from the environment before anything starts."""
-    from robots.web import trace_mode
+    from robots.drivers.web_session import trace_mode
 
     try:
         trace_mode()
@@ -76,8 +76,8 @@ def validate(
     project: ProjectDir = ROOT,
 ) -> None:
     """Check workflows, rule tables and schedules: every problem, with file:line:column and a fix."""
-    from orchestrator.schedule_cli import check_schedules, split_schedule_paths
-    from robots.logs import configure_logging
+    from orchestrator.schedules.cli import check_schedules, split_schedule_paths
+    from robots.engine.logs import configure_logging
 
     configure_logging(log_dir=None, console_level="WARNING")
     if paths:
@@ -108,7 +108,7 @@ def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
     """Print the JSON Schema of the workflow language (for editors)."""
-    from robots.schema import workflow_schema
+    from robots.language.schema import workflow_schema
 
     text = json.dumps(workflow_schema(), indent=2, ensure_ascii=False)
     if output:
@@ -130,7 +130,7 @@ def actions(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the reference as Markdown.")] = False,
 ) -> None:
     """List every registered action with its parameters and documentation."""
-    from robots.docs import actions_markdown, actions_table
+    from robots.language.docs import actions_markdown, actions_table
 
     if markdown:
         sys.stdout.write(actions_markdown())
@@ -172,7 +172,7 @@ def run_workflow(
     project: ProjectDir = ROOT,
 ) -> None:
     """Run one case locally and show its step timeline."""
-    from robots.cli_run import run_case
+    from robots.engine.cli import run_case
 
     _check_robot_settings()
 
@@ -232,7 +232,7 @@ def serve(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
 ) -> None:
     """Start the control room: channel API (/docs), public webform, agent inbox, dashboard."""
-    from orchestrator.app import serve as serve_control_room
+    from orchestrator.control_room.app import serve as serve_control_room
 
     if database_url:
         os.environ["TANDEM_DATABASE_URL"] = database_url
@@ -261,7 +261,7 @@ def token_create(
     description: Annotated[str, typer.Option("--description", help="Who uses it.")] = "",
 ) -> None:
     """Issue a token; it is printed once and stored only as a hash."""
-    from orchestrator.api import cli_create_token as create_token
+    from orchestrator.control_room.api import cli_create_token as create_token
 
     raise typer.Exit(create_token(channel, workflows, description, console))
 
@@ -269,7 +269,7 @@ def token_create(
 @token_app.command("list")
 def token_list() -> None:
     """Every token: id, channel, workflows, revoked or not (never the secret)."""
-    from orchestrator.api import cli_list_tokens as list_tokens
+    from orchestrator.control_room.api import cli_list_tokens as list_tokens
 
     list_tokens(console)
 
@@ -277,7 +277,7 @@ def token_list() -> None:
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (t-...).")]) -> None:
     """Revoke a token; it stops working at once."""
-    from orchestrator.api import cli_revoke_token as revoke_token
+    from orchestrator.control_room.api import cli_revoke_token as revoke_token
 
     raise typer.Exit(revoke_token(token_id, console))
 
@@ -294,7 +294,7 @@ def demo(
     ] = None,
 ) -> None:
     """The whole demo on SQLite: demo apps, control room, robots, a mix of cases; Ctrl-C stops."""
-    from orchestrator.demo_run import DemoOptions, run_demo
+    from demo.run import DemoOptions, run_demo
 
     _check_robot_settings()
     options = DemoOptions(port=port, free_ports=free_ports, robots=robots, data_dir=data_dir)
@@ -321,7 +321,7 @@ def worker(
     project: ProjectDir = ROOT,
 ) -> None:
     """Run robots that claim cases from the queue and work them (Ctrl-C / SIGTERM stops gracefully)."""
-    from orchestrator.worker import WorkerSettings, run_worker
+    from orchestrator.worker.supervisor import WorkerSettings, run_worker
 
     _check_robot_settings()
     try:
@@ -352,7 +352,7 @@ DatabaseUrl = Annotated[
 @schedules_app.command("validate")
 def schedules_validate(project: ProjectDir = ROOT) -> None:
     """Check every schedule in schedules/: problems with file:line:column and a fix."""
-    from orchestrator.schedule_cli import validate as validate_schedules
+    from orchestrator.schedules.cli import validate as validate_schedules
 
     raise typer.Exit(validate_schedules(project, console))
 
@@ -360,7 +360,7 @@ def schedules_validate(project: ProjectDir = ROOT) -> None:
 @schedules_app.command("list")
 def schedules_list(database_url: DatabaseUrl = None, project: ProjectDir = ROOT) -> None:
     """Every schedule: workflow, timing, paused or not, next fire, last fire."""
-    from orchestrator.schedule_cli import list_schedules
+    from orchestrator.schedules.cli import list_schedules
 
     raise typer.Exit(list_schedules(project, database_url, console))
 
@@ -372,7 +372,7 @@ def schedules_show(
     project: ProjectDir = ROOT,
 ) -> None:
     """One schedule: timing, the next fire times, the last fires with their rejected rows."""
-    from orchestrator.schedule_cli import show as show_schedule
+    from orchestrator.schedules.cli import show as show_schedule
 
     raise typer.Exit(show_schedule(project, name, database_url, console))
 
@@ -384,7 +384,7 @@ def schedules_run_now(
     project: ProjectDir = ROOT,
 ) -> None:
     """Fire a schedule now (pause and calendar do not apply) and print what it created."""
-    from orchestrator.schedule_cli import run_now
+    from orchestrator.schedules.cli import run_now
 
     raise typer.Exit(run_now(project, name, database_url, console))
 
@@ -397,7 +397,7 @@ def schedules_pause(
     project: ProjectDir = ROOT,
 ) -> None:
     """Pause a schedule for every scheduler process."""
-    from orchestrator.schedule_cli import set_paused
+    from orchestrator.schedules.cli import set_paused
 
     raise typer.Exit(set_paused(project, name, True, actor, database_url, console))
 
@@ -410,7 +410,7 @@ def schedules_resume(
     project: ProjectDir = ROOT,
 ) -> None:
     """Resume a paused schedule (missed fires are not caught up)."""
-    from orchestrator.schedule_cli import set_paused
+    from orchestrator.schedules.cli import set_paused
 
     raise typer.Exit(set_paused(project, name, False, actor, database_url, console))
 
@@ -418,7 +418,7 @@ def schedules_resume(
 @schedules_app.command("serve")
 def schedules_serve(database_url: DatabaseUrl = None, project: ProjectDir = ROOT) -> None:
     """Run the scheduler in the foreground (several may run: each fire happens once); Ctrl-C stops."""
-    from orchestrator.schedule_cli import serve as serve_schedules
+    from orchestrator.schedules.cli import serve as serve_schedules
 
     raise typer.Exit(serve_schedules(project, database_url, console))
 

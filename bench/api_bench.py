@@ -286,7 +286,7 @@ def _warm_up(base: str, headers: dict[str, str]) -> None:
 
 def _check_tandem(load: Load, database_url: str) -> dict[str, Any]:
     """Every answered case is in the database once, repeats got the first case's id."""
-    from orchestrator.store import Orchestrator
+    from orchestrator.service import Orchestrator
 
     store = Orchestrator(database_url, migrate=False)
     try:
@@ -389,8 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     options = parser.parse_args(argv)
 
-    from orchestrator.store import Orchestrator
-    from robots.project import Project
+    from orchestrator.service import Orchestrator
+    from robots.language.project import Project
 
     with tempfile.TemporaryDirectory(prefix="api-bench-") as folder:
         database_url = options.database_url or f"sqlite:///{Path(folder) / 'tandem.db'}"
@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             "TANDEM_RATE_LIMIT": "100000/second",
             "TANDEM_SECRET_KEY": uuid.uuid4().hex,
         }
-        with Server("orchestrator.app:app_from_environment", env) as server:
+        with Server("orchestrator.control_room.app:app_from_environment", env) as server:
             _warm_up(server.url, headers)
             tandem = _load_in_thread(("Tandem API", server.url, headers, options.rate, options.seconds))
         tandem_check = _check_tandem(tandem, database_url)

@@ -42,12 +42,12 @@ import httpx
 
 from bench.report import DOCS, table, write_section
 from demo.server import free_port
-from orchestrator.app import ServerSettings, create_app
-from orchestrator.store import Orchestrator
-from robots.browser import acquire_playwright, launch_options, release_playwright
+from orchestrator.control_room.app import ServerSettings, create_app
+from orchestrator.service import Orchestrator
+from robots.drivers.browser import acquire_playwright, launch_options, release_playwright
+from robots.engine.human_gateway import Callout
 from robots.errors import HumanTaskRequest
-from robots.humans import Callout
-from robots.project import Project
+from robots.language.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "callout-bench"
@@ -323,7 +323,7 @@ def report(result: Result) -> str:
         "Latency is the wall clock just before the robot's gateway call (`create_task` / "
         "`push_callout`, i.e. the row written to the callouts table) to the animation frame "
         "after the pop-up was inserted. Most of it is the hub's poll interval "
-        "(`orchestrator/callouts.py`, `POLL_INTERVAL` = 100 ms): one query per server, however "
+        "(`orchestrator/control_room/callouts.py`, `POLL_INTERVAL` = 100 ms): one query per server, however "
         "many agents listen. "
         f"The {result.listeners} extra stream clients received {result.listener_events} events.",
         "",

@@ -47,7 +47,7 @@ NOOP = "name: bench_noop\ninput:\n  n: {type: integer, required: false}\nsteps:\
 
 
 def _project(root: Path) -> Any:
-    from robots.project import Project
+    from robots.language.project import Project
 
     (root / "workflows").mkdir(parents=True, exist_ok=True)
     (root / "business_rules").mkdir(exist_ok=True)
@@ -57,8 +57,8 @@ def _project(root: Path) -> Any:
 
 def _queue_cases(url: str, project_root: Path, count: int) -> None:
     """Insert ``count`` queued no-op cases (one statement: creation is not what is measured)."""
-    from orchestrator.store import Orchestrator
-    from orchestrator.tables import CaseRow
+    from orchestrator.service import Orchestrator
+    from orchestrator.storage.tables import CaseRow
 
     store = Orchestrator(url, project=_project(project_root))
     now = datetime.now(UTC)
@@ -86,8 +86,8 @@ def _queue_cases(url: str, project_root: Path, count: int) -> None:
 
 
 def _tandem_worker(url: str, project_root: str, robot: str, ready: Any, start: Any, results: Any) -> None:
-    from orchestrator.store import Orchestrator
-    from robots.records import RunRecord
+    from orchestrator.service import Orchestrator
+    from robots.engine.records import RunRecord
 
     store = Orchestrator(url, project=_project(Path(project_root)), migrate=False, pool_size=1)
     claimed: list[str] = []
@@ -131,7 +131,7 @@ def _raw_setup(url: str, count: int) -> None:
 
 
 def _raw_worker(url: str, project_root: str, robot: str, ready: Any, start: Any, results: Any) -> None:
-    from orchestrator.db import create_engine
+    from orchestrator.storage.db import create_engine
 
     engine = create_engine(url, pool_size=1)
     lock = " FOR UPDATE SKIP LOCKED" if engine.dialect.name == "postgresql" else ""
@@ -208,7 +208,7 @@ def _postgres_schema() -> tuple[str, Callable[[], None]] | None:
 
 def measure_backend(name: str, url: str, workers: int, count: int, work: Path) -> dict[str, Any]:
     """Tandem's and the raw queue's throughput on one database."""
-    from orchestrator.store import Orchestrator
+    from orchestrator.service import Orchestrator
 
     Orchestrator(url, project=_project(work)).close()  # migrate once
     _queue_cases(url, work, count)
@@ -258,13 +258,13 @@ def measure_real_cases(count: int, work: Path) -> list[dict[str, Any]]:
     from bench.robots_bench import Apps
     from bench.robots_variants import bench_workflows
     from demo.data import robot_secrets
-    from orchestrator.execution import run_claim_and_claim_next
     from orchestrator.models import ClaimRequest
-    from orchestrator.store import Orchestrator
-    from robots.engine import Engine
-    from robots.logs import configure_logging
-    from robots.project import Project
-    from robots.robot import make_sessions
+    from orchestrator.service import Orchestrator
+    from orchestrator.worker.execution import run_claim_and_claim_next
+    from robots.engine.logs import configure_logging
+    from robots.engine.robot import make_sessions
+    from robots.engine.runner import Engine
+    from robots.language.project import Project
 
     configure_logging(log_dir=None, console_level="WARNING")
     spent = {"seconds": 0.0, "calls": 0}

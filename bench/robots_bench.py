@@ -55,7 +55,7 @@ from bench.robots_apps import serve_apps
 from bench.robots_variants import VARIANTS, serve_variant
 from demo.data import CUSTOMERS, robot_secrets
 from demo.server import FACTORIES, free_port
-from robots.web import RECYCLE_AFTER
+from robots.drivers.web_session import RECYCLE_AFTER
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "robots-bench"
@@ -110,7 +110,7 @@ class CaseMaker:
     variant's case really changes both systems, and deliveries alternate between suppliers."""
 
     def __init__(self) -> None:
-        from robots.rules import RuleBook
+        from robots.language.rules import RuleBook
 
         rules = RuleBook(ROOT / "business_rules")
         self.suppliers = {
@@ -430,7 +430,7 @@ def machine() -> dict[str, str]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    from robots.browser import system_chromium
+    from robots.drivers.browser import system_chromium
 
     chromium = "unknown"
     executable = system_chromium()

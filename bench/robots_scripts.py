@@ -19,7 +19,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from robots.browser import acquire_playwright, launch_options, release_playwright
+from robots.drivers.browser import acquire_playwright, launch_options, release_playwright
 
 Case = dict[str, Any]
 

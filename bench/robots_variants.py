@@ -7,7 +7,7 @@ makes itself a child subreaper, so a browser process that loses its parent stays
 as the worker's descendant instead of disappearing under init: what is still alive after
 the worker closed its variant is an orphan.
 
-Variants: ``tandem`` (the engine with a long-lived robot, ``robots.robot.make_sessions``),
+Variants: ``tandem`` (the engine with a long-lived robot, ``robots.engine.robot.make_sessions``),
 ``naive`` and ``tuned`` (``bench.robots_scripts``), ``robotframework``
 (``bench.robots_rf``), ``tandem-browser-per-case`` (the engine with fresh sessions,
 browser included, for every case) and ``tandem-untraced`` (``tandem`` without the per-case
@@ -141,11 +141,11 @@ class TandemRobot:
     """Tandem's engine with one long-lived robot (or, per case, a new one with its own browser)."""
 
     def __init__(self, workdir: Path, *, browser_per_case: bool = False) -> None:
-        from robots.engine import Engine
-        from robots.humans import InMemoryHumans
-        from robots.logs import configure_logging
-        from robots.project import Project
-        from robots.robot import make_sessions
+        from robots.engine.human_gateway import InMemoryHumans
+        from robots.engine.logs import configure_logging
+        from robots.engine.robot import make_sessions
+        from robots.engine.runner import Engine
+        from robots.language.project import Project
 
         # As 'run.py run' does: the JSON log file at INFO, only warnings on the console.
         configure_logging(log_dir=workdir / "logs", console_level="WARNING")
@@ -200,8 +200,8 @@ class TandemRobot:
         first would be timed against the last one's teardown, which a robot never does back
         to back.
         """
-        from robots.model import SystemSpec
-        from robots.web import WebSession, WebSessions
+        from robots.drivers.web_session import WebSession, WebSessions
+        from robots.language.model import SystemSpec
 
         assert self.sessions is not None
         web = self.sessions.providers["web"]
@@ -233,7 +233,7 @@ class TandemRobot:
                 self.sessions.close()
 
     def extras(self) -> dict[str, Any]:
-        from robots.web import trace_mode
+        from robots.drivers.web_session import trace_mode
 
         return {"new_context_ms": self.context_ms, "clean_page_ms": self.page_ms, "trace": trace_mode()}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from robots.rules import decision
+from robots.language.rules import decision
 
 
 @decision("earliest_delivery_date")

@@ -7,7 +7,7 @@ import functools
 import unicodedata
 from pathlib import Path
 
-from robots.rules import rule_function
+from robots.language.rules import rule_function
 
 REFERENCE = Path(__file__).parent / "data" / "postal_codes.csv"
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})

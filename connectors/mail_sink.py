@@ -12,6 +12,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from connectors.net import free_port
+
 
 class _Handler:
     def __init__(self, sink: MailSink) -> None:
@@ -46,8 +48,6 @@ class MailSink:
     def start(self) -> MailSink:
         """Start listening (a free port when ``port`` is 0)."""
         if self.port == 0:
-            from demo.server import free_port
-
             self.port = free_port(self.host)
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port)
         self._controller.start()

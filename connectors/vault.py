@@ -227,7 +227,9 @@ _CONFIG_VARIABLES = (
     "TANDEM_VAULT_HASHICORP_CACHE_SECONDS",
     "TANDEM_VAULT_HASHICORP_TIMEOUT",
 )
-_BACKENDS = ("env", "hashicorp")
+# The optional backends, by their TANDEM_VAULT name: loaded by name like TANDEM_VAULT_CLASS, so
+# that this module (which they build on) does not import them back.
+_BACKENDS: dict[str, str | None] = {"env": None, "hashicorp": "connectors.hashicorp_vault:HashiCorpVault"}
 
 
 def default_vault() -> Vault:
@@ -268,10 +270,10 @@ def _make_default(config: Mapping[str, str]) -> Vault:
     vaults: list[Vault] = [EnvVault()]
     if config["TANDEM_VAULT_FILE"]:
         vaults.append(EncryptedFileVault.from_env())
-    if backend == "hashicorp":
-        from connectors.hashicorp_vault import HashiCorpVault  # imports this module
-
-        vaults.append(HashiCorpVault())
+    extra = _BACKENDS[backend]
+    if extra is not None:
+        module_name, _, class_name = extra.partition(":")
+        vaults.append(getattr(importlib.import_module(module_name), class_name)())
     return ChainVault(*vaults) if len(vaults) > 1 else vaults[0]
 
 

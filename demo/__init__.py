@@ -1,1 +1,9 @@
-"""demo."""
+"""The demo back-office: legacy-looking apps robots drive, and ``run.py demo`` itself.
+
+Owns: the web apps (``crm``, ``billing``, ``suppliers`` on ``common``'s shared page kit and
+``data``), served by ``server``; the terminal program (``terminal``); and the demo runner
+(``run``) that starts the apps, a mail sink, the control room and robot workers together.
+
+May import anything: it is the top of the dependency graph; nothing imports it but tests,
+benchmarks and ``run.py``.
+"""

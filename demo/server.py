@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from connectors.net import free_port
 from demo import billing, crm, suppliers
 from demo.common import DemoApp
 
@@ -28,13 +28,6 @@ ENV_NAMES = {
     "nordlog": "NORDLOG_URL",
     "suedexpress": "SUEDEXPRESS_URL",
 }
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class _Server(uvicorn.Server):

@@ -1,18 +1,29 @@
-"""orchestrator: durable state and services — cases, claims, audit, human tasks, organisation.
+r"""orchestrator: durable state and services — cases, claims, audit, human tasks, organisation.
 
-The service object is ``orchestrator.store.Orchestrator`` (also importable as
+Subpackages by capability; dependencies point one way (``tests/unit/test_layout.py``)::
+
+    control_room (HTTP: app, channel API, webform, pages, callout hub)   worker (robot processes)
+            \                                                            /
+             service.Orchestrator (the facade)      schedules (batch runs)
+                     |                                  |
+               queue (cases, claims, KPIs) -> humans (tasks, people, org) -> storage (db, tables)
+
+``errors`` and ``models`` are shared by all of them; ``robots`` and ``connectors`` are below
+everything here, and never import it. See docs/architecture.md.
+
+The service object is ``orchestrator.service.Orchestrator`` (also importable as
 ``orchestrator.Orchestrator``). One per process; thread-safe; every method is one short
 transaction. It returns frozen pydantic snapshots from ``orchestrator.models``
 (``model_dump(mode="json")`` for HTTP) and raises ``orchestrator.errors`` exceptions
 (``PayloadInvalid.problems`` = [(field, message)], ``NotFound``, ``InvalidTransition``,
-``PermissionDenied``, ``LeaseLost``; ``orchestrator.tasks.AnswerInvalid.problems``).
+``PermissionDenied``, ``LeaseLost``; ``orchestrator.humans.tasks.AnswerInvalid.problems``).
 
 Opening::
 
     orch = Orchestrator(url=None, *, project=None, retry_base_seconds=30, retry_max_seconds=3600,
                         lease_seconds=60, migrate=True, pool_size=5, clock=None)
     # url: TANDEM_DATABASE_URL or sqlite:///tandem.db; Alembic migrations run on open.
-    orch.load_organisation(path=None)   # orchestrator/org.yaml or TANDEM_ORG_FILE; idempotent
+    orch.load_organisation(path=None)   # orchestrator/humans/org.yaml or TANDEM_ORG_FILE; idempotent
 
 Cases (states queued, running, done, failed_business, failed_system, waiting_human, cancelled)::
 
@@ -27,7 +38,7 @@ Cases (states queued, running, done, failed_business, failed_system, waiting_hum
     retry_case(case_id, *, actor, reason="retried by hand") -> Case
     purge_personal_data(older_than: timedelta, *, now=None) -> int   (audit trail kept)
 
-Robots (``orchestrator.execution.run_claim`` runs one claim with an ``Engine``)::
+Robots (``orchestrator.worker.execution.run_claim`` runs one claim with an ``Engine``)::
 
     claim_next_case(robot_id, lease_seconds=60, *, workflows=None) -> Claim | None
     heartbeat(claim, lease_seconds) / release_case(claim, *, reason) / finish_run(claim, RunRecord)
@@ -35,7 +46,7 @@ Robots (``orchestrator.execution.run_claim`` runs one claim with an ``Engine``):
         -> (Case, Claim | None)      (one transaction on SQLite; execution.run_claim_and_claim_next)
     save_checkpoint(claim, RunState, steps=()) / record_step(claim, StepRecord) / fail_run(claim, error)
     listener(claim) -> RunListener            humans(actor="robot") -> HumanGateway
-    # run.py worker = orchestrator.worker.run_worker(WorkerSettings(robots=N, lease_seconds=...))
+    # run.py worker = orchestrator.worker.supervisor.run_worker(WorkerSettings(robots=N, lease_seconds=...))
     register_robot(robot_id, *, host, pid) / robot_heartbeat(robot_id, *, status, case_id,
     workflow, step) / robot_stopped(robot_id) / list_robots() -> list[RobotInfo]
 
@@ -66,6 +77,6 @@ Organisation, users, tokens::
     verify_token(plaintext) -> ApiToken | None  (ApiToken.allows(workflow)) / revoke_token(id)
 """
 
-from orchestrator.store import Orchestrator
+from orchestrator.service import Orchestrator
 
 __all__ = ["Orchestrator"]

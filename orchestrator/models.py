@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from robots.records import RunState
+from robots.engine.records import RunState
 
 CaseStatus = Literal[
     "queued", "running", "done", "failed_business", "failed_system", "waiting_human", "cancelled"

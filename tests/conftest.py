@@ -18,9 +18,9 @@ import pytest
 import sqlalchemy as sa
 
 from robots.errors import Problem
-from robots.loader import parse_workflow
-from robots.model import Workflow
-from robots.project import Project
+from robots.language.loader import parse_workflow
+from robots.language.model import Workflow
+from robots.language.project import Project
 
 T = TypeVar("T")
 

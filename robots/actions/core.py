@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from robots.model import Duration
-from robots.registry import ActionContext, ActionParams, action
+from robots.language.model import Duration
+from robots.language.registry import ActionContext, ActionParams, action
 
 
 class LogParams(ActionParams):

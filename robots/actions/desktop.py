@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from robots.desktop import DesktopSession, display_env, screenshot
+from robots.drivers.desktop_session import DesktopSession, display_env, screenshot
 from robots.errors import SystemException
-from robots.model import MAX_DURATION
-from robots.registry import ActionContext, ActionParams, action
+from robots.language.model import MAX_DURATION
+from robots.language.registry import ActionContext, ActionParams, action
 
 Region = tuple[int, int, int, int]
 
@@ -45,7 +45,7 @@ def _gui(session: DesktopSession) -> Any:
     import pyautogui
     from pyautogui import _pyautogui_x11 as x11
 
-    from robots import display
+    from robots.drivers import display
 
     # Keyed by name and by how many displays were stopped: a new Xvfb may get the name of
     # one that is gone, and the old connection would then fail with a broken pipe.
@@ -307,7 +307,7 @@ def launch(ctx: ActionContext, params: LaunchParams) -> dict[str, Any]:
     """
     import shlex
 
-    from robots.desktop import find_window
+    from robots.drivers.desktop_session import find_window
 
     session = _session(ctx)
     try:
@@ -386,7 +386,7 @@ def close(ctx: ActionContext, params: CloseParams) -> None:
 
     Example: ``- desktop.close: Calculator``
     """
-    from robots.desktop import find_window
+    from robots.drivers.desktop_session import find_window
 
     session = _session(ctx)
     window = find_window(session.display, params.window, 2.0) if params.window else session.window_id

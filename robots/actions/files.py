@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from robots.errors import BusinessException, SystemException
-from robots.registry import ActionContext, ActionParams, action
+from robots.language.registry import ActionContext, ActionParams, action
 
 
 def project_path(name: str) -> Path:

@@ -8,8 +8,8 @@ import httpx
 from pydantic import Field
 
 from robots.errors import BusinessException, SystemException
-from robots.model import MAX_DURATION
-from robots.registry import ActionContext, ActionParams, action
+from robots.language.model import MAX_DURATION
+from robots.language.registry import ActionContext, ActionParams, action
 
 
 class RequestParams(ActionParams):

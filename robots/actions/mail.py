@@ -10,9 +10,9 @@ from jinja2 import StrictUndefined, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BeforeValidator, Field, model_validator
 
-from connectors.mail import Mail, Mailer, SmtpMailer
+from connectors.smtp import Mail, Mailer, SmtpMailer
 from robots.errors import BusinessException, SystemException
-from robots.registry import ActionContext, ActionParams, action
+from robots.language.registry import ActionContext, ActionParams, action
 
 _TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _HTML_TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)

@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from robots.drivers.web_session import WebSession, WebSessions, default_timeout
 from robots.errors import SystemException
-from robots.model import MAX_DURATION, url_pattern
-from robots.registry import ActionContext, ActionParams, action
-from robots.web import WebSession, WebSessions, default_timeout
+from robots.language.model import MAX_DURATION, url_pattern
+from robots.language.registry import ActionContext, ActionParams, action
 
 _LOCATOR_KEYS = ("role", "label", "placeholder", "text", "test_id", "css")
 

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from orchestrator.execution import run_claim
+from orchestrator.humans.people import DEFAULT_ORG_FILE, read_organisation
 from orchestrator.models import Case
-from orchestrator.people import DEFAULT_ORG_FILE, read_organisation
-from orchestrator.store import Orchestrator
-from orchestrator.tables import QueueRow, UserRow
-from robots.engine import Engine
-from robots.project import Project
+from orchestrator.service import Orchestrator
+from orchestrator.storage.tables import QueueRow, UserRow
+from orchestrator.worker.execution import run_claim
+from robots.engine.runner import Engine
+from robots.language.project import Project
 from tests.conftest import POSTGRES_URL as POSTGRES_URL  # for the suites that name the server
 from tests.conftest import postgres_schema, write
 

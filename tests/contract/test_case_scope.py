@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from orchestrator.errors import NotFound, PermissionDenied
-from orchestrator.kpis import compute_kpis
-from orchestrator.store import Orchestrator
-from orchestrator.tables import CaseRow, OrgUnitRow, QueueRow, UserRow
-from robots.engine import Engine
+from orchestrator.queue.kpis import compute_kpis
+from orchestrator.service import Orchestrator
+from orchestrator.storage.tables import CaseRow, OrgUnitRow, QueueRow, UserRow
+from robots.engine.runner import Engine
 from tests.contract.conftest import new_case, run_next
 
 HQ_OPS = "olaf.ops"

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, UnknownWorkflow
-from orchestrator.store import Orchestrator
+from orchestrator.service import Orchestrator
 from tests.contract.conftest import Clock, new_case
 
 GOOD = {"customer_id": "C000001", "street": "Hauptstraße 1", "postal_code": "10115"}

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 
 from orchestrator.errors import LeaseLost
-from orchestrator.execution import run_claim, run_claim_and_claim_next
 from orchestrator.models import ClaimRequest
-from orchestrator.store import Orchestrator
-from robots.engine import Engine
-from robots.records import RunRecord, RunState, StepRecord
+from orchestrator.service import Orchestrator
+from orchestrator.worker.execution import run_claim, run_claim_and_claim_next
+from robots.engine.records import RunRecord, RunState, StepRecord
+from robots.engine.runner import Engine
 from tests.contract.conftest import Clock, new_case, run_next
 
 

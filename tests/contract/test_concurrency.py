@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from orchestrator.store import Orchestrator
-from orchestrator.tables import CaseRow, RunRow
-from robots.records import RunRecord
+from orchestrator.service import Orchestrator
+from orchestrator.storage.tables import CaseRow, RunRow
+from robots.engine.records import RunRecord
 
 
 def test_fifty_concurrent_creations_with_one_reference_make_one_case(orch: Orchestrator) -> None:

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from orchestrator.errors import InvalidTransition, NotFound, PermissionDenied
-from orchestrator.store import Orchestrator
-from orchestrator.tasks import AnswerInvalid
-from robots.engine import Engine
+from orchestrator.humans.tasks import AnswerInvalid
+from orchestrator.service import Orchestrator
+from robots.engine.runner import Engine
 from robots.errors import HumanTaskRequest
 from tests.contract.conftest import Clock, new_case, run_next
 

@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from orchestrator.errors import OrganisationError
-from orchestrator.people import read_organisation
-from orchestrator.store import Orchestrator
-from orchestrator.tables import ApiTokenRow, UserRow
+from orchestrator.humans.people import read_organisation
+from orchestrator.service import Orchestrator
+from orchestrator.storage.tables import ApiTokenRow, UserRow
 
 
 def test_the_demo_organisation_is_loaded(orch: Orchestrator) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from orchestrator.store import Orchestrator
-from robots.engine import Engine
+from orchestrator.service import Orchestrator
+from robots.engine.runner import Engine
 from tests.contract.conftest import Clock, new_case, run_next
 
 

@@ -22,17 +22,17 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
-from orchestrator import db
-from orchestrator.schedules import (
+from orchestrator.schedules.service import (
     JOBS_TABLE,
     FireSummary,
     ScheduleService,
     fire_reference,
     states_table,
 )
-from orchestrator.schedules import metadata as schedules_metadata
-from orchestrator.store import Orchestrator
-from robots.project import Project
+from orchestrator.schedules.service import metadata as schedules_metadata
+from orchestrator.service import Orchestrator
+from orchestrator.storage import db
+from robots.language.project import Project
 from tests.conftest import postgres_schema, write
 
 INPUTS = {"address_like": frozenset({"customer_id", "street", "postal_code"})}

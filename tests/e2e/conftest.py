@@ -13,17 +13,17 @@ import pytest
 
 from connectors.mail_sink import MailSink
 from demo.data import robot_secrets
+from demo.run import ControlRoomServer
 from demo.server import DemoApps
-from orchestrator.app import ServerSettings, create_app
-from orchestrator.demo_run import ControlRoomServer
-from orchestrator.store import Orchestrator
-from robots.browser import acquire_playwright, launch_options, release_playwright
-from robots.engine import Engine
-from robots.humans import InMemoryHumans
-from robots.project import Project
-from robots.records import RunRecord
-from robots.robot import make_sessions
-from robots.systems import ByKind
+from orchestrator.control_room.app import ServerSettings, create_app
+from orchestrator.service import Orchestrator
+from robots.drivers.browser import acquire_playwright, launch_options, release_playwright
+from robots.drivers.systems import ByKind
+from robots.engine.human_gateway import InMemoryHumans
+from robots.engine.records import RunRecord
+from robots.engine.robot import make_sessions
+from robots.engine.runner import Engine
+from robots.language.project import Project
 from tests.conftest import ROOT
 
 

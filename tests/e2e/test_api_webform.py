@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from connectors.mail_sink import MailSink
+from demo.run import ControlRoomServer
 from demo.server import DemoApps
-from orchestrator.demo_run import ControlRoomServer
-from orchestrator.execution import run_claim
-from orchestrator.store import Orchestrator
-from robots.engine import Engine
-from robots.systems import ByKind
+from orchestrator.service import Orchestrator
+from orchestrator.worker.execution import run_claim
+from robots.drivers.systems import ByKind
+from robots.engine.runner import Engine
 
 pytestmark = pytest.mark.e2e
 

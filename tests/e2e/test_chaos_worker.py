@@ -33,8 +33,8 @@ import pytest
 
 from demo import data
 from demo.server import DemoApps
-from orchestrator.store import Orchestrator
-from robots.project import Project
+from orchestrator.service import Orchestrator
+from robots.language.project import Project
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from robots.desktop import DesktopSession, DesktopSessions
-from robots.engine import Engine
-from robots.humans import InMemoryHumans
-from robots.loader import parse_workflow
-from robots.model import Workflow
-from robots.project import Project
-from robots.records import RunRecord
-from robots.systems import ByKind
+from robots.drivers.desktop_session import DesktopSession, DesktopSessions
+from robots.drivers.systems import ByKind
+from robots.engine.human_gateway import InMemoryHumans
+from robots.engine.records import RunRecord
+from robots.engine.runner import Engine
+from robots.language.loader import parse_workflow
+from robots.language.model import Workflow
+from robots.language.project import Project
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
+from demo.run import ControlRoomServer
 from demo.server import DemoApps
-from orchestrator.demo_run import ControlRoomServer
-from orchestrator.execution import run_claim
 from orchestrator.models import Case
-from orchestrator.store import Orchestrator
-from robots.engine import Engine
-from robots.humans import Callout
-from robots.systems import ByKind
+from orchestrator.service import Orchestrator
+from orchestrator.worker.execution import run_claim
+from robots.drivers.systems import ByKind
+from robots.engine.human_gateway import Callout
+from robots.engine.runner import Engine
 
 pytestmark = pytest.mark.e2e
 

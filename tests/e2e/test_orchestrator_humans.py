@@ -9,11 +9,11 @@ import pytest
 
 from connectors.mail_sink import MailSink
 from demo.server import DemoApps
-from orchestrator.execution import run_claim
-from orchestrator.store import Orchestrator
-from robots.engine import Engine
-from robots.project import Project
-from robots.systems import ByKind
+from orchestrator.service import Orchestrator
+from orchestrator.worker.execution import run_claim
+from robots.drivers.systems import ByKind
+from robots.engine.runner import Engine
+from robots.language.project import Project
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e

@@ -19,11 +19,11 @@ from PIL import Image
 
 from demo.data import LOGINS
 from demo.server import DemoApps
-from robots.loader import parse_workflow
-from robots.logs import configure_logging
-from robots.model import Workflow
-from robots.records import RunRecord
-from robots.systems import ByKind
+from robots.drivers.systems import ByKind
+from robots.engine.logs import configure_logging
+from robots.engine.records import RunRecord
+from robots.language.loader import parse_workflow
+from robots.language.model import Workflow
 from tests.e2e.conftest import Robot
 
 pytestmark = pytest.mark.e2e

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from demo.server import DemoApps
-from robots.engine import Engine
-from robots.humans import InMemoryHumans
-from robots.project import Project
-from robots.systems import ByKind
+from robots.drivers.systems import ByKind
+from robots.engine.human_gateway import InMemoryHumans
+from robots.engine.runner import Engine
+from robots.language.project import Project
 from tests.conftest import ROOT
 from tests.e2e.conftest import Robot
 

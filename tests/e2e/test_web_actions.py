@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from robots.actions import web as web_actions
-from robots.engine import Engine
-from robots.humans import InMemoryHumans
-from robots.loader import parse_workflow
-from robots.model import Workflow
-from robots.project import Project
-from robots.records import RunRecord
-from robots.systems import ByKind
-from robots.web import WebSessions
+from robots.drivers.systems import ByKind
+from robots.drivers.web_session import WebSessions
+from robots.engine.human_gateway import InMemoryHumans
+from robots.engine.records import RunRecord
+from robots.engine.runner import Engine
+from robots.language.loader import parse_workflow
+from robots.language.model import Workflow
+from robots.language.project import Project
 from tests.e2e import webpages
 
 pytestmark = pytest.mark.e2e

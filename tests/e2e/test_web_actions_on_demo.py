@@ -11,8 +11,8 @@ from PIL import Image
 
 from demo import data
 from demo.server import DemoApps
-from robots.loader import parse_workflow
-from robots.model import Workflow
+from robots.language.loader import parse_workflow
+from robots.language.model import Workflow
 from tests.e2e.conftest import Robot
 
 pytestmark = pytest.mark.e2e

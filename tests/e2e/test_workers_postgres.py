@@ -31,8 +31,8 @@ import sqlalchemy as sa
 from connectors.mail_sink import MailSink
 from demo import data
 from demo.server import DemoApps
-from orchestrator.store import Orchestrator
-from robots.project import Project
+from orchestrator.service import Orchestrator
+from robots.language.project import Project
 from tests.conftest import POSTGRES_URL, ROOT, postgres_schema
 from tests.e2e.test_chaos_worker import marked_processes
 

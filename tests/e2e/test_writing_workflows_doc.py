@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from demo.server import DemoApps
-from robots.loader import parse_workflow
-from robots.model import Workflow
+from robots.language.loader import parse_workflow
+from robots.language.model import Workflow
 from tests.conftest import ROOT
 from tests.e2e.conftest import Robot
 

@@ -12,8 +12,8 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from orchestrator.api import RateLimiter, TokenCache
-from orchestrator.app import ServerSettings, create_app
+from orchestrator.control_room.api import RateLimiter, TokenCache
+from orchestrator.control_room.app import ServerSettings, create_app
 from tests.conftest import ROOT
 
 DELIVERY = {"order_number": "O-100001", "postal_code": "10115"}
@@ -88,8 +88,8 @@ def test_every_api_route_but_health_needs_a_token(client: TestClient) -> None:
             continue
         for method in route.methods:
             response = client.request(method, path, json={}, follow_redirects=False)
-            if route.endpoint.__module__ != "orchestrator.api":
-                # The agents' JSON API (sessions, orchestrator.web): it may check the body
+            if route.endpoint.__module__ != "orchestrator.control_room.api":
+                # The agents' JSON API (sessions, orchestrator.control_room.pages): it may check the body
                 # first (422), but must never serve anything without a login.
                 assert 400 <= response.status_code < 500, f"{method} {path} served without a login"
                 continue
@@ -324,7 +324,7 @@ def test_the_token_cache_asks_the_store_again_once_its_entry_expired(
     token, secret = store.create_token("cached", ["delivery_appointment"])
     cache = TokenCache(seconds=30)
     clock = [1000.0]
-    monkeypatch.setattr("orchestrator.api.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("orchestrator.control_room.api.time.monotonic", lambda: clock[0])
     assert cache.verify(secret, store) == token
     store.revoke_token(token.id)
     assert cache.verify(secret, store) == token  # trusted for 30 s

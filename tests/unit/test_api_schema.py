@@ -22,7 +22,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from orchestrator.app import ServerSettings, create_app
+from orchestrator.control_room.app import ServerSettings, create_app
 from tests.conftest import ROOT
 
 _state: dict[str, Any] = {}
@@ -67,7 +67,7 @@ def test_no_generated_request_gets_a_server_error(api_schema: Any) -> None:
     assert {op.path for op in operations} >= {"/api/cases", "/api/cases/{case_id}", "/api/channels/ivr"}
     for operation in operations:
         # The channel API's answers must match the schema exactly; the agents' JSON API
-        # (session cookies, orchestrator.web) is reached here without a session, so for it
+        # (session cookies, orchestrator.control_room.pages) is reached here without a session, so for it
         # only "never a 500" is asserted.
         ours = operation.path.startswith(CHANNEL_API)
         checks = CHECKS if ours else [not_a_server_error]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from robots.rules import RuleBook
+from robots.language.rules import RuleBook
 from tests.conftest import ROOT
 
 

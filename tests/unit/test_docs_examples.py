@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from robots.docs import actions_markdown
-from robots.engine import Engine
-from robots.loader import parse_workflow
-from robots.model import CONTROL_KEYWORDS, BlockStep, StepBase, walk
-from robots.project import Project
-from robots.registry import REGISTRY, load_actions
-from robots.rules import RuleBook, load_table
+from robots.engine.runner import Engine
+from robots.language.docs import actions_markdown
+from robots.language.loader import parse_workflow
+from robots.language.model import CONTROL_KEYWORDS, BlockStep, StepBase, walk
+from robots.language.project import Project
+from robots.language.registry import REGISTRY, load_actions
+from robots.language.rules import RuleBook, load_table
 from tests.conftest import ROOT, steps_workflow, write
 
 DOCS = sorted((ROOT / "docs").glob("*.md"))

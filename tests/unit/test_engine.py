@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from robots.engine import DataError, Engine, RunListener, idempotency_key
+from robots.drivers.systems import LoginRunner, SystemSessions
+from robots.engine.human_gateway import InMemoryHumans
+from robots.engine.records import RunRecord, RunState
+from robots.engine.runner import DataError, Engine, RunListener, idempotency_key
 from robots.errors import BusinessException, SystemException
-from robots.humans import InMemoryHumans
-from robots.model import SystemSpec
-from robots.project import Project
-from robots.records import RunRecord, RunState
-from robots.registry import ActionContext, ActionParams, action
-from robots.rules import decision
-from robots.systems import LoginRunner, SystemSessions
+from robots.language.model import SystemSpec
+from robots.language.project import Project
+from robots.language.registry import ActionContext, ActionParams, action
+from robots.language.rules import decision
 from tests.conftest import steps_workflow, workflow, write
 
 CALLS: list[dict[str, Any]] = []
@@ -341,7 +341,7 @@ def test_a_python_decision_that_raises_is_a_retried_system_exception_naming_the_
 
 
 def test_an_infinite_number_in_an_answer_is_a_wrong_answer() -> None:
-    from robots.engine import check_answer
+    from robots.engine.runner import check_answer
     from robots.errors import BusinessException as Refused
 
     with pytest.raises(Refused, match="count: expected integer, got inf"):
@@ -502,7 +502,7 @@ def test_await_human_suspends_and_resumes_with_the_answer_without_redoing_effect
     assert first.status == "waiting_human"
     assert humans.tasks[first.task_id].request.data == {"gathered": 1}
     with pytest.raises(Exception, match="not one of"):
-        from robots.engine import check_answer
+        from robots.engine.runner import check_answer
 
         check_answer(humans.tasks[first.task_id].request.form, {"slot": "nonsense"})
     humans.complete(first.task_id, {"slot": "12-16"})
@@ -752,7 +752,7 @@ def test_list_defaults_of_the_input_reach_the_case_as_lists() -> None:
 
 
 def test_a_boolean_answer_is_a_yes_or_a_no_and_nothing_else() -> None:
-    from robots.engine import check_answer
+    from robots.engine.runner import check_answer
 
     form = [{"name": "ok", "type": "boolean"}]
     assert check_answer(form, {"ok": "on"}) == {"ok": True}  # a checked checkbox

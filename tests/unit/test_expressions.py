@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from robots import expressions
 from robots.errors import ExpressionError
+from robots.language import expressions
 
 
 def test_a_single_expression_keeps_its_type() -> None:

@@ -10,10 +10,10 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
-from robots.engine import Engine
-from robots.humans import InMemoryHumans
-from robots.project import Project
-from robots.records import RunRecord
+from robots.engine.human_gateway import InMemoryHumans
+from robots.engine.records import RunRecord
+from robots.engine.runner import Engine
+from robots.language.project import Project
 from tests.conftest import steps_workflow
 
 ROWS = [

@@ -8,12 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.callouts import Audience, CalloutHub, event_payload, last_callout_id, parse_cursor
+from orchestrator.control_room.callouts import (
+    Audience,
+    CalloutHub,
+    event_payload,
+    last_callout_id,
+    parse_cursor,
+)
 from orchestrator.models import StoredCallout
-from orchestrator.store import Orchestrator
+from orchestrator.service import Orchestrator
+from robots.engine.human_gateway import Callout
 from robots.errors import HumanTaskRequest
-from robots.humans import Callout
-from robots.project import Project
+from robots.language.project import Project
 from tests.conftest import ROOT, run_async
 
 MUNICH = Audience("max.agent", frozenset({"appointments", "appointment_exceptions"}))

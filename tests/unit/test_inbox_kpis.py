@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.kpis import compute_kpis, period_start, totals
-from orchestrator.store import Orchestrator
+from orchestrator.queue.kpis import compute_kpis, period_start, totals
+from orchestrator.service import Orchestrator
+from robots.engine.records import RunRecord
 from robots.errors import HumanTaskRequest
-from robots.project import Project
-from robots.records import RunRecord
+from robots.language.project import Project
 from tests.conftest import ROOT
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

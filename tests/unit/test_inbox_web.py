@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from orchestrator.app import ServerSettings, create_app
+from orchestrator.control_room.app import ServerSettings, create_app
+from orchestrator.control_room.pages.common import SESSION_COOKIE, read_session, session_value, sla_state
 from orchestrator.models import HumanTask
-from orchestrator.store import Orchestrator
-from orchestrator.web import SESSION_COOKIE, read_session, session_value, sla_state
+from orchestrator.service import Orchestrator
 from robots.errors import HumanTaskRequest
-from robots.project import Project
+from robots.language.project import Project
 from tests.conftest import ROOT
 
 SECRET = "unit-test-secret-key-0123456789abcdef"
@@ -279,7 +279,7 @@ def test_static_files_are_served_and_nothing_outside_their_folder(app: TestClien
 def test_ops_sees_a_failed_steps_screenshot_and_trace(
     store: Orchestrator, agents: dict[str, TestClient], tmp_path: Path
 ) -> None:
-    from robots.records import StepRecord
+    from robots.engine.records import StepRecord
 
     store.create_case(
         "delivery_appointment", "ops-artifacts", {"order_number": "O-100007", "postal_code": "01067"}

@@ -8,8 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from robots.errors import DefinitionError
-from robots.loader import load_workflow
-from robots.model import (
+from robots.language.loader import load_workflow
+from robots.language.model import (
     ActionStep,
     AwaitHumanStep,
     BlockStep,
@@ -25,8 +25,8 @@ from robots.model import (
     SetStep,
     url_pattern,
 )
-from robots.project import Project
-from robots.registry import ActionContext, ActionParams, action
+from robots.language.project import Project
+from robots.language.registry import ActionContext, ActionParams, action
 from tests.conftest import load_text, steps_workflow, workflow, write
 
 
@@ -177,7 +177,7 @@ def test_a_frozen_workflow_still_dumps_copies_pickles_and_runs(tmp_path: Path) -
     import json
     import pickle
 
-    from robots.schema import workflow_schema
+    from robots.language.schema import workflow_schema
 
     flow = steps_workflow("- set: {a: 1, nested: {b: [1, 2]}}\n- output: {n: '{{ nested.b | length }}'}")
     dumped = flow.model_dump(mode="json", by_alias=True)
@@ -192,7 +192,7 @@ def test_a_frozen_workflow_still_dumps_copies_pickles_and_runs(tmp_path: Path) -
     mutable["y"] = 2
     assert "y" not in flow.steps[0].set  # type: ignore[attr-defined]
     assert "locations" not in json.dumps(workflow_schema())
-    from robots.engine import Engine
+    from robots.engine.runner import Engine
 
     record = Engine(Project(tmp_path)).run(flow, {})
     assert (record.status, record.outputs) == ("done", {"n": 2})
@@ -606,7 +606,7 @@ def test_an_action_parameter_without_a_specific_fix_points_to_the_action_list() 
 def test_where_a_login_was_written_is_kept_but_never_written_nor_dumped() -> None:
     import json
 
-    from robots.schema import workflow_schema
+    from robots.language.schema import workflow_schema
 
     flow = workflow("name: t\nsystems:\n  crm: {kind: web, login: crm_login}\nsteps: [{set: {a: 1}}]\n")
     location = flow.systems["crm"].login_location

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from connectors.mail import SmtpMailer
 from connectors.mail_sink import MailSink
+from connectors.smtp import SmtpMailer
 from demo.server import free_port
-from robots.engine import Engine
-from robots.humans import InMemoryHumans
-from robots.project import Project
-from robots.records import RunRecord
+from robots.engine.human_gateway import InMemoryHumans
+from robots.engine.records import RunRecord
+from robots.engine.runner import Engine
+from robots.language.project import Project
 from tests.conftest import steps_workflow, write
 
 
@@ -108,7 +108,7 @@ def test_a_missing_value_a_missing_template_and_no_server_say_what_to_do(home: P
 
 
 def test_parameters_are_checked_when_the_workflow_loads() -> None:
-    from robots.loader import parse_workflow
+    from robots.language.loader import parse_workflow
 
     _, problems = parse_workflow(
         "name: t\nsteps:\n  - mail.send: {to: nobody, body: hi, template: x}\n", "t.yaml"

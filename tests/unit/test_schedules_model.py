@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.schedule_model import (
+from orchestrator.schedules.model import (
     Schedule,
     WorkflowInputs,
     load_schedule,
@@ -20,7 +20,7 @@ from orchestrator.schedule_model import (
     parse_span,
     project_workflows,
 )
-from orchestrator.schedules import select_fire_times
+from orchestrator.schedules.service import select_fire_times
 from robots.errors import DefinitionError
 from tests.conftest import ROOT, write
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from orchestrator.schedules import FireSummary, ScheduleError, ScheduleService, fire_reference
-from robots.inputs import validate_input
-from robots.project import Project
+from orchestrator.schedules.service import FireSummary, ScheduleError, ScheduleService, fire_reference
+from robots.language.inputs import validate_input
+from robots.language.project import Project
 from tests.conftest import ROOT, write
 
 WORKFLOW = """

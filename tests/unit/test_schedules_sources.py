@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from orchestrator.schedule_model import Schedule, parse_schedule
-from orchestrator.schedule_sources import SourceError, read_rows
+from orchestrator.schedules.model import Schedule, parse_schedule
+from orchestrator.schedules.sources import SourceError, read_rows
 from tests.conftest import write
 
 FIRE = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 02:00 in Berlin

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from robots.loader import parse_workflow
-from robots.yamlsource import load_yaml
+from robots.language.loader import parse_workflow
+from robots.language.yamlsource import load_yaml
 from tests.conftest import ROOT
 from tests.unit.test_cli import cli
 from tests.unit.test_docs_examples import as_workflow, examples

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from robots.web import TRACE_MODES, trace_mode
+from robots.drivers.web_session import TRACE_MODES, trace_mode
 from tests.conftest import ROOT
 
 

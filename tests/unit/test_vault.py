@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from connectors.vault import ChainVault, EncryptedFileVault, EnvVault, Vault, VaultError, default_vault
-from robots.engine import Engine
-from robots.humans import InMemoryHumans
-from robots.project import Project
+from robots.engine.human_gateway import InMemoryHumans
+from robots.engine.runner import Engine
+from robots.language.project import Project
 from tests.conftest import ROOT, steps_workflow
 
 SECRET = "s3cr3t-Ünïcode-pw"

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from robots.errors import DecisionError, Problem
-from robots.loader import parse_workflow
-from robots.rules import parse_table
+from robots.language.loader import parse_workflow
+from robots.language.rules import parse_table
 from tests.conftest import ROOT
 
 VALID = (ROOT / "workflows" / "examples" / "hello.yaml").read_text(encoding="utf-8")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cases import _problem
-from orchestrator.db import create_engine, database_url
-from orchestrator.store import Orchestrator
-from orchestrator.worker import WorkerSettings
+from orchestrator.queue.cases import _problem
+from orchestrator.service import Orchestrator
+from orchestrator.storage.db import create_engine, database_url
+from orchestrator.worker.supervisor import WorkerSettings
 
 
 def test_the_database_url_comes_from_the_argument_then_the_environment(

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from orchestrator.claims import bind_processor
-from orchestrator.tables import UTCDateTime
+from orchestrator.queue.claims import bind_processor
+from orchestrator.storage.tables import UTCDateTime
 
 SQLITE = sqlite.dialect()
 
@@ -63,9 +63,8 @@ def test_other_types_and_dialects_keep_sqlalchemys_processors() -> None:
 def test_step_rows_are_what_the_general_path_would_write() -> None:
     from types import SimpleNamespace
 
-    from orchestrator.cases import CaseStore
-    from orchestrator.claims import _SQLiteStatements
-    from robots.records import StepRecord
+    from orchestrator.queue.claims import _SQLiteStatements, step_values
+    from robots.engine.records import StepRecord
 
     statements = _SQLiteStatements(SQLITE)
     claim: Any = SimpleNamespace(case=SimpleNamespace(id="c_1"), run_id="r_1")
@@ -98,5 +97,5 @@ def test_step_rows_are_what_the_general_path_would_write() -> None:
             artifacts=["shot.png", "trace.zip"],
         ),
     ]
-    general = [statements.steps._values(CaseStore._step_values(claim, step)) for step in steps]
+    general = [statements.steps._values(step_values(claim, step)) for step in steps]
     assert statements.step_rows(claim, steps) == general

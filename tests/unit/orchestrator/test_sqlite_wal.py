@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.db import _use_wal
+from orchestrator.storage.db import _use_wal
 
 
 def test_wal_is_waited_for_while_another_connection_holds_the_database(tmp_path: Path) -> None:

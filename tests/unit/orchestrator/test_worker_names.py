@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.store import Orchestrator
-from orchestrator.worker import WorkerSettings, _ids_in_use, run_worker
+from orchestrator.service import Orchestrator
+from orchestrator.worker.supervisor import WorkerSettings, _ids_in_use, run_worker
 from tests.conftest import ROOT
 
 

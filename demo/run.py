@@ -1,0 +1,600 @@
+"""``run.py demo``: the whole demo on one machine, on SQLite, until Ctrl-C.
+
+What it starts, in order, and stops in reverse:
+
+1. a scratch folder (a fresh SQLite database, the demo apps' audit logs, the mails, the
+   terminal's data, the worker's log) — removed at the end unless ``--data-dir`` names one
+   to keep (the robots keep their failure screenshots in the project's ``artifacts/``);
+2. the demo back-office web apps (CRM, billing, two supplier portals) and a local SMTP sink
+   for the robots' confirmation mails;
+3. the demo organisation (``orchestrator/humans/org.yaml``: units, queues, agents) and two channel
+   tokens (IVR, webform);
+4. the robots: ``run.py worker --robots N`` as a child process in its own process group, so
+   Ctrl-C reaches only this process and the robots get an orderly SIGTERM (and, if they do not
+   stop in time, SIGKILL for the whole group and for anything carrying the demo's marker in
+   its environment: no Chromium or Xvfb is left behind); they start first, as they take
+   longest to come up;
+5. the control room (``orchestrator.control_room.app.create_app``) with uvicorn, in a thread;
+6. a realistic mix of cases through the real channel API: webform address changes (one of
+   them implausible), IVR delivery appointments (the southern supplier is fully booked, so
+   those reach the appointment team) and IVR "appointment failed" calls (robot -> agent ->
+   robot, with a callout).
+
+It never reads stdin, so it runs the same in a terminal, under CI and under a test; SIGINT
+or SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import httpx
+import uvicorn
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PORT = 8000
+#: How long the robots get to finish their current case after Ctrl-C before they are killed.
+#: Short on purpose: the demo's database is thrown away, so an interrupted case costs nothing,
+#: and a demo should stop when asked.
+ROBOT_STOP_SECONDS = 10.0
+
+
+class DemoError(RuntimeError):
+    """The demo cannot start (a port is taken, a part did not come up); the message says what to do."""
+
+
+@dataclass
+class DemoOptions:
+    """How ``run.py demo`` runs."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    free_ports: bool = False
+    robots: int = 2
+    data_dir: Path | None = None
+    worker_command: list[str] | None = None
+    """The command that starts the robots; default ``TANDEM_DEMO_WORKER_COMMAND`` (split like a
+    shell would), else ``run.py worker --robots N``."""
+    progress_every: float = 5.0
+
+
+@dataclass
+class DemoCase:
+    """One case the demo submits through a channel."""
+
+    channel: str
+    body: dict[str, Any]
+    note: str
+
+
+def demo_cases(stamp: str) -> list[DemoCase]:
+    """The demo's mix: what a morning in the back-office looks like, in miniature.
+
+    ``stamp`` makes references unique per demo run (a channel never reuses a call id).
+    """
+    cases: list[DemoCase] = []
+    moves = [
+        ("C000001", "Chausseestraße", "5", "10115", "Berlin", "anna.schmidt@example.com"),
+        ("C000002", "Jungfernstieg", "12", "20354", "Hamburg", "jonas.mueller@example.com"),
+        ("C000004", "Ehrenstraße", "3", "50672", "Köln", ""),
+    ]
+    for number, street, house, zip_code, city, email in moves:
+        cases.append(
+            DemoCase(
+                "webform",
+                {
+                    "form": "address-change",
+                    "submission_id": f"demo-{stamp}-{number}",
+                    "fields": {
+                        "customer_number": number,
+                        "street": street,
+                        "house_number": house,
+                        "zip": zip_code,
+                        "city": city,
+                        "email": email,
+                    },
+                },
+                f"address change {number} -> {city}",
+            )
+        )
+    cases.append(
+        DemoCase(
+            "webform",
+            {
+                "form": "address-change",
+                "submission_id": f"demo-{stamp}-C000003",
+                # Hamburg's postal code with Munich as the city: the plausibility rule stops it.
+                "fields": {
+                    "customer_number": "C000003",
+                    "street": "Leopoldstraße",
+                    "house_number": "9",
+                    "zip": "20095",
+                    "city": "München",
+                    "email": "",
+                },
+            },
+            "address change C000003 (implausible: goes to address_review)",
+        )
+    )
+    from demo.data import CUSTOMERS
+
+    def ivr(event: str, customer: dict[str, Any], urgent: bool = False) -> DemoCase:
+        return DemoCase(
+            "ivr",
+            {
+                "event": event,
+                "call_id": f"DEMO-{stamp}-{event[:4].upper()}-{customer['id']}",
+                "caller_number": customer["phone"],
+                "order_number": customer["order_number"],
+                "postal_code": customer["postal_code"],
+                "customer_number": customer["id"],
+                "caller_name": customer["name"],
+                "email": customer["email"],
+                "urgent": urgent,
+            },
+            f"{event} {customer['order_number']} ({customer['postal_code']} {customer['city']})",
+        )
+
+    by_id = {c["id"]: c for c in CUSTOMERS}
+    # North (NordLogistik has slots): booked straight through.
+    for number in ("C000007", "C000008", "C000018"):
+        cases.append(ivr("delivery appointment", by_id[number]))
+    # South (Sued Express is fully booked in the demo): escalated to the appointment team.
+    for number in ("C000005", "C000006"):
+        cases.append(ivr("delivery appointment", by_id[number]))
+    # Appointment failed: robot gathers phone, supplier, free slots -> agent pop-up -> robot books.
+    cases.append(ivr("appointment failed", by_id["C000009"], urgent=True))
+    cases.append(ivr("appointment failed", by_id["C000010"]))
+    return cases
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the caller's main thread owns SIGINT/SIGTERM
+        pass
+
+
+class ControlRoomServer:
+    """The control room app served by uvicorn in a thread (the demo, tests and benchmarks).
+
+    ``stop()`` first ends the open callout streams (SSE connections would otherwise keep
+    uvicorn waiting), then stops the server and waits for its thread.
+    """
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        from demo.server import free_port
+
+        self.app = app
+        self.host = host
+        self.port = port or free_port(host)
+        self._server = _Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=self.port,
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=3,
+            )
+        )
+        self._thread = threading.Thread(target=self._server.run, name="control-room", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The base URL."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> ControlRoomServer:
+        """Start serving and wait until the health check answers; ``DemoError`` if it does not."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/api/health", timeout=2).status_code < 500:
+                    return self
+            if not self._thread.is_alive():
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise DemoError(f"the control room did not answer on {self.url} (is port {self.port} taken?)")
+
+    def stop(self) -> None:
+        """End the callout streams, stop the server, wait for its thread."""
+        from orchestrator.control_room.callouts import hub_closed_quietly
+
+        hub_closed_quietly(getattr(self.app.state, "callout_hub", None))
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def __enter__(self) -> ControlRoomServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class RobotProcess:
+    """The robots' worker process (its own process group) and its log."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    marker: str
+    """The value of ``MARKER_VARIABLE`` in the environment of the worker and all it starts."""
+    _log: Any = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int:
+        """The worker's pid (= its process group id)."""
+        return self.process.pid
+
+    def stop(self, timeout: float = ROBOT_STOP_SECONDS) -> int | None:
+        """SIGTERM the worker, wait, then SIGKILL whatever is left of its group; the exit code."""
+        if self.process.poll() is None:
+            # The worker alone: it tells its robots to finish their case and close their
+            # browsers; a SIGTERM to the whole group would hit the browsers mid-step.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout)
+        # Whatever the worker left behind in its group (a browser, Xvfb) goes too ...
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
+        # ... and what left the group (Playwright starts browsers in a session of their own):
+        # everything started under this demo carries its marker in the environment.
+        for pid in marked_processes(self.marker):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        if self._log is not None:
+            self._log.close()
+        return self.process.returncode
+
+
+#: Set in the environment of the robots' worker; its children inherit it, so whatever they
+#: start can be found again (and ended) even when it left the process group.
+MARKER_VARIABLE = "TANDEM_DEMO_RUN"
+
+
+def marked_processes(marker: str) -> list[int]:
+    """Pids of live processes (of this user) whose environment carries ``MARKER_VARIABLE=marker``."""
+    wanted = f"{MARKER_VARIABLE}={marker}".encode()
+    found: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: the process group is all we can go by
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
+def start_robots(command: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> RobotProcess:
+    """Start the worker command in its own process group, output to ``log_path``."""
+    log = log_path.open("ab")
+    marker = secrets.token_hex(8)
+    process = subprocess.Popen(
+        command,
+        env={**env, MARKER_VARIABLE: marker},
+        cwd=str(cwd),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        process_group=0,  # Ctrl-C in the terminal reaches the demo only; it stops the robots in order
+    )
+    return RobotProcess(process, log_path, marker, log)
+
+
+class Demo:
+    """The running demo; ``with Demo(options) as demo: demo.wait()``."""
+
+    def __init__(self, options: DemoOptions, *, out: Callable[[str], None] = print) -> None:
+        self.options = options
+        self.out = out
+        self._cleanup: list[Callable[[], None]] = []
+        self.stop_event = threading.Event()
+        self.urls: dict[str, str] = {}
+        self.tokens: dict[str, str] = {}
+        self.store: Any = None
+        self.robots: RobotProcess | None = None
+        self.workdir: Path | None = None
+
+    # -- starting ----------------------------------------------------------------------------
+
+    def _check_ports(self) -> None:
+        from demo.server import DEFAULT_PORTS
+
+        if self.options.free_ports:
+            return
+        wanted = {"control room": self.options.port, **DEFAULT_PORTS}
+        for name, port in wanted.items():
+            if _port_taken(self.options.host, port):
+                raise DemoError(
+                    f"port {port} on {self.options.host} (for the {name}) is in use, maybe by a demo that is "
+                    "still running: stop it, or start with any free ports: run.py demo --free-ports"
+                )
+
+    def start(self) -> Demo:
+        """Start every part; on a failure, stop what was started and raise ``DemoError``."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        from connectors.mail_sink import MailSink
+        from demo.data import robot_secrets
+        from demo.server import DEFAULT_PORTS, free_port, start_demo_apps
+        from orchestrator.control_room.app import ServerSettings, create_app
+        from orchestrator.service import Orchestrator
+        from robots.language.project import Project
+
+        options = self.options
+        self._check_ports()
+        if options.data_dir is not None:
+            self.workdir = options.data_dir.resolve()
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            self.workdir = Path(tempfile.mkdtemp(prefix="tandem-demo-"))
+            workdir = self.workdir
+            self._cleanup.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
+        database = self.workdir / "tandem-demo.db"
+        for leftover in self.workdir.glob("tandem-demo.db*"):  # a fresh demo each time
+            leftover.unlink()
+        database_url = f"sqlite:///{database}"
+
+        apps = start_demo_apps(
+            host=options.host,
+            ports=None if options.free_ports else DEFAULT_PORTS,
+            data_dir=self.workdir / "demo-apps",
+        )
+        self._cleanup.append(apps.stop)
+        # The southern supplier is fully booked today: its appointments need a person.
+        apps.control("suedexpress", no_slots=True)
+        sink = MailSink(host=options.host, directory=self.workdir / "mail").start()
+        self._cleanup.append(sink.stop)
+        self.mail = sink
+
+        store = Orchestrator(database_url, project=Project(ROOT))
+        self._cleanup.append(store.close)
+        self.store = store
+        store.load_organisation()
+        _, self.tokens["ivr"] = store.create_token(
+            "ivr", ["delivery_appointment", "appointment_failed"], description="demo IVR"
+        )
+        _, self.tokens["webform"] = store.create_token(
+            "webform", ["address_change"], description="demo webform"
+        )
+
+        # The robots first: they take longest to come up (a browser each), and need only the
+        # database and the apps; the control room starts while they do.
+        env = {
+            **os.environ,
+            **apps.env(),
+            **robot_secrets(),
+            **sink.env(),
+            "TANDEM_DATABASE_URL": database_url,
+            "TANDEM_HOME": str(ROOT),
+            "TANDEM_PYTHON": sys.executable,
+            "TANDEM_DEMO_DATA": str(self.workdir / "terminal"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        configured = os.environ.get("TANDEM_DEMO_WORKER_COMMAND")
+        command = (
+            options.worker_command
+            or (shlex.split(configured) if configured else None)
+            or [
+                sys.executable,
+                str(ROOT / "run.py"),
+                "worker",
+                "--robots",
+                str(options.robots),
+            ]
+        )
+        self.robots = start_robots(command, env, self.workdir, self.workdir / "robots.log")
+        robots = self.robots
+
+        def stop_robots() -> None:
+            code = robots.stop()
+            if code not in (0, None, -signal.SIGTERM) and self.stop_event.is_set():
+                self.out(f"the robots did not stop in time (exit code {code}): they were killed")
+
+        self._cleanup.append(stop_robots)
+
+        port = free_port(options.host) if options.free_ports else options.port
+        app = create_app(ServerSettings(database_url=database_url, project_root=ROOT), store=store)
+        server = ControlRoomServer(app, options.host, port).start()
+        self._cleanup.append(server.stop)
+        base = server.url
+        self.urls = {"control_room": base, **{name: url for name, url in apps.urls.items()}}
+
+    # -- the cases ---------------------------------------------------------------------------
+
+    def submit_cases(self) -> list[tuple[DemoCase, str]]:
+        """Post the demo's cases through the channel API; (case, case id) for each accepted one."""
+        base = self.urls["control_room"]
+        accepted: list[tuple[DemoCase, str]] = []
+        stamp = time.strftime("%Y%m%d%H%M%S")
+        with httpx.Client(base_url=base, timeout=10) as client:
+            for case in demo_cases(stamp):
+                response = client.post(
+                    f"/api/channels/{case.channel}",
+                    json=case.body,
+                    headers={"Authorization": f"Bearer {self.tokens[case.channel]}"},
+                )
+                if response.status_code in (200, 201):
+                    accepted.append((case, str(response.json().get("id", "?"))))
+                else:
+                    self.out(f"  ! {case.note}: refused with {response.status_code}: {response.text[:300]}")
+        return accepted
+
+    # -- the banner ----------------------------------------------------------------------------
+
+    def banner(self, accepted: list[tuple[DemoCase, str]]) -> str:
+        """What a new user needs: where to click, how to log in, what is going on."""
+        from demo.data import LOGINS
+
+        base = self.urls["control_room"]
+        lines = [
+            "",
+            "Tandem demo is running.",
+            "",
+            f"  Agent inbox        {base}/inbox",
+            f"  Ops dashboard      {base}/ops",
+            f"  Supervisor view    {base}/supervisor",
+            f"  Customer webform   {base}/webform/address-change",
+            f"  API docs           {base}/docs",
+            "",
+            "  Logins (user / password):",
+            "    max.agent / agent-demo-2          Munich branch: appointments (callouts pop up here)",
+            "    anna.agent / agent-demo-1         Berlin branch: address review",
+            "    sven.supervisor / supervisor-demo-1   Germany: supervisor view",
+            "    olaf.ops / ops-demo-1             ops dashboard, KPIs",
+            "    admin / admin-demo-1              everything",
+            "",
+            "  Demo back-office apps the robots operate:",
+        ]
+        for name in ("crm", "billing", "nordlog", "suedexpress"):
+            logins = ", ".join(f"{user} / {password}" for user, password in LOGINS[name].items())
+            lines.append(f"    {name:12} {self.urls[name]:26} {logins}")
+        lines += [
+            "",
+            f"  Robots: {self.options.robots} (log: {self.robots.log_path if self.robots else '-'})",
+            f"  Channel tokens:  IVR {self.tokens['ivr']}",
+            f"                   webform {self.tokens['webform']}",
+            f"  Submitted {len(accepted)} cases:",
+            *(f"    {case.channel:8} {case.note}" for case, _ in accepted),
+            "",
+            "Ctrl-C stops everything.",
+        ]
+        return "\n".join(lines)
+
+    def progress(self) -> str:
+        """One line: the cases by state."""
+        counts = self.store.count_cases()
+        order = [
+            "queued",
+            "running",
+            "waiting_human",
+            "done",
+            "failed_business",
+            "failed_system",
+            "cancelled",
+        ]
+        parts = [f"{counts[state]} {state.replace('_', ' ')}" for state in order if counts.get(state)]
+        return "cases: " + (", ".join(parts) or "none yet")
+
+    # -- running and stopping ------------------------------------------------------------------
+
+    def wait(self) -> bool:
+        """Report progress until ``stop_event`` is set (by a signal): True; False when the robots'
+        worker ended on its own (the demo cannot go on without robots)."""
+        last = ""
+        while not self.stop_event.wait(self.options.progress_every):
+            with contextlib.suppress(Exception):  # a busy database only delays the next line
+                line = self.progress()
+                if line != last:
+                    self.out(line)
+                    last = line
+            if self.robots is not None and self.robots.process.poll() is not None:
+                # The scratch folder (and the log in it) goes away: show the end of the log here.
+                with contextlib.suppress(OSError):
+                    tail = self.robots.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[
+                        -15:
+                    ]
+                    self.out("\n".join(["the robots' log ends with:", *(f"  {line}" for line in tail)]))
+                self.out(
+                    f"the robots' worker stopped on its own (exit code {self.robots.process.returncode}); "
+                    "stopping the demo."
+                )
+                return False
+        return True
+
+    def stop(self) -> None:
+        """Stop everything that was started, newest first (robots before the apps they use)."""
+        while self._cleanup:
+            step = self._cleanup.pop()
+            try:
+                step()
+            except Exception as error:  # keep stopping the rest; say what could not be stopped
+                self.out(f"while stopping: {error}")
+
+    def __enter__(self) -> Demo:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(event: threading.Event) -> Iterator[None]:
+    def handler(number: int, frame: FrameType | None) -> None:
+        event.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run_demo(options: DemoOptions, *, out: TextIO | None = None) -> int:
+    """Run the demo until SIGINT/SIGTERM; 0 after an orderly stop, 1 when it could not start or
+    its robots stopped on their own."""
+    stream = out or sys.stdout
+
+    def say(text: str) -> None:
+        stream.write(text + "\n")
+        stream.flush()
+
+    demo = Demo(options, out=say)
+    healthy = False
+    with _stop_on_signals(demo.stop_event):
+        try:
+            say("starting the demo apps, the control room and the robots ...")
+            demo.start()
+            accepted = demo.submit_cases()
+            say(demo.banner(accepted))
+            healthy = demo.wait()
+        except DemoError as error:
+            say(f"cannot start the demo: {error}")
+            demo.stop()
+            return 1
+        finally:
+            if demo.stop_event.is_set():
+                say("stopping the robots, the control room and the demo apps ...")
+            demo.stop()
+    say("stopped; nothing left running.")
+    return 0 if healthy else 1

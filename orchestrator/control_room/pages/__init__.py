@@ -1,0 +1,36 @@
+"""The agents' control room pages: login, inbox, task pages, supervisor view, ops dashboard, callouts.
+
+Server-rendered pages (Jinja2 with autoescape: everything a robot gathered from another
+application may contain markup) plus a small agent-facing JSON API under ``/api/tasks``.
+Agents sign in with their user name and password (argon2 hashes in the store) and get a
+session cookie: ``username.issued.nonce.signature``, HMAC-SHA256 signed with the server's
+``secret_key``, HttpOnly and SameSite=Lax. Every state-changing request also carries a CSRF
+token bound to the session (a form field, or the ``X-CSRF-Token`` header for JSON).
+
+What an agent sees is what the store lets them see: tasks of queues owned by their unit and
+the units below it; a task of another unit is refused by the page (403) and the API (403).
+The ops dashboard follows the same rule for cases (``TaskStore.case_scope``): an ops user of
+a branch sees the cases of their units' queues, headquarters every case.
+
+Pages::
+
+    GET  /login, POST /login, POST /logout
+    GET  /inbox                      the agent's tasks: filter, sort, SLA state
+    GET  /tasks/{id}                 reason, gathered data, screenshot, form, comments, audit trail
+    POST /tasks/{id}/claim|release|complete|return|comment|reassign|cancel|escalate
+    GET  /supervisor                 SLA breaches, reassign, escalate a task or every overdue one
+    GET  /ops                        robots, queues, cases, schedules, KPIs (of the user's units)
+    GET  /ops/cases/{id}             a case's timeline, failure screenshot and trace; retry, cancel
+    POST /assist                     "customer on the line": starts the customer_assist robot
+    GET  /callouts/stream            Server-Sent Events: callouts and task arrivals (callouts.py)
+    GET  /api/tasks, GET /api/tasks/{id}
+    POST /api/tasks/{id}/claim|release|complete|return|comment|escalate
+"""
+
+from fastapi import APIRouter
+
+from orchestrator.control_room.pages import inbox, login, ops, supervision, tasks_api
+
+router = APIRouter()
+for _area in (login, inbox, supervision, ops, tasks_api):  # this order: the more specific paths first
+    router.include_router(_area.router)

@@ -1,0 +1,476 @@
+"""What every control-room page shares: signed sessions and CSRF tokens, who is asking,
+rendering, flash messages, error pages, the task views, and the task actions the pages and
+the JSON API both perform."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from orchestrator.errors import (
+    NotFound,
+    PermissionDenied,
+)
+from orchestrator.models import OPEN_TASK, HumanTask, StepEntry, User
+
+HERE = Path(__file__).resolve().parent.parent  # orchestrator/control_room
+STATIC_DIR = HERE / "static"
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+SESSION_COOKIE = "tandem_session"
+FLASH_COOKIE = "tandem_flash"
+SESSION_HOURS = 12
+SUPERVISING = ("supervisor", "admin")
+OPERATING = ("ops", "admin")
+TASK_STATES: dict[str, tuple[str, ...]] = {
+    "open": ("open", "claimed"),
+    "unclaimed": ("open",),
+    "mine": ("claimed",),
+    "done": ("completed", "returned", "cancelled"),
+    "all": ("open", "claimed", "completed", "returned", "cancelled"),
+}
+
+
+# -- signing: sessions, CSRF tokens and flash messages ----------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign(secret: str, text: str) -> str:
+    """HMAC-SHA256 of ``text`` under ``secret``, URL-safe."""
+    return _b64(hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest())
+
+
+def session_value(secret: str, username: str, *, now: float | None = None) -> str:
+    """A signed session cookie value for ``username`` (a fresh nonce each login)."""
+    body = f"{_b64(username.encode())}.{int(now if now is not None else time.time())}.{secrets.token_hex(8)}"
+    return f"{body}.{sign(secret, 'session:' + body)}"
+
+
+def read_session(secret: str, value: str | None, *, now: float | None = None) -> tuple[str, str] | None:
+    """``(username, nonce)`` of a valid, unexpired session cookie, else None."""
+    if not value or value.count(".") != 3:
+        return None
+    body, _, signature = value.rpartition(".")
+    if not hmac.compare_digest(signature, sign(secret, "session:" + body)):
+        return None
+    name, issued, nonce = body.split(".")
+    try:
+        username, issued_at = _unb64(name).decode(), int(issued)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    moment = now if now is not None else time.time()
+    if not 0 <= moment - issued_at <= SESSION_HOURS * 3600:
+        return None
+    return username, nonce
+
+
+def csrf_token(secret: str, nonce: str) -> str:
+    """The CSRF token of a session: forms and JSON requests must send it back."""
+    return sign(secret, "csrf:" + nonce)
+
+
+# -- who is asking -------------------------------------------------------------------------
+
+
+@dataclass
+class Agent:
+    """The signed-in user of a request, with what the pages need to know about them."""
+
+    user: User
+    nonce: str
+    csrf: str
+    store: Any
+    _queues: frozenset[str] | None = field(default=None, repr=False)
+
+    @property
+    def username(self) -> str:
+        """The user name."""
+        return self.user.username
+
+    @property
+    def role(self) -> str:
+        """agent, supervisor, ops or admin."""
+        return self.user.role
+
+    @property
+    def display_name(self) -> str:
+        """The name shown in the header."""
+        return self.user.display_name
+
+    @property
+    def units(self) -> list[str]:
+        """The user's own unit (they see it and everything below)."""
+        return [self.user.unit_id]
+
+    @property
+    def can_supervise(self) -> bool:
+        """May reassign, escalate and see the supervisor view."""
+        return self.user.role in SUPERVISING
+
+    @property
+    def can_operate(self) -> bool:
+        """May see the ops dashboard and retry or cancel cases."""
+        return self.user.role in OPERATING
+
+    @property
+    def queues(self) -> frozenset[str]:
+        """Names of the queues the user may see (their units' queues)."""
+        if self._queues is None:
+            self._queues = frozenset(q.name for q in self.store.list_queues(self.username))
+        return self._queues
+
+
+def settings_secret(request: Request) -> str:
+    secret: str = request.app.state.settings.secret_key
+    return secret
+
+
+def store_of(request: Request) -> Any:
+    return request.app.state.store
+
+
+def current_agent(request: Request) -> Agent | None:
+    """The signed-in, active user of this request, or None."""
+    secret = settings_secret(request)
+    found = read_session(secret, request.cookies.get(SESSION_COOKIE))
+    if found is None:
+        return None
+    username, nonce = found
+    store = store_of(request)
+    user = store.get_user(username)
+    if user is None or not user.active:
+        return None
+    return Agent(user, nonce, csrf_token(secret, nonce), store)
+
+
+def csrf_ok(request: Request, agent: Agent, form: dict[str, Any] | None = None) -> bool:
+    sent = request.headers.get("x-csrf-token") or (form or {}).get("csrf_token") or ""
+    return hmac.compare_digest(str(sent), agent.csrf)
+
+
+def safe_next(target: str | None) -> str:
+    # Only paths on this site: an attacker's ?next=https://evil.example must not redirect away.
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return "/inbox"
+    return target
+
+
+def to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+def static_url(name: str) -> str:
+    path = STATIC_DIR / name
+    version = hashlib.sha256(path.read_bytes()).hexdigest()[:10] if path.is_file() else "0"
+    return f"/static/{name}?v={version}"
+
+
+TEMPLATES.env.globals["static"] = static_url
+
+
+def flash(response: Response, request: Request, kind: Literal["ok", "error"], text: str) -> Response:
+    value = _b64(json.dumps([kind, text]).encode())
+    response.set_cookie(
+        FLASH_COOKIE,
+        f"{value}.{sign(settings_secret(request), 'flash:' + value)}",
+        max_age=60,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+def read_flash(request: Request) -> list[tuple[str, str]]:
+    raw = request.cookies.get(FLASH_COOKIE, "")
+    value, _, signature = raw.rpartition(".")
+    if not value or not hmac.compare_digest(signature, sign(settings_secret(request), "flash:" + value)):
+        return []
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
+        kind, text = json.loads(_unb64(value))
+        return [(str(kind), str(text))]
+    return []
+
+
+def render(
+    request: Request, agent: Agent | None, template: str, *, status: int = 200, **values: Any
+) -> HTMLResponse:
+    """A page of the control room, with the header, flash messages and the callout stream."""
+    context = {
+        "user": agent,
+        "csrf": agent.csrf if agent else "",
+        "stream_url": "/callouts/stream"
+        + (f"?after={values.pop('callout_after')}" if "callout_after" in values else ""),
+        "flashes": read_flash(request),
+        "section": values.pop("section", ""),
+        **values,
+    }
+    response = TEMPLATES.TemplateResponse(request, template, context, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    if request.cookies.get(FLASH_COOKIE):
+        response.delete_cookie(FLASH_COOKIE)
+    return response
+
+
+def error_page(
+    request: Request, agent: Agent | None, status: int, heading: str, message: str
+) -> HTMLResponse:
+    """An HTML error page that says what went wrong and where to go."""
+    return render(request, agent, "error.html", status=status, heading=heading, message=message)
+
+
+def error_status(error: Exception) -> int:
+    """The HTTP status of a store error, for the pages and the JSON API alike: 403 for
+    another unit's task, 404 for an id that names nothing, 409 for anything else."""
+    if isinstance(error, PermissionDenied):
+        return 403
+    if isinstance(error, NotFound):
+        return 404
+    return 409
+
+
+PROBLEM_HEADINGS = {403: "Not yours to open", 404: "Not found", 409: "That did not work"}
+
+
+def problem_page(request: Request, agent: Agent, error: Exception) -> HTMLResponse:
+    status = error_status(error)
+    return error_page(request, agent, status, PROBLEM_HEADINGS[status], str(error))
+
+
+# -- view models ---------------------------------------------------------------------------
+
+SlaState = Literal["ok", "due_soon", "breached", "closed"]
+
+
+def sla_state(task: HumanTask, now: datetime | None = None) -> SlaState:
+    """Where a task stands against its due time; due soon = less than a quarter of its time left
+    (at least 15 minutes), so a 4-hour queue warns an hour ahead and a 30-minute one 15 minutes."""
+    moment = now or datetime.now(UTC)
+    if task.breached_at is not None or (task.status in OPEN_TASK and moment > task.due_at):
+        return "breached"
+    if task.status not in OPEN_TASK:
+        return "closed"
+    warn = max(timedelta(minutes=15), (task.due_at - task.created_at) / 4)
+    return "due_soon" if task.due_at - moment <= warn else "ok"
+
+
+@dataclass
+class TaskRowView:
+    """One line of the inbox."""
+
+    id: str
+    queue: str
+    unit: str
+    reason: str
+    workflow: str
+    reference: str
+    case_id: str | None
+    case_status: str
+    priority: int
+    status: str
+    sla: str
+    claimed_by: str | None
+    created_at: datetime
+    due_at: datetime
+
+
+def queue_units(store: Any) -> dict[str, str]:
+    return {q.name: q.unit_id for q in store.list_queues()}
+
+
+def task_rows(store: Any, tasks: list[HumanTask], now: datetime | None = None) -> list[TaskRowView]:
+    """Inbox lines for tasks, with their case's workflow and reference."""
+    facts = store.case_facts([t.case_id for t in tasks if t.case_id])
+    units = queue_units(store)
+    rows = []
+    for task in tasks:
+        workflow, reference, case_status = facts.get(task.case_id or "", ("manual", "-", "-"))
+        rows.append(
+            TaskRowView(
+                id=task.id,
+                queue=task.queue,
+                unit=units.get(task.queue, "?"),
+                reason=task.reason,
+                workflow=workflow,
+                reference=reference,
+                case_id=task.case_id,
+                case_status=case_status,
+                priority=task.priority,
+                status=task.status,
+                sla=sla_state(task, now),
+                claimed_by=task.assignee,
+                created_at=task.created_at,
+                due_at=task.due_at,
+            )
+        )
+    return rows
+
+
+def sorted_rows(rows: list[TaskRowView], sort: str) -> list[TaskRowView]:
+    if sort == "priority":
+        return sorted(rows, key=lambda r: (-r.priority, r.due_at))
+    if sort == "created":
+        return sorted(rows, key=lambda r: r.created_at, reverse=True)
+    return sorted(rows, key=lambda r: (r.due_at, -r.priority))
+
+
+def artifacts_of(steps: list[StepEntry], suffix: str) -> list[Path]:
+    """Files the robot kept for a case's steps (oldest first); only what the steps name, and
+    only what exists (another machine's robot may have written it)."""
+    found: list[Path] = []
+    for step in steps:
+        for artifact in step.artifacts or []:
+            path = Path(str(artifact.get("path", "")) if isinstance(artifact, dict) else str(artifact))
+            if path.suffix.lower() == suffix and path.is_file():
+                found.append(path)
+    return found
+
+
+def screenshots_of(store: Any, case_id: str | None) -> list[Path]:
+    """The robot's screenshots of a case (newest last)."""
+    return artifacts_of(store.case_timeline(case_id).steps, ".png") if case_id else []
+
+
+@dataclass
+class AuditLine:
+    """One line of a task's audit trail (a task event or a transition of its case)."""
+
+    at: datetime
+    actor: str
+    what: str
+    detail: str
+
+
+def task_view(store: Any, task: HumanTask, agent: Agent) -> dict[str, Any]:
+    """Everything the task page shows, as plain values."""
+    [row] = task_rows(store, [task])
+    events = store.task_events(task.id)
+    audit = [AuditLine(e.at, e.actor, e.action, e.detail) for e in events]
+    comments = [{"author": e.actor, "at": e.at, "text": e.detail} for e in events if e.action == "comment"]
+    screenshots: list[Path] = []
+    if task.case_id:
+        timeline = store.case_timeline(task.case_id)
+        screenshots = artifacts_of(timeline.steps, ".png")
+        for transition in timeline.transitions:
+            change = f"case {transition.from_status or 'new'} → {transition.to_status}"
+            audit.append(AuditLine(transition.at, transition.actor, change, transition.reason))
+    audit.sort(key=lambda line: line.at)
+    is_open = task.status in OPEN_TASK
+    mine = task.status == "claimed" and task.assignee == agent.username
+    escalate_to = store.escalation_targets().get(task.queue) if is_open and agent.can_supervise else None
+    return {
+        **row.__dict__,
+        "data": task.data,
+        "form": task.form,
+        "answer": task.answer,
+        "kind": task.kind,
+        "comments": comments,
+        "audit": audit,
+        "screenshot_url": f"/tasks/{task.id}/screenshot" if screenshots else None,
+        "can_claim": task.status == "open",
+        "can_release": task.status == "claimed" and (mine or agent.can_supervise),
+        "can_complete": is_open and (task.status == "open" or mine or agent.can_supervise),
+        "can_return": is_open and task.case_id is not None and task.kind != "await_human",
+        "can_comment": True,
+        "escalate_to": escalate_to,
+    }
+
+
+# -- task actions, shared by the pages and the JSON API ----------------------------------------
+
+
+def answer_from_form(task: HumanTask, form: dict[str, Any]) -> dict[str, Any]:
+    answer: dict[str, Any] = {}
+    for spec in task.form:
+        name = spec.get("name") if isinstance(spec, dict) else None
+        if not name:
+            continue
+        if spec.get("type") == "boolean":
+            answer[name] = form.get(name) == "true"
+        elif name in form and str(form[name]) != "":
+            answer[name] = str(form[name])
+    return answer
+
+
+TaskAction = Literal["claim", "release", "complete", "return", "comment", "reassign", "cancel", "escalate"]
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    """What an agent sent with a task action, read from a page's form or the API's JSON body.
+
+    The page and the API each read their own input into this; ``act_on_task`` then does the action
+    the same way for both.
+    """
+
+    answer: dict[str, Any] | None = None  # complete (the form's values); return (optional)
+    note: str = ""  # return
+    text: str = ""  # comment
+    to: str = ""  # reassign: the user name
+    reason: str = ""  # cancel, escalate
+
+
+def form_input(store: Any, agent: Agent, task_id: str, action: str, form: dict[str, Any]) -> TaskInput:
+    """A task page's form as the action's input; complete reads the answer by the task's form."""
+    answer = answer_from_form(store.get_task(task_id, agent.username), form) if action == "complete" else None
+    return TaskInput(
+        answer=answer,
+        note=str(form.get("note", "")).strip(),
+        text=str(form.get("text", "")),
+        to=str(form.get("to", "")).strip(),
+        reason=str(form.get("reason", "")).strip(),
+    )
+
+
+def act_on_task(store: Any, agent: Agent, task_id: str, action: str, given: TaskInput) -> str:
+    """Do one thing to a task as ``agent``; the message to show. Store errors pass through
+    (the store checks that the agent may do it)."""
+    name = agent.username
+    if action == "claim":
+        store.claim_task(task_id, name)
+        return f"Task {task_id} is yours now."
+    if action == "release":
+        store.release_task(task_id, name)
+        return f"Task {task_id} is back in its queue."
+    if action == "complete":
+        store.complete_task(task_id, name, given.answer or {})
+        return f"Task {task_id} completed; the case goes on."
+    if action == "return":
+        store.return_to_robot(task_id, name, given.answer or None, comment=given.note)
+        return f"Task {task_id} returned to a robot."
+    if action == "comment":
+        store.comment_task(task_id, name, given.text)
+        return "Comment added."
+    if action == "reassign":
+        store.reassign_task(task_id, name, given.to)
+        return f"Task {task_id} reassigned to {given.to}."
+    if action == "cancel":
+        store.cancel_task(task_id, name, given.reason or "cancelled by a supervisor")
+        return f"Task {task_id} cancelled."
+    if action == "escalate":
+        moved = store.escalate_task(task_id, name, given.reason)
+        return f"Task {task_id} escalated to {moved.queue}."
+    raise NotFound("task action", action)

@@ -1,0 +1,96 @@
+"""Signing in and out, the home redirect, and the control room's static files."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from loguru import logger
+
+from orchestrator.control_room.pages.common import (
+    SESSION_COOKIE,
+    SESSION_HOURS,
+    STATIC_DIR,
+    csrf_ok,
+    current_agent,
+    error_page,
+    render,
+    safe_next,
+    session_value,
+    settings_secret,
+    store_of,
+)
+
+router = APIRouter()
+
+# -- login ---------------------------------------------------------------------------------
+
+
+@router.get("/", include_in_schema=False)
+def home(request: Request) -> Response:
+    """The control room starts at the inbox."""
+    return RedirectResponse("/inbox", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_page(request: Request, next: str = "/inbox") -> Response:
+    """The sign-in form."""
+    return render(request, None, "login.html", next=safe_next(next), username="", error="")
+
+
+@router.post("/login", include_in_schema=False)
+async def login(request: Request) -> Response:
+    """Check the password; on success set the session cookie and go where the agent wanted."""
+    form = await request.form()
+    username = str(form.get("username", "")).strip()
+    password = str(form.get("password", ""))
+    target = safe_next(str(form.get("next", "/inbox")))
+    store = store_of(request)
+    user = await anyio.to_thread.run_sync(
+        lambda: store.verify_password(username, password) if username else None
+    )
+    if user is None:
+        logger.info("failed sign-in for {!r}", username)
+        return render(
+            request,
+            None,
+            "login.html",
+            status=401,
+            next=target,
+            username=username,
+            error="Wrong user name or password.",
+        )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_value(settings_secret(request), user.username),
+        max_age=SESSION_HOURS * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=bool(request.app.state.settings.secure_cookies),
+    )
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout(request: Request) -> Response:
+    """Forget the session cookie."""
+    agent = current_agent(request)
+    form = dict(await request.form())
+    if agent is not None and not csrf_ok(request, agent, form):
+        return error_page(request, agent, 403, "Stale form", "Reload the page and try again.")
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# -- static files --------------------------------------------------------------------------
+
+
+@router.get("/static/{name}", include_in_schema=False)
+def static_file(name: str) -> Response:
+    """The control room's CSS and JavaScript (shipped in the package: works offline)."""
+    path = (STATIC_DIR / name).resolve()
+    if path.parent != STATIC_DIR or not path.is_file():
+        return JSONResponse({"error": f"no static file {name!r}"}, status_code=404)
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})

@@ -1,0 +1,268 @@
+"""The ops dashboard: robots, queues, cases, schedules and KPIs; a case's page with its timeline,
+screenshots and trace; retry and cancel; schedule actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from loguru import logger
+
+from orchestrator.control_room.callouts import last_callout_id
+from orchestrator.control_room.pages.common import (
+    artifacts_of,
+    csrf_ok,
+    current_agent,
+    error_page,
+    flash,
+    problem_page,
+    render,
+    store_of,
+    to_login,
+)
+from orchestrator.errors import (
+    InvalidTransition,
+    NotFound,
+    OrchestratorError,
+    PermissionDenied,
+)
+from orchestrator.models import FINISHED, Case
+from orchestrator.queue import kpis as kpi_module
+from robots.errors import TandemError
+
+router = APIRouter()
+
+# -- ops dashboard -------------------------------------------------------------------------
+
+
+def schedule_service(request: Request) -> Any:
+    """The schedule service of this app (list, pause, resume, run now), made on first use."""
+    service = getattr(request.app.state, "schedule_service", None)
+    if service is None:
+        from orchestrator.schedules.service import ScheduleService
+
+        store = store_of(request)
+        service = ScheduleService(store, engine=store.engine, root=store.project.root)
+        request.app.state.schedule_service = service
+    return service
+
+
+def _schedule_rows(request: Request) -> tuple[list[Any], str]:
+    try:
+        service = schedule_service(request)
+        problems = "; ".join(str(p) for p in service.problems)
+        return list(service.list_schedules()), (
+            f"Some schedule files have problems: {problems}" if problems else ""
+        )
+    except Exception as error:  # a broken schedules folder must not take the whole dashboard down
+        logger.warning("listing schedules failed: {}", error)
+        return [], f"Schedules cannot be listed: {error}"
+
+
+@router.get("/ops", response_class=HTMLResponse, include_in_schema=False)
+def ops(
+    request: Request, reference: str = "", workflow: str = "", state: str = "", period: str = "7d"
+) -> Response:
+    """The ops dashboard: robots, queues, cases, schedules and KPIs."""
+    agent = current_agent(request)
+    if agent is None:
+        return to_login(request)
+    if not agent.can_operate:
+        return error_page(request, agent, 403, "Ops only", "The operations dashboard is for ops and admins.")
+    store = store_of(request)
+    period = period if period in kpi_module.PERIODS else "7d"
+    scope = store.case_scope(agent.username)
+    rows = kpi_module.compute_kpis(
+        store.engine, store.project, since=kpi_module.period_start(period), scope=scope
+    )
+    cases = store.list_cases(
+        workflow=workflow or None,
+        status=state or None,
+        reference=reference or None,
+        visible_to=agent.username,
+        limit=50,
+    )
+    schedules, schedule_note = _schedule_rows(request)
+    now = datetime.now(UTC)
+    robots = store.list_robots()
+    return render(
+        request,
+        agent,
+        "ops.html",
+        section="ops",
+        scoped=scope is not None,
+        robots=robots,
+        robot_stale=lambda robot: (now - robot.heartbeat_at) > timedelta(seconds=90),
+        robot_cases=store.visible_case_ids(agent.username, [r.case_id for r in robots if r.case_id]),
+        queues=store.queue_counts(None if scope is None else agent.queues),
+        counts=store.count_cases(visible_to=agent.username),
+        cases=cases,
+        workflows=sorted(store.project.workflow_files()),
+        filters={"reference": reference, "workflow": workflow, "state": state, "period": period},
+        periods=list(kpi_module.PERIODS),
+        kpis=rows,
+        total=kpi_module.totals(rows),
+        schedules=schedules,
+        schedule_note=schedule_note,
+        states=[
+            "queued",
+            "running",
+            "waiting_human",
+            "done",
+            "failed_business",
+            "failed_system",
+            "cancelled",
+        ],
+        callout_after=last_callout_id(store),
+    )
+
+
+@router.get("/ops/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
+def ops_case(request: Request, case_id: str) -> Response:
+    """A case: its timeline, runs, tasks, the failure's screenshot and trace; retry or cancel."""
+    agent = current_agent(request)
+    if agent is None:
+        return to_login(request)
+    if not agent.can_operate:
+        return error_page(request, agent, 403, "Ops only", "Cases are shown to ops and admins.")
+    store = store_of(request)
+    try:
+        store.check_case_visible(case_id, agent.username)
+        timeline = store.case_timeline(case_id)
+    except (PermissionDenied, NotFound) as error:
+        return problem_page(request, agent, error)
+    case: Case = timeline.case
+    return render(
+        request,
+        agent,
+        "case.html",
+        section="ops",
+        case=case,
+        timeline=timeline,
+        entries=timeline.entries(),
+        screenshots=len(artifacts_of(timeline.steps, ".png")),
+        traces=len(artifacts_of(timeline.steps, ".zip")),
+        can_retry=case.status in ("failed_business", "failed_system", "waiting_human", "cancelled"),
+        can_cancel=case.status not in FINISHED,
+        callout_after=last_callout_id(store),
+    )
+
+
+@router.get("/ops/cases/{case_id}/artifact/{kind}/{index}", include_in_schema=False)
+def ops_case_artifact(request: Request, case_id: str, kind: str, index: int) -> Response:
+    """A failure screenshot (``png``) or Playwright trace (``trace``) of a case, by position."""
+    agent = current_agent(request)
+    if agent is None:
+        return to_login(request)
+    if not agent.can_operate:
+        return error_page(request, agent, 403, "Ops only", "Artifacts are shown to ops and admins.")
+    store = store_of(request)
+    try:
+        store.check_case_visible(case_id, agent.username)
+        suffix = {"png": ".png", "trace": ".zip"}.get(kind)
+        files = artifacts_of(store.case_timeline(case_id).steps, suffix) if suffix else []
+    except (PermissionDenied, NotFound) as error:
+        return problem_page(request, agent, error)
+    if not 0 <= index < len(files):
+        return error_page(request, agent, 404, "No such file", f"case {case_id} has no {kind} number {index}")
+    path = files[index]
+    if kind == "png":
+        return FileResponse(path, media_type="image/png")
+    return FileResponse(path, media_type="application/zip", filename=path.name)
+
+
+@router.post("/ops/cases/{case_id}/{action}", include_in_schema=False)
+async def ops_case_action(request: Request, case_id: str, action: str) -> Response:
+    """Retry or cancel a case by hand."""
+    agent = current_agent(request)
+    if agent is None:
+        return to_login(request)
+    form = dict(await request.form())
+    if not csrf_ok(request, agent, form) or not agent.can_operate:
+        return error_page(request, agent, 403, "Not allowed", "Ops and admins only, with a fresh form.")
+    store = store_of(request)
+    reason = str(form.get("reason", "")).strip()
+    back = f"/ops/cases/{case_id}"
+    actions: dict[str, Callable[[], Any]] = {
+        "retry": lambda: store.retry_case(case_id, actor=agent.username, reason=reason or "retried by hand"),
+        "cancel": lambda: store.cancel_case(
+            case_id, actor=agent.username, reason=reason or "cancelled by hand"
+        ),
+    }
+    if action not in actions:
+        return error_page(
+            request, agent, 404, "Unknown action", f"cases can be retried or cancelled, not {action!r}"
+        )
+    try:
+        await anyio.to_thread.run_sync(lambda: store.check_case_visible(case_id, agent.username))
+        await anyio.to_thread.run_sync(actions[action])
+    except (PermissionDenied, NotFound) as error:
+        return problem_page(request, agent, error)
+    except (InvalidTransition, OrchestratorError) as error:
+        return flash(RedirectResponse(back, status_code=303), request, "error", str(error))
+    done = "queued again" if action == "retry" else "cancelled"
+    return flash(RedirectResponse(back, status_code=303), request, "ok", f"Case {case_id} {done}.")
+
+
+@router.post("/ops/schedules/{name}/{action}", include_in_schema=False)
+async def ops_schedule_action(request: Request, name: str, action: str) -> Response:
+    """Pause, resume or fire a schedule now."""
+    agent = current_agent(request)
+    if agent is None:
+        return to_login(request)
+    form = dict(await request.form())
+    if not csrf_ok(request, agent, form) or not agent.can_operate:
+        return error_page(request, agent, 403, "Not allowed", "Ops and admins only, with a fresh form.")
+    if action not in ("pause", "resume", "run"):
+        return error_page(
+            request, agent, 404, "Unknown action", f"schedules can pause, resume or run, not {action!r}"
+        )
+    actor = f"ops:{agent.username}"
+
+    def act() -> str:
+        service = schedule_service(request)
+        if action == "pause":
+            service.pause(name, actor=actor)
+            return f"Schedule {name} paused."
+        if action == "resume":
+            service.resume(name, actor=actor)
+            return f"Schedule {name} resumed."
+        summary = service.run_now(name)
+        return f"Schedule {name} fired: {summary}"
+
+    try:
+        message = await anyio.to_thread.run_sync(act)
+    except (TandemError, ValueError, KeyError) as error:
+        return flash(RedirectResponse("/ops#schedules", status_code=303), request, "error", str(error))
+    return flash(RedirectResponse("/ops#schedules", status_code=303), request, "ok", message)
+
+
+@router.get("/ops/kpis.json", include_in_schema=False)
+def ops_kpis(request: Request, period: str = "7d") -> Response:
+    """The KPIs as JSON (for a BI tool), per workflow and in total, of the cases the user sees."""
+    agent = current_agent(request)
+    if agent is None:
+        return JSONResponse({"error": "sign in first"}, status_code=401)
+    if not agent.can_operate:
+        return JSONResponse({"error": "ops and admins only"}, status_code=403)
+    if period not in kpi_module.PERIODS:
+        problems = [{"field": "period", "message": f"use one of {', '.join(kpi_module.PERIODS)}"}]
+        return JSONResponse({"error": "unknown period", "problems": problems}, status_code=422)
+    store = store_of(request)
+    rows = kpi_module.compute_kpis(
+        store.engine,
+        store.project,
+        since=kpi_module.period_start(period),
+        scope=store.case_scope(agent.username),
+    )
+    return JSONResponse(
+        {
+            "period": period,
+            "workflows": [r.as_dict() for r in rows],
+            "total": kpi_module.totals(rows).as_dict(),
+        }
+    )

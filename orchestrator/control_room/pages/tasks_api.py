@@ -1,0 +1,206 @@
+"""The agent-facing JSON API under ``/api/tasks`` (session cookie and CSRF header)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from orchestrator.control_room.pages.common import (
+    TASK_STATES,
+    Agent,
+    TaskInput,
+    act_on_task,
+    csrf_ok,
+    current_agent,
+    error_status,
+    store_of,
+    task_rows,
+)
+from orchestrator.errors import (
+    OrchestratorError,
+)
+from orchestrator.humans.tasks import AnswerInvalid
+from orchestrator.models import HumanTask
+
+router = APIRouter()
+
+# -- the agent-facing JSON API ---------------------------------------------------------------
+
+
+class TaskOut(BaseModel):
+    """A task as an agent's client sees it."""
+
+    id: str
+    queue: str
+    reason: str
+    status: str
+    sla: str
+    priority: int
+    assignee: str | None
+    case_id: str | None
+    workflow: str
+    reference: str
+    created_at: datetime
+    due_at: datetime
+    data: dict[str, Any] = Field(default_factory=dict)
+    form: list[Any] = Field(default_factory=list)
+    answer: dict[str, Any] | None = None
+
+
+class TaskAnswer(BaseModel):
+    """The body of complete / return: the form's values (and a note for return)."""
+
+    answer: dict[str, Any] = Field(default_factory=dict)
+    note: str = ""
+
+
+class CommentIn(BaseModel):
+    """The body of comment."""
+
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class EscalateIn(BaseModel):
+    """The body of escalate: why the task goes to the next level (the next level reads it)."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+def _api_agent(request: Request, *, writing: bool) -> Agent | JSONResponse:
+    agent = current_agent(request)
+    if agent is None:
+        return JSONResponse(
+            {"error": "sign in first (POST /login); this API uses the agent's session cookie"},
+            status_code=401,
+        )
+    if writing and not csrf_ok(request, agent):
+        return JSONResponse(
+            {"error": "send the session's CSRF token in the X-CSRF-Token header (GET /api/tasks returns it)"},
+            status_code=403,
+        )
+    return agent
+
+
+def _task_out(store: Any, task: HumanTask, *, full: bool) -> dict[str, Any]:
+    [row] = task_rows(store, [task])
+    out = TaskOut(
+        id=task.id,
+        queue=task.queue,
+        reason=task.reason,
+        status=task.status,
+        sla=row.sla,
+        priority=task.priority,
+        assignee=task.assignee,
+        case_id=task.case_id,
+        workflow=row.workflow,
+        reference=row.reference,
+        created_at=task.created_at,
+        due_at=task.due_at,
+        data=task.data if full else {},
+        form=task.form if full else [],
+        answer=task.answer if full else None,
+    )
+    return out.model_dump(mode="json")
+
+
+def _api_error(error: Exception) -> JSONResponse:
+    if isinstance(error, AnswerInvalid):
+        problems = [
+            {"field": p.split(":", 1)[0], "message": p.split(":", 1)[-1].strip()} for p in error.problems
+        ]
+        return JSONResponse({"error": str(error), "problems": problems}, status_code=422)
+    if isinstance(error, ValueError):
+        return JSONResponse({"error": str(error), "problems": []}, status_code=422)
+    return JSONResponse({"error": str(error)}, status_code=error_status(error))
+
+
+@router.get("/api/tasks", tags=["agents"], summary="The signed-in agent's tasks")
+def api_tasks(request: Request, state: str = "open", queue: str | None = None) -> Response:
+    """Tasks of the agent's units (session cookie); ``state``: open, unclaimed, mine, done, all."""
+    agent = _api_agent(request, writing=False)
+    if isinstance(agent, JSONResponse):
+        return agent
+    if state not in TASK_STATES:
+        problems = [{"field": "state", "message": f"use one of {', '.join(TASK_STATES)}"}]
+        return JSONResponse({"error": "unknown state", "problems": problems}, status_code=422)
+    store = store_of(request)
+    tasks = store.list_tasks(
+        agent.username,
+        statuses=TASK_STATES[state],
+        queue=queue,
+        assignee=agent.username if state == "mine" else None,
+    )
+    return JSONResponse(
+        {"csrf_token": agent.csrf, "tasks": [_task_out(store, task, full=False) for task in tasks]},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/api/tasks/{task_id}", tags=["agents"], summary="One task, if the agent may see it")
+def api_task(request: Request, task_id: str) -> Response:
+    """The task with its data and form; 403 when it belongs to a unit outside the agent's."""
+    agent = _api_agent(request, writing=False)
+    if isinstance(agent, JSONResponse):
+        return agent
+    store = store_of(request)
+    try:
+        task = store.get_task(task_id, agent.username)
+    except OrchestratorError as error:
+        return _api_error(error)
+    return JSONResponse(_task_out(store, task, full=True), headers={"Cache-Control": "no-store"})
+
+
+def _api_action(request: Request, task_id: str, action: str, given: TaskInput) -> Response:
+    agent = _api_agent(request, writing=True)
+    if isinstance(agent, JSONResponse):
+        return agent
+    store = store_of(request)
+    try:
+        act_on_task(store, agent, task_id, action, given)
+        # An escalated task may now be above the supervisor's units; they just moved it, so
+        # they are shown where it went.
+        task = store.get_task(task_id, None if action == "escalate" else agent.username)
+    except (OrchestratorError, ValueError) as error:
+        return _api_error(error)
+    return JSONResponse(_task_out(store, task, full=True))
+
+
+@router.post("/api/tasks/{task_id}/claim", tags=["agents"], summary="Claim a task")
+def api_claim(request: Request, task_id: str) -> Response:
+    """Take an open task (session cookie and X-CSRF-Token)."""
+    return _api_action(request, task_id, "claim", TaskInput())
+
+
+@router.post("/api/tasks/{task_id}/release", tags=["agents"], summary="Release a claimed task")
+def api_release(request: Request, task_id: str) -> Response:
+    """Give a claimed task back to its queue."""
+    return _api_action(request, task_id, "release", TaskInput())
+
+
+@router.post("/api/tasks/{task_id}/complete", tags=["agents"], summary="Complete a task with its form")
+def api_complete(request: Request, task_id: str, body: TaskAnswer) -> Response:
+    """Complete the task; the answer is checked against the task's form (422 lists every problem)."""
+    return _api_action(request, task_id, "complete", TaskInput(answer=body.answer))
+
+
+@router.post("/api/tasks/{task_id}/return", tags=["agents"], summary="Return a task's case to a robot")
+def api_return(request: Request, task_id: str, body: TaskAnswer) -> Response:
+    """The case is queued again and a robot resumes it."""
+    return _api_action(request, task_id, "return", TaskInput(answer=body.answer, note=body.note))
+
+
+@router.post("/api/tasks/{task_id}/comment", tags=["agents"], summary="Comment on a task")
+def api_comment(request: Request, task_id: str, body: CommentIn) -> Response:
+    """Add a comment to the task's history."""
+    return _api_action(request, task_id, "comment", TaskInput(text=body.text))
+
+
+@router.post("/api/tasks/{task_id}/escalate", tags=["agents"], summary="Escalate a task to the next level")
+def api_escalate(request: Request, task_id: str, body: EscalateIn) -> Response:
+    """Move the task to the next level's queue (supervisors and admins of its unit); the task
+    as it is now, in its new queue."""
+    return _api_action(request, task_id, "escalate", TaskInput(reason=body.reason))

@@ -1,0 +1,218 @@
+"""The public webform: a customer reports a new address, and follows what happens to it.
+
+::
+
+    GET  /webform/address-change                 the form (with a CSRF token and a submission id)
+    POST /webform/address-change                 creates the case -> 303 to its status page;
+                                                 422 the form again with every problem;
+                                                 403 without a valid CSRF token; 429 too many
+    GET  /webform/status/{case_id}/{signature}   the case's status, in words a customer reads
+
+No login: anyone may submit. So every submission carries a CSRF token (signed double
+submit: a random nonce in an HttpOnly, SameSite=Strict cookie and, signed with the server's
+secret, in a hidden field), each client address has a rate limit, and a status page is
+reachable only through the signed link the submitter was sent to (case ids are not to be
+guessed). The hidden submission id makes a double click or a resend one case, not two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from connectors.channels import (
+    WEBFORM_FIELDS,
+    AddressChangeFields,
+    WebformSubmission,
+    channel_field,
+    map_webform,
+)
+from orchestrator.control_room.api import enforce_rate, start_case
+from orchestrator.errors import NotFound, PayloadInvalid
+from orchestrator.models import CaseTimeline
+
+CSRF_COOKIE = "tandem_webform_csrf"
+CHANNEL = "webform"
+FORM_FIELDS = ("customer_number", "street", "house_number", "zip", "city", "email")
+
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates" / "webform"))
+router = APIRouter(prefix="/webform", include_in_schema=False)
+
+#: How a customer reads a case status.
+STATUS_TEXT: dict[str, tuple[str, str]] = {
+    "queued": ("Received", "We have your request; it will be processed in a few minutes."),
+    "running": ("In progress", "Your new address is being entered in our systems right now."),
+    "waiting_human": (
+        "Being checked",
+        "A colleague is checking your request and will contact you if anything is unclear.",
+    ),
+    "done": (
+        "Done",
+        "Your new address is in all our systems. A confirmation is on its way if you gave an e-mail address.",
+    ),
+    "failed_business": (
+        "Needs your help",
+        "We could not change the address as given. A colleague will contact you.",
+    ),
+    "failed_system": (
+        "Delayed",
+        "Our systems had a problem; a colleague will finish your request by hand.",
+    ),
+    "cancelled": ("Cancelled", "This request was cancelled."),
+}
+
+
+def _sign(secret: str, purpose: str, value: str) -> str:
+    return hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def csrf_token(secret: str, nonce: str) -> str:
+    """The hidden field's value for the cookie's ``nonce``."""
+    return f"{nonce}.{_sign(secret, 'csrf', nonce)}"
+
+
+def csrf_valid(secret: str, cookie: str | None, token: str | None) -> bool:
+    """Whether the form's token was signed by us for the nonce in the submitter's cookie."""
+    if not cookie or not token or "." not in token:
+        return False
+    nonce, _ = token.split(".", 1)
+    return hmac.compare_digest(nonce, cookie) and hmac.compare_digest(token, csrf_token(secret, nonce))
+
+
+def status_path(secret: str, case_id: str) -> str:
+    """The signed status link of a case (only its submitter gets it)."""
+    return f"/webform/status/{case_id}/{_sign(secret, 'status', case_id)}"
+
+
+def _secret(request: Request) -> str:
+    return str(request.app.state.settings.secret_key)
+
+
+def _form_page(
+    request: Request,
+    *,
+    values: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
+    general: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    context: dict[str, Any] = {
+        "values": values or {},
+        "problems": problems or {},
+        "general": general or [],
+        "csrf_token": csrf_token(_secret(request), nonce),
+        "submission_id": (values or {}).get("submission_id") or uuid.uuid4().hex,
+    }
+    response = templates.TemplateResponse(request, "address_change.html", context, status_code=status_code)
+    response.set_cookie(
+        CSRF_COOKIE,
+        nonce,
+        httponly=True,
+        samesite="strict",
+        secure=bool(request.app.state.settings.secure_cookies),
+        path="/webform",
+    )
+    return response
+
+
+def _message_page(request: Request, title: str, message: str, status_code: int) -> Response:
+    return templates.TemplateResponse(
+        request, "message.html", {"title": title, "message": message}, status_code=status_code
+    )
+
+
+@router.get("/address-change", response_class=HTMLResponse)
+def address_change_form(request: Request) -> Response:
+    """The empty form."""
+    return _form_page(request)
+
+
+def _field_of(location: tuple[Any, ...]) -> str:
+    return str(location[0]) if location else "form"
+
+
+@router.post("/address-change", response_class=HTMLResponse)
+async def submit_address_change(request: Request) -> Response:
+    """Check the form, create the case and send the customer to its status page."""
+    settings = request.app.state.settings
+    client = request.client.host if request.client else "unknown"
+    try:
+        enforce_rate(request, settings.webform_rate_limit, f"webform:{client}")
+    except HTTPException:
+        return _message_page(
+            request,
+            "Too many requests",
+            "You have sent this form many times in a short while. Please wait a minute and try again.",
+            429,
+        )
+    form = await request.form()
+    values = {name: str(form.get(name) or "") for name in FORM_FIELDS}
+    values["submission_id"] = str(form.get("submission_id") or "")
+    if not csrf_valid(_secret(request), request.cookies.get(CSRF_COOKIE), str(form.get("csrf_token") or "")):
+        return _message_page(
+            request,
+            "The form has expired",
+            "This form was not sent from our page, or it is too old. "
+            "Open the form again and send it from there.",
+            403,
+        )
+    try:
+        submission = WebformSubmission(
+            form="address-change",
+            submission_id=values["submission_id"],
+            fields=AddressChangeFields(**{name: values[name] for name in FORM_FIELDS}),
+        )
+    except ValidationError as error:
+        problems = {_field_of(item["loc"]): str(item["msg"]) for item in error.errors()}
+        if "submission_id" in problems:
+            # The hidden id was tampered with: a fresh one lets an honest resend through.
+            values["submission_id"] = ""
+        return _form_page(request, values=values, problems=problems, status_code=422)
+    try:
+        case, _ = await run_in_threadpool(
+            start_case, request, map_webform(submission), channel=CHANNEL, created_by=CHANNEL
+        )
+    except PayloadInvalid as invalid:
+        problems = {}
+        for field, message in invalid.problems:
+            bare = field.removeprefix("input.").split(".", 1)[0]
+            problems[channel_field(WEBFORM_FIELDS, bare)] = message
+        return _form_page(request, values=values, problems=problems, status_code=422)
+    return RedirectResponse(status_path(_secret(request), case.id), status_code=303)
+
+
+@router.get("/status/{case_id}/{signature}", response_class=HTMLResponse)
+def case_status(request: Request, case_id: str, signature: str) -> Response:
+    """The status of a case submitted through the form (signed link only)."""
+    expected = status_path(_secret(request), case_id).rsplit("/", 1)[1]
+    if not hmac.compare_digest(signature, expected):
+        return _message_page(request, "Not found", "This status link is not valid.", 404)
+    try:
+        timeline: CaseTimeline = request.app.state.store.case_timeline(case_id)
+    except NotFound:
+        return _message_page(request, "Not found", "This request does not exist (any more).", 404)
+    case = timeline.case
+    title, explanation = STATUS_TEXT.get(case.status, (case.status, ""))
+    history = [(t.at, STATUS_TEXT.get(t.to_status, (t.to_status, ""))[0]) for t in timeline.transitions]
+    return templates.TemplateResponse(
+        request,
+        "status.html",
+        {
+            "case": case,
+            "title": title,
+            "explanation": explanation,
+            "history": history,
+            "finished": case.finished_at is not None or case.status in ("done", "cancelled"),
+        },
+    )

@@ -1,0 +1,695 @@
+"""Human tasks and callouts: the robot's side (create, read the answer) and the agent's side.
+
+A task lives in a queue; the queue belongs to an organisation unit; a user sees the tasks
+of their unit and every unit below it. Task states: ``open`` → ``claimed`` (an agent works
+it) → ``completed`` | ``returned`` (to the robot) | ``cancelled``; ``release`` puts a
+claimed task back to ``open``. What happens to the case:
+
+* completing an ``await_human`` task queues the case again; it resumes with the answer;
+* completing an escalation resolves the case by hand: it is ``done``;
+* returning a task to the robot queues the case again (an ``escalate`` step is then taken
+  as checked and passed; after a robot failure the case simply runs again);
+* cancelling a task cancels the case.
+
+Escalation moves an open or claimed task one level up: to its queue's ``escalates_to``, or
+else to the ``escalation_queue`` of the parent of the unit that owns the queue. The SLA rule
+(``escalate_overdue_tasks``) does it for every open task past its due time; a supervisor of
+the task's unit does it for one task by hand (``escalate_task``), saying why.
+
+Cases carry no unit of their own; a case belongs to the units of the queues it uses (see
+``case_scope``), and that is what an ops user of a country or branch sees of cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from orchestrator.errors import InvalidTransition, NotFound, OrchestratorError, PermissionDenied
+from orchestrator.humans.people import PeopleStore
+from orchestrator.models import OPEN_TASK, HumanTask, StoredCallout, TaskEvent
+from orchestrator.storage.base import new_id
+from orchestrator.storage.tables import (
+    CalloutRow,
+    CaseRow,
+    OrgUnitRow,
+    QueueRow,
+    TaskEventRow,
+    TaskRow,
+    UserRow,
+)
+from robots.engine.human_gateway import Callout
+from robots.engine.runner import DataError, check_answer
+from robots.errors import HumanTaskRequest
+
+SUPERVISING = ("supervisor", "admin")
+
+
+class AnswerInvalid(OrchestratorError):
+    """A form answer does not fit the task's form; ``problems`` lists every reason."""
+
+    def __init__(self, task_id: str, problems: list[str]) -> None:
+        self.task_id = task_id
+        self.problems = problems
+        super().__init__(f"the answer to task {task_id} does not fit its form: " + "; ".join(problems))
+
+
+def _note_breach(task: TaskRow, moment: datetime) -> None:
+    """Record that the task missed its due time, once, when ``moment`` is past it."""
+    if moment > task.due_at and task.breached_at is None:
+        task.breached_at = task.due_at
+
+
+def _origin(request: HumanTaskRequest, key: str) -> str:
+    if request.kind == "await_human":
+        return "await_human"
+    # The engine names the key of a failure's task '<case>:failure:<run>' and an escalate
+    # step's '<case>:<step path>'.
+    return "failure" if ":failure:" in key else "escalate"
+
+
+class TaskStore(PeopleStore):
+    """Human tasks, their events, and callouts."""
+
+    # -- the robot's side ----------------------------------------------------------------
+
+    def _create_task_in(
+        self,
+        session: Session,
+        request: HumanTaskRequest,
+        *,
+        case_id: str | None,
+        run_id: str | None,
+        key: str,
+        origin: str,
+        actor: str,
+    ) -> str:
+        existing = session.scalars(sa.select(TaskRow.id).where(TaskRow.key == key)).first()
+        if existing is not None:
+            return existing
+        queue = self._queue_for_task(session, request.queue)
+        now = self.now()
+        task = TaskRow(
+            id=new_id("t"),
+            key=key,
+            case_id=case_id,
+            run_id=run_id,
+            kind=request.kind,
+            origin=origin,
+            queue=queue.name,
+            reason=request.reason,
+            data=dict(request.data),
+            form=list(request.form),
+            step=request.step,
+            priority=request.priority,
+            status="open",
+            created_at=now,
+            due_at=now + timedelta(minutes=queue.sla_minutes),
+            escalation_level=0,
+        )
+        session.add(task)
+        session.flush()
+        self._task_event(session, task.id, actor, "created", request.reason)
+        session.add(
+            CalloutRow(
+                at=now,
+                kind="task",
+                queue=queue.name,
+                title=f"New task in {queue.name}",
+                message=request.reason,
+                level="info",
+                data={"task_id": task.id, "priority": request.priority},
+                hints=[],
+                case_id=case_id,
+                run_id=run_id,
+                step=request.step,
+                task_id=task.id,
+            )
+        )
+        return task.id
+
+    def create_task(
+        self,
+        request: HumanTaskRequest,
+        *,
+        case_id: str | None,
+        run_id: str | None,
+        key: str,
+        actor: str = "robot",
+    ) -> str:
+        """Create the task (or find it by ``key``: idempotent); its id. A 'task' callout is stored."""
+        origin = _origin(request, key)
+        for _ in range(3):
+            try:
+                with self._tx() as session:
+                    return self._create_task_in(
+                        session, request, case_id=case_id, run_id=run_id, key=key, origin=origin, actor=actor
+                    )
+            except IntegrityError:
+                continue  # another process created the same key at the same moment: read it
+        with self._tx() as session:
+            found = session.scalars(sa.select(TaskRow.id).where(TaskRow.key == key)).first()
+            if found is None:
+                raise OrchestratorError(f"task {key!r} could neither be created nor found")
+            return found
+
+    def create_manual_task(
+        self,
+        username: str,
+        queue: str,
+        reason: str,
+        *,
+        data: dict[str, Any] | None = None,
+        form: list[dict[str, Any]] | None = None,
+        priority: int = 0,
+        case_id: str | None = None,
+    ) -> HumanTask:
+        """A task an agent creates by hand (e.g. a call-back), in a queue the agent can see."""
+        with self._tx() as session:
+            visible = self._visible_units(session, username)
+            queue_row = session.get(QueueRow, queue)
+            if queue_row is None:
+                raise NotFound("queue", queue)
+            if queue_row.unit_id not in visible:
+                raise PermissionDenied(f"{username} may not add tasks to queue {queue!r} (another unit)")
+            request = HumanTaskRequest(
+                queue=queue, reason=reason, data=data or {}, form=form or [], priority=priority, kind="manual"
+            )
+            task_id = self._create_task_in(
+                session,
+                request,
+                case_id=case_id,
+                run_id=None,
+                key=new_id("manual"),
+                origin="manual",
+                actor=username,
+            )
+            return HumanTask.model_validate(session.get(TaskRow, task_id))
+
+    def answer_for(self, task_id: str) -> dict[str, Any] | None:
+        """The task's answer once an agent completed or returned it with one; else None."""
+        with self._tx() as session:
+            task = session.get(TaskRow, task_id)
+            if task is None or task.status not in ("completed", "returned"):
+                return None
+            return dict(task.answer) if task.answer is not None else None
+
+    def last_callout_id(self) -> int:
+        """The highest callout id stored (0 when there is none): where a new listener starts."""
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.max(CalloutRow.id))).scalar() or 0)
+
+    def push_callout(self, callout: Callout) -> int:
+        """Store a robot's callout for the agents it names; its id (ids only grow)."""
+        with self._tx() as session:
+            row = CalloutRow(
+                at=self.now(),
+                kind="callout",
+                queue=callout.queue,
+                agent=callout.agent,
+                title=callout.title,
+                message=callout.message,
+                level=callout.level,
+                data=callout.data,
+                hints=callout.hints,
+                case_id=callout.case_id or None,
+                run_id=callout.run_id or None,
+                step=callout.step or None,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def callouts_since(
+        self, after_id: int = 0, *, username: str | None = None, limit: int = 100
+    ) -> list[StoredCallout]:
+        """Callouts with an id above ``after_id``, oldest first; for ``username`` only those for
+        them: their queues (their units and below) or addressed to them by name."""
+        with self._tx() as session:
+            query = sa.select(CalloutRow).where(CalloutRow.id > after_id).order_by(CalloutRow.id).limit(limit)
+            rows = list(session.scalars(query))
+            if username is not None:
+                visible = self._visible_units(session, username)
+                queues = {
+                    q.name for q in session.scalars(sa.select(QueueRow).where(QueueRow.unit_id.in_(visible)))
+                }
+                rows = [
+                    r
+                    for r in rows
+                    if r.agent == username or (r.agent is None and r.queue is not None and r.queue in queues)
+                ]
+            return [StoredCallout.model_validate(r) for r in rows]
+
+    # -- the agent's side ----------------------------------------------------------------
+
+    def _task_event(self, session: Session, task_id: str, actor: str, action: str, detail: str = "") -> None:
+        session.add(TaskEventRow(task_id=task_id, at=self.now(), actor=actor, action=action, detail=detail))
+
+    def _task_for(self, session: Session, task_id: str, username: str) -> tuple[TaskRow, UserRow]:
+        """The task, locked, when ``username`` may see it; PermissionDenied otherwise."""
+        task = session.scalars(sa.select(TaskRow).where(TaskRow.id == task_id).with_for_update()).first()
+        if task is None:
+            raise NotFound("task", task_id)
+        user = session.get(UserRow, username)
+        if user is None or not user.active:
+            raise PermissionDenied(f"unknown or inactive user {username!r}")
+        queue = session.get(QueueRow, task.queue)
+        if queue is None or queue.unit_id not in self._subtree(session, user.unit_id):
+            raise PermissionDenied(f"task {task_id} belongs to a unit outside {username}'s ({user.unit_id})")
+        return task, user
+
+    def case_facts(self, case_ids: list[str]) -> dict[str, tuple[str, str, str]]:
+        """case id -> (workflow, reference, status), in one query for a whole task list."""
+        if not case_ids:
+            return {}
+        query = sa.select(CaseRow.id, CaseRow.workflow, CaseRow.reference, CaseRow.status).where(
+            CaseRow.id.in_(case_ids)
+        )
+        with self.engine.connect() as connection:
+            return {row[0]: (row[1], row[2], row[3]) for row in connection.execute(query)}
+
+    def queue_counts(self, within: frozenset[str] | None = None) -> list[dict[str, Any]]:
+        """Every queue (or those named in ``within``) with its number of tasks per state (one
+        grouped query)."""
+        query = sa.select(TaskRow.queue, TaskRow.status, sa.func.count()).group_by(
+            TaskRow.queue, TaskRow.status
+        )
+        with self.engine.connect() as connection:
+            counted = connection.execute(query).all()
+            queues = connection.execute(
+                sa.select(QueueRow.name, QueueRow.unit_id, QueueRow.sla_minutes)
+            ).all()
+        rows: dict[str, dict[str, Any]] = {
+            name: {"name": name, "unit": unit, "sla_minutes": sla, "counts": {}} for name, unit, sla in queues
+        }
+        for name, status, count in counted:
+            rows.setdefault(name, {"name": name, "unit": "?", "sla_minutes": None, "counts": {}})["counts"][
+                status
+            ] = count
+        return [rows[name] for name in sorted(rows) if within is None or name in within]
+
+    def list_tasks(
+        self,
+        username: str,
+        *,
+        statuses: tuple[str, ...] = ("open", "claimed"),
+        queue: str | None = None,
+        assignee: str | None = None,
+        case_id: str | None = None,
+        limit: int = 200,
+    ) -> list[HumanTask]:
+        """Tasks ``username`` may see (their unit and below), most urgent first (due time, priority)."""
+        with self._tx() as session:
+            visible = self._visible_units(session, username)
+            query = (
+                sa.select(TaskRow)
+                .join(QueueRow, QueueRow.name == TaskRow.queue)
+                .where(QueueRow.unit_id.in_(visible), TaskRow.status.in_(statuses))
+                .order_by(TaskRow.due_at, TaskRow.priority.desc(), TaskRow.created_at)
+                .limit(limit)
+            )
+            if queue is not None:
+                query = query.where(TaskRow.queue == queue)
+            if assignee is not None:
+                query = query.where(TaskRow.assignee == assignee)
+            if case_id is not None:
+                query = query.where(TaskRow.case_id == case_id)
+            return [HumanTask.model_validate(r) for r in session.scalars(query)]
+
+    def get_task(self, task_id: str, username: str | None = None) -> HumanTask:
+        """A task; with ``username``, only when that user may see it (PermissionDenied otherwise)."""
+        with self._tx() as session:
+            if username is None:
+                row = session.get(TaskRow, task_id)
+                if row is None:
+                    raise NotFound("task", task_id)
+            else:
+                row, _ = self._task_for(session, task_id, username)
+            return HumanTask.model_validate(row)
+
+    def task_events(self, task_id: str) -> list[TaskEvent]:
+        """What happened to a task (created, claimed, comments...), oldest first."""
+        with self._tx() as session:
+            rows = session.scalars(
+                sa.select(TaskEventRow).where(TaskEventRow.task_id == task_id).order_by(TaskEventRow.id)
+            )
+            return [TaskEvent.model_validate(r) for r in rows]
+
+    def claim_task(self, task_id: str, username: str) -> HumanTask:
+        """Take an open task to work on it."""
+        with self._tx() as session:
+            task, _ = self._task_for(session, task_id, username)
+            if task.status == "claimed" and task.assignee == username:
+                return HumanTask.model_validate(task)
+            if task.status != "open":
+                who = f" by {task.assignee}" if task.status == "claimed" else ""
+                raise InvalidTransition(
+                    f"task {task_id} is {task.status}{who}; only an open task can be claimed"
+                )
+            task.status, task.assignee, task.claimed_at = "claimed", username, self.now()
+            self._task_event(session, task.id, username, "claimed")
+            return HumanTask.model_validate(task)
+
+    def release_task(self, task_id: str, username: str) -> HumanTask:
+        """Give a claimed task back to the queue (its holder, or a supervisor)."""
+        with self._tx() as session:
+            task, user = self._task_for(session, task_id, username)
+            if task.status != "claimed":
+                raise InvalidTransition(f"task {task_id} is {task.status}, not claimed")
+            if task.assignee != username and user.role not in SUPERVISING:
+                raise PermissionDenied(
+                    f"task {task_id} is held by {task.assignee}; only they or a supervisor may release it"
+                )
+            task.status, task.assignee, task.claimed_at = "open", None, None
+            self._task_event(session, task.id, username, "released")
+            return HumanTask.model_validate(task)
+
+    def reassign_task(self, task_id: str, username: str, to_username: str) -> HumanTask:
+        """A supervisor gives a task to another agent (who must be able to see it)."""
+        with self._tx() as session:
+            task, user = self._task_for(session, task_id, username)
+            if user.role not in SUPERVISING:
+                raise PermissionDenied(
+                    f"{username} is {user.role}; only a supervisor or admin may reassign tasks"
+                )
+            if task.status not in OPEN_TASK:
+                raise InvalidTransition(
+                    f"task {task_id} is {task.status}; only open or claimed tasks can be reassigned"
+                )
+            target = session.get(UserRow, to_username)
+            queue = session.get(QueueRow, task.queue)
+            if target is None or not target.active:
+                raise NotFound("user", to_username)
+            if queue is None or queue.unit_id not in self._subtree(session, target.unit_id):
+                raise PermissionDenied(f"{to_username} ({target.unit_id}) cannot see queue {task.queue!r}")
+            task.status, task.assignee, task.claimed_at = "claimed", to_username, self.now()
+            self._task_event(session, task.id, username, "reassigned", f"to {to_username}")
+            return HumanTask.model_validate(task)
+
+    def comment_task(self, task_id: str, username: str, text: str) -> TaskEvent:
+        """Add a comment to a task's history."""
+        if not text.strip():
+            raise ValueError("an empty comment says nothing; write some text")
+        with self._tx() as session:
+            task, _ = self._task_for(session, task_id, username)
+            event = TaskEventRow(
+                task_id=task.id, at=self.now(), actor=username, action="comment", detail=text
+            )
+            session.add(event)
+            session.flush()
+            return TaskEvent.model_validate(event)
+
+    def _check_holder(self, task: TaskRow, user: UserRow) -> None:
+        if task.status not in OPEN_TASK:
+            raise InvalidTransition(f"task {task.id} is {task.status} already")
+        if task.status == "claimed" and task.assignee != user.username and user.role not in SUPERVISING:
+            raise PermissionDenied(f"task {task.id} is held by {task.assignee}; claim it first")
+
+    def _checked_answer(self, task: TaskRow, answer: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return check_answer(list(task.form), answer)
+        except DataError as error:
+            problems = str(error).removeprefix("the answer does not fit the form: ").split("; ")
+            raise AnswerInvalid(task.id, problems) from None
+
+    def _close(
+        self, session: Session, task: TaskRow, status: str, username: str, answer: dict[str, Any] | None
+    ) -> None:
+        now = self.now()
+        task.status, task.answer, task.closed_at, task.closed_by = status, answer, now, username
+        if task.assignee is None:
+            task.assignee = username
+        _note_breach(task, now)
+        self._task_event(session, task.id, username, status)
+
+    def _case_of(self, session: Session, task: TaskRow) -> CaseRow | None:
+        if task.case_id is None:
+            return None
+        return session.scalars(sa.select(CaseRow).where(CaseRow.id == task.case_id).with_for_update()).first()
+
+    def _requeue(self, session: Session, case: CaseRow, actor: str, reason: str) -> None:
+        case.failures = 0
+        case.not_before = None
+        case.finished_at = None
+        self._transition(session, case, "queued", actor=actor, reason=reason)
+
+    def complete_task(self, task_id: str, username: str, answer: dict[str, Any]) -> HumanTask:
+        """Complete a task with the form's values (checked against the form).
+
+        An ``await_human`` task's case is queued and resumes with the answer; an escalation's
+        case is resolved by hand and becomes ``done``.
+        """
+        with self._tx() as session:
+            task, user = self._task_for(session, task_id, username)
+            self._check_holder(task, user)
+            checked = self._checked_answer(task, answer)
+            self._close(session, task, "completed", username, checked)
+            case = self._case_of(session, task)
+            if case is not None and case.status == "waiting_human" and case.task_id == task.id:
+                if task.kind == "await_human":
+                    self._requeue(session, case, username, f"task {task.id} answered; the robot resumes")
+                else:
+                    case.finished_at = self.now()
+                    case.outputs = {**(case.outputs or {}), "resolved_by": username, "resolution": checked}
+                    self._transition(
+                        session, case, "done", actor=username, reason=f"resolved by hand in task {task.id}"
+                    )
+            return HumanTask.model_validate(task)
+
+    def return_to_robot(
+        self, task_id: str, username: str, answer: dict[str, Any] | None = None, *, comment: str = ""
+    ) -> HumanTask:
+        """Hand the case back to a robot: it is queued again and resumes.
+
+        After an ``escalate`` step the step counts as checked (the run goes on after it);
+        after a robot failure the case runs again from its last checkpoint.
+        """
+        with self._tx() as session:
+            task, user = self._task_for(session, task_id, username)
+            self._check_holder(task, user)
+            checked = self._checked_answer(task, answer or {}) if (task.form or answer) else None
+            self._close(session, task, "returned", username, checked)
+            if comment:
+                self._task_event(session, task.id, username, "comment", comment)
+            case = self._case_of(session, task)
+            if case is None:
+                raise InvalidTransition(f"task {task_id} belongs to no case; complete or cancel it instead")
+            if case.status not in ("waiting_human", "failed_business", "failed_system"):
+                raise InvalidTransition(
+                    f"case {case.id} is {case.status}; it cannot be returned to a robot now"
+                )
+            if task.origin == "escalate" and task.step:
+                state = dict(case.run_state or {})
+                completed = dict(state.get("completed", {}))
+                completed[task.step] = {"vars": {"human": checked or {}}, "outputs": {}}
+                state["completed"] = completed
+                case.run_state = state
+            self._requeue(
+                session,
+                case,
+                username,
+                f"returned to a robot from task {task.id}" + (f": {comment}" if comment else ""),
+            )
+            return HumanTask.model_validate(task)
+
+    def cancel_task(self, task_id: str, username: str, reason: str) -> HumanTask:
+        """Cancel a task; the case waiting for it is cancelled too."""
+        with self._tx() as session:
+            task, user = self._task_for(session, task_id, username)
+            self._check_holder(task, user)
+            self._close(session, task, "cancelled", username, None)
+            self._task_event(session, task.id, username, "comment", reason)
+            case = self._case_of(session, task)
+            if case is not None and case.status == "waiting_human" and case.task_id == task.id:
+                case.finished_at = self.now()
+                self._transition(
+                    session, case, "cancelled", actor=username, reason=f"task {task.id} cancelled: {reason}"
+                )
+            return HumanTask.model_validate(task)
+
+    # -- escalation ----------------------------------------------------------------------
+
+    def _escalation_target(self, session: Session, queue_name: str) -> QueueRow | None:
+        """The next level's queue for tasks of ``queue_name``: the queue's ``escalates_to``, or
+        else the ``escalation_queue`` of its unit's parent; None at the top of the path."""
+        queue = session.get(QueueRow, queue_name)
+        if queue is None:
+            return None
+        target_name = queue.escalates_to
+        if target_name is None:
+            unit = session.get(OrgUnitRow, queue.unit_id)
+            parent = session.get(OrgUnitRow, unit.parent_id) if unit and unit.parent_id else None
+            target_name = parent.escalation_queue if parent else None
+        target = session.get(QueueRow, target_name) if target_name else None
+        return None if target is None or target.name == queue_name else target
+
+    def _move_up(
+        self,
+        session: Session,
+        task: TaskRow,
+        target: QueueRow,
+        moment: datetime,
+        *,
+        actor: str,
+        detail: str,
+        title: str,
+        message: str,
+    ) -> HumanTask:
+        """Put ``task`` into ``target`` one level up, due by that queue's SLA from ``moment``;
+        the task event and a 'task' callout for the target queue's agents are stored."""
+        self._task_event(session, task.id, actor, "escalated", detail)
+        task.queue = target.name
+        task.escalation_level += 1
+        task.due_at = moment + timedelta(minutes=target.sla_minutes)
+        session.add(
+            CalloutRow(
+                at=moment,
+                kind="task",
+                queue=target.name,
+                title=title,
+                message=message,
+                level="warning",
+                data={"task_id": task.id, "escalation_level": task.escalation_level},
+                hints=[],
+                case_id=task.case_id,
+                task_id=task.id,
+            )
+        )
+        session.flush()
+        return HumanTask.model_validate(task)
+
+    def escalation_targets(self) -> dict[str, str]:
+        """For every queue that has a next level: queue name -> the queue its tasks escalate to."""
+        with self._tx() as session:
+            names = list(session.scalars(sa.select(QueueRow.name)))
+            return {name: target.name for name in names if (target := self._escalation_target(session, name))}
+
+    def escalate_task(self, task_id: str, actor: str, reason: str) -> HumanTask:
+        """A supervisor (or admin) of the task's unit moves one open or claimed task to the next
+        level's queue by hand, saying why; the task.
+
+        It is due by the new queue's SLA from now and open there (a claim ends: the holder may
+        not see the new queue). ``InvalidTransition`` when the queue has no higher level.
+        """
+        with self._tx() as session:
+            task, user = self._task_for(session, task_id, actor)
+            if user.role not in SUPERVISING:
+                raise PermissionDenied(
+                    f"{actor} is {user.role}; only a supervisor or admin may escalate tasks"
+                )
+            if not reason.strip():
+                raise ValueError("say why the task is escalated: the next level reads it")
+            if task.status not in OPEN_TASK:
+                raise InvalidTransition(
+                    f"task {task_id} is {task.status}; only open or claimed tasks can be escalated"
+                )
+            target = self._escalation_target(session, task.queue)
+            if target is None:
+                raise InvalidTransition(
+                    f"task {task_id} is in {task.queue!r}, the top of its escalation path: the queue "
+                    "names no escalates_to and its unit's parent no escalation_queue "
+                    "(see the organisation file)"
+                )
+            moment = self.now()
+            _note_breach(task, moment)
+            held = f" (was claimed by {task.assignee})" if task.status == "claimed" else ""
+            task.status, task.assignee, task.claimed_at = "open", None, None
+            return self._move_up(
+                session,
+                task,
+                target,
+                moment,
+                actor=actor,
+                detail=f"moved from {task.queue} to {target.name}{held}: {reason.strip()}",
+                title=f"Task escalated to {target.name} by {actor}",
+                message=reason.strip(),
+            )
+
+    def escalate_overdue_tasks(self, now: datetime | None = None) -> list[HumanTask]:
+        """Move open tasks past their due time to the next level's queue; the moved tasks.
+
+        The target is the queue's ``escalates_to`` or else the ``escalation_queue`` of the
+        parent unit. A task with nowhere to go stays and is only marked as breached.
+        """
+        moment = now or self.now()
+        moved: list[HumanTask] = []
+        with self._tx() as session:
+            overdue = list(
+                session.scalars(
+                    sa.select(TaskRow)
+                    .where(TaskRow.status == "open", TaskRow.due_at < moment)
+                    .with_for_update()
+                )
+            )
+            for task in overdue:
+                _note_breach(task, moment)
+                target = self._escalation_target(session, task.queue)
+                if target is None:
+                    continue
+                moved.append(
+                    self._move_up(
+                        session,
+                        task,
+                        target,
+                        moment,
+                        actor="sla",
+                        detail=f"overdue in {task.queue}, moved to {target.name}",
+                        title=f"Overdue task escalated to {target.name}",
+                        message=task.reason,
+                    )
+                )
+        return moved
+
+    # -- which cases a user sees -----------------------------------------------------------
+
+    def _case_scope(self, session: Session, username: str) -> sa.ColumnElement[bool] | None:
+        visible = self._visible_units(session, username)
+        if visible >= set(session.scalars(sa.select(OrgUnitRow.id))):
+            return None
+        theirs = sa.select(QueueRow.name).where(QueueRow.unit_id.in_(visible))
+        scope = sa.or_(
+            CaseRow.exception_queue.in_(theirs),
+            CaseRow.id.in_(sa.select(TaskRow.case_id).where(TaskRow.queue.in_(theirs))),
+        )
+        home = self._home_unit(session)
+        if home is not None and home.id in visible:
+            # A queue the organisation file lacks is headquarters' (as for tasks).
+            scope = sa.or_(scope, CaseRow.exception_queue.not_in(sa.select(QueueRow.name)))
+        return scope
+
+    def case_scope(self, username: str) -> sa.ColumnElement[bool] | None:
+        """The cases ``username`` may see, as a condition on the ``cases`` table; None: every case.
+
+        Cases carry no unit; a case belongs to the units that own the queues it uses: its
+        workflow's exception queue (kept on the case when it is created) and the queues of its
+        human tasks. A user sees a case when one of those units is theirs or below theirs, so
+        headquarters sees every case, Munich the cases of its queues (and a case whose task
+        escalated from Munich to Germany stays visible to both).
+        """
+        with self._tx() as session:
+            return self._case_scope(session, username)
+
+    def visible_case_ids(self, username: str, case_ids: Iterable[str]) -> set[str]:
+        """Those of ``case_ids`` that name a case ``username`` may see."""
+        wanted = set(case_ids)
+        if not wanted:
+            return set()
+        with self._tx() as session:
+            query = sa.select(CaseRow.id).where(CaseRow.id.in_(wanted))
+            scope = self._case_scope(session, username)
+            if scope is not None:
+                query = query.where(scope)
+            return set(session.scalars(query))
+
+    def check_case_visible(self, case_id: str, username: str) -> None:
+        """NotFound when no case has that id; PermissionDenied when it belongs to other units."""
+        if case_id not in self.visible_case_ids(username, [case_id]):
+            with self._tx() as session:
+                if session.get(CaseRow, case_id) is None:
+                    raise NotFound("case", case_id)
+            raise PermissionDenied(f"case {case_id} belongs to units outside {username}'s")

@@ -1,0 +1,59 @@
+"""``Orchestrator``: the one service object the API, inbox, scheduler and workers use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from orchestrator.models import Claim
+from orchestrator.queue.cases import DEFAULT_LEASE_SECONDS, CaseStore
+from orchestrator.queue.runtime import CaseListener, DurableHumans
+from robots.language.project import Project
+
+
+class Orchestrator(CaseStore):
+    """Durable cases, claims, audit trail, human tasks, organisation and robots.
+
+    ``url``: a SQLAlchemy URL (default ``TANDEM_DATABASE_URL`` or ``sqlite:///tandem.db``);
+    the schema is migrated on open. ``project``: where workflows are found (payloads are
+    validated against their input). ``retry_base_seconds`` / ``retry_max_seconds``: the
+    exponential backoff of system failures. ``lease_seconds``: the default lease length.
+    ``clock``: where "now" comes from (tests pass a controllable one).
+    Safe to share between threads; each process opens its own.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        project: Project | None = None,
+        retry_base_seconds: float = 30.0,
+        retry_max_seconds: float = 3600.0,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        migrate: bool = True,
+        pool_size: int = 5,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if retry_base_seconds < 0 or retry_max_seconds < retry_base_seconds:
+            raise ValueError(
+                f"retry_base_seconds={retry_base_seconds}, retry_max_seconds={retry_max_seconds}: "
+                "use 0 <= base <= max"
+            )
+        if lease_seconds <= 0:
+            raise ValueError(f"lease_seconds={lease_seconds}: a lease must last a positive number of seconds")
+        super().__init__(url, project=project, migrate=migrate, pool_size=pool_size, clock=clock)
+        self.retry_base_seconds = retry_base_seconds
+        self.retry_max_seconds = retry_max_seconds
+        self.lease_seconds = lease_seconds
+
+    def listener(self, claim: Claim) -> CaseListener:
+        """A ``RunListener`` that stores the claimed case's steps and checkpoints; end the run
+        with its ``finish(record)``, which stores the outcome with the last step records."""
+        return CaseListener(self, claim)
+
+    def humans(self, actor: str = "robot") -> DurableHumans:
+        """A ``HumanGateway`` on this database, for ``robots.engine.runner.Engine(humans=...)``."""
+        return DurableHumans(self, actor=actor)
+
+    def __repr__(self) -> str:
+        return f"Orchestrator({self.engine.url.render_as_string(hide_password=True)!r})"

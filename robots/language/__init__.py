@@ -1,0 +1,11 @@
+"""The workflow language: what a workflow, a rule table and a project are, as data.
+
+Owns: the YAML source reader with line and column (``yamlsource``), the immutable model
+(``model``) and its loader with located, fix-it errors (``loader``), sandboxed expressions
+(``expressions``), input schemas (``inputs``), business rules and decision tables
+(``rules``) and their explanations (``explain``), the action registry the actions fill
+(``registry``), the JSON Schema (``schema``), the generated action reference (``docs``) and
+a project's folders (``project``).
+
+May import: ``robots.errors``, ``robots.masking``. Nothing here runs a step.
+"""
