@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from connectors.fields import payload_problems
 from orchestrator import claims
 from orchestrator.base import new_id
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, UnknownWorkflow
@@ -87,6 +88,10 @@ class CaseStore(TaskStore):
             raise PayloadInvalid(workflow, [("workflow", routine)])
         if not reference or len(reference) > 200:
             raise PayloadInvalid(workflow, [("reference", "required, 1 to 200 characters")])
+        # Whoever calls (API, schedule source, CLI): no control character is ever stored.
+        unstorable = payload_problems(reference, "reference") + payload_problems(payload, "payload")
+        if unstorable:
+            raise PayloadInvalid(workflow, unstorable)
         for name, moment in (("deadline", deadline), ("not_before", not_before)):
             if moment is not None and moment.tzinfo is None:
                 raise PayloadInvalid(workflow, [(name, "give a time zone (e.g. 2030-01-07T09:00:00+01:00)")])
