@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from orchestrator.api import ApiMetrics, MetricsMiddleware, RateLimiter, TokenCache, error_body
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied
 from orchestrator.limits import DEFAULT_MAX_BODY_BYTES, RequestGuard, bounded_problems
+from orchestrator.throttle import LoginThrottle
 from robots.project import Project
 
 #: How stale the workflow index may be: a new or renamed workflow file is seen within this.
@@ -251,6 +252,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> 
     app.state.store = store
     app.state.metrics = ApiMetrics(store)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_storage)
+    app.state.login_throttle = LoginThrottle()
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
     _install_error_handlers(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
