@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from connectors.fields import payload_problems
 from orchestrator import claims
 from orchestrator.base import new_id
-from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, UnknownWorkflow
+from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied, UnknownWorkflow
 from orchestrator.models import FINISHED, Case, CaseTimeline, Claim, HumanTask, RunInfo, StepEntry, Transition
 from orchestrator.tables import (
     CalloutRow,
@@ -38,8 +38,9 @@ from orchestrator.tables import (
     StepRow,
     TaskEventRow,
     TaskRow,
+    UserRow,
 )
-from orchestrator.tasks import TaskStore
+from orchestrator.tasks import CANCELLING, TaskStore
 from robots.errors import DefinitionError, HumanTaskRequest
 from robots.inputs import InputError, validate_input
 from robots.model import not_a_process
@@ -246,8 +247,17 @@ class CaseStore(TaskStore):
         case.robot_id = case.claim_token = case.lease_expires_at = None
 
     def cancel_case(self, case_id: str, *, actor: str, reason: str) -> Case:
-        """Cancel an unfinished case (a running one: its robot stops at the next step)."""
+        """Cancel an unfinished case (a running one: its robot stops at the next step).
+
+        ``actor`` may be a person (then their role must be in ``CANCELLING``: not an agent) or
+        a process such as the CLI or retention, which are not users.
+        """
         with self._tx() as session:
+            person = session.get(UserRow, actor)
+            if person is not None and person.role not in CANCELLING:
+                raise PermissionDenied(
+                    f"{actor} is {person.role}; only a supervisor, ops or admin may cancel cases"
+                )
             case = self._locked_case(session, case_id)
             if case.status in FINISHED:
                 raise InvalidTransition(f"case {case_id} is {case.status} already; it cannot be cancelled")

@@ -40,6 +40,9 @@ from robots.errors import HumanTaskRequest
 from robots.humans import Callout
 
 SUPERVISING = ("supervisor", "admin")
+#: Who may cancel a task or a case. Not an agent: cancelling ends the customer's request
+#: for good, so it is a decision above the desk (checked here, whatever page or API asks).
+CANCELLING = ("supervisor", "ops", "admin")
 
 
 class AnswerInvalid(OrchestratorError):
@@ -458,6 +461,10 @@ class TaskStore(PeopleStore):
         """Cancel a task; the case waiting for it is cancelled too."""
         with self._tx() as session:
             task, user = self._task_for(session, task_id, username)
+            if user.role not in CANCELLING:
+                raise PermissionDenied(
+                    f"{username} is {user.role}; only a supervisor, ops or admin may cancel tasks"
+                )
             self._check_holder(task, user)
             self._close(session, task, "cancelled", username, None)
             self._task_event(session, task.id, username, "comment", reason)
