@@ -276,7 +276,7 @@ def token_list() -> None:
 
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (t-...).")]) -> None:
-    """Revoke a token; it stops working at once."""
+    """Revoke a token; it stops working within the token cache time (token_cache_seconds, 2 s)."""
     from orchestrator.api import cli_revoke_token as revoke_token
 
     raise typer.Exit(revoke_token(token_id, console))

@@ -409,6 +409,15 @@ def run_worker(settings: WorkerSettings) -> int:
                 )
                 process.kill()
                 process.join()
+                # A killed robot cannot record that it stopped: record it for it, or its row
+                # stays 'busy' with a case it no longer works on (the case's lease expires
+                # and another robot takes it over).
+                try:
+                    store.robot_stopped(_robot_id(settings, index))
+                except Exception as error:  # the database may be what made the robot hang
+                    logger.warning(
+                        "worker: could not record robot {} as stopped: {}", index, type(error).__name__
+                    )
         if reaper:
             _end_orphans(set())
         _stop_resource_tracker()
