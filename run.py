@@ -77,7 +77,7 @@ def validate(
 ) -> None:
     """Check workflows, rule tables and schedules: every problem, with file:line:column and a fix."""
     from orchestrator.schedules.cli import check_schedules, split_schedule_paths
-    from robots.engine.logs import configure_logging
+    from robots.logs import configure_logging
 
     configure_logging(log_dir=None, console_level="WARNING")
     if paths:
@@ -276,7 +276,7 @@ def token_list() -> None:
 
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (t-...).")]) -> None:
-    """Revoke a token; it stops working at once."""
+    """Revoke a token; it stops working within the token cache time (token_cache_seconds, 2 s)."""
     from orchestrator.control_room.api import cli_revoke_token as revoke_token
 
     raise typer.Exit(revoke_token(token_id, console))

@@ -261,10 +261,10 @@ def measure_real_cases(count: int, work: Path) -> list[dict[str, Any]]:
     from orchestrator.models import ClaimRequest
     from orchestrator.service import Orchestrator
     from orchestrator.worker.execution import run_claim_and_claim_next
-    from robots.engine.logs import configure_logging
     from robots.engine.robot import make_sessions
     from robots.engine.runner import Engine
     from robots.language.project import Project
+    from robots.logs import configure_logging
 
     configure_logging(log_dir=None, console_level="WARNING")
     spent = {"seconds": 0.0, "calls": 0}

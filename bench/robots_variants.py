@@ -142,10 +142,10 @@ class TandemRobot:
 
     def __init__(self, workdir: Path, *, browser_per_case: bool = False) -> None:
         from robots.engine.human_gateway import InMemoryHumans
-        from robots.engine.logs import configure_logging
         from robots.engine.robot import make_sessions
         from robots.engine.runner import Engine
         from robots.language.project import Project
+        from robots.logs import configure_logging
 
         # As 'run.py run' does: the JSON log file at INFO, only warnings on the console.
         configure_logging(log_dir=workdir / "logs", console_level="WARNING")

@@ -17,12 +17,12 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from connectors.fields import Moment, Priority, Reference
 
 #: A workflow name as the project names files: letters, digits, ``_``, ``-`` and ``.``.
 WORKFLOW_NAME = r"^[A-Za-z0-9_.-]{1,100}$"
-#: A business reference: printable, no control characters, at most 200 characters.
-REFERENCE_PATTERN = r"^[^\x00-\x1f\x7f]{1,200}$"
 
 
 def _stripped(value: str) -> str:
@@ -57,18 +57,19 @@ class CaseRequest(BaseModel):
     workflow: Annotated[str, StringConstraints(pattern=WORKFLOW_NAME)] = Field(
         description="The workflow to start, by name (e.g. address_change)."
     )
-    reference: Annotated[str, StringConstraints(pattern=REFERENCE_PATTERN)] = Field(
+    reference: Reference = Field(
         description=(
-            "The channel's business reference (call id, form submission id), unique per workflow: "
-            "posting the same reference again returns the existing case instead of a second one."
+            "The channel's business reference (call id, form submission id), unique per workflow "
+            "and channel: posting the same reference again returns the existing case instead of a "
+            "second one. Stripped; 1-200 characters, no control, zero-width or bidi characters."
         )
     )
     payload: dict[str, Any] = Field(
         default_factory=dict, description="The workflow's input; checked against its input schema."
     )
-    priority: int = Field(default=0, ge=0, le=100, description="Higher is claimed first by robots (0-100).")
-    deadline: AwareDatetime | None = Field(
-        default=None, description="When the case must be finished (SLA), with a time zone."
+    priority: Priority = Field(default=0, description="Higher is claimed first by robots (an integer 0-100).")
+    deadline: Moment | None = Field(
+        default=None, description="When the case must be finished (SLA), with a time zone (1900-9000)."
     )
 
 
@@ -145,7 +146,7 @@ class IvrCall(BaseModel):
     caller_name: Text | None = Field(default=None, description="The caller's name, if known.")
     email: Text | None = Field(default=None, description="The caller's e-mail, if known.")
     urgent: bool = Field(default=False, description="The caller chose the urgent option.")
-    received_at: AwareDatetime | None = Field(default=None, description="When the call ended.")
+    received_at: Moment | None = Field(default=None, description="When the call ended (1900-9000).")
 
 
 #: How long the back-office has for a case a caller started (the IVR promises a call-back).

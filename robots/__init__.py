@@ -2,8 +2,9 @@
 
 Subpackages, each importing only those listed before it (``tests/unit/test_layout.py``):
 
-- ``robots.errors`` and ``robots.masking``: the failure hierarchy (business / system) and
-  the masking of personal values and secrets; everything may use them.
+- ``robots.errors``, ``robots.masking`` and ``robots.logs``: the failure hierarchy (business /
+  system), the masking of personal values and secrets, and log sinks that never print them;
+  everything may use them.
 - ``robots.language``: the workflow language as data: YAML source with positions, the
   immutable model, loading and checking, expressions, input schemas, business rules,
   explanations, the action registry (names and parameter models), the JSON Schema and the
@@ -14,8 +15,12 @@ Subpackages, each importing only those listed before it (``tests/unit/test_layou
   ``http.*``, ``mail.*``, ``core.*``), registered with ``@action``; found by the registry by
   name, never imported by the language or the engine.
 - ``robots.engine``: runs a workflow's steps: checkpoints and records, the human gateway,
-  the robot's long-lived sessions, logs, and ``run.py run``.
+  the robot's long-lived sessions, and ``run.py run``.
 
 Robots never import the orchestrator: the orchestrator plugs into the engine through
 ``RunListener`` and ``HumanGateway``.
 """
+
+# Imported first for its effect: loguru's default sink prints local variables (passwords,
+# payloads) in tracebacks; robots.logs replaces it with a masked one in every process.
+from robots import logs as _logs  # noqa: F401

@@ -31,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.control_room.api import ApiMetrics, MetricsMiddleware, RateLimiter, TokenCache, error_body
+from orchestrator.control_room.limits import DEFAULT_MAX_BODY_BYTES, RequestGuard, bounded_problems
+from orchestrator.control_room.throttle import LoginThrottle
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied
 from robots.language.project import Project
 
@@ -109,6 +111,11 @@ class ServerSettings(BaseModel):
         description="How long a verified API token is trusted without asking the database again "
         "(a revoked token stops working within this time); 0 asks every time.",
     )
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        ge=1024,
+        description="The largest request body accepted (bytes); a larger one is answered 413.",
+    )
     public_docs: bool = Field(
         default=True, description="Serve /docs and /openapi.json without a token (they hold no data)."
     )
@@ -150,7 +157,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             return await request_validation_exception_handler(request, error)
         problems = _problems_of(error)
         return JSONResponse(
-            error_body(f"the request has {len(problems)} problem(s); nothing was stored", problems),
+            error_body(
+                f"the request has {len(problems)} problem(s); nothing was stored", bounded_problems(problems)
+            ),
             status_code=422,
         )
 
@@ -158,7 +167,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _invalid_payload(request: Request, error: PayloadInvalid) -> Response:
         problems = [{"field": field, "message": message} for field, message in error.problems]
         return JSONResponse(
-            error_body(f"the payload does not fit workflow {error.workflow!r}; nothing was stored", problems),
+            error_body(
+                f"the payload does not fit workflow {error.workflow!r}; nothing was stored",
+                bounded_problems(problems),
+            ),
             status_code=422,
         )
 
@@ -239,8 +251,10 @@ def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> 
     app.state.store = store
     app.state.metrics = ApiMetrics(store)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_storage)
+    app.state.login_throttle = LoginThrottle()
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
     _install_error_handlers(app)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     app.include_router(api.router)
@@ -262,6 +276,7 @@ def settings_from_environment(**overrides: Any) -> ServerSettings:
         ("webform_rate_limit", "TANDEM_WEBFORM_RATE_LIMIT"),
         ("rate_limit_storage", "TANDEM_RATE_LIMIT_STORAGE"),
         ("token_cache_seconds", "TANDEM_TOKEN_CACHE_SECONDS"),
+        ("max_body_bytes", "TANDEM_MAX_BODY_BYTES"),
     ):
         if os.environ.get(variable):
             values[field] = os.environ[variable]

@@ -12,7 +12,11 @@ No login: anyone may submit. So every submission carries a CSRF token (signed do
 submit: a random nonce in an HttpOnly, SameSite=Strict cookie and, signed with the server's
 secret, in a hidden field), each client address has a rate limit, and a status page is
 reachable only through the signed link the submitter was sent to (case ids are not to be
-guessed). The hidden submission id makes a double click or a resend one case, not two.
+guessed). The hidden submission id makes a double click or a resend one case, not two; it is
+issued by the server with a signature (``<id>.<signature>``) and only the id goes into the
+case's reference. Someone who learns the reference (an agent, a log) therefore cannot post
+the same submission again to be sent its status link: without the signature, which only the
+submitter's page held, the id is refused.
 """
 
 from __future__ import annotations
@@ -89,6 +93,22 @@ def csrf_valid(secret: str, cookie: str | None, token: str | None) -> bool:
     return hmac.compare_digest(nonce, cookie) and hmac.compare_digest(token, csrf_token(secret, nonce))
 
 
+def new_submission_token(secret: str) -> str:
+    """A fresh submission id with the server's signature, for the form's hidden field."""
+    submission_id = uuid.uuid4().hex
+    return f"{submission_id}.{_sign(secret, 'submission', submission_id)}"
+
+
+def submission_id_of(secret: str, token: str) -> str | None:
+    """The submission id of a hidden-field token, or None when we did not sign it."""
+    submission_id, _, signature = token.partition(".")
+    if not submission_id or not signature:
+        return None
+    if not hmac.compare_digest(signature, _sign(secret, "submission", submission_id)):
+        return None
+    return submission_id
+
+
 def status_path(secret: str, case_id: str) -> str:
     """The signed status link of a case (only its submitter gets it)."""
     return f"/webform/status/{case_id}/{_sign(secret, 'status', case_id)}"
@@ -112,7 +132,7 @@ def _form_page(
         "problems": problems or {},
         "general": general or [],
         "csrf_token": csrf_token(_secret(request), nonce),
-        "submission_id": (values or {}).get("submission_id") or uuid.uuid4().hex,
+        "submission_id": (values or {}).get("submission_id") or new_submission_token(_secret(request)),
     }
     response = templates.TemplateResponse(request, "address_change.html", context, status_code=status_code)
     response.set_cookie(
@@ -167,10 +187,21 @@ async def submit_address_change(request: Request) -> Response:
             "Open the form again and send it from there.",
             403,
         )
+    submission_id = submission_id_of(_secret(request), values["submission_id"])
+    if submission_id is None:
+        # Not an id this server issued (tampered with, or copied from a reference): a fresh
+        # one lets an honest resend through, and no one gets another submission's case.
+        values["submission_id"] = ""
+        return _form_page(
+            request,
+            values=values,
+            general=["The form was not sent from our page. Please check the fields and send it again."],
+            status_code=422,
+        )
     try:
         submission = WebformSubmission(
             form="address-change",
-            submission_id=values["submission_id"],
+            submission_id=submission_id,
             fields=AddressChangeFields(**{name: values[name] for name in FORM_FIELDS}),
         )
     except ValidationError as error:

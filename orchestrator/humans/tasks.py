@@ -48,6 +48,9 @@ from robots.engine.runner import DataError, check_answer
 from robots.errors import HumanTaskRequest
 
 SUPERVISING = ("supervisor", "admin")
+#: Who may cancel a task or a case. Not an agent: cancelling ends the customer's request
+#: for good, so it is a decision above the desk (checked here, whatever page or API asks).
+CANCELLING = ("supervisor", "ops", "admin")
 
 
 class AnswerInvalid(OrchestratorError):
@@ -501,6 +504,10 @@ class TaskStore(PeopleStore):
         """Cancel a task; the case waiting for it is cancelled too."""
         with self._tx() as session:
             task, user = self._task_for(session, task_id, username)
+            if user.role not in CANCELLING:
+                raise PermissionDenied(
+                    f"{username} is {user.role}; only a supervisor, ops or admin may cancel tasks"
+                )
             self._check_holder(task, user)
             self._close(session, task, "cancelled", username, None)
             self._task_event(session, task.id, username, "comment", reason)

@@ -24,8 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, UnknownWorkflow
-from orchestrator.humans.tasks import TaskStore
+from connectors.fields import payload_problems
+from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied, UnknownWorkflow
+from orchestrator.humans.tasks import CANCELLING, TaskStore
 from orchestrator.models import FINISHED, Case, CaseTimeline, Claim, HumanTask, RunInfo, StepEntry, Transition
 from orchestrator.queue import claims
 from orchestrator.storage.base import new_id
@@ -38,6 +39,7 @@ from orchestrator.storage.tables import (
     StepRow,
     TaskEventRow,
     TaskRow,
+    UserRow,
 )
 from robots.engine.records import RunRecord, RunState, StepRecord
 from robots.errors import DefinitionError, HumanTaskRequest
@@ -87,6 +89,10 @@ class CaseStore(TaskStore):
             raise PayloadInvalid(workflow, [("workflow", routine)])
         if not reference or len(reference) > 200:
             raise PayloadInvalid(workflow, [("reference", "required, 1 to 200 characters")])
+        # Whoever calls (API, schedule source, CLI): no control character is ever stored.
+        unstorable = payload_problems(reference, "reference") + payload_problems(payload, "payload")
+        if unstorable:
+            raise PayloadInvalid(workflow, unstorable)
         for name, moment in (("deadline", deadline), ("not_before", not_before)):
             if moment is not None and moment.tzinfo is None:
                 raise PayloadInvalid(workflow, [(name, "give a time zone (e.g. 2030-01-07T09:00:00+01:00)")])
@@ -241,8 +247,17 @@ class CaseStore(TaskStore):
         case.robot_id = case.claim_token = case.lease_expires_at = None
 
     def cancel_case(self, case_id: str, *, actor: str, reason: str) -> Case:
-        """Cancel an unfinished case (a running one: its robot stops at the next step)."""
+        """Cancel an unfinished case (a running one: its robot stops at the next step).
+
+        ``actor`` may be a person (then their role must be in ``CANCELLING``: not an agent) or
+        a process such as the CLI or retention, which are not users.
+        """
         with self._tx() as session:
+            person = session.get(UserRow, actor)
+            if person is not None and person.role not in CANCELLING:
+                raise PermissionDenied(
+                    f"{actor} is {person.role}; only a supervisor, ops or admin may cancel cases"
+                )
             case = self._locked_case(session, case_id)
             if case.status in FINISHED:
                 raise InvalidTransition(f"case {case_id} is {case.status} already; it cannot be cancelled")

@@ -198,7 +198,7 @@ def _query_records(
             f"the parameters it may use are :fire_time, :fire_date and :schedule"
         )
     try:
-        engine = sqlalchemy.create_engine(url)
+        engine = sqlalchemy.create_engine(url, hide_parameters=True)  # rows hold personal data
     except (SQLAlchemyError, ValueError, ImportError) as error:
         raise SourceError(f"schedule {schedule.name!r}: bad source.url: {error}") from None
     try:

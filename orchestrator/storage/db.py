@@ -107,7 +107,11 @@ class WriterConnection(sqlite3.Connection):
 
 
 def create_engine(url: str | None = None, *, pool_size: int = 5) -> sa.Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate write transactions."""
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate write transactions.
+
+    Its errors never carry the statement's parameters (``hide_parameters``): they hold
+    payloads with personal data, and an error's text ends up in logs and on stderr.
+    """
     resolved = make_url(database_url(url))
     if resolved.get_backend_name() == "sqlite":
         if resolved.database in (None, "", ":memory:"):
@@ -118,6 +122,7 @@ def create_engine(url: str | None = None, *, pool_size: int = 5) -> sa.Engine:
         Path(resolved.database or "tandem.db").parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             resolved,
+            hide_parameters=True,
             connect_args={
                 "check_same_thread": False,
                 "timeout": 60,
@@ -147,7 +152,9 @@ def create_engine(url: str | None = None, *, pool_size: int = 5) -> sa.Engine:
             driver.begin_immediate()
 
         return engine
-    return sa.create_engine(resolved, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    return sa.create_engine(
+        resolved, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def _use_wal(connection: sqlite3.Connection, patience: float = 60.0) -> None:

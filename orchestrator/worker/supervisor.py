@@ -159,10 +159,10 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
     from orchestrator.models import ClaimRequest
     from orchestrator.service import Orchestrator
     from orchestrator.worker.execution import run_claim_and_claim_next
-    from robots.engine.logs import configure_logging
     from robots.engine.robot import make_sessions
     from robots.engine.runner import Engine
     from robots.language.project import Project
+    from robots.logs import configure_logging
 
     robot_id = _robot_id(settings, index)
     stopping = threading.Event()
@@ -332,7 +332,7 @@ class _Housekeeping:
 def run_worker(settings: WorkerSettings) -> int:
     """Run the robots until SIGTERM / Ctrl-C (or, with ``once``, until the queue is empty)."""
     from orchestrator.service import Orchestrator
-    from robots.engine.logs import configure_logging
+    from robots.logs import configure_logging
 
     configure_logging(log_dir=settings.log_dir or settings.project_root / "logs")
     # Migrate once here, so N robots do not all wait for the migration lock.
@@ -409,6 +409,15 @@ def run_worker(settings: WorkerSettings) -> int:
                 )
                 process.kill()
                 process.join()
+                # A killed robot cannot record that it stopped: record it for it, or its row
+                # stays 'busy' with a case it no longer works on (the case's lease expires
+                # and another robot takes it over).
+                try:
+                    store.robot_stopped(_robot_id(settings, index))
+                except Exception as error:  # the database may be what made the robot hang
+                    logger.warning(
+                        "worker: could not record robot {} as stopped: {}", index, type(error).__name__
+                    )
         if reaper:
             _end_orphans(set())
         _stop_resource_tracker()

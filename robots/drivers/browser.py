@@ -8,6 +8,8 @@ import shutil
 import threading
 from typing import Any
 
+from robots.drivers.clean_env import clean_environment, keep_secrets_from_playwright_driver
+
 # Flags that keep Chromium from reaching out to the network on its own (updates, sync,
 # first-run pages) and make it run as root in containers.
 CHROMIUM_ARGS = [
@@ -35,8 +37,8 @@ def system_chromium() -> str | None:
 
 
 def launch_options(*, headless: bool = True) -> dict[str, Any]:
-    """Keyword arguments for ``playwright.chromium.launch``."""
-    options: dict[str, Any] = {"headless": headless, "args": list(CHROMIUM_ARGS)}
+    """Keyword arguments for ``playwright.chromium.launch`` (an environment without secrets)."""
+    options: dict[str, Any] = {"headless": headless, "args": list(CHROMIUM_ARGS), "env": clean_environment()}
     executable = system_chromium()
     if executable:
         options["executable_path"] = executable
@@ -56,6 +58,7 @@ def acquire_playwright() -> Any:
     if entry is None:
         from playwright.sync_api import sync_playwright
 
+        keep_secrets_from_playwright_driver()
         entry = _drivers[key] = [sync_playwright().start(), 0]
     entry[1] += 1
     return entry[0]

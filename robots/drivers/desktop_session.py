@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from loguru import logger
 
+from robots.drivers.clean_env import clean_environment
 from robots.drivers.systems import LoginRunner, SystemSessions
 from robots.errors import SystemException
 from robots.language import expressions
@@ -55,8 +56,8 @@ class DesktopSession:
 
 
 def display_env(display: str) -> dict[str, str]:
-    """The environment with ``DISPLAY`` set."""
-    return {**os.environ, "DISPLAY": display}
+    """The environment with ``DISPLAY`` set, without secrets (``robots.drivers.clean_env``)."""
+    return {**clean_environment(), "DISPLAY": display}
 
 
 def find_window(display: str, title_pattern: str, timeout: float) -> str:

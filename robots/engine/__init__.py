@@ -2,8 +2,8 @@
 
 Owns: the step walker with retries, timeouts, ``in`` blocks, human steps and checkpoints
 (``runner``), the records it keeps of a run (``records``), the gateway to human tasks and
-callouts (``human_gateway``), the robot's long-lived system sessions (``robot``), log sinks
-(``logs``) and ``run.py run`` (``cli``).
+callouts (``human_gateway``), the robot's long-lived system sessions (``robot``) and
+``run.py run`` (``cli``).
 
 May import: ``robots.errors``, ``robots.masking``, ``robots.language``, ``robots.drivers``
 and ``connectors`` (vaults). Actions are found through the registry, not imported.

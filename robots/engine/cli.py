@@ -111,7 +111,7 @@ def run_case(
     console: Console,
 ) -> int:
     """Run one case and print its timeline; the process exit code."""
-    from robots.engine.logs import configure_logging
+    from robots.logs import configure_logging
 
     configure_logging(log_dir=project.root / "logs", console_level="WARNING")
     try:

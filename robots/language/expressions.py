@@ -25,6 +25,13 @@ from jinja2.runtime import Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from robots.errors import ExpressionError
+from robots.language.expression_limits import (
+    BoundedSandbox,
+    TooLarge,
+    bounded_filters,
+    check_size,
+    size_problem,
+)
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<body>.*)\}\}\s*$", re.DOTALL)
 # ${NAME}, ${NAME:-default}, and a default that is itself a reference: ${NAME:-${OTHER:-x}}.
@@ -50,8 +57,7 @@ MAX_POWER_BITS = 100_000
 """The largest whole number (in bits, about 30,000 digits) ``a ** b`` may make."""
 
 
-class _TooLarge(Exception):
-    """An operation in an expression would make a value too large to be sensible."""
+_TooLarge = TooLarge
 
 
 def _power_bits(base: int, exponent: int) -> int:
@@ -61,12 +67,11 @@ def _power_bits(base: int, exponent: int) -> int:
     return (abs(base).bit_length() - 1 or 1) * exponent
 
 
-class _Sandbox(SandboxedEnvironment):
+class _Sandbox(BoundedSandbox):
     """Jinja's sandbox, with ``*`` and ``**`` bounded: ``{{ 'x' * 10**10 }}`` or
     ``{{ 9 ** 9 ** 9 }}`` would otherwise hold a run (and its robot) for minutes and fill
-    its memory, where Jinja's sandbox already bounds ``range``."""
-
-    intercepted_binops = frozenset({"*", "**"})
+    its memory, where Jinja's sandbox already bounds ``range``. Everything else that builds
+    a value (format strings, filters, ``~``) is bounded by ``robots.language.expression_limits``."""
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -103,8 +108,8 @@ def register_function(name: str, function: Callable[..., Any]) -> None:
 
 
 def register_filter(name: str, function: Callable[..., Any]) -> None:
-    """Make ``function`` usable as a filter: ``{{ value | name }}``."""
-    ENVIRONMENT.filters[name] = function
+    """Make ``function`` usable as a filter: ``{{ value | name }}`` (its result size-checked)."""
+    ENVIRONMENT.filters[name] = bounded_filters({name: function})[name]
     _compile_expression.cache_clear()
     _compile_template.cache_clear()
 
@@ -143,9 +148,11 @@ def syntax_problem(text: str) -> str | None:
                     "{% include %}, {% import %} and {% extends %} read template files, which "
                     "expressions have none of: write the text here (mail.send has templates of its own)"
                 )
+        return size_problem(ENVIRONMENT.parse(text))
     except TemplateSyntaxError as error:
         return f"bad expression syntax: {error.message}"
-    return None
+    except RecursionError:
+        return _TOO_DEEP
 
 
 def _loads_a_file(text: str) -> bool:
@@ -257,7 +264,7 @@ def render_text(text: str, scope: Mapping[str, Any], *, where: str = "") -> Any:
             result = _compile_expression(expression)(**scope)
             if isinstance(result, Undefined):
                 result._fail_with_undefined_error()
-            return result
+            return check_size(result, "this expression")
         return _compile_template(text).render(**scope)
     except UndefinedError as error:
         raise ExpressionError(_explain_undefined(error, text, where, scope)) from None

@@ -114,7 +114,10 @@ def test_completing_an_escalation_resolves_the_case_by_hand(orch: Orchestrator, 
 
 def test_cancelling_a_task_cancels_its_case(orch: Orchestrator, engine: Engine) -> None:
     case_id, task_id = waiting_case(orch, engine)
-    orch.cancel_task(task_id, MUNICH, "customer cancelled the order")
+    with pytest.raises(PermissionDenied):  # agents may not cancel
+        orch.cancel_task(task_id, MUNICH, "customer cancelled the order")
+    assert orch.get_task(task_id).status != "cancelled"
+    orch.cancel_task(task_id, SUPERVISOR, "customer cancelled the order")
     assert orch.get_case(case_id).status == "cancelled"
     assert orch.get_task(task_id).status == "cancelled"
     with pytest.raises(InvalidTransition):

@@ -20,10 +20,10 @@ from PIL import Image
 from demo.data import LOGINS
 from demo.server import DemoApps
 from robots.drivers.systems import ByKind
-from robots.engine.logs import configure_logging
 from robots.engine.records import RunRecord
 from robots.language.loader import parse_workflow
 from robots.language.model import Workflow
+from robots.logs import configure_logging
 from tests.e2e.conftest import Robot
 
 pytestmark = pytest.mark.e2e

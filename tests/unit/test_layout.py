@@ -18,6 +18,7 @@ PACKAGES = ("robots", "connectors", "orchestrator", "demo", "business_rules")
 AREAS = {
     "robots.errors": "robots core",
     "robots.masking": "robots core",
+    "robots.logs": "robots core",
     "robots.language": "language",
     "robots.drivers": "drivers",
     "robots.actions": "actions",

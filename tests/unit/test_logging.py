@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from robots.engine.logs import configure_logging
 from robots.engine.runner import Engine
 from robots.language.project import Project
+from robots.logs import configure_logging
 from tests.conftest import steps_workflow
 
 SECRET = "Zz-very-secret-4711"

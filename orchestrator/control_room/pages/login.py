@@ -20,6 +20,7 @@ from orchestrator.control_room.pages.common import (
     settings_secret,
     store_of,
 )
+from orchestrator.control_room.throttle import login_throttle
 
 router = APIRouter()
 
@@ -46,11 +47,39 @@ async def login(request: Request) -> Response:
     password = str(form.get("password", ""))
     target = safe_next(str(form.get("next", "/inbox")))
     store = store_of(request)
+    throttle = login_throttle(request.app)
+    address = request.client.host if request.client else "unknown"
+
+    def locked(wait: float) -> Response:
+        seconds = int(wait + 0.999)
+        response = render(
+            request,
+            None,
+            "login.html",
+            status=429,
+            next=target,
+            username=username,
+            error=f"Too many failed sign-ins. Wait {seconds} seconds and try again.",
+        )
+        response.headers["Retry-After"] = str(seconds)
+        return response
+
+    wait = throttle.wait_seconds(username, address)
+    if wait > 0:
+        # Answered before the password is checked: a guess costs neither a hash nor a chance.
+        return locked(wait)
     user = await anyio.to_thread.run_sync(
         lambda: store.verify_password(username, password) if username else None
     )
     if user is None:
-        logger.info("failed sign-in for {!r}", username)
+        known = bool(username) and await anyio.to_thread.run_sync(
+            lambda: store.get_user(username) is not None
+        )
+        # Only a real user name is logged: people type their password into the name field.
+        logger.info("failed sign-in for {}", repr(username) if known else "an unknown user name")
+        wait = throttle.failed(username, address, known_user=known)
+        if wait > 0:
+            return locked(wait)
         return render(
             request,
             None,
@@ -60,6 +89,7 @@ async def login(request: Request) -> Response:
             username=username,
             error="Wrong user name or password.",
         )
+    throttle.succeeded(username)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
