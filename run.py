@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sys
 from pathlib import Path
@@ -15,7 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent
-os.environ.setdefault("TANDEM_HOME", str(ROOT))
 
 app = typer.Typer(
     help="Tandem: robots for the customer-service back-office.",
@@ -34,7 +32,48 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-ProjectDir = Annotated[Path, typer.Option("--project", help="Project folder (workflows/, business_rules/).")]
+ProjectDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--project",
+        help="The project folder (default: the current folder when it holds workflows/, "
+        "else TANDEM_HOME). See docs/projects.md.",
+    ),
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Where the database, logs and artifacts go (default: TANDEM_DATA_DIR, else <project>/.tandem).",
+    ),
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Default: TANDEM_DATABASE_URL, else tandem.db in the data folder."),
+]
+_GLOBAL: dict[str, Path | None] = {"project": None, "data_dir": None}
+
+
+@app.callback()
+def main(project: ProjectDir = None, data_dir: DataDir = None) -> None:
+    """Tandem: robots for the customer-service back-office. Every command works on one
+    project (docs/projects.md); --project and --data-dir may also follow the command."""
+    _GLOBAL.update(project=project, data_dir=data_dir)
+
+
+def _use(project: Path | None = None, data_dir: Path | None = None, database_url: str | None = None) -> Any:
+    """Settle the command's project, data folder and database (``robots.project_paths``)."""
+    from robots.project_paths import NoProject, use_project
+
+    try:
+        context = use_project(project or _GLOBAL["project"], data_dir or _GLOBAL["data_dir"], database_url)
+    except NoProject as error:
+        _fail(str(error))
+    if context.demo is not None:
+        errors.print(
+            f"using the running demo's database ({context.database_url})", markup=False, highlight=False
+        )
+    return context
 
 
 def _project(root: Path) -> Any:
@@ -73,20 +112,30 @@ def validate(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Files or folders (default: the whole project).")
     ] = None,
-    project: ProjectDir = ROOT,
+    project: ProjectDir = None,
 ) -> None:
-    """Check workflows, rule tables and schedules: every problem, with file:line:column and a fix."""
+    """Check workflows, rule tables and schedules: every problem, with file:line:column and a fix.
+
+    A folder that holds workflows/ is checked as a project of its own, the way robots load it."""
     from orchestrator.schedule_cli import check_schedules, split_schedule_paths
     from robots.logs import configure_logging
 
     configure_logging(log_dir=None, console_level="WARNING")
-    if paths:
-        schedule_files, others = split_schedule_paths(project, list(paths))
-        problems = _project(project).validate(others) if others else []
-        if schedule_files:
-            problems += check_schedules(project, schedule_files)[1]
-    else:
-        problems = _project(project).validate(None) + check_schedules(project)[1]
+    projects = [p for p in paths or [] if (p / "workflows").is_dir()]
+    others = [p for p in paths or [] if p not in projects]
+    problems: list[Any] = []
+    if others or not paths:
+        root = _use(project).root
+        if others:
+            schedule_files, rest = split_schedule_paths(root, others)
+            problems += _project(root).validate(rest) if rest else []
+            if schedule_files:
+                problems += check_schedules(root, schedule_files)[1]
+        else:
+            problems += _project(root).validate(None) + check_schedules(root)[1]
+    for folder in projects:
+        root = folder.resolve()
+        problems += _project(root).validate(None) + check_schedules(root)[1]
     if not problems:
         console.print("[green]no problems found[/green]")
         return
@@ -169,12 +218,14 @@ def run_workflow(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run record as JSON.")] = False,
     headed: Annotated[bool, typer.Option("--headed", help="Show the browser (needs a display).")] = False,
-    project: ProjectDir = ROOT,
+    project: ProjectDir = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Run one case locally and show its step timeline."""
     from robots.cli_run import run_case
 
     _check_robot_settings()
+    root = _use(project, data_dir).root
 
     payload: dict[str, Any] = {}
     if input_file:
@@ -190,7 +241,7 @@ def run_workflow(
         payload.update(loaded)
     payload.update(_parse_pairs(input_pairs or [], "--input"))
     code = run_case(
-        _project(project),
+        _project(root),
         workflow,
         payload,
         answers=_parse_pairs(answers or [], "--answer"),
@@ -227,15 +278,18 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     database_url: Annotated[
         str | None,
-        typer.Option("--database-url", help="Default: TANDEM_DATABASE_URL, else sqlite:///tandem.db."),
+        typer.Option(
+            "--database-url", help="Default: TANDEM_DATABASE_URL, else tandem.db in the data folder."
+        ),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
+    project: ProjectDir = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Start the control room: channel API (/docs), public webform, agent inbox, dashboard."""
     from orchestrator.app import serve as serve_control_room
 
-    if database_url:
-        os.environ["TANDEM_DATABASE_URL"] = database_url
+    _use(project, data_dir, database_url)
     console.print(
         f"control room on http://{host}:{port}/  ·  API docs /docs  ·  webform /webform/address-change"
         "  ·  Ctrl-C stops",
@@ -259,25 +313,41 @@ def token_create(
         list[str], typer.Option("--workflow", "-w", help="A workflow it may start (repeatable; * for all).")
     ],
     description: Annotated[str, typer.Option("--description", help="Who uses it.")] = "",
+    database_url: DatabaseUrl = None,
+    project: ProjectDir = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Issue a token; it is printed once and stored only as a hash."""
     from orchestrator.api import cli_create_token as create_token
+
+    _use(project, data_dir, database_url)
 
     raise typer.Exit(create_token(channel, workflows, description, console))
 
 
 @token_app.command("list")
-def token_list() -> None:
+def token_list(
+    database_url: DatabaseUrl = None, project: ProjectDir = None, data_dir: DataDir = None
+) -> None:
     """Every token: id, channel, workflows, revoked or not (never the secret)."""
     from orchestrator.api import cli_list_tokens as list_tokens
+
+    _use(project, data_dir, database_url)
 
     list_tokens(console)
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (t-...).")]) -> None:
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (t-...).")],
+    database_url: DatabaseUrl = None,
+    project: ProjectDir = None,
+    data_dir: DataDir = None,
+) -> None:
     """Revoke a token; it stops working at once."""
     from orchestrator.api import cli_revoke_token as revoke_token
+
+    _use(project, data_dir, database_url)
 
     raise typer.Exit(revoke_token(token_id, console))
 
@@ -290,14 +360,34 @@ def demo(
     port: Annotated[int, typer.Option("--port", help="The control room's port.")] = 8000,
     robots: Annotated[int, typer.Option("--robots", min=1, max=8, help="Robot processes.")] = 2,
     data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Keep the demo's database and logs here.")
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Keep the demo's database, logs and artifacts here (default: a scratch folder).",
+        ),
+    ] = None,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project", help="The demo's workflows (default: the demo project in Tandem's checkout)."
+        ),
     ] = None,
 ) -> None:
-    """The whole demo on SQLite: demo apps, control room, robots, a mix of cases; Ctrl-C stops."""
+    """The whole demo on SQLite: demo apps, control room, robots, a mix of cases; Ctrl-C stops.
+
+    While it runs, the other commands of its project (run.py cases, schedules show...) use its
+    database."""
     from orchestrator.demo_run import DemoOptions, run_demo
+    from robots.project_paths import NoProject, find_project
 
     _check_robot_settings()
-    options = DemoOptions(port=port, free_ports=free_ports, robots=robots, data_dir=data_dir)
+    try:
+        root = find_project(project or _GLOBAL["project"] or ROOT)
+    except NoProject as error:
+        _fail(str(error))
+    options = DemoOptions(
+        port=port, free_ports=free_ports, robots=robots, data_dir=data_dir, project_root=root
+    )
     raise typer.Exit(run_demo(options))
 
 
@@ -308,7 +398,9 @@ def worker(
     lease: Annotated[float, typer.Option("--lease", min=3, help="Lease of a claimed case (seconds).")] = 60.0,
     database_url: Annotated[
         str | None,
-        typer.Option("--database-url", help="Default: TANDEM_DATABASE_URL, else sqlite:///tandem.db."),
+        typer.Option(
+            "--database-url", help="Default: TANDEM_DATABASE_URL, else tandem.db in the data folder."
+        ),
     ] = None,
     workflow: Annotated[
         list[str] | None, typer.Option("--workflow", "-w", help="Only cases of this workflow (repeatable).")
@@ -318,17 +410,19 @@ def worker(
         str | None,
         typer.Option("--name", help="Robot ids are NAME#1, NAME#2... (default: the host name)."),
     ] = None,
-    project: ProjectDir = ROOT,
+    project: ProjectDir = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Run robots that claim cases from the queue and work them (Ctrl-C / SIGTERM stops gracefully)."""
     from orchestrator.worker import WorkerSettings, run_worker
 
     _check_robot_settings()
+    context = _use(project, data_dir, database_url)
     try:
         settings = WorkerSettings(
             robots=robots,
-            url=database_url,
-            project_root=project,
+            url=context.database_url,
+            project_root=context.root,
             lease_seconds=lease,
             once=once,
             headed=headed,
@@ -344,49 +438,54 @@ schedules_app = typer.Typer(
     help="Schedules: batch runs that turn files and queries into cases.", no_args_is_help=True
 )
 app.add_typer(schedules_app, name="schedules")
-DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", help="Default: TANDEM_DATABASE_URL, else sqlite:///tandem.db.")
-]
 
 
 @schedules_app.command("validate")
-def schedules_validate(project: ProjectDir = ROOT) -> None:
+def schedules_validate(project: ProjectDir = None, data_dir: DataDir = None) -> None:
     """Check every schedule in schedules/: problems with file:line:column and a fix."""
     from orchestrator.schedule_cli import validate as validate_schedules
 
-    raise typer.Exit(validate_schedules(project, console))
+    context = _use(project, data_dir)
+    raise typer.Exit(validate_schedules(context.root, console))
 
 
 @schedules_app.command("list")
-def schedules_list(database_url: DatabaseUrl = None, project: ProjectDir = ROOT) -> None:
+def schedules_list(
+    database_url: DatabaseUrl = None, project: ProjectDir = None, data_dir: DataDir = None
+) -> None:
     """Every schedule: workflow, timing, paused or not, next fire, last fire."""
     from orchestrator.schedule_cli import list_schedules
 
-    raise typer.Exit(list_schedules(project, database_url, console))
+    context = _use(project, data_dir, database_url)
+    raise typer.Exit(list_schedules(context.root, context.database_url, console))
 
 
 @schedules_app.command("show")
 def schedules_show(
     name: Annotated[str, typer.Argument(help="The schedule's name.")],
     database_url: DatabaseUrl = None,
-    project: ProjectDir = ROOT,
+    project: ProjectDir = None,
+    data_dir: DataDir = None,
 ) -> None:
     """One schedule: timing, the next fire times, the last fires with their rejected rows."""
     from orchestrator.schedule_cli import show as show_schedule
 
-    raise typer.Exit(show_schedule(project, name, database_url, console))
+    context = _use(project, data_dir, database_url)
+    raise typer.Exit(show_schedule(context.root, name, context.database_url, console))
 
 
 @schedules_app.command("run-now")
 def schedules_run_now(
     name: Annotated[str, typer.Argument(help="The schedule's name.")],
     database_url: DatabaseUrl = None,
-    project: ProjectDir = ROOT,
+    project: ProjectDir = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Fire a schedule now (pause and calendar do not apply) and print what it created."""
     from orchestrator.schedule_cli import run_now
 
-    raise typer.Exit(run_now(project, name, database_url, console))
+    context = _use(project, data_dir, database_url)
+    raise typer.Exit(run_now(context.root, name, context.database_url, console))
 
 
 @schedules_app.command("pause")
@@ -394,12 +493,14 @@ def schedules_pause(
     name: Annotated[str, typer.Argument(help="The schedule's name.")],
     actor: Annotated[str, typer.Option("--by", help="Who pauses it (kept with the state).")] = "ops",
     database_url: DatabaseUrl = None,
-    project: ProjectDir = ROOT,
+    project: ProjectDir = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Pause a schedule for every scheduler process."""
     from orchestrator.schedule_cli import set_paused
 
-    raise typer.Exit(set_paused(project, name, True, actor, database_url, console))
+    context = _use(project, data_dir, database_url)
+    raise typer.Exit(set_paused(context.root, name, True, actor, context.database_url, console))
 
 
 @schedules_app.command("resume")
@@ -407,20 +508,25 @@ def schedules_resume(
     name: Annotated[str, typer.Argument(help="The schedule's name.")],
     actor: Annotated[str, typer.Option("--by", help="Who resumes it (kept with the state).")] = "ops",
     database_url: DatabaseUrl = None,
-    project: ProjectDir = ROOT,
+    project: ProjectDir = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Resume a paused schedule (missed fires are not caught up)."""
     from orchestrator.schedule_cli import set_paused
 
-    raise typer.Exit(set_paused(project, name, False, actor, database_url, console))
+    context = _use(project, data_dir, database_url)
+    raise typer.Exit(set_paused(context.root, name, False, actor, context.database_url, console))
 
 
 @schedules_app.command("serve")
-def schedules_serve(database_url: DatabaseUrl = None, project: ProjectDir = ROOT) -> None:
+def schedules_serve(
+    database_url: DatabaseUrl = None, project: ProjectDir = None, data_dir: DataDir = None
+) -> None:
     """Run the scheduler in the foreground (several may run: each fire happens once); Ctrl-C stops."""
     from orchestrator.schedule_cli import serve as serve_schedules
 
-    raise typer.Exit(serve_schedules(project, database_url, console))
+    context = _use(project, data_dir, database_url)
+    raise typer.Exit(serve_schedules(context.root, context.database_url, console))
 
 
 if __name__ == "__main__":

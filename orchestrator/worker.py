@@ -36,7 +36,9 @@ from typing import Any
 
 from loguru import logger
 
+from orchestrator.db import database_url
 from orchestrator.errors import LeaseLost
+from robots.project_paths import artifacts_dir, logs_dir
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
@@ -49,7 +51,7 @@ class WorkerSettings:
     robots: int = 1
     """Robot processes to run on this machine."""
     url: str | None = None
-    """Database URL (default: ``TANDEM_DATABASE_URL`` or ``sqlite:///tandem.db``)."""
+    """Database URL (default: ``TANDEM_DATABASE_URL``, else ``tandem.db`` in the data folder)."""
     project_root: Path = field(default_factory=Path.cwd)
     """The project (``workflows/``, ``business_rules/``)."""
     lease_seconds: float = 60.0
@@ -65,7 +67,7 @@ class WorkerSettings:
     workflows: tuple[str, ...] = ()
     """Only claim cases of these workflows (empty: all)."""
     log_dir: Path | None = None
-    """Where the JSON log goes (default: ``<project>/logs``)."""
+    """Where the JSON log goes (default: ``logs/`` in the project's data folder)."""
     retention_days: float = field(
         default_factory=lambda: float(os.environ.get("TANDEM_RETENTION_DAYS", "90"))
     )
@@ -175,7 +177,7 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    configure_logging(log_dir=settings.log_dir or settings.project_root / "logs")
+    configure_logging(log_dir=settings.log_dir or logs_dir(settings.project_root))
     project = Project(settings.project_root)
     orchestrator = Orchestrator(settings.url, project=project, migrate=False, pool_size=2)
     orchestrator.register_robot(robot_id, host=socket.gethostname(), pid=os.getpid())
@@ -185,7 +187,7 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
         humans=orchestrator.humans(robot_id),
         systems=sessions,
         robot=robot_id,
-        artifacts_dir=settings.project_root / "artifacts",
+        artifacts_dir=artifacts_dir(settings.project_root),
         escalate_system_failures=False,
     )
     workflows = list(settings.workflows) or None
@@ -334,7 +336,7 @@ def run_worker(settings: WorkerSettings) -> int:
     from orchestrator.store import Orchestrator
     from robots.logs import configure_logging
 
-    configure_logging(log_dir=settings.log_dir or settings.project_root / "logs")
+    configure_logging(log_dir=settings.log_dir or logs_dir(settings.project_root))
     # Migrate once here, so N robots do not all wait for the migration lock.
     store = Orchestrator(settings.url, migrate=True, pool_size=1)
     in_use = _ids_in_use(store, settings)
@@ -368,8 +370,7 @@ def run_worker(settings: WorkerSettings) -> int:
         "worker: {} robot(s), lease {:g}s, database {}",
         settings.robots,
         settings.lease_seconds,
-        Orchestrator.__name__
-        and (settings.url or os.environ.get("TANDEM_DATABASE_URL") or "sqlite:///tandem.db"),
+        database_url(settings.url),
     )
     for index in range(1, settings.robots + 1):
         start(index)

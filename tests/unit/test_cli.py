@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,13 @@ def cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subp
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "TANDEM_HOME": str(ROOT), "COLUMNS": "200", **(env or {})},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "TANDEM_HOME": str(ROOT),
+            "TANDEM_DATA_DIR": os.environ["TANDEM_DATA_DIR"],  # set for the session (tests/conftest.py)
+            "COLUMNS": "200",
+            **(env or {}),
+        },
     )
 
 
