@@ -153,6 +153,29 @@ def validate(
 
 
 @app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="The new project's folder (created if missing).")],
+) -> None:
+    """Create a project: a sample workflow against the demo CRM with its login, a rule table,
+    a schedule, a README and a .gitignore for the runtime files."""
+    from robots.project_init import InitError, create_project
+
+    try:
+        written = create_project(path)
+    except InitError as error:
+        _fail(str(error))
+    for file in written:
+        console.print(f"  created {file}", highlight=False, markup=False)
+    console.print(
+        f"project ready in {path}: cd {path}, then follow its README.md "
+        "(run.py validate, run.py run customer_check ...)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
 def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
