@@ -418,7 +418,17 @@ def demo(
 @app.command()
 def worker(
     robots: Annotated[int, typer.Option("--robots", min=1, help="Robot processes on this machine.")] = 1,
-    once: Annotated[bool, typer.Option("--once", help="Stop when no case is left (a batch run).")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Stop when no case is claimable now; say what is left behind.")
+    ] = False,
+    drain: Annotated[
+        bool,
+        typer.Option(
+            "--drain",
+            help="A batch run that finishes: wait for retries and dead robots' cases, stop when "
+            "no case is queued or running; say what waits for a person.",
+        ),
+    ] = False,
     lease: Annotated[float, typer.Option("--lease", min=3, help="Lease of a claimed case (seconds).")] = 60.0,
     database_url: Annotated[
         str | None,
@@ -449,6 +459,7 @@ def worker(
             project_root=context.root,
             lease_seconds=lease,
             once=once,
+            drain=drain,
             headed=headed,
             workflows=tuple(workflow or ()),
             name=name or socket.gethostname(),
