@@ -511,7 +511,12 @@ class Engine:
                 if isinstance(error, SystemException) and run.system is None and isinstance(step, InStep):
                     record.artifacts = self.systems.capture_failure(step.in_, run.artifacts)
                     self.systems.discard(step.in_)
-                if isinstance(error, SystemException) and attempt < attempts and step.retry:
+                if (
+                    isinstance(error, SystemException)
+                    and error.retryable
+                    and attempt < attempts
+                    and step.retry
+                ):
                     self._end(run, record, "retrying", error=error)
                     delay = step.retry.delay_before(attempt + 1)
                     logger.warning(
