@@ -77,6 +77,21 @@ from robots.registry import ActionContext, get_action
 from robots.systems import SystemSessions, Unavailable
 
 
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters for a timeline label, never inside a
+    ``{{ expression }}``: an expression the cut would split is kept whole when it ends soon
+    after, else left out; "…" marks a cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    opened = cut.rfind("{{")
+    if opened > cut.rfind("}}"):
+        closed = text.find("}}", opened)
+        ends_soon = closed != -1 and closed + 2 <= limit + 40
+        cut = text[: closed + 2] if ends_soon else text[:opened].rstrip()
+    return cut + "…" if len(cut) < len(text) else cut
+
+
 class DataError(BusinessException):
     """A value the workflow computed does not fit (undefined name, wrong type): no retry helps."""
 
@@ -380,7 +395,7 @@ class Engine:
                 if not isinstance(step.params, dict)
                 else ", ".join(f"{k}={v}" for k, v in list(step.params.items())[:2])
             )
-            return f"{step.action} {shown}".strip()[:80]
+            return _shorten(f"{step.action} {shown}".strip(), 80)
         if isinstance(step, DecideStep):
             return f"decide {step.decide}"
         if isinstance(step, CallStep):

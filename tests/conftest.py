@@ -62,6 +62,17 @@ def runtime_files_in_a_tmp_folder(tmp_path_factory: pytest.TempPathFactory) -> I
         os.environ["TANDEM_DATA_DIR"] = saved
 
 
+@pytest.fixture(autouse=True)
+def project_settings_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in this process (Typer's CliRunner) put the project they settled into
+    the environment (robots.project_paths.use_project): give each test back the one it had."""
+    for name in ("TANDEM_HOME", "TANDEM_DATA_DIR", "TANDEM_DATABASE_URL"):
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])
+        else:
+            monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """An empty project (workflows/ and business_rules/) in a tmp folder."""

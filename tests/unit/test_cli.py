@@ -236,3 +236,9 @@ def test_outside_a_project_a_command_says_how_to_name_one(tmp_path: Path) -> Non
     result = cli("validate", cwd=tmp_path, env={"TANDEM_HOME": ""})
     assert result.returncode == 2
     assert "is not a Tandem project" in result.stderr and "--project" in result.stderr
+
+
+def test_run_prints_the_timeline_once() -> None:
+    result = cli("run", "hello", "--input", "name=Ada")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("core.log") == 1, result.stdout  # the table, not also a line per step
