@@ -191,7 +191,7 @@ class Engine:
         systems: SystemSessions | None = None,
         services: dict[str, Any] | None = None,
         robot: str = "local",
-        artifacts_dir: Path | str = "artifacts",
+        artifacts_dir: Path | str | None = None,
         escalate_system_failures: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -201,6 +201,10 @@ class Engine:
         self.services = dict(services or {})
         self.services.setdefault("humans", self.humans)
         self.robot = robot
+        if artifacts_dir is None:  # the project's data folder, never the folder Python runs in
+            from robots.project_paths import artifacts_dir as project_artifacts
+
+            artifacts_dir = project_artifacts(self.project.root)
         self.artifacts_dir = Path(artifacts_dir)
         self.escalate_system_failures = escalate_system_failures
         self.sleep = sleep
