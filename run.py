@@ -157,8 +157,10 @@ def validate(
 def init(
     path: Annotated[Path, typer.Argument(help="The new project's folder (created if missing).")],
 ) -> None:
-    """Create a project: a sample workflow against the demo CRM with its login, a rule table,
-    a schedule, a README and a .gitignore for the runtime files."""
+    """Create a project that validates and runs as created (a web workflow, a rule table, a schedule).
+
+    It holds a sample workflow against the demo CRM with its login, a decision table, a
+    schedule with its CSV file, a README and a .gitignore for the runtime files."""
     from robots.project_init import InitError, create_project
 
     try:
