@@ -4,7 +4,9 @@ What it starts, in order, and stops in reverse:
 
 1. a scratch folder (a fresh SQLite database, the demo apps' audit logs, the mails, the
    terminal's data, the worker's log) — removed at the end unless ``--data-dir`` names one
-   to keep (the robots keep their failure screenshots in the project's ``artifacts/``);
+   to keep (the robots' log and failure screenshots too: nothing is written into the
+   project); while the demo runs, ``demo.json`` in the project's data folder names this
+   database, so ``run.py cases`` or ``run.py schedules show`` in the project find it;
 2. the demo back-office web apps (CRM, billing, two supplier portals) and a local SMTP sink
    for the robots' confirmation mails;
 3. the demo organisation (``orchestrator/humans/org.yaml``: units, queues, agents) and two channel
@@ -68,6 +70,8 @@ class DemoOptions:
     free_ports: bool = False
     robots: int = 2
     data_dir: Path | None = None
+    project_root: Path = ROOT
+    """The demo's workflows and business rules (Tandem's own demo project by default)."""
     worker_command: list[str] | None = None
     """The command that starts the robots; default ``TANDEM_DEMO_WORKER_COMMAND`` (split like a
     shell would), else ``run.py worker --robots N``."""
@@ -373,6 +377,10 @@ class Demo:
         for leftover in self.workdir.glob("tandem-demo.db*"):  # a fresh demo each time
             leftover.unlink()
         database_url = f"sqlite:///{database}"
+        from robots.language.project_paths import forget_running_demo, record_running_demo
+
+        pointer = record_running_demo(options.project_root, database_url, self.workdir)
+        self._cleanup.append(lambda: forget_running_demo(pointer))
 
         apps = start_demo_apps(
             host=options.host,
@@ -386,7 +394,7 @@ class Demo:
         self._cleanup.append(sink.stop)
         self.mail = sink
 
-        store = Orchestrator(database_url, project=Project(ROOT))
+        store = Orchestrator(database_url, project=Project(options.project_root))
         self._cleanup.append(store.close)
         self.store = store
         store.load_organisation()
@@ -405,7 +413,8 @@ class Demo:
             **robot_secrets(),
             **sink.env(),
             "TANDEM_DATABASE_URL": database_url,
-            "TANDEM_HOME": str(ROOT),
+            "TANDEM_HOME": str(options.project_root),
+            "TANDEM_DATA_DIR": str(self.workdir),
             "TANDEM_PYTHON": sys.executable,
             "TANDEM_DEMO_DATA": str(self.workdir / "terminal"),
             "PYTHONUNBUFFERED": "1",
@@ -433,7 +442,9 @@ class Demo:
         self._cleanup.append(stop_robots)
 
         port = free_port(options.host) if options.free_ports else options.port
-        app = create_app(ServerSettings(database_url=database_url, project_root=ROOT), store=store)
+        app = create_app(
+            ServerSettings(database_url=database_url, project_root=options.project_root), store=store
+        )
         server = ControlRoomServer(app, options.host, port).start()
         self._cleanup.append(server.stop)
         base = server.url

@@ -12,7 +12,8 @@
           │     ├── Escalated         an `escalate` step handed the case to a human
           │     └── DecisionError     a decision table could not decide (no/too many hits)
           └── SystemException         the machine failed (timeout, app down, element missing):
-                └── StepTimeout       retried with backoff, then goes to a human
+                ├── StepTimeout       retried with backoff, then goes to a human
+                └── LoginRefused      the app refused the robot's login: not retried
 
 ``WaitingForHuman`` is not an error: it is how an ``await_human`` step suspends a run
 until an agent answers. It derives from ``BaseException`` so no ``on_error`` handler and no
@@ -98,6 +99,13 @@ class SystemException(RobotException):
 
 class StepTimeout(SystemException):
     """A step ran longer than its ``timeout``."""
+
+
+class LoginRefused(SystemException):
+    """The application refused the robot's login (a wrong or expired password): trying again
+    with the same credentials cannot help, so the step is not retried."""
+
+    retryable = False
 
 
 class DecisionError(BusinessException):

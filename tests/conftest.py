@@ -48,6 +48,31 @@ def steps_workflow(steps: str, header: str = "") -> Workflow:
     return workflow(f"name: t\n{textwrap.dedent(header)}steps:\n{body}\n")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def runtime_files_in_a_tmp_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Databases, logs and artifacts of the code under test (and of the commands it starts)
+    go to a tmp folder, never into the checkout (robots.language.project_paths.data_dir)."""
+    folder = tmp_path_factory.mktemp("tandem-data")
+    saved = os.environ.get("TANDEM_DATA_DIR")
+    os.environ["TANDEM_DATA_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("TANDEM_DATA_DIR", None)
+    else:
+        os.environ["TANDEM_DATA_DIR"] = saved
+
+
+@pytest.fixture(autouse=True)
+def project_settings_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in this process (Typer's CliRunner) put the project they settled into
+    the environment (robots.language.project_paths.use_project): give each test back the one it had."""
+    for name in ("TANDEM_HOME", "TANDEM_DATA_DIR", "TANDEM_DATABASE_URL"):
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])
+        else:
+            monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """An empty project (workflows/ and business_rules/) in a tmp folder."""

@@ -41,8 +41,17 @@ def _store(project: Path, database_url: str | None) -> Any:
     return Orchestrator(database_url, project=Project(project))
 
 
-def open_service(project: Path, database_url: str | None = None) -> ScheduleService:
-    """The schedule service of a project on the orchestrator's database (and its case store)."""
+def open_service(
+    project: Path, database_url: str | None = None, *, console_level: str = "WARNING"
+) -> ScheduleService:
+    """The schedule service of a project on the orchestrator's database (and its case store).
+
+    Logging is Tandem's (``robots.logs``): the log file in the project's data folder, and on
+    the console only ``console_level`` and above, in the same format as every command's."""
+    from robots.language.project_paths import logs_dir
+    from robots.logs import configure_logging
+
+    configure_logging(log_dir=logs_dir(project), console_level=console_level)
     store = _store(project, database_url)
     return ScheduleService(store, engine=store.engine, root=project)
 
@@ -137,10 +146,14 @@ def list_schedules(project: Path, database_url: str | None, console: Console) ->
     service = open_service(project, database_url)
     if service.problems:
         _print_problems(service.problems, console)
+    statuses = service.list_schedules()
     table = Table(title="schedules")
+    # Names are what people type in the next command: shown whole, never cut with "…" (a
+    # name too long for a narrow terminal or a pipe's 80 columns folds onto the next line,
+    # as every other column does).
     for column in ("name", "workflow", "when", "state", "next fire", "last fire"):
-        table.add_column(column)
-    for status in service.list_schedules():
+        table.add_column(column, overflow="fold")
+    for status in statuses:
         nxt = status.next_fire
         table.add_row(
             status.name,
@@ -219,7 +232,7 @@ def set_paused(
 
 def serve(project: Path, database_url: str | None, console: Console) -> int:
     """Run the scheduler in the foreground until Ctrl-C or SIGTERM."""
-    service = open_service(project, database_url)
+    service = open_service(project, database_url, console_level="INFO")
     if service.problems:
         _print_problems(service.problems, console)
         console.print("[yellow]the schedules above have problems and do not run[/yellow]")

@@ -1,6 +1,7 @@
 """Opening the database: the URL, SQLite's settings, and migrations applied on open.
 
-SQLite (WAL) is the embedded default at ``./tandem.db``; ``TANDEM_DATABASE_URL`` (or the
+SQLite (WAL) is the embedded default at ``tandem.db`` in the project's data folder
+(``robots.language.project_paths``); ``TANDEM_DATABASE_URL`` (or the
 ``url`` argument) points elsewhere, e.g. ``postgresql+psycopg://user@host/db`` for robots
 on many machines. The schema is created and upgraded by the Alembic migrations in
 ``orchestrator/storage/migrations`` whenever a database is opened, under a lock so that many
@@ -23,13 +24,15 @@ from sqlalchemy.engine import make_url
 if TYPE_CHECKING:  # Alembic is imported only when migrating: robots skip it and start faster
     from alembic.config import Config
 
-DEFAULT_URL = "sqlite:///tandem.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def database_url(url: str | None = None) -> str:
-    """The URL to use: the argument, else ``TANDEM_DATABASE_URL``, else ``./tandem.db``."""
-    return url or os.environ.get("TANDEM_DATABASE_URL") or DEFAULT_URL
+    """The URL to use: the argument, else ``TANDEM_DATABASE_URL``, else ``tandem.db`` in the
+    project's data folder (``<TANDEM_HOME>/.tandem`` or ``TANDEM_DATA_DIR``)."""
+    from robots.language.project_paths import default_database_url
+
+    return url or os.environ.get("TANDEM_DATABASE_URL") or default_database_url()
 
 
 def is_sqlite(engine: sa.Engine) -> bool:

@@ -37,6 +37,8 @@ from typing import Any
 from loguru import logger
 
 from orchestrator.errors import LeaseLost
+from orchestrator.storage.db import database_url
+from robots.language.project_paths import artifacts_dir, logs_dir
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
@@ -49,13 +51,17 @@ class WorkerSettings:
     robots: int = 1
     """Robot processes to run on this machine."""
     url: str | None = None
-    """Database URL (default: ``TANDEM_DATABASE_URL`` or ``sqlite:///tandem.db``)."""
+    """Database URL (default: ``TANDEM_DATABASE_URL``, else ``tandem.db`` in the data folder)."""
     project_root: Path = field(default_factory=Path.cwd)
     """The project (``workflows/``, ``business_rules/``)."""
     lease_seconds: float = 60.0
     """How long a claim lasts without a heartbeat; a dead robot's case is reclaimed after it."""
     once: bool = False
-    """Stop each robot when no case is claimable (a batch run) instead of waiting for more."""
+    """Stop each robot when no case is claimable now, instead of waiting for more; what is
+    left (cases due for a retry, held by a dead robot's lease) is reported at the end."""
+    drain: bool = False
+    """A batch run that finishes: robots wait for cases due for a retry and for expired
+    leases to be reclaimed, and stop only when no case is queued or running any more."""
     poll_seconds: float = 1.0
     """Wait between claims when the queue is empty."""
     grace_seconds: float = 60.0
@@ -65,7 +71,7 @@ class WorkerSettings:
     workflows: tuple[str, ...] = ()
     """Only claim cases of these workflows (empty: all)."""
     log_dir: Path | None = None
-    """Where the JSON log goes (default: ``<project>/logs``)."""
+    """Where the JSON log goes (default: ``logs/`` in the project's data folder)."""
     retention_days: float = field(
         default_factory=lambda: float(os.environ.get("TANDEM_RETENTION_DAYS", "90"))
     )
@@ -79,6 +85,8 @@ class WorkerSettings:
     def __post_init__(self) -> None:
         if not self.name.strip() or "#" in self.name:
             raise ValueError(f"--name {self.name!r}: give a name without '#', e.g. the host's")
+        if self.once and self.drain:
+            raise ValueError("--once and --drain: give one (--drain also waits for retries and dead robots)")
         if self.robots < 1:
             raise ValueError(f"--robots {self.robots}: run at least one robot")
         if self.lease_seconds < 3:
@@ -158,6 +166,7 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
     """The life of one robot process (the target of the spawned process)."""
     from orchestrator.models import ClaimRequest
     from orchestrator.service import Orchestrator
+    from orchestrator.worker.drain import backlog
     from orchestrator.worker.execution import run_claim_and_claim_next
     from robots.engine.robot import make_sessions
     from robots.engine.runner import Engine
@@ -175,7 +184,7 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    configure_logging(log_dir=settings.log_dir or settings.project_root / "logs")
+    configure_logging(log_dir=settings.log_dir or logs_dir(settings.project_root))
     project = Project(settings.project_root)
     orchestrator = Orchestrator(settings.url, project=project, migrate=False, pool_size=2)
     orchestrator.register_robot(robot_id, host=socket.gethostname(), pid=os.getpid())
@@ -185,7 +194,7 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
         humans=orchestrator.humans(robot_id),
         systems=sessions,
         robot=robot_id,
-        artifacts_dir=settings.project_root / "artifacts",
+        artifacts_dir=artifacts_dir(settings.project_root),
         escalate_system_failures=False,
     )
     workflows = list(settings.workflows) or None
@@ -199,6 +208,8 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
                 claim = orchestrator.claim_next_case(robot_id, settings.lease_seconds, workflows=workflows)
             if claim is None:
                 if settings.once:
+                    break
+                if settings.drain and backlog(orchestrator, settings.workflows).robot_work == 0:
                     break
                 orchestrator.robot_heartbeat(robot_id)
                 stopping.wait(settings.poll_seconds)
@@ -329,12 +340,56 @@ class _Housekeeping:
             logger.warning("worker: housekeeping failed: {}", error)
 
 
+class _DrainReport:
+    """While a drain waits, says what for (every few seconds, when it changes)."""
+
+    def __init__(self, store: Any, settings: WorkerSettings, every: float = 5.0) -> None:
+        self.store = store
+        self.settings = settings
+        self.every = every
+        self.next_look = time.monotonic() + every
+        self.last = ""
+
+    def maybe_log(self) -> None:
+        from orchestrator.worker.drain import backlog
+
+        if time.monotonic() < self.next_look:
+            return
+        self.next_look = time.monotonic() + self.every
+        try:
+            left = backlog(self.store, self.settings.workflows)
+        except Exception:  # the database is briefly away: look again next time
+            return
+        if left.queued_now or not left.robot_work:
+            return  # robots are busy with claimable cases, or about to stop
+        what = left.describe_robot_work()
+        if what != self.last:
+            logger.info("worker: draining: waiting for {}", what)
+            self.last = what
+
+
+def _report_left_behind(store: Any, settings: WorkerSettings) -> None:
+    """At the end of a batch run: what robots left to do (``--once``) and what waits for a person."""
+    from orchestrator.worker.drain import backlog
+
+    left = backlog(store, settings.workflows)
+    if left.robot_work:
+        logger.warning(
+            "worker: stopped with cases left: {} (run.py worker --drain waits for them)",
+            left.describe_robot_work(),
+        )
+    elif settings.drain:
+        logger.info("worker: drained: no case is queued or running")
+    if left.waiting_human:
+        logger.info("worker: {}", left.describe_waiting())
+
+
 def run_worker(settings: WorkerSettings) -> int:
     """Run the robots until SIGTERM / Ctrl-C (or, with ``once``, until the queue is empty)."""
     from orchestrator.service import Orchestrator
     from robots.logs import configure_logging
 
-    configure_logging(log_dir=settings.log_dir or settings.project_root / "logs")
+    configure_logging(log_dir=settings.log_dir or logs_dir(settings.project_root))
     # Migrate once here, so N robots do not all wait for the migration lock.
     store = Orchestrator(settings.url, migrate=True, pool_size=1)
     in_use = _ids_in_use(store, settings)
@@ -348,6 +403,7 @@ def run_worker(settings: WorkerSettings) -> int:
         )
         return 2
     housekeeping = _Housekeeping(store, settings)
+    drain_report = _DrainReport(store, settings)
     reaper = _become_subreaper()
     context = multiprocessing.get_context("spawn")
     robots: dict[int, Any] = {}
@@ -368,8 +424,7 @@ def run_worker(settings: WorkerSettings) -> int:
         "worker: {} robot(s), lease {:g}s, database {}",
         settings.robots,
         settings.lease_seconds,
-        Orchestrator.__name__
-        and (settings.url or os.environ.get("TANDEM_DATABASE_URL") or "sqlite:///tandem.db"),
+        database_url(settings.url),
     )
     for index in range(1, settings.robots + 1):
         start(index)
@@ -380,7 +435,7 @@ def run_worker(settings: WorkerSettings) -> int:
                     continue
                 process.join()
                 code = process.exitcode
-                if settings.once and code == 0:
+                if (settings.once or settings.drain) and code == 0:
                     del robots[index]
                     continue
                 how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
@@ -393,6 +448,8 @@ def run_worker(settings: WorkerSettings) -> int:
                 start(index)
             if not robots:
                 break
+            if settings.drain:
+                drain_report.maybe_log()
             housekeeping.maybe_run()
             stopping.wait(0.5)
     finally:
@@ -423,6 +480,9 @@ def run_worker(settings: WorkerSettings) -> int:
         _stop_resource_tracker()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if settings.once or settings.drain:
+            with contextlib.suppress(Exception):  # the report must not hide how the run ended
+                _report_left_behind(store, settings)
         store.close()
         logger.info("worker stopped")
     return 0

@@ -99,7 +99,11 @@ def _scope(session: WebSession, target: Target) -> Any:
 
 
 def _locator(session: WebSession, target: Target) -> Any:
-    scope = _scope(session, target)
+    return _locator_in(_scope(session, target), target)
+
+
+def _locator_in(scope: Any, target: Target) -> Any:
+    """``target``'s locator inside ``scope`` (a page, frame, frame locator or element)."""
     if target.role is not None:
         found = scope.get_by_role(target.role, name=target.name, exact=target.exact or None)
     elif target.label is not None:
@@ -175,7 +179,60 @@ def _what_page_has(session: WebSession, target: Target) -> str:
     except Exception:
         return ""
     shown = ", ".join(repr(item[:60]) for item in found) if found else "none"
-    return f"; the page has these {names[kind]}: {shown}"
+    return f"; the {_where_kind(session, target)} has these {names[kind]}: {shown}{_frames_having(session, target)}"
+
+
+def _where_kind(session: WebSession, target: Target | None) -> str:
+    return "iframe" if _frame_path(session, target) else "page"
+
+
+def _frame_selector(frame: Any) -> str:
+    """A CSS selector for the iframe element of ``frame``, as a workflow would write it."""
+    try:
+        element = frame.frame_element()
+        for attribute in ("title", "name", "id"):
+            value = element.get_attribute(attribute)
+            if value:
+                return "iframe#" + value if attribute == "id" else f"iframe[{attribute}='{value}']"
+        source = element.get_attribute("src")
+        if source:
+            return f"iframe[src='{source}']"
+    except Exception:
+        pass
+    return "iframe"
+
+
+def _frames_having(session: WebSession, target: Target) -> str:
+    """When the element is not where the step looked but inside an iframe: which iframes have
+    it, and the ``web.frame`` step that goes there (a missing ``web.frame`` is a common slip)."""
+    try:
+        here = _frame_of(session, _frame_path(session, target))
+        if isinstance(here, str):
+            return ""
+        having = []
+        for frame in here.child_frames:
+            inner = frame.locator(target.within) if target.within else frame
+            if _locator_in(inner, target).count() > 0:
+                having.append((_frame_selector(frame), frame.url))
+        if not having:
+            return ""
+        shown = ", ".join(f"{css} ({url})" for css, url in having)
+        return f'; an iframe has it: {shown}: add - web.frame: "{having[0][0]}" before this step'
+    except Exception:
+        return ""
+
+
+def _location(session: WebSession, target: Target | None) -> str:
+    """Where a step looked: " on <page URL>", or " in iframe <css> (<its URL>)" inside a frame."""
+    try:
+        path = _frame_path(session, target)
+        if path:
+            frame = _frame_of(session, path)
+            if not isinstance(frame, str):
+                return f" in iframe {path[-1]!r} ({frame.url})"
+        return f" on {session.page.url}"
+    except Exception:
+        return ""
 
 
 def _frame_path(session: WebSession, target: Target | None) -> tuple[str, ...]:
@@ -219,11 +276,7 @@ def _missing_frame(session: WebSession, target: Target | None) -> str | None:
 def _explain(session: WebSession, target: Target, error: Exception, doing: str) -> SystemException:
     """Turn a Playwright error into a message that says what was looked for and what was there."""
     text = str(error).split("\n")[0]
-    url = ""
-    try:
-        url = f" on {session.page.url}"
-    except Exception:
-        url = ""
+    url = _location(session, target)
     if "strict mode violation" in str(error):
         match = re.search(r"resolved to (\d+) elements", str(error))
         count = match.group(1) if match else "several"
@@ -378,14 +431,20 @@ class ClickParams(ElementParams):
     button: Literal["left", "right", "middle"] = "left"
     double: bool = Field(False, description="Double-click.")
     expect_response: str | None = Field(
-        None, description="Wait for a response whose URL matches this glob (e.g. '**/save') after the click."
+        None,
+        description="Wait for a response whose URL matches this glob (e.g. '**/save') after the click; "
+        "an error status (4xx/5xx) fails the step.",
     )
     expect_navigation: bool = Field(False, description="Wait until the click has led to a new page.")
 
 
 @action("web.click", needs="web", side_effect=True)
 def click(ctx: ActionContext, params: ClickParams) -> Any:
-    """Click an element. With ``expect_response`` the step ends when the app has answered.
+    """Click an element. With ``expect_response`` the step ends when the app has answered, and
+    fails (a system exception) when the answer has an error status (4xx or 5xx). With
+    ``expect_navigation`` it ends on the new page; in a system's login workflow, a new page
+    that still asks for the password and shows an error message fails the login at once,
+    quoting the message.
 
     Example: ``- web.click: {role: button, name: Save, expect_response: "**/api/address"}``
     """
@@ -410,6 +469,10 @@ def click(ctx: ActionContext, params: ClickParams) -> Any:
             # need not be in, and the next step auto-waits for what it needs.
             with session.page.expect_navigation(wait_until="domcontentloaded", timeout=timeout):
                 press()
+            if session.logging_in:
+                from robots.drivers.web_login import raise_if_refused
+
+                raise_if_refused(session)
             return {"url": session.page.url}
         press()
         return None
@@ -651,7 +714,7 @@ def _seen(session: WebSession, params: ExpectParams) -> str:
         locator = _locator(session, params)
         count = locator.count()
         if count == 0:
-            return f"nothing matches on {session.page.url}{_what_page_has(session, params)}"
+            return f"nothing matches{_location(session, params)}{_what_page_has(session, params)}"
         if params.count is not None:
             return f"{count} elements match"
         first = locator if params.nth is not None else locator.first

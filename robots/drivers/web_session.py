@@ -57,6 +57,24 @@ def trace_mode(value: str | None = None) -> str:
     return mode
 
 
+def _log_in(session: WebSession, login: LoginRunner) -> None:
+    """Run the login workflow; a failure on a login page that shows an error message is the
+    app refusing the login (``LoginRefused``, quoting the page), not a missing element."""
+    from robots.drivers.web_login import raise_if_refused
+    from robots.errors import LoginRefused, RobotException
+
+    session.logging_in = True
+    try:
+        login(session)
+    except LoginRefused:
+        raise
+    except RobotException:
+        raise_if_refused(session)
+        raise
+    finally:
+        session.logging_in = False
+
+
 @dataclass
 class WebSession:
     """What web actions work with: the system's context, the case's page, the current frame."""
@@ -78,6 +96,9 @@ class WebSession:
     snapshots: bool = False  # the traces keep DOM snapshots (TANDEM_TRACE=snapshots)
     trace_running: bool = False
     relogin: LoginRunner | None = None
+    logging_in: bool = (
+        False  # the system's login workflow runs (robots.drivers.web_login watches for a refusal)
+    )
     stale: bool = False  # the page still shows the last case's screen (see fresh_case)
 
     @property
@@ -312,7 +333,7 @@ class WebSessions(SystemSessions):
         self._sessions[name] = session  # before the login, so a failed login leaves evidence too
         if login is not None:
             started = time.perf_counter()
-            login(session)
+            _log_in(session, login)
             logger.info("logged into {} in {:.0f} ms", name, (time.perf_counter() - started) * 1000)
         # Cases are traced from their first step (``session``), so never the login: a trace
         # keeps request bodies, and the login's hold the password. DOM snapshots only when
@@ -362,7 +383,7 @@ class WebSessions(SystemSessions):
                 with contextlib.suppress(Exception):
                     session.end_trace()
             if login is not None:
-                login(session)
+                _log_in(session, login)
         finally:
             session.relogin = login
             if tracing:

@@ -55,16 +55,21 @@ def timeline(record: RunRecord, *, live: bool = False) -> Table:
 
 
 class _LiveTimeline(RunListener):
-    def __init__(self, live: Live | None, console: Console) -> None:
+    """The timeline while the case runs: redrawn in place on a terminal; with ``stream``, one
+    line per finished step (for --json, whose stdout holds only the record). Otherwise
+    nothing: the whole timeline is printed once at the end."""
+
+    def __init__(self, live: Live | None, console: Console, *, stream: bool = False) -> None:
         self.live = live
         self.console = console
+        self.stream = stream
         self.record: RunRecord | None = None
 
     def step_started(self, record: StepRecord) -> None:
         self._refresh()
 
     def step_finished(self, record: StepRecord) -> None:
-        if self.live is None:
+        if self.live is None and self.stream:
             style = _STYLES.get(record.outcome, "")
             self.console.print(
                 f"  {'  ' * record.depth}[{style}]{record.outcome:<9}[/{style}] "
@@ -111,9 +116,10 @@ def run_case(
     console: Console,
 ) -> int:
     """Run one case and print its timeline; the process exit code."""
+    from robots.language.project_paths import artifacts_dir, logs_dir
     from robots.logs import configure_logging
 
-    configure_logging(log_dir=project.root / "logs", console_level="WARNING")
+    configure_logging(log_dir=logs_dir(project.root), console_level="WARNING")
     try:
         flow = project.workflow(workflow)
     except DefinitionError as error:
@@ -136,7 +142,7 @@ def run_case(
     from robots.engine.robot import robot_sessions
 
     with robot_sessions(flow, headed=headed) as systems:
-        engine = Engine(project, humans=humans, systems=systems, artifacts_dir=project.root / "artifacts")
+        engine = Engine(project, humans=humans, systems=systems, artifacts_dir=artifacts_dir(project.root))
         progress = Console(stderr=True) if as_json else console  # stdout stays pure JSON
         interactive = progress.is_terminal
         with (
@@ -144,7 +150,7 @@ def run_case(
             if interactive
             else _nothing() as live
         ):
-            listener = _LiveTimeline(live if interactive else None, progress)
+            listener = _LiveTimeline(live if interactive else None, progress, stream=as_json)
             record = engine.run(flow, payload, listener=listener)
     if as_json:
         sys.stdout.write(record.model_dump_json(indent=2) + "\n")

@@ -77,6 +77,21 @@ from robots.language.registry import ActionContext, get_action
 from robots.masking import PROCESS_MASKER, Masker
 
 
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters for a timeline label, never inside a
+    ``{{ expression }}``: an expression the cut would split is kept whole when it ends soon
+    after, else left out; "…" marks a cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    opened = cut.rfind("{{")
+    if opened > cut.rfind("}}"):
+        closed = text.find("}}", opened)
+        ends_soon = closed != -1 and closed + 2 <= limit + 40
+        cut = text[: closed + 2] if ends_soon else text[:opened].rstrip()
+    return cut + "…" if len(cut) < len(text) else cut
+
+
 class DataError(BusinessException):
     """A value the workflow computed does not fit (undefined name, wrong type): no retry helps."""
 
@@ -176,7 +191,7 @@ class Engine:
         systems: SystemSessions | None = None,
         services: dict[str, Any] | None = None,
         robot: str = "local",
-        artifacts_dir: Path | str = "artifacts",
+        artifacts_dir: Path | str | None = None,
         escalate_system_failures: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -186,6 +201,10 @@ class Engine:
         self.services = dict(services or {})
         self.services.setdefault("humans", self.humans)
         self.robot = robot
+        if artifacts_dir is None:  # the project's data folder, never the folder Python runs in
+            from robots.language.project_paths import artifacts_dir as project_artifacts
+
+            artifacts_dir = project_artifacts(self.project.root)
         self.artifacts_dir = Path(artifacts_dir)
         self.escalate_system_failures = escalate_system_failures
         self.sleep = sleep
@@ -385,7 +404,7 @@ class Engine:
                 if not isinstance(step.params, dict)
                 else ", ".join(f"{k}={v}" for k, v in list(step.params.items())[:2])
             )
-            return f"{step.action} {shown}".strip()[:80]
+            return _shorten(f"{step.action} {shown}".strip(), 80)
         if isinstance(step, DecideStep):
             return f"decide {step.decide}"
         if isinstance(step, CallStep):
@@ -516,7 +535,12 @@ class Engine:
                 if isinstance(error, SystemException) and run.system is None and isinstance(step, InStep):
                     record.artifacts = self.systems.capture_failure(step.in_, run.artifacts)
                     self.systems.discard(step.in_)
-                if isinstance(error, SystemException) and attempt < attempts and step.retry:
+                if (
+                    isinstance(error, SystemException)
+                    and error.retryable
+                    and attempt < attempts
+                    and step.retry
+                ):
                     self._end(run, record, "retrying", error=error)
                     delay = step.retry.delay_before(attempt + 1)
                     logger.warning(

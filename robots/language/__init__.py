@@ -4,8 +4,10 @@ Owns: the YAML source reader with line and column (``yamlsource``), the immutabl
 (``model``) and its loader with located, fix-it errors (``loader``), sandboxed expressions
 (``expressions``), input schemas (``inputs``), business rules and decision tables
 (``rules``) and their explanations (``explain``), the action registry the actions fill
-(``registry``), the JSON Schema (``schema``), the generated action reference (``docs``) and
-a project's folders (``project``).
+(``registry``), the JSON Schema (``schema``), the generated action reference (``docs``), a
+project's folders (``project``), where a command finds its project and data folder
+(``project_paths``), and ``run.py init`` with its template (``project_init``,
+``project_template/``).
 
 May import: ``robots.errors``, ``robots.masking``. Nothing here runs a step.
 """

@@ -198,7 +198,9 @@ class Project:
         problems: list[Problem] = []
         targets: list[Path] = []
         check_rules = not paths
-        for path in paths or [self.workflows_dir, self.rules_dir]:
+        # Only workflows/ is required: a project without business_rules/ has no rule tables.
+        default = [self.workflows_dir, *([self.rules_dir] if self.rules_dir.is_dir() else [])]
+        for path in paths or default:
             if path.is_dir():
                 if path.resolve() == self.rules_dir.resolve():
                     check_rules = True

@@ -18,9 +18,13 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.e2e
 
 
-def test_serve_starts_on_a_sqlite_file_in_the_working_folder_and_stops_on_sigterm(tmp_path: Path) -> None:
+def test_serve_starts_on_a_sqlite_file_in_the_projects_data_folder_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
     port = free_port("127.0.0.1")
-    env = {k: v for k, v in os.environ.items() if k not in ("TANDEM_DATABASE_URL", "TANDEM_SECRET_KEY")}
+    (tmp_path / "workflows").mkdir()  # the folder it starts in is the project
+    ours = ("TANDEM_DATABASE_URL", "TANDEM_SECRET_KEY", "TANDEM_HOME", "TANDEM_DATA_DIR")
+    env = {k: v for k, v in os.environ.items() if k not in ours}
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "run.py"), "serve", "--port", str(port)],
         cwd=tmp_path,
@@ -41,7 +45,7 @@ def test_serve_starts_on_a_sqlite_file_in_the_working_folder_and_stops_on_sigter
                 time.sleep(0.1)
         assert health is not None, f"the server did not start:\n{server.communicate()[0]}"
         assert health.json() == {"status": "ok", "database": "ok"}
-        assert (tmp_path / "tandem.db").exists()
+        assert (tmp_path / ".tandem" / "tandem.db").exists()
         assert httpx.post(f"http://127.0.0.1:{port}/api/cases", json={}).status_code == 401
         assert httpx.get(f"http://127.0.0.1:{port}/webform/address-change").status_code == 200
     finally:

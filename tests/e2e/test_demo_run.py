@@ -4,6 +4,7 @@ inbox, and Ctrl-C (SIGINT) leaves no process and no listening port behind."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -166,6 +167,31 @@ def test_demo_runs_cases_into_the_inbox_and_stops_clean_on_ctrl_c(
         assert {task["queue"] for task in tasks} <= {"appointments", "appointment_exceptions", "assist"}
         page = agent.get("/inbox")
         assert str(tasks[0]["id"]) in page.text
+
+    # Every command of the demo's project finds the demo's database while it runs.
+    env = {**os.environ, "TANDEM_HOME": str(ROOT)}
+    for command in (["cases", "--json"], ["schedules", "show", "nightly_address_changes"]):
+        seen = subprocess.run(
+            [sys.executable, str(ROOT / "run.py"), *command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert seen.returncode == 0, seen.stderr
+        assert "using the running demo's database" in seen.stderr
+    cases = json.loads(
+        subprocess.run(
+            [sys.executable, str(ROOT / "run.py"), "cases", "--json"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+    )
+    assert {case["id"] for case in cases} >= {str(task["case_id"]) for task in tasks}
 
     os.kill(process.pid, signal.SIGINT)  # what Ctrl-C sends (to the demo only: robots are stopped by it)
     assert process.wait(60) == 0, output.text

@@ -53,3 +53,53 @@ def test_the_desktop_example_reads_the_address_from_the_terminal(robot: Robot, d
     }
     with Image.open(Path(record.outputs["evidence"])) as shot:
         assert shot.size == (800, 600)
+
+
+def test_the_walkthrough_from_init_to_a_batch_runs_as_written(
+    demo: DemoApps, robot_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Every command of the guide's ``bash walkthrough`` blocks, in order, in a new folder."""
+    import json
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    text = GUIDE.read_text(encoding="utf-8")
+    blocks = re.findall(r"^```bash walkthrough\n(.*?)^```", text, re.S | re.M)
+    commands = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
+    env = {
+        k: v for k, v in {**os.environ, **robot_env}.items() if k not in ("TANDEM_HOME", "TANDEM_DATA_DIR")
+    }
+    env["COLUMNS"] = "200"
+    here = tmp_path
+    for command in filter(None, commands):
+        words = shlex.split(command)
+        if words[0] == "cd":
+            here = here / words[1]
+            continue
+        assert words[0] == "run.py", command
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "run.py"), *words[1:]],
+            cwd=here,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    listed = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "cases", "--json"],
+        cwd=here,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    cases = json.loads(listed.stdout)
+    # References are <schedule>@<fire time>/<key>: one case per CSV line, each done.
+    assert sorted((c["reference"].rsplit("/", 1)[-1], c["status"]) for c in cases) == [
+        ("C000001", "done"),
+        ("C000005", "done"),
+        ("C000007", "done"),
+    ]
+    assert {c["outputs"]["tier"] for c in cases} == {"gold", "standard"}

@@ -118,6 +118,48 @@ def expire() -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
+RECORD = """<!doctype html><html><body><h1>Vertrag 4711</h1>
+<dl><dt>Kunde</dt><dd>Emma Schulz</dd><dt>Segment</dt><dd> A </dd></dl>
+<table><tr><th>Anschrift</th><td>Hauptstraße 5, 10115 Berlin</td></tr><tr><th>Tarif</th><td>Basis</td></tr></table>
+<table aria-label="Orders"><thead><tr><th>Order</th><th>Status</th><th>Total</th></tr></thead>
+<tbody><tr><td>O-100001</td><td>open</td><td>10 EUR</td></tr><tr><td>O-100002</td><td>shipped</td><td>20 EUR</td></tr></tbody></table>
+</body></html>"""
+
+
+@app.get("/record", response_class=HTMLResponse)
+def record() -> str:
+    return RECORD
+
+
+@app.get("/counter", response_class=HTMLResponse)
+def counter() -> str:
+    STATE["counter"] = int(STATE.get("counter", 0)) + 1  # type: ignore[call-overload]
+    return f"<html><body><p data-testid='count'>{STATE['counter']}</p></body></html>"
+
+
+LOGIN_DE = """<html><body><h1>Anmelden</h1>{error}<form method="post" action="/login-de">
+<label for="u">Benutzer</label><input id="u" name="user"><label for="p">Passwort</label>
+<input id="p" name="password" type="password"><button type="submit">Anmelden</button></form></body></html>"""
+
+
+@app.get("/login-de", response_class=HTMLResponse)
+def login_de_page() -> str:
+    return LOGIN_DE.format(error="")
+
+
+@app.post("/login-de", response_class=HTMLResponse)
+async def login_de(request: Request) -> Response:
+    form_data = await request.form()
+    if form_data.get("password") != "pw-123":  # the same form again, with the reason
+        return HTMLResponse(LOGIN_DE.format(error='<p class="errornote">Anmeldung fehlgeschlagen.</p>'))
+    return RedirectResponse("/home-de", status_code=303)
+
+
+@app.get("/home-de", response_class=HTMLResponse)
+def home_de() -> str:
+    return "<html><body><h1>Willkommen</h1><button>Abmelden</button></body></html>"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

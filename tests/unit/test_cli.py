@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,13 @@ def cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subp
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "TANDEM_HOME": str(ROOT), "COLUMNS": "200", **(env or {})},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "TANDEM_HOME": str(ROOT),
+            "TANDEM_DATA_DIR": os.environ["TANDEM_DATA_DIR"],  # set for the session (tests/conftest.py)
+            "COLUMNS": "200",
+            **(env or {}),
+        },
     )
 
 
@@ -190,3 +197,48 @@ def test_run_and_validate_refuse_a_duration_the_engine_cannot_wait(
         assert result.returncode == (1 if command == "validate" else 2), result.stdout + result.stderr
         assert f"{bad}:{where}:" in result.stdout and message in " ".join(result.stdout.split())
         assert "Traceback" not in result.stderr
+
+
+def test_validate_a_project_folder_reads_it_as_robots_do(tmp_path: Path) -> None:
+    home = tmp_path / "proj"
+    write(
+        home / "workflows" / "logins" / "app_login.yaml",
+        "name: app_login\nruns_in: web\nsteps:\n  - web.goto: /\n",
+    )
+    write(
+        home / "workflows" / "check.yaml",
+        """
+        name: check
+        systems:
+          app: {kind: web, url: "http://127.0.0.1:1", login: app_login}
+        steps:
+          - in: app
+            steps:
+              - web.goto: /
+        """,
+    )
+    write(home / "schedules" / "nightly.yaml", "name: nightly\nworkflow: check\ncron: '0 2 * * *'\n")
+    result = cli("validate", str(home), cwd=tmp_path)  # no business_rules/: none is needed
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no problems found" in result.stdout
+
+
+def test_init_makes_a_project_that_validates(tmp_path: Path) -> None:
+    created = cli("init", "new", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    checked = cli("validate", cwd=tmp_path / "new", env={"TANDEM_HOME": ""})
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    again = cli("init", "new", cwd=tmp_path)
+    assert again.returncode == 2 and "already is a project" in again.stderr
+
+
+def test_outside_a_project_a_command_says_how_to_name_one(tmp_path: Path) -> None:
+    result = cli("validate", cwd=tmp_path, env={"TANDEM_HOME": ""})
+    assert result.returncode == 2
+    assert "is not a Tandem project" in result.stderr and "--project" in result.stderr
+
+
+def test_run_prints_the_timeline_once() -> None:
+    result = cli("run", "hello", "--input", "name=Ada")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("core.log") == 1, result.stdout  # the table, not also a line per step

@@ -141,7 +141,12 @@ def test_the_loading_errors_shown_are_what_validate_prints(tmp_path: Path) -> No
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "TANDEM_HOME": str(home), "COLUMNS": "200"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "TANDEM_HOME": str(home),
+            "TANDEM_DATA_DIR": str(tmp_path / "data"),
+            "COLUMNS": "200",
+        },
     )
     assert result.returncode == 1, result.stderr
     assert result.stdout.replace(f"{home}/", "") == _block("text validate", "## Errors when loading")

@@ -55,7 +55,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "queue": ROBOT_SIDE | {"orchestrator core", "storage", "humans"},
     "service": ROBOT_SIDE | {"orchestrator core", "storage", "humans", "queue"},
     "schedules": ROBOT_SIDE | {"orchestrator core", "storage", "service"},
-    "worker": ROBOT_SIDE | {"orchestrator core", "service", "queue", "humans"},
+    # The worker reads the database's URL from storage.db before it opens the service.
+    "worker": ROBOT_SIDE | {"orchestrator core", "service", "queue", "humans", "storage"},
     "control room": ROBOT_SIDE | {"orchestrator core", "service", "queue", "humans", "schedules"},
     "demo": ROBOT_SIDE | set(AREAS.values()),
 }

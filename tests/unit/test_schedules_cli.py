@@ -165,3 +165,36 @@ def test_files_given_are_told_apart_by_folder_or_by_their_keys(tmp_path: Path) -
     assert not any(line.startswith(str(draft)) for line in lines)
     # Both drafts named "nightly": the second file with the name is reported.
     assert any("schedule name 'nightly' is already used by" in line for line in lines)
+
+
+def test_list_shows_long_names_whole_on_a_narrow_terminal(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    long_name = "nightly_address_changes_from_the_paper_forms_of_the_branches"
+    write(root / "schedules" / "nightly.yaml", SCHEDULE.replace("name: nightly", f"name: {long_name}"))
+    result = CliRunner().invoke(app, ["schedules", "list", "--project", str(root)], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output
+    first_column = "".join(
+        line.split("│")[1].strip() for line in result.output.splitlines() if line.startswith("│")
+    )
+    assert first_column.startswith(long_name)
+
+
+def test_run_now_prints_in_tandems_log_format_only(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    root = project(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "schedules", "run-now", "nightly"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "done - 2 rows: 1 created" in result.stdout
+    assert "| INFO" not in result.stdout + result.stderr  # loguru's own format, not Tandem's

@@ -14,10 +14,14 @@ from orchestrator.worker.supervisor import WorkerSettings
 
 
 def test_the_database_url_comes_from_the_argument_then_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("TANDEM_DATABASE_URL", raising=False)
-    assert database_url() == "sqlite:///tandem.db"
+    monkeypatch.delenv("TANDEM_DATA_DIR", raising=False)
+    monkeypatch.setenv("TANDEM_HOME", str(tmp_path))
+    assert database_url() == f"sqlite:///{tmp_path}/.tandem/tandem.db"  # the project's data folder
+    monkeypatch.setenv("TANDEM_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert database_url() == f"sqlite:///{tmp_path}/elsewhere/tandem.db"
     monkeypatch.setenv("TANDEM_DATABASE_URL", "postgresql+psycopg://db/tandem")
     assert database_url() == "postgresql+psycopg://db/tandem"
     assert database_url("sqlite:///other.db") == "sqlite:///other.db"
