@@ -31,9 +31,8 @@ from orchestrator.worker import WorkerSettings, robot_main
 def crash(orchestrator, engine, claim, **options):
     # What a robot does when a write fails: the statement carries the case's personal data.
     with orchestrator.engine.begin() as connection:
-        connection.execute(
-            sa.text("UPDATE no_such_table SET customer = :customer"), {"customer": claim.case.payload["customer"]}
-        )
+        statement = sa.text("UPDATE no_such_table SET customer = :customer")
+        connection.execute(statement, {"customer": claim.case.payload["customer"]})
 
 execution.run_claim_and_claim_next = crash
 root = Path(sys.argv[2])
