@@ -217,3 +217,21 @@ def test_numbers_json_cannot_hold_are_refused(database_url: str, tmp_path: Path,
             "/api/cases", {"workflow": "measured", "reference": f"{reference}-ok", "payload": {"weight": 1.5}}
         )
         assert fine.status_code == 201, fine.text
+
+
+def test_text_beyond_ascii_passes_the_guard(client: TestClient, ivr: Channel) -> None:
+    # Raw UTF-8 in a query and a form (bytes 0x80-0x9f inside characters such as '€' are not
+    # control characters) and percent-encoded umlauts.
+    assert client.get("/api/cases/c-unknown?x=%E2%82%AC", headers=ivr.headers).status_code == 404
+    answer = client.post(
+        "/login",
+        content=b"username=J%C3%BCrgen&password=%E2%82%AC-wrong",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 401
+    raw = client.post(
+        "/login",
+        content="username=Jürgen€&password=x".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert raw.status_code == 401
