@@ -18,6 +18,7 @@ edge, with a message that says what to send instead.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -110,7 +111,7 @@ Moment = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator
 
 def payload_problems(value: Any, path: str = "payload", *, limit: int = 20) -> list[tuple[str, str]]:
     """(field, message) for every text in a JSON-like value (keys included) that may not be
-    stored (:func:`text_problem`); at most ``limit`` of them."""
+    stored (:func:`text_problem`), and every infinite or NaN number; at most ``limit``."""
     problems: list[tuple[str, str]] = []
 
     def walk(item: Any, where: str) -> None:
@@ -120,6 +121,9 @@ def payload_problems(value: Any, path: str = "payload", *, limit: int = 20) -> l
             problem = text_problem(item)
             if problem:
                 problems.append((where, problem))
+        elif isinstance(item, float) and not math.isfinite(item):
+            # JSON has no infinity or NaN (1e999 reads as one): PostgreSQL's json refuses them.
+            problems.append((where, "must be a finite number"))
         elif isinstance(item, dict):
             for key, child in item.items():
                 name = str(key)

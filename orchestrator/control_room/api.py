@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItem, parse_many, storage, strategies
 from limits.errors import ConfigurationError as LimitsConfigurationError
@@ -48,6 +49,9 @@ from connectors.channels import (
 )
 from orchestrator.errors import NotFound, PayloadInvalid
 from orchestrator.models import ApiToken, Case, CaseTimeline, StepEntry, Transition
+
+#: What a case id looks like (``c-`` and letters/digits); anything else is a 422, not a lookup.
+CASE_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -75,7 +79,11 @@ class ErrorBody(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No token, or not a valid one."},
-    422: {"model": ErrorBody, "description": "The request is not valid; every problem is listed."},
+    413: {"model": ErrorBody, "description": "The request body is larger than max_body_bytes."},
+    422: {
+        "model": ErrorBody,
+        "description": "The request is not valid (also: control characters anywhere); the first 20 problems.",
+    },
     429: {"model": ErrorBody, "description": "Over the token's rate limit; see Retry-After."},
 }
 
@@ -511,7 +519,11 @@ def _inputs_of(request: Request, workflow: str) -> set[str] | None:
     response_model=CaseView,
     responses={404: {"model": ErrorBody, "description": "No such case for this channel."}, **ERRORS},
 )
-def get_case(request: Request, case_id: str, token: Token) -> CaseView:
+def get_case(
+    request: Request,
+    case_id: Annotated[str, PathParam(pattern=CASE_ID_PATTERN, description="The case id (c-...).")],
+    token: Token,
+) -> CaseView:
     """What the channel shows the customer; only cases this token's channel started."""
     try:
         timeline: CaseTimeline = request.app.state.store.case_timeline(case_id)

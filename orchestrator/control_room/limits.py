@@ -62,7 +62,8 @@ def url_problems(scope: Scope) -> list[dict[str, str]]:
     path_problem = text_problem(str(scope.get("path", "")), allow_newlines=False)
     if path_problem:
         problems.append({"field": "path", "message": f"the address {path_problem}"})
-    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    # Bytes that are not UTF-8 become lone surrogates, which text_problem reports.
+    query = bytes(scope.get("query_string", b"")).decode("utf-8", "surrogateescape")
     for name, value in parse_qsl(query, keep_blank_values=True, errors="surrogateescape"):
         for text in (name, value):
             problem = text_problem(text, allow_newlines=False)
@@ -87,7 +88,7 @@ def body_problems(content_type: str, body: bytes) -> list[dict[str, str]]:
             return []  # not JSON: the route answers that (422 naming the body)
         return [{"field": f, "message": m} for f, m in payload_problems(value, "body", limit=MAX_PROBLEMS)]
     if kind == "application/x-www-form-urlencoded":
-        text = body.decode("latin-1")
+        text = body.decode("utf-8", "surrogateescape")
         problems = []
         for name, value in parse_qsl(text, keep_blank_values=True, errors="surrogateescape"):
             problem = text_problem(name, allow_newlines=False) or text_problem(value)

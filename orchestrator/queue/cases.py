@@ -55,6 +55,15 @@ def _problem(text: str) -> tuple[str, str]:
     return (field.removeprefix("input."), message) if message else ("payload", text)
 
 
+def _same_reference(workflow: str, reference: str, channel: str | None) -> sa.Select[CaseRow]:
+    """The case with this reference: references are unique per workflow and channel."""
+    return sa.select(CaseRow).where(
+        CaseRow.workflow == workflow,
+        sa.func.coalesce(CaseRow.channel, "") == (channel or ""),
+        CaseRow.reference == reference,
+    )
+
+
 class CaseStore(TaskStore):
     """Cases, claims, runs, checkpoints and the audit trail."""
 
@@ -135,11 +144,9 @@ class CaseStore(TaskStore):
                     session.flush()
                     return Case.model_validate(row), True
             except IntegrityError:
-                # The unique (workflow, reference) constraint: someone created it first.
+                # The unique (workflow, channel, reference) index: someone created it first.
                 with self._tx() as session:
-                    found = session.scalars(
-                        sa.select(CaseRow).where(CaseRow.workflow == workflow, CaseRow.reference == reference)
-                    ).first()
+                    found = session.scalars(_same_reference(workflow, reference, channel)).first()
                     if found is not None:
                         return Case.model_validate(found), False
         raise InvalidTransition(f"case {workflow}/{reference} could neither be created nor read back")
@@ -152,12 +159,15 @@ class CaseStore(TaskStore):
                 raise NotFound("case", case_id)
             return Case.model_validate(row)
 
-    def find_case(self, workflow: str, reference: str) -> Case | None:
-        """The case of a workflow with that business reference, or None."""
+    def find_case(self, workflow: str, reference: str, *, channel: str | None = None) -> Case | None:
+        """The case of a workflow with that business reference (of ``channel``, when given), or None."""
+        query = (
+            _same_reference(workflow, reference, channel)
+            if channel is not None
+            else sa.select(CaseRow).where(CaseRow.workflow == workflow, CaseRow.reference == reference)
+        )
         with self._tx() as session:
-            row = session.scalars(
-                sa.select(CaseRow).where(CaseRow.workflow == workflow, CaseRow.reference == reference)
-            ).first()
+            row = session.scalars(query).first()
             return None if row is None else Case.model_validate(row)
 
     def list_cases(

@@ -46,10 +46,7 @@ class CaseRow(Base):
     """One case: a workflow, its payload and where it stands."""
 
     __tablename__ = "cases"
-    __table_args__ = (
-        sa.UniqueConstraint("workflow", "reference", name="uq_cases_workflow_reference"),
-        sa.Index("ix_cases_lease", "status", "lease_expires_at"),
-    )
+    __table_args__ = (sa.Index("ix_cases_lease", "status", "lease_expires_at"),)
 
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     workflow: Mapped[str] = mapped_column(sa.String(100))
@@ -91,6 +88,17 @@ sa.Index(
     CaseRow.deadline,
     CaseRow.created_at,
     CaseRow.id,
+)
+
+
+# A reference is unique per workflow and channel: one channel can neither see nor squat
+# another's references. Cases without a channel share the channel ''.
+sa.Index(
+    "uq_cases_workflow_channel_reference",
+    CaseRow.workflow,
+    sa.func.coalesce(CaseRow.channel, ""),
+    CaseRow.reference,
+    unique=True,
 )
 
 

@@ -249,6 +249,11 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
                 logger.info("robot {}: case {} → {} in {:.1f}s", robot_id, case.id, result.status, seconds)
         if claim is not None:  # claimed with the last outcome, then told to stop: give it back
             orchestrator.release_case(claim, reason=f"robot {robot_id} stopped before starting it")
+    except Exception:
+        # Through the log's sinks (masked, no local variables), not multiprocessing's own
+        # traceback on stderr, which would print the error's text as it is.
+        logger.exception("robot {} crashed; the worker starts it again", robot_id)
+        raise SystemExit(1) from None
     finally:
         logger.info("robot {} stopping after {} cases: closing its browser and display", robot_id, done)
         with contextlib.suppress(Exception):

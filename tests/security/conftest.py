@@ -28,7 +28,7 @@ class Channel:
         self.headers = {"Authorization": f"Bearer {secret}"}
 
     def post(self, path: str, body: Any = None, **options: Any) -> Any:
-        headers = dict(self.headers)
+        headers = {**self.headers, **options.pop("headers", {})}
         if body is not None:
             # json.dumps escapes what httpx would refuse to encode (lone surrogates): the
             # server must see exactly what an attacker can send.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.security.conftest import Channel
+from tests.conftest import write
+from tests.security.conftest import Channel, channel, make_client
 
 DELIVERY = {"order_number": "O-100001", "postal_code": "10115"}
 ADDRESS = {"customer_id": "C000001", "street": "Chausseestraße 5", "postal_code": "10115", "city": "Berlin"}
@@ -188,3 +190,48 @@ def test_the_store_refuses_control_characters_whoever_calls(client: TestClient) 
         store.create_case("delivery_appointment", "REF\x00", dict(DELIVERY))
     with pytest.raises(PayloadInvalid):
         store.create_case("delivery_appointment", "REF-OK-1", {**DELIVERY, "order_number": "O\x00"})
+
+
+MEASURED = """
+name: measured
+input:
+  weight: {type: number}
+steps:
+  - set: {x: 1}
+"""
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "NaN", "Infinity"])
+def test_numbers_json_cannot_hold_are_refused(database_url: str, tmp_path: Path, number: str) -> None:
+    write(tmp_path / "workflows" / "measured.yaml", MEASURED)
+    (tmp_path / "business_rules").mkdir()
+    with make_client(database_url, project_root=tmp_path) as measured:
+        scale = channel(measured, "scale", ["measured"])
+        reference = f"REF-{uuid.uuid4().hex[:10]}"
+        # Written out by hand: json.dumps would not write 1e999 as it is.
+        body = f'{{"workflow": "measured", "reference": "{reference}", "payload": {{"weight": {number}}}}}'
+        answer = scale.post("/api/cases", content=body, headers={"Content-Type": "application/json"})
+        _assert_refused(answer)
+        assert reference not in _stored_references(measured)
+        fine = scale.post(
+            "/api/cases", {"workflow": "measured", "reference": f"{reference}-ok", "payload": {"weight": 1.5}}
+        )
+        assert fine.status_code == 201, fine.text
+
+
+def test_text_beyond_ascii_passes_the_guard(client: TestClient, ivr: Channel) -> None:
+    # Raw UTF-8 in a query and a form (bytes 0x80-0x9f inside characters such as '€' are not
+    # control characters) and percent-encoded umlauts.
+    assert client.get("/api/cases/c-unknown?x=%E2%82%AC", headers=ivr.headers).status_code == 404
+    answer = client.post(
+        "/login",
+        content=b"username=J%C3%BCrgen&password=%E2%82%AC-wrong",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 401
+    raw = client.post(
+        "/login",
+        content="username=Jürgen€&password=x".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert raw.status_code == 401

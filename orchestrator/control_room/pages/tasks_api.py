@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from orchestrator.control_room.api import ErrorBody
 from orchestrator.control_room.pages.common import (
     TASK_STATES,
     Agent,
@@ -118,7 +119,18 @@ def _api_error(error: Exception) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=error_status(error))
 
 
-@router.get("/api/tasks", tags=["agents"], summary="The signed-in agent's tasks")
+#: What the agents' JSON API answers besides success (documented in the OpenAPI schema).
+AGENT_API_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No session: sign in first (POST /login)."},
+    403: {"model": ErrorBody, "description": "Not the agent's unit or role, or a stale CSRF token."},
+    404: {"model": ErrorBody, "description": "No such task."},
+    409: {"model": ErrorBody, "description": "The task is not in a state that allows this."},
+    413: {"model": ErrorBody, "description": "The request body is too large."},
+    422: {"model": ErrorBody, "description": "The request is not valid; every problem is listed."},
+}
+
+
+@router.get("/api/tasks", tags=["agents"], summary="The signed-in agent's tasks", responses=AGENT_API_ERRORS)
 def api_tasks(request: Request, state: str = "open", queue: str | None = None) -> Response:
     """Tasks of the agent's units (session cookie); ``state``: open, unclaimed, mine, done, all."""
     agent = _api_agent(request, writing=False)
@@ -140,7 +152,12 @@ def api_tasks(request: Request, state: str = "open", queue: str | None = None) -
     )
 
 
-@router.get("/api/tasks/{task_id}", tags=["agents"], summary="One task, if the agent may see it")
+@router.get(
+    "/api/tasks/{task_id}",
+    tags=["agents"],
+    summary="One task, if the agent may see it",
+    responses=AGENT_API_ERRORS,
+)
 def api_task(request: Request, task_id: str) -> Response:
     """The task with its data and form; 403 when it belongs to a unit outside the agent's."""
     agent = _api_agent(request, writing=False)
@@ -169,37 +186,61 @@ def _api_action(request: Request, task_id: str, action: str, given: TaskInput) -
     return JSONResponse(_task_out(store, task, full=True))
 
 
-@router.post("/api/tasks/{task_id}/claim", tags=["agents"], summary="Claim a task")
+@router.post(
+    "/api/tasks/{task_id}/claim", tags=["agents"], summary="Claim a task", responses=AGENT_API_ERRORS
+)
 def api_claim(request: Request, task_id: str) -> Response:
     """Take an open task (session cookie and X-CSRF-Token)."""
     return _api_action(request, task_id, "claim", TaskInput())
 
 
-@router.post("/api/tasks/{task_id}/release", tags=["agents"], summary="Release a claimed task")
+@router.post(
+    "/api/tasks/{task_id}/release",
+    tags=["agents"],
+    summary="Release a claimed task",
+    responses=AGENT_API_ERRORS,
+)
 def api_release(request: Request, task_id: str) -> Response:
     """Give a claimed task back to its queue."""
     return _api_action(request, task_id, "release", TaskInput())
 
 
-@router.post("/api/tasks/{task_id}/complete", tags=["agents"], summary="Complete a task with its form")
+@router.post(
+    "/api/tasks/{task_id}/complete",
+    tags=["agents"],
+    summary="Complete a task with its form",
+    responses=AGENT_API_ERRORS,
+)
 def api_complete(request: Request, task_id: str, body: TaskAnswer) -> Response:
     """Complete the task; the answer is checked against the task's form (422 lists every problem)."""
     return _api_action(request, task_id, "complete", TaskInput(answer=body.answer))
 
 
-@router.post("/api/tasks/{task_id}/return", tags=["agents"], summary="Return a task's case to a robot")
+@router.post(
+    "/api/tasks/{task_id}/return",
+    tags=["agents"],
+    summary="Return a task's case to a robot",
+    responses=AGENT_API_ERRORS,
+)
 def api_return(request: Request, task_id: str, body: TaskAnswer) -> Response:
     """The case is queued again and a robot resumes it."""
     return _api_action(request, task_id, "return", TaskInput(answer=body.answer, note=body.note))
 
 
-@router.post("/api/tasks/{task_id}/comment", tags=["agents"], summary="Comment on a task")
+@router.post(
+    "/api/tasks/{task_id}/comment", tags=["agents"], summary="Comment on a task", responses=AGENT_API_ERRORS
+)
 def api_comment(request: Request, task_id: str, body: CommentIn) -> Response:
     """Add a comment to the task's history."""
     return _api_action(request, task_id, "comment", TaskInput(text=body.text))
 
 
-@router.post("/api/tasks/{task_id}/escalate", tags=["agents"], summary="Escalate a task to the next level")
+@router.post(
+    "/api/tasks/{task_id}/escalate",
+    tags=["agents"],
+    summary="Escalate a task to the next level",
+    responses=AGENT_API_ERRORS,
+)
 def api_escalate(request: Request, task_id: str, body: EscalateIn) -> Response:
     """Move the task to the next level's queue (supervisors and admins of its unit); the task
     as it is now, in its new queue."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import context
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from orchestrator.storage.tables import Base
 
@@ -22,7 +24,38 @@ def run_migrations_online() -> None:
         from orchestrator.storage.db import create_engine
 
         engine = create_engine()
-    with engine.connect() as connection, connection.begin():
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite" and _behind(connection)
+        if sqlite:
+            # SQLite's way to rebuild a table (batch mode) that other tables point at: foreign
+            # keys off during the migration, checked afterwards. The switch works only outside
+            # a transaction, hence on the driver's connection before ours begins.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            _migrate(connection)
+        finally:
+            if sqlite:
+                driver = connection.connection.driver_connection
+                driver.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+                broken = driver.execute("PRAGMA foreign_key_check").fetchall()  # type: ignore[union-attr]
+                if broken:
+                    raise RuntimeError(
+                        f"the migration left rows whose foreign keys point nowhere: {broken[:5]}"
+                    )
+
+
+def _behind(connection: sa.Connection) -> bool:
+    """Whether the database lacks a migration (the read's transaction is ended again)."""
+    head = ScriptDirectory.from_config(config).get_current_head()
+    try:
+        return MigrationContext.configure(connection).get_current_revision() != head
+    finally:
+        connection.rollback()
+
+
+def _migrate(connection: sa.Connection) -> None:
+    """Run the migrations in one transaction (under a lock on PostgreSQL)."""
+    with connection.begin():
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.configure(
