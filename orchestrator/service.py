@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from orchestrator.humans.administration import AdminStore
 from orchestrator.models import Claim
 from orchestrator.queue.cases import DEFAULT_LEASE_SECONDS, CaseStore
 from orchestrator.queue.runtime import CaseListener, DurableHumans
 from robots.language.project import Project
 
 
-class Orchestrator(CaseStore):
-    """Durable cases, claims, audit trail, human tasks, organisation and robots.
+class Orchestrator(CaseStore, AdminStore):
+    """Durable cases, claims, audit trail, human tasks, organisation and robots; the admin
+    screens' changes with their audit log (``AdminStore``).
 
     ``url``: a SQLAlchemy URL (default ``TANDEM_DATABASE_URL`` or ``sqlite:///tandem.db``);
     the schema is migrated on open. ``project``: where workflows are found (payloads are
