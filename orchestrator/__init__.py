@@ -37,6 +37,9 @@ Cases (states queued, running, done, failed_business, failed_system, waiting_hum
     cancel_case(case_id, *, actor, reason) -> Case
     retry_case(case_id, *, actor, reason="retried by hand") -> Case
     purge_personal_data(older_than: timedelta, *, now=None) -> int   (audit trail kept)
+    search_cases(CaseQuery(reference, field, value, created_from, created_to, state, workflow,
+                 channel), *, visible_to, limit=50, offset=0) -> (list[Case], total)
+    bulk_case_action("retry" | "cancel", case_ids, *, actor, reason="") -> (done, skipped)
 
 Robots (``orchestrator.worker.execution.run_claim`` runs one claim with an ``Engine``)::
 

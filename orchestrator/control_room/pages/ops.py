@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from loguru import logger
 
 from orchestrator.control_room.callouts import last_callout_id
+from orchestrator.control_room.pages.case_search import search_view
 from orchestrator.control_room.pages.common import (
     OPERATING,
     Agent,
@@ -67,10 +68,8 @@ def schedule_rows(request: Request) -> tuple[list[Any], str]:
 
 
 @router.get("/ops", response_class=HTMLResponse, include_in_schema=False)
-def ops(
-    request: Request, reference: str = "", workflow: str = "", state: str = "", period: str = "7d"
-) -> Response:
-    """The ops dashboard: robots, queues, cases, schedules and KPIs."""
+def ops(request: Request, period: str = "7d", page: int = 1) -> Response:
+    """The ops dashboard: robots, queues, cases (a search: ``case_search``), schedules and KPIs."""
     agent = current_agent(request)
     if agent is None:
         return to_login(request)
@@ -82,13 +81,7 @@ def ops(
     rows = kpi_module.compute_kpis(
         store.engine, store.project, since=kpi_module.period_start(period), scope=scope
     )
-    cases = store.list_cases(
-        workflow=workflow or None,
-        status=state or None,
-        reference=reference or None,
-        visible_to=agent.username,
-        limit=50,
-    )
+    found = search_view(store, agent.username, request.query_params, page)
     schedules, schedule_note = schedule_rows(request)
     now = datetime.now(UTC)
     robots = store.list_robots()
@@ -103,24 +96,15 @@ def ops(
         robot_cases=store.visible_case_ids(agent.username, [r.case_id for r in robots if r.case_id]),
         queues=store.queue_counts(None if scope is None else agent.queues),
         counts=store.count_cases(visible_to=agent.username),
-        cases=cases,
         workflows=sorted(store.project.workflow_files()),
-        filters={"reference": reference, "workflow": workflow, "state": state, "period": period},
+        period=period,
         periods=list(kpi_module.PERIODS),
         kpis=rows,
         total=kpi_module.totals(rows),
         schedules=schedules,
         schedule_note=schedule_note,
-        states=[
-            "queued",
-            "running",
-            "waiting_human",
-            "done",
-            "failed_business",
-            "failed_system",
-            "cancelled",
-        ],
         callout_after=last_callout_id(store),
+        **found,
     )
 
 
