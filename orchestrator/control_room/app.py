@@ -12,6 +12,7 @@ is a 500 with an id that is also in the log.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
@@ -157,11 +158,11 @@ HTML_ERRORS: dict[int, tuple[str, str]] = {
 }
 
 
-def _error_page(request: Request, status: int) -> Response:
+def _error_page(request: Request, status: int, heading: str, message: str, *, who: bool = True) -> Response:
+    """The control room's error page; ``who``: show the signed-in user's header (asks the store)."""
     from orchestrator.control_room.pages.common import current_agent, error_page
 
-    heading, message = HTML_ERRORS[status]
-    return error_page(request, current_agent(request), status, heading, message)
+    return error_page(request, current_agent(request) if who else None, status, heading, message)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -201,7 +202,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             if error.status_code in HTML_ERRORS:
                 # A person typed or followed a wrong address: a page of the control room that
                 # says so and leads back, not FastAPI's bare JSON.
-                return await anyio.to_thread.run_sync(lambda: _error_page(request, error.status_code))
+                heading, message = HTML_ERRORS[error.status_code]
+                return await anyio.to_thread.run_sync(
+                    lambda: _error_page(request, error.status_code, heading, message)
+                )
             return await http_exception_handler(request, error)
         detail = error.detail if isinstance(error.detail, str) else str(error.detail)
         if error.status_code == 400:
@@ -219,10 +223,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         logger.opt(exception=error).error(
             "unexpected error {} in {} {}", incident, request.method, request.url.path
         )
-        return JSONResponse(
-            error_body(f"internal error {incident}: the server log has the details under this id"),
-            status_code=500,
-        )
+        message = f"internal error {incident}: the server log has the details under this id"
+        if not _is_api(request):
+            # A page, without asking the store who is signed in: the store may be the failure.
+            with contextlib.suppress(Exception):
+                return _error_page(request, 500, "Something went wrong", message, who=False)
+        return JSONResponse(error_body(message), status_code=500)
 
 
 def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> FastAPI:

@@ -68,3 +68,28 @@ def test_docs_can_be_switched_off(tmp_path_factory: pytest.TempPathFactory) -> N
         assert app.get("/favicon.ico").status_code == 200
     finally:
         store.close()
+
+
+def test_an_unexpected_failure_on_a_page_is_an_html_page_with_its_incident_id(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    store = Orchestrator(f"sqlite:///{tmp_path_factory.mktemp('boom') / 'b.db'}", project=Project(ROOT))
+    app = create_app(ServerSettings(secret_key="offline-docs-secret-0123456789"), store=store)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("broken on purpose")
+
+    @app.get("/api/boom")
+    def api_boom() -> None:
+        raise RuntimeError("broken on purpose")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    try:
+        page = client.get("/boom")
+        assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+        assert re.search(r"internal error [0-9a-f]{12}", page.text)
+        assert "broken on purpose" not in page.text
+        assert client.get("/api/boom").json()["error"].startswith("internal error")
+    finally:
+        store.close()

@@ -65,21 +65,32 @@ def _allowed(request: Request, roles: tuple[str, ...]) -> Agent | Response:
     return agent
 
 
-async def _change(
-    request: Request, roles: tuple[str, ...], back: str, change: Callable[[Agent, dict[str, Any]], str]
-) -> Response:
-    """Run one admin change from a form: sign-in, role and CSRF first (403, nothing changed),
-    then ``change`` in a worker thread; its message (or the problem) is flashed on ``back``."""
+async def _posted(request: Request, roles: tuple[str, ...]) -> tuple[Agent, Any] | Response:
+    """The user and the form of a post, when they may send it: signed in (else the login),
+    of one of ``roles`` and with the session's CSRF token (else 403: nothing changes)."""
     agent = current_agent(request)
     if agent is None:
         return to_login(request)
-    form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
-    if agent.role not in roles or not csrf_ok(request, agent, form):
+    form = await request.form()
+    if agent.role not in roles or not csrf_ok(request, agent, {"csrf_token": form.get("csrf_token")}):
         return error_page(
             request, agent, 403, "Not allowed", f"{' and '.join(roles).capitalize()} only, with a fresh form."
         )
+    return agent, form
+
+
+async def _change(
+    request: Request, roles: tuple[str, ...], back: str, change: Callable[[Agent, dict[str, Any]], str]
+) -> Response:
+    """Run one admin change from a form (``_posted`` first), ``change`` in a worker thread; its
+    message, or the problem, is flashed on ``back``."""
+    posted = await _posted(request, roles)
+    if isinstance(posted, Response):
+        return posted
+    agent, form = posted
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
     try:
-        message = await anyio.to_thread.run_sync(lambda: change(agent, form))
+        message = await anyio.to_thread.run_sync(lambda: change(agent, fields))
     except (PermissionDenied, NotFound) as error:
         return problem_page(request, agent, error)
     except (ValueError, OrchestratorError, VaultError) as error:
@@ -267,21 +278,18 @@ def tokens_page(request: Request) -> Response:
 @router.post("/admin/tokens", include_in_schema=False)
 async def issue_token(request: Request) -> Response:
     """Issue a token; the page that answers shows its plaintext this once (and is not cached)."""
-    agent = current_agent(request)
-    if agent is None:
-        return to_login(request)
-    form = await request.form()
-    fields = {key: value for key, value in form.items() if isinstance(value, str)}
-    if agent.role not in ADMIN or not csrf_ok(request, agent, fields):
-        return error_page(request, agent, 403, "Not allowed", "Admin only, with a fresh form.")
+    posted = await _posted(request, ADMIN)
+    if isinstance(posted, Response):
+        return posted
+    agent, form = posted
     workflows = [str(w) for w in form.getlist("workflows")]
     try:
         token, plaintext = await anyio.to_thread.run_sync(
             lambda: agent.store.admin_issue_token(
                 agent.username,
-                fields.get("channel", "").strip(),
+                str(form.get("channel", "")).strip(),
                 workflows,
-                description=fields.get("description", ""),
+                description=str(form.get("description", "")),
             )
         )
     except PermissionDenied as error:
