@@ -17,8 +17,9 @@ def test_payload_values_by_field_and_in_any_field(orch: Orchestrator) -> None:
     new_case(orch, "address_like", "web:10", payload=_address(10, "Müllerstraße 1"))
     new_case(orch, "noop", "other", payload={"n": 7})
 
-    def found(**query: str) -> list[str]:
-        return sorted(c.reference for c in orch.search_cases(CaseQuery(**query))[0])
+    def found(reference: str = "", field: str = "", value: str = "") -> list[str]:
+        query = CaseQuery(reference=reference, field=field, value=value)
+        return sorted(c.reference for c in orch.search_cases(query)[0])
 
     assert found(field="customer_id", value="C000001") == ["web:1"]
     assert found(value="C000001") == ["web:1"]
