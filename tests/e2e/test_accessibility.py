@@ -24,6 +24,8 @@ PAGES = [
     "/admin/vault",
     "/admin/schedules",
     "/admin/schedules/nightly_address_changes",
+    "/admin/schedules/nightly_address_changes/edit",
+    "/admin/schedules/new",
     "/admin/audit",
     "/ops",
     "/ops?field=customer_id&value=C000001",

@@ -282,3 +282,49 @@ def test_schedules_pause_resume_run_and_history_links_cases(
     assert ops.get("/admin/schedules/no_such_schedule").status_code == 404
     refused = post(clients["max.agent"], "/ops/schedules/nightly_address_changes/pause")
     assert getattr(refused, "status_code", None) == 403
+
+
+def test_ops_create_and_edit_a_schedule_file(
+    clients: dict[str, TestClient], store: Orchestrator, project: Path
+) -> None:
+    ops = clients["olaf.ops"]
+    assert "name: my_schedule" in ops.get("/admin/schedules/new").text
+    broken = "name: hourly_checks\nworkflow: no_such_workflow\ninterval: 1h\nsource:\n  payload: {}\n"
+    answer = ops.post("/admin/schedules/save", data={"csrf_token": csrf(ops), "text": broken})
+    assert answer.status_code == 422
+    assert "Nothing was saved" in answer.text and "no_such_workflow" in answer.text
+    assert "hourly_checks" in answer.text  # the text is kept
+    assert not (project / "schedules" / "hourly_checks.yaml").exists()
+
+    good = (
+        "name: hourly_checks\ndescription: Check a customer every hour.\nworkflow: customer_assist\n"
+        "interval: 1h\npaused: true\nsource:\n  payload: {customer_id: C000001}\n"
+    )
+    created = post(ops, "/admin/schedules/save", text=good)
+    assert getattr(created, "headers", {})["location"] == "/admin/schedules/hourly_checks"
+    assert (project / "schedules" / "hourly_checks.yaml").read_text(encoding="utf-8") == good
+    assert "Check a customer every hour." in ops.get("/admin/schedules").text
+
+    edit = ops.get("/admin/schedules/hourly_checks/edit").text
+    assert "Check a customer every hour." in edit
+    post(ops, "/admin/schedules/save", editing="hourly_checks", text=good.replace("every hour", "each hour"))
+    assert "each hour" in (project / "schedules" / "hourly_checks.yaml").read_text(encoding="utf-8")
+    renamed = ops.post(
+        "/admin/schedules/save",
+        data={
+            "csrf_token": csrf(ops),
+            "editing": "hourly_checks",
+            "text": good.replace("hourly_checks", "other"),
+        },
+    )
+    assert renamed.status_code == 422 and "the name must stay" in renamed.text
+    again = ops.post("/admin/schedules/save", data={"csrf_token": csrf(ops), "text": good})
+    assert again.status_code == 422 and "exists already" in again.text
+
+    refused = post(
+        clients["max.agent"], "/admin/schedules/save", text=good.replace("hourly_checks", "sneaky")
+    )
+    assert getattr(refused, "status_code", None) == 403
+    assert not (project / "schedules" / "sneaky.yaml").exists()
+    log = clients["admin"].get("/admin/audit?action=schedule").text
+    assert "schedule.create" in log and "schedule.edit" in log

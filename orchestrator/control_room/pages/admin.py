@@ -16,6 +16,7 @@ plaintext on the page that issued it; a vault value never (the page lists names 
     GET  /admin/vault                 POST /admin/vault
     GET  /admin/schedules             POST /ops/schedules/{name}/pause|resume|run (ops.py, audited)
     GET  /admin/schedules/{name}      the run history: every fire, its cases and its errors
+    GET  /admin/schedules/new, /admin/schedules/{name}/edit     POST /admin/schedules/save
     GET  /admin/audit                 the audit log (filter by actor and action, paged)
 """
 
@@ -44,7 +45,9 @@ from orchestrator.control_room.pages.common import (
 from orchestrator.control_room.pages.ops import schedule_rows, schedule_service
 from orchestrator.errors import NotFound, OrchestratorError, PermissionDenied
 from orchestrator.models import ROLES
+from orchestrator.schedules.editing import NEW_SCHEDULE, save_schedule, schedule_text
 from orchestrator.schedules.service import fire_reference
+from robots.errors import TandemError
 
 router = APIRouter()
 
@@ -399,6 +402,75 @@ def schedules_page(request: Request) -> Response:
         schedules=schedules,
         schedule_note=note,
     )
+
+
+def _schedule_form(
+    request: Request, agent: Agent, text: str, editing: str, problems: list[str], status: int = 200
+) -> Response:
+    return render(
+        request,
+        agent,
+        "admin_schedule_edit.html",
+        status=status,
+        section="admin",
+        tab="schedules",
+        text=text,
+        editing=editing,
+        problems=problems,
+    )
+
+
+@router.get("/admin/schedules/new", response_class=HTMLResponse, include_in_schema=False)
+def new_schedule_page(request: Request) -> Response:
+    """A new schedule: its YAML, started from an example."""
+    agent = _allowed(request, OPERATING)
+    if not isinstance(agent, Agent):
+        return agent
+    return _schedule_form(request, agent, NEW_SCHEDULE, "", [])
+
+
+@router.get("/admin/schedules/{name}/edit", response_class=HTMLResponse, include_in_schema=False)
+def edit_schedule_page(request: Request, name: str) -> Response:
+    """A schedule's YAML file, to change."""
+    agent = _allowed(request, OPERATING)
+    if not isinstance(agent, Agent):
+        return agent
+    try:
+        text = schedule_text(schedule_service(request), name)
+    except (TandemError, OSError) as error:
+        return error_page(request, agent, 404, "No such schedule", str(error))
+    return _schedule_form(request, agent, text, name, [])
+
+
+@router.post("/admin/schedules/save", include_in_schema=False)
+async def save_schedule_file(request: Request) -> Response:
+    """Check a schedule's YAML and write its file; every problem is shown with the text kept."""
+    posted = await _posted(request, OPERATING)
+    if isinstance(posted, Response):
+        return posted
+    agent, form = posted
+    text = str(form.get("text", "")).replace("\r\n", "\n")
+    editing = str(form.get("editing", "")).strip()
+    service = schedule_service(request)
+    try:
+        schedule, problems = await anyio.to_thread.run_sync(
+            lambda: save_schedule(service, text, editing=editing or None)
+        )
+    except TandemError as error:  # the schedule being edited is gone
+        return error_page(request, agent, 404, "No such schedule", str(error))
+    if schedule is None:
+        lines = [
+            f"line {p.line}, column {p.column}: {p.message}" + (f" ({p.hint})" if p.hint else "")
+            for p in problems
+        ]
+        return _schedule_form(request, agent, text, editing, lines, status=422)
+    action = "schedule.edit" if editing else "schedule.create"
+    store_of(request).record_admin_action(
+        agent.username, action, f"schedule:{schedule.name}", schedule.file, roles=OPERATING
+    )
+    back = f"/admin/schedules/{schedule.name}"
+    done = "saved" if editing else "created"
+    return flash(RedirectResponse(back, status_code=303), request, "ok", f"Schedule {schedule.name} {done}.")
 
 
 def fire_prefix(schedule: str, fire_time: Any) -> str:
