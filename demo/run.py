@@ -16,7 +16,9 @@ What it starts, in order, and stops in reverse:
    stop in time, SIGKILL for the whole group and for anything carrying the demo's marker in
    its environment: no Chromium or Xvfb is left behind); they start first, as they take
    longest to come up;
-5. the control room (``orchestrator.control_room.app.create_app``) with uvicorn, in a thread;
+5. the control room (``orchestrator.control_room.app.create_app``) with uvicorn, in a thread,
+   and the scheduler (``orchestrator.schedules.service.ScheduleService``) for the project's
+   ``schedules/``, sharing one service with the dashboard;
 6. a realistic mix of cases through the real channel API: webform address changes (one of
    them implausible), IVR delivery appointments (the southern supplier is fully booked, so
    those reach the appointment team) and IVR "appointment failed" calls (robot -> agent ->
@@ -331,6 +333,7 @@ class Demo:
         self.store: Any = None
         self.robots: RobotProcess | None = None
         self.workdir: Path | None = None
+        self.schedules: Any = None
 
     # -- starting ----------------------------------------------------------------------------
 
@@ -361,6 +364,7 @@ class Demo:
         from demo.data import robot_secrets
         from demo.server import DEFAULT_PORTS, free_port, start_demo_apps
         from orchestrator.control_room.app import ServerSettings, create_app
+        from orchestrator.schedules.service import ScheduleService
         from orchestrator.service import Orchestrator
         from robots.language.project import Project
 
@@ -445,6 +449,13 @@ class Demo:
         app = create_app(
             ServerSettings(database_url=database_url, project_root=options.project_root), store=store
         )
+        # The scheduler, so the next fire the dashboard shows does happen; the dashboard's
+        # pause / resume / run now act on this same service.
+        schedules = ScheduleService(store, engine=store.engine, root=options.project_root)
+        schedules.start()
+        self._cleanup.append(lambda: schedules.shutdown(wait=False))
+        app.state.schedule_service = schedules
+        self.schedules = schedules
         server = ControlRoomServer(app, options.host, port).start()
         self._cleanup.append(server.stop)
         base = server.url
@@ -499,6 +510,11 @@ class Demo:
         for name in ("crm", "billing", "nordlog", "suedexpress"):
             logins = ", ".join(f"{user} / {password}" for user, password in LOGINS[name].items())
             lines.append(f"    {name:12} {self.urls[name]:26} {logins}")
+        if self.schedules is not None:
+            lines += ["", "  Schedules (the scheduler runs; pause, resume or run now on the ops dashboard):"]
+            for status in self.schedules.list_schedules():
+                nxt = f"next fire {status.next_fire:%Y-%m-%d %H:%M %Z}" if status.next_fire else "paused"
+                lines.append(f"    {status.name:28} {status.when} - {nxt}")
         lines += [
             "",
             f"  Robots: {self.options.robots} (log: {self.robots.log_path if self.robots else '-'})",

@@ -37,6 +37,9 @@ Cases (states queued, running, done, failed_business, failed_system, waiting_hum
     cancel_case(case_id, *, actor, reason) -> Case
     retry_case(case_id, *, actor, reason="retried by hand") -> Case
     purge_personal_data(older_than: timedelta, *, now=None) -> int   (audit trail kept)
+    search_cases(CaseQuery(reference, field, value, created_from, created_to, state, workflow,
+                 channel), *, visible_to, limit=50, offset=0) -> (list[Case], total)
+    bulk_case_action("retry" | "cancel", case_ids, *, actor, reason="") -> (done, skipped)
 
 Robots (``orchestrator.worker.execution.run_claim`` runs one claim with an ``Engine``)::
 
@@ -75,6 +78,14 @@ Organisation, users, tokens::
     get_user(username) / list_users(unit=None)
     create_token(channel, workflows, *, description="") -> (ApiToken, plaintext shown once)
     verify_token(plaintext) -> ApiToken | None  (ApiToken.allows(workflow)) / revoke_token(id)
+
+Administration (the admin screens; the actor must be an active admin of the target's units;
+each change and its audit line in one transaction, never a secret in the line)::
+
+    admin_create_user / admin_update_user / admin_set_user_active / admin_reset_password
+    admin_save_unit / admin_save_queue / admin_issue_token / admin_revoke_token
+    record_admin_action(actor, action, target, detail, *, roles=("admin",))   # vault, schedules
+    admin_events(*, actor, action (prefix), limit, offset) -> (list[AdminEvent], total)
 """
 
 from orchestrator.service import Orchestrator

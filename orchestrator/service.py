@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from orchestrator.humans.administration import AdminStore
 from orchestrator.models import Claim
-from orchestrator.queue.cases import DEFAULT_LEASE_SECONDS, CaseStore
+from orchestrator.queue.cases import DEFAULT_LEASE_SECONDS
 from orchestrator.queue.runtime import CaseListener, DurableHumans
+from orchestrator.queue.search import CaseSearchStore
 from robots.language.project import Project
 
 
-class Orchestrator(CaseStore):
-    """Durable cases, claims, audit trail, human tasks, organisation and robots.
+class Orchestrator(CaseSearchStore, AdminStore):
+    """Durable cases, claims, audit trail, human tasks, organisation and robots; case search
+    and bulk actions (``CaseSearchStore``); the admin screens' changes with their audit log
+    (``AdminStore``).
 
     ``url``: a SQLAlchemy URL (default ``TANDEM_DATABASE_URL`` or ``sqlite:///tandem.db``);
     the schema is migrated on open. ``project``: where workflows are found (payloads are

@@ -12,6 +12,7 @@ is a 500 with an id that is also in the log.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
@@ -22,6 +23,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -150,6 +152,26 @@ def _problems_of(error: RequestValidationError) -> list[dict[str, str]]:
     return problems
 
 
+#: Errors of non-API paths answered with an HTML page: (heading, message).
+HTML_ERRORS: dict[int, tuple[str, str]] = {
+    404: (
+        "Page not found",
+        "There is no page at this address. Check the link, or start again from the inbox.",
+    ),
+    405: (
+        "Not possible here",
+        "This address does not take that kind of request; use the page's own buttons.",
+    ),
+}
+
+
+def _error_page(request: Request, status: int, heading: str, message: str, *, who: bool = True) -> Response:
+    """The control room's error page; ``who``: show the signed-in user's header (asks the store)."""
+    from orchestrator.control_room.pages.common import current_agent, error_page
+
+    return error_page(request, current_agent(request) if who else None, status, heading, message)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> Response:
@@ -189,6 +211,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
         if not _is_api(request):
+            if error.status_code in HTML_ERRORS:
+                # A person typed or followed a wrong address: a page of the control room that
+                # says so and leads back, not FastAPI's bare JSON.
+                heading, message = HTML_ERRORS[error.status_code]
+                return await anyio.to_thread.run_sync(
+                    lambda: _error_page(request, error.status_code, heading, message)
+                )
             return await http_exception_handler(request, error)
         detail = error.detail if isinstance(error.detail, str) else str(error.detail)
         if error.status_code == 400:
@@ -206,15 +235,17 @@ def _install_error_handlers(app: FastAPI) -> None:
         logger.opt(exception=error).error(
             "unexpected error {} in {} {}", incident, request.method, request.url.path
         )
-        return JSONResponse(
-            error_body(f"internal error {incident}: the server log has the details under this id"),
-            status_code=500,
-        )
+        message = f"internal error {incident}: the server log has the details under this id"
+        if not _is_api(request):
+            # A page, without asking the store who is signed in: the store may be the failure.
+            with contextlib.suppress(Exception):
+                return _error_page(request, 500, "Something went wrong", message, who=False)
+        return JSONResponse(error_body(message), status_code=500)
 
 
 def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> FastAPI:
     """The control room's app. ``store`` may be passed to share one with the caller (tests)."""
-    from orchestrator.control_room import api, pages, webform
+    from orchestrator.control_room import api, offline_docs, pages, webform
     from orchestrator.service import Orchestrator
 
     settings = settings or ServerSettings()
@@ -243,7 +274,8 @@ def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> 
             '`{"error": "...", "problems": [{"field": ..., "message": ...}]}`.'
         ),
         lifespan=lifespan,
-        docs_url="/docs" if settings.public_docs else None,
+        # The documentation pages are offline_docs' (Swagger UI and ReDoc from a package, not a CDN).
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.public_docs else None,
     )
@@ -258,6 +290,9 @@ def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> 
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     app.include_router(api.router)
+    if settings.public_docs:
+        app.include_router(offline_docs.router)
+    app.include_router(offline_docs.favicon_router)
     app.include_router(webform.router)
     app.include_router(pages.router)
     return app

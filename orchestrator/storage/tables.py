@@ -285,3 +285,17 @@ class RobotRow(Base):
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
     cases_done: Mapped[int] = mapped_column(default=0)
+
+
+class AdminEventRow(Base):
+    """One thing an administrator or operator changed from the admin screens (append-only):
+    users, units, queues, tokens, vault entries, schedules. Never holds a secret."""
+
+    __tablename__ = "admin_events"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(sa.String(100), index=True)
+    action: Mapped[str] = mapped_column(sa.String(50))
+    target: Mapped[str] = mapped_column(sa.String(300))
+    detail: Mapped[str] = mapped_column(sa.Text, default="")

@@ -20,7 +20,9 @@ Pages::
     POST /tasks/{id}/claim|release|complete|return|comment|reassign|cancel|escalate
     GET  /supervisor                 SLA breaches, reassign, escalate a task or every overdue one
     GET  /ops                        robots, queues, cases, schedules, KPIs (of the user's units)
+    POST /ops/cases/bulk[/confirm]   bulk retry / cancel of found cases, with a confirmation (case_search.py)
     GET  /ops/cases/{id}             a case's timeline, failure screenshot and trace; retry, cancel
+    GET  /admin/...                  users, units and queues, tokens, vault, schedules, audit log (admin.py)
     POST /assist                     "customer on the line": starts the customer_assist robot
     GET  /callouts/stream            Server-Sent Events: callouts and task arrivals (callouts.py)
     GET  /api/tasks, GET /api/tasks/{id}
@@ -29,8 +31,16 @@ Pages::
 
 from fastapi import APIRouter
 
-from orchestrator.control_room.pages import inbox, login, ops, supervision, tasks_api
+from orchestrator.control_room.pages import admin, case_search, inbox, login, ops, supervision, tasks_api
 
 router = APIRouter()
-for _area in (login, inbox, supervision, ops, tasks_api):  # this order: the more specific paths first
+for _area in (
+    login,
+    inbox,
+    supervision,
+    case_search,
+    ops,
+    tasks_api,
+    admin,
+):  # this order: the more specific paths first
     router.include_router(_area.router)

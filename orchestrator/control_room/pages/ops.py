@@ -13,7 +13,10 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from loguru import logger
 
 from orchestrator.control_room.callouts import last_callout_id
+from orchestrator.control_room.pages.case_search import search_view
 from orchestrator.control_room.pages.common import (
+    OPERATING,
+    Agent,
     artifacts_of,
     csrf_ok,
     current_agent,
@@ -51,7 +54,8 @@ def schedule_service(request: Request) -> Any:
     return service
 
 
-def _schedule_rows(request: Request) -> tuple[list[Any], str]:
+def schedule_rows(request: Request) -> tuple[list[Any], str]:
+    """The schedules' lines for a page, and a note on any schedule file with problems."""
     try:
         service = schedule_service(request)
         problems = "; ".join(str(p) for p in service.problems)
@@ -64,10 +68,8 @@ def _schedule_rows(request: Request) -> tuple[list[Any], str]:
 
 
 @router.get("/ops", response_class=HTMLResponse, include_in_schema=False)
-def ops(
-    request: Request, reference: str = "", workflow: str = "", state: str = "", period: str = "7d"
-) -> Response:
-    """The ops dashboard: robots, queues, cases, schedules and KPIs."""
+def ops(request: Request, period: str = "7d", page: int = 1) -> Response:
+    """The ops dashboard: robots, queues, cases (a search: ``case_search``), schedules and KPIs."""
     agent = current_agent(request)
     if agent is None:
         return to_login(request)
@@ -79,14 +81,8 @@ def ops(
     rows = kpi_module.compute_kpis(
         store.engine, store.project, since=kpi_module.period_start(period), scope=scope
     )
-    cases = store.list_cases(
-        workflow=workflow or None,
-        status=state or None,
-        reference=reference or None,
-        visible_to=agent.username,
-        limit=50,
-    )
-    schedules, schedule_note = _schedule_rows(request)
+    found = search_view(store, agent.username, request.query_params, page)
+    schedules, schedule_note = schedule_rows(request)
     now = datetime.now(UTC)
     robots = store.list_robots()
     return render(
@@ -100,24 +96,15 @@ def ops(
         robot_cases=store.visible_case_ids(agent.username, [r.case_id for r in robots if r.case_id]),
         queues=store.queue_counts(None if scope is None else agent.queues),
         counts=store.count_cases(visible_to=agent.username),
-        cases=cases,
         workflows=sorted(store.project.workflow_files()),
-        filters={"reference": reference, "workflow": workflow, "state": state, "period": period},
+        period=period,
         periods=list(kpi_module.PERIODS),
         kpis=rows,
         total=kpi_module.totals(rows),
         schedules=schedules,
         schedule_note=schedule_note,
-        states=[
-            "queued",
-            "running",
-            "waiting_human",
-            "done",
-            "failed_business",
-            "failed_system",
-            "cancelled",
-        ],
         callout_after=last_callout_id(store),
+        **found,
     )
 
 
@@ -221,24 +208,45 @@ async def ops_schedule_action(request: Request, name: str, action: str) -> Respo
         return error_page(
             request, agent, 404, "Unknown action", f"schedules can pause, resume or run, not {action!r}"
         )
-    actor = f"ops:{agent.username}"
-
-    def act() -> str:
-        service = schedule_service(request)
-        if action == "pause":
-            service.pause(name, actor=actor)
-            return f"Schedule {name} paused."
-        if action == "resume":
-            service.resume(name, actor=actor)
-            return f"Schedule {name} resumed."
-        summary = service.run_now(name)
-        return f"Schedule {name} fired: {summary}"
-
+    back = safe_back(str(form.get("back", "")), "/ops#schedules")
     try:
-        message = await anyio.to_thread.run_sync(act)
+        message = await anyio.to_thread.run_sync(lambda: schedule_action(request, agent, name, action))
+    except PermissionDenied as error:
+        return problem_page(request, agent, error)
     except (TandemError, ValueError, KeyError) as error:
-        return flash(RedirectResponse("/ops#schedules", status_code=303), request, "error", str(error))
-    return flash(RedirectResponse("/ops#schedules", status_code=303), request, "ok", message)
+        return flash(RedirectResponse(back, status_code=303), request, "error", str(error))
+    return flash(RedirectResponse(back, status_code=303), request, "ok", message)
+
+
+def safe_back(target: str, default: str) -> str:
+    """Where a form sends the user back to: a path on this site, else ``default``."""
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
+def schedule_action(request: Request, agent: Agent, name: str, action: str) -> str:
+    """Pause, resume or fire a schedule as ``agent``, recorded in the admin audit log; the
+    message to show. Shared by the ops dashboard and the admin screens."""
+    store = store_of(request)
+    service = schedule_service(request)
+    actor = f"ops:{agent.username}"
+    if action == "pause":
+        service.pause(name, actor=actor)
+        message, detail = f"Schedule {name} paused.", "paused"
+    elif action == "resume":
+        service.resume(name, actor=actor)
+        message, detail = f"Schedule {name} resumed.", "resumed"
+    else:
+        summary = service.run_now(name)
+        message = f"Schedule {name} fired: {summary}"
+        detail = str(summary).splitlines()[0]
+    store.record_admin_action(
+        agent.username,
+        f"schedule.{'run' if action == 'run' else action}",
+        f"schedule:{name}",
+        detail,
+        roles=OPERATING,
+    )
+    return message
 
 
 @router.get("/ops/kpis.json", include_in_schema=False)
