@@ -43,15 +43,12 @@ class DesktopSession:
     """Programs started by ``desktop.launch``; stopped with the session so none outlives the robot."""
 
     def activate(self) -> None:
-        """Bring the program's window to the front (keyboard input goes there)."""
-        if self.window_id and shutil.which("xdotool"):
-            subprocess.run(
-                ["xdotool", "windowactivate", "--sync", self.window_id],
-                env=display_env(self.display),
-                capture_output=True,
-                timeout=5,
-                check=False,
-            )
+        """Raise the program's window and give it the keyboard focus (there is no window manager
+        on Xvfb to do it); a ``SystemException`` when it cannot have the focus."""
+        if self.window_id:
+            from robots.xwindow import focus
+
+            focus(self.display, self.window_id, what=self.system)
 
 
 def display_env(display: str) -> dict[str, str]:

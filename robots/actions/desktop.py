@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -155,7 +154,10 @@ def click(ctx: ActionContext, params: ClickParams) -> dict[str, int]:
 class TypeParams(ActionParams):
     """Text to type into the focused field."""
 
-    text: str = Field(description="The text; any characters (non-ASCII goes through xdotool).")
+    text: str = Field(
+        description="The text, typed exactly as written: capitals with umlauts, ß, €, accents, any "
+        "Unicode letter (a key the keyboard lacks is mapped for the moment); newline = Enter, tab = Tab."
+    )
     enter: bool = Field(False, description="Press Enter afterwards.")
     clear: bool = Field(
         False, description="Replace what the (single-line) field holds: End, Shift+Home, Backspace first."
@@ -163,67 +165,52 @@ class TypeParams(ActionParams):
     interval: float = Field(0.0, ge=0, description="Seconds between keys, for slow programs.")
 
 
-_REMAPPED_KEY_MS = 100
-"""How long xdotool keeps a spare key remapped to a character the keyboard lacks (ms)."""
-
-
 @action("desktop.type", primary="text", needs="desktop", side_effect=True)
 def type_text(ctx: ActionContext, params: TypeParams) -> None:
-    """Type text into the focused field of the program.
+    """Type text into the focused field of the program, every character as written.
 
     Example: ``- desktop.type: {text: "{{ input.street }}", clear: true}``
     """
+    from robots.keysyms import keyboard, parse_keys
+
     session = _session(ctx)
-    gui = _gui(session)
-    if params.clear:
-        # End, then Shift+Home selects the line in Tk, GTK, Qt, Motif and browsers alike;
-        # Ctrl+A does not (in Tk and Emacs-style fields it only jumps to the start).
-        gui.press("end")
-        gui.hotkey("shift", "home")
-        gui.press("backspace")
-    if not params.text.isascii() and not shutil.which("xdotool"):
-        raise SystemException("typing non-ASCII text needs xdotool: apt-get install xdotool")
-    for run in re.findall(r"[\x00-\x7f]+|[^\x00-\x7f]+", params.text):
-        if run.isascii():
-            gui.write(run, interval=params.interval)
-            continue
-        # xdotool types a character it has no key for by remapping a spare key for a moment;
-        # a program that reads the key after the map changed back loses the character. 20 ms
-        # per key was not enough for a program on a busy machine (the chaos test lost the 'ö'
-        # of Köln): only such characters go this way, and each gets 100 ms.
-        delay = str(max(_REMAPPED_KEY_MS, int(params.interval * 1000)))
-        subprocess.run(
-            ["xdotool", "type", "--delay", delay, "--", run],
-            env=display_env(session.display),
-            check=True,
-            timeout=60,
-        )
-    if params.enter:
-        gui.press("enter")
+    session.activate()
+    with keyboard(session.display) as keys:
+        if params.clear:
+            # End, then Shift+Home selects the line in Tk, GTK, Qt, Motif and browsers alike;
+            # Ctrl+A does not (in Tk and Emacs-style fields it only jumps to the start).
+            keys.chord(parse_keys("End"))
+            keys.chord(parse_keys("shift+Home"))
+            keys.chord(parse_keys("BackSpace"))
+        keys.type(params.text, interval=params.interval)
+        if params.enter:
+            keys.chord(parse_keys("Return"))
 
 
 class HotkeyParams(ActionParams):
     """A key or chord."""
 
-    keys: str = Field(description="Keys joined by '+': 'enter', 'tab', 'f2', 'ctrl+s', 'alt+f4'.")
+    keys: str = Field(
+        description="Keys joined by '+': X keysym names (Return, F5, odiaeresis, shift+Odiaeresis, "
+        "KP_Enter, Prior) or the short names enter, tab, esc, ctrl, alt, shift, pageup, f1..f24."
+    )
     times: int = Field(1, ge=1, le=50, description="How often to press it.")
 
 
 @action("desktop.hotkey", primary="keys", needs="desktop", side_effect=True)
 def hotkey(ctx: ActionContext, params: HotkeyParams) -> None:
-    """Press a key or a key chord.
+    """Press a key or a key chord (any X keysym name).
 
-    Example: ``- desktop.hotkey: ctrl+s`` or ``{keys: tab, times: 3}``
+    Example: ``- desktop.hotkey: ctrl+s`` or ``{keys: tab, times: 3}`` or ``shift+Odiaeresis``
     """
-    gui = _gui(_session(ctx))
-    keys = [k.strip().lower() for k in params.keys.split("+") if k.strip()]
-    unknown = [k for k in keys if k not in gui.KEYBOARD_KEYS]
-    if unknown:
-        raise SystemException(
-            f"unknown key(s) {unknown}; e.g. enter, tab, esc, f1..f12, ctrl, alt, shift, a..z"
-        )
-    for _ in range(params.times):
-        gui.hotkey(*keys) if len(keys) > 1 else gui.press(keys[0])
+    from robots.keysyms import keyboard, parse_keys
+
+    session = _session(ctx)
+    chord = parse_keys(params.keys)
+    session.activate()
+    with keyboard(session.display) as keys:
+        for _ in range(params.times):
+            keys.chord(chord)
 
 
 class WaitImageParams(ImageTarget):
