@@ -101,7 +101,7 @@ class ActionDefinition:
     function: ActionFunction
     doc: str
     primary: str | None = None
-    needs: Literal["web", "desktop"] | None = None
+    needs: Literal["web", "desktop", "terminal"] | None = None
     side_effect: bool = False
 
     @property
@@ -131,7 +131,7 @@ def action(
     name: str,
     *,
     primary: str | None = None,
-    needs: Literal["web", "desktop"] | None = None,
+    needs: Literal["web", "desktop", "terminal"] | None = None,
     side_effect: bool = False,
 ) -> Callable[[Callable[[ActionContext, ParamsT], Any]], Callable[[ActionContext, ParamsT], Any]]:
     """Register ``function`` as the action ``name``.

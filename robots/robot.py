@@ -20,6 +20,9 @@ def make_sessions(*, headed: bool = False) -> ByKind:
         pass
     else:
         providers["desktop"] = DesktopSessions()
+    from robots.terminal import TerminalSessions
+
+    providers["terminal"] = TerminalSessions()
     return ByKind(providers)
 
 
