@@ -724,6 +724,7 @@ class Engine:
             system=run.system,
             session=run.session,
             deadline=min(run.deadlines) if run.deadlines else None,
+            project_root=self.project.root,
         )
         try:
             result = definition.function(context, params)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import os
 import pkgutil
 import re
 import time
@@ -58,6 +59,16 @@ class ActionContext:
     system: str | None = None
     session: Any = None
     deadline: float | None = None
+    project_root: Path | None = None
+    """The user's project folder (``--project``, ``TANDEM_HOME`` or the current folder)."""
+
+    def project_path(self, name: str) -> Path:
+        """``name`` (an image, a file) as the user means it: relative to their project folder."""
+        path = Path(name)
+        if path.is_absolute():
+            return path
+        root = self.project_root or Path(os.environ.get("TANDEM_HOME", "."))
+        return root / path
 
     def remaining(self, default: float) -> float:
         """Seconds left before the step's timeout (``default`` when it has none)."""

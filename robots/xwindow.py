@@ -71,3 +71,21 @@ def _has_focus(connection: object, window: object) -> bool:
             return False
         focused = tree.parent
     return False
+
+
+def region_of(display_name: str, window_id: str) -> tuple[int, int, int, int]:
+    """The window's place on the screen: (left, top, width, height)."""
+    from Xlib.display import Display
+    from Xlib.error import BadDrawable, BadWindow
+
+    connection = Display(display_name)
+    try:
+        window = connection.create_resource_object("window", int(window_id, 0))
+        try:
+            geometry = window.get_geometry()
+            origin = window.translate_coords(connection.screen().root, 0, 0)
+        except (BadWindow, BadDrawable):
+            raise SystemException(f"the window {window_id} is gone") from None
+        return -origin.x, -origin.y, geometry.width, geometry.height
+    finally:
+        connection.close()

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -62,21 +62,16 @@ def _gui(session: DesktopSession) -> Any:
     return pyautogui
 
 
-def _project_path(name: str) -> Path:
-    path = Path(name)
-    if not path.is_absolute():
-        path = Path(os.environ.get("TANDEM_HOME", ".")) / path
-    return path
-
-
 def _locate(
-    session: DesktopSession, image: str, confidence: float, region: Region | None
+    ctx: ActionContext, session: DesktopSession, image: str, confidence: float, region: Region | None
 ) -> tuple[int, int] | None:
     import pyscreeze
 
-    needle = _project_path(image)
+    needle = ctx.project_path(image)
     if not needle.is_file():
-        raise SystemException(f"image {image!r} not found (looked at {needle})")
+        raise SystemException(
+            f"image {image!r} not found (looked at {needle}; relative paths are under the project folder)"
+        )
     with tempfile.TemporaryDirectory() as scratch:
         shot = screenshot(session.display, Path(scratch) / "screen.png", region)
         try:
@@ -89,17 +84,25 @@ def _locate(
     return left + box.left + box.width // 2, top + box.top + box.height // 2
 
 
-class ImageTarget(ActionParams):
-    """Where on screen: coordinates, or an image to find."""
+class ImageSearch(ActionParams):
+    """An image to find on screen."""
 
-    x: int | None = Field(None, description="Screen x in pixels.")
-    y: int | None = Field(None, description="Screen y in pixels.")
-    image: str | None = Field(None, description="PNG of what to click, relative to the project root.")
+    image: str | None = Field(
+        None, description="PNG cut out of a screenshot, relative to the project folder."
+    )
     confidence: float = Field(0.9, ge=0.1, le=1.0, description="How close the match must be (1 = exact).")
     region: Region | None = Field(None, description="Search only here: [left, top, width, height].")
     timeout: float = Field(
         10.0, gt=0, le=MAX_DURATION, description="Seconds to wait for the image to appear."
     )
+
+
+class ImageTarget(ImageSearch):
+    """Where on screen: coordinates, or an image to find."""
+
+    x: int | None = Field(None, description="Screen x in pixels.")
+    y: int | None = Field(None, description="Screen y in pixels.")
+    image: str | None = Field(None, description="PNG of what to click, relative to the project folder.")
 
 
 class ClickParams(ImageTarget):
@@ -115,12 +118,12 @@ class ClickParams(ImageTarget):
         return self
 
 
-def _wait_for_image(ctx: ActionContext, params: ImageTarget) -> tuple[int, int]:
+def _wait_for_image(ctx: ActionContext, params: ImageSearch) -> tuple[int, int]:
     session = _session(ctx)
     assert params.image is not None
     deadline = time.monotonic() + ctx.remaining(params.timeout)
     while True:
-        found = _locate(session, params.image, params.confidence, params.region)
+        found = _locate(ctx, session, params.image, params.confidence, params.region)
         if found is not None:
             return found
         if time.monotonic() >= deadline:
@@ -213,8 +216,10 @@ def hotkey(ctx: ActionContext, params: HotkeyParams) -> None:
             keys.chord(chord)
 
 
-class WaitImageParams(ImageTarget):
-    """The image to wait for."""
+class WaitImageParams(ImageSearch):
+    """The image to wait for (or to wait until it is gone)."""
+
+    gone: bool = Field(False, description="Wait until the image is no longer on screen instead.")
 
     @model_validator(mode="after")
     def _image(self) -> WaitImageParams:
@@ -225,29 +230,44 @@ class WaitImageParams(ImageTarget):
 
 @action("desktop.wait_for_image", primary="image", needs="desktop")
 def wait_for_image(ctx: ActionContext, params: WaitImageParams) -> dict[str, int]:
-    """Wait until an image appears on screen; returns where (its centre).
+    """Wait until an image appears on screen (returns its centre) or, with ``gone``, disappears.
 
     Example: ``- desktop.wait_for_image: {image: images/saved.png, timeout: 5}``
     """
+    if params.gone:
+        session = _session(ctx)
+        assert params.image is not None
+        deadline = time.monotonic() + ctx.remaining(params.timeout)
+        while _locate(ctx, session, params.image, params.confidence, params.region) is not None:
+            if time.monotonic() >= deadline:
+                raise SystemException(f"image {params.image!r} is still on screen after {params.timeout:g}s")
+            time.sleep(0.2)
+        return {}
     x, y = _wait_for_image(ctx, params)
     return {"x": x, "y": y}
 
 
 class ClipboardParams(ActionParams):
-    """No parameters needed."""
+    """Which selection to read."""
+
+    selection: Literal["clipboard", "primary"] = Field(
+        "clipboard",
+        description="clipboard (what Ctrl+C / a program's copy command put there) or primary (the "
+        "text last selected with the mouse, which terminals such as xterm copy to).",
+    )
 
 
 @action("desktop.read_clipboard", needs="desktop")
 def read_clipboard(ctx: ActionContext, params: ClipboardParams) -> str:
-    """Read the text on the clipboard (e.g. after the program copied a field).
+    """Read the text on the clipboard or in the PRIMARY selection (e.g. after the program copied a field).
 
-    Example: ``- desktop.read_clipboard`` with ``as: phone``
+    Example: ``- desktop.read_clipboard`` with ``as: phone``, or ``{selection: primary}``
     """
     session = _session(ctx)
     if not shutil.which("xclip"):
         raise SystemException("reading the clipboard needs xclip: apt-get install xclip")
     result = subprocess.run(
-        ["xclip", "-o", "-selection", "clipboard"],
+        ["xclip", "-o", "-selection", params.selection],
         env=display_env(session.display),
         capture_output=True,
         text=True,
@@ -255,7 +275,9 @@ def read_clipboard(ctx: ActionContext, params: ClipboardParams) -> str:
         check=False,
     )
     if result.returncode != 0:
-        raise SystemException(f"the clipboard is empty or unreadable: {result.stderr.strip() or 'no text'}")
+        raise SystemException(
+            f"the {params.selection} selection is empty or unreadable: {result.stderr.strip() or 'no text'}"
+        )
     return result.stdout
 
 
