@@ -155,6 +155,11 @@ class DesktopSessions(SystemSessions):
             session = None
         if session is None:
             session = self._launch(name, spec, login)
+        else:
+            session.activate()
+            if login is not None and spec.logged_out and looks_logged_out(session):
+                logger.info("session of {} expired: logging in again", name)
+                login(session)
         session.case_id = case_id
         session.activate()
         yield session
@@ -184,6 +189,32 @@ class DesktopSessions(SystemSessions):
         for name in list(self._sessions):
             self.discard(name)
         self._stack.close()
+
+
+def looks_logged_out(session: DesktopSession) -> bool:
+    """Is the system's ``logged_out`` sign on screen: an image (a ``.png`` path, relative to the
+    project folder) or a text read by OCR (in the program's window)?"""
+    sign = session.spec.logged_out or ""
+    with tempfile.TemporaryDirectory() as folder:
+        area = None
+        if session.window_id:
+            from robots.xwindow import region_of
+
+            area = region_of(session.display, session.window_id)
+        shot = screenshot(session.display, Path(folder) / "screen.png", area)
+        if sign.lower().endswith(".png"):
+            import pyscreeze
+
+            needle = (
+                Path(sign) if Path(sign).is_absolute() else Path(os.environ.get("TANDEM_HOME", ".")) / sign
+            )
+            try:
+                return pyscreeze.locate(str(needle), str(shot), confidence=0.9) is not None
+            except pyscreeze.ImageNotFoundException:
+                return False
+        from robots import ocr
+
+        return ocr.locate(shot, sign, match="contains") is not None
 
 
 errors_of: dict[int, IO[bytes]] = {}

@@ -130,3 +130,36 @@ def test_keys_go_to_the_programs_window_even_when_another_has_the_focus(
 )
 def test_ocr_matching_modes(read: str, wanted: str, mode: ocr.Match, expected: bool) -> None:
     assert ocr.matches(read, wanted, mode) is expected
+
+
+def test_a_logged_out_text_on_screen_runs_the_login_again(
+    desktop: DesktopSessions, files: dict[str, Path], log: Path, tmp_path: Path
+) -> None:
+    from robots.loader import parse_workflow
+
+    (tmp_path / "workflows").mkdir(exist_ok=True)
+    (tmp_path / "workflows" / "pad_login.yaml").write_text(
+        "name: pad_login\nruns_in: desktop\nsteps:\n"
+        '  - desktop.type: {text: "signed on", clear: true}\n  - desktop.hotkey: ctrl+s\n',
+        encoding="utf-8",
+    )
+    program = f"{sys.executable} {SCRATCHPAD} {log} {files['target']} {files['done']}"
+
+    def workflow(text: str) -> object:
+        yaml = (
+            "name: t\nsystems:\n"
+            f"  pad: {{kind: desktop, program: '{program}', window: Scratch Pad, login: pad_login, "
+            "logged_out: SESSION EXPIRED}\n"
+            f'steps:\n  - in: pad\n    steps:\n      - desktop.type: {{text: "{text}", clear: true}}\n'
+        )
+        parsed, problems = parse_workflow(yaml, "t.yaml")
+        assert not problems, problems
+        return parsed
+
+    desktop.discard("pad")  # a program started with this system's login
+    assert run(desktop, tmp_path, workflow("SESSION EXPIRED")).status == "done"  # type: ignore[arg-type]
+    logins = lines_of(log, "saved signed on").count("saved signed on")
+    assert run(desktop, tmp_path, workflow("next case")).status == "done"  # type: ignore[arg-type]
+    assert lines_of(log, "x", timeout=1).count("saved signed on") == logins + 1
+    assert run(desktop, tmp_path, workflow("third case")).status == "done"  # type: ignore[arg-type]
+    assert lines_of(log, "x", timeout=1).count("saved signed on") == logins + 1  # not expired: no login
