@@ -264,7 +264,13 @@ class TerminalSession:
                     self.closed = True
                     self.lock.notify_all()
                     return
-                self.stream.feed(chunk)
+                try:
+                    self.stream.feed(chunk)
+                except Exception as error:  # an escape sequence pyte cannot take: go on reading
+                    logger.debug(
+                        "{}: the terminal emulator skipped output it cannot take: {}", self.system, error
+                    )
+                    self.stream = type(self.stream)(self.screen)
                 self.changed_at = time.monotonic()
                 self.changes += 1
                 self.lock.notify_all()
@@ -296,7 +302,22 @@ def start_program(name: str, spec: SystemSpec) -> TerminalSession:
         os.close(slave)
         raise SystemException(f"cannot start {name!r} ({command}): {error}") from None
     os.close(slave)
-    screen = pyte.Screen(spec.columns, spec.rows)
+
+    class AnsweringScreen(pyte.Screen):
+        """A screen that answers the program's questions (device attributes, cursor
+        position) as a real terminal does; programs such as vim wait for the answer."""
+
+        def write_process_input(self, data: str) -> None:
+            with contextlib.suppress(OSError):
+                os.write(master, data.encode())
+
+        def select_graphic_rendition(self, *attrs: int, private: bool = False) -> None:
+            # 'CSI > 4;2 m' (xterm's modifyOtherKeys, sent by vim) is no rendition: pyte 0.8
+            # passes it here with private=True and would crash.
+            if not private:
+                super().select_graphic_rendition(*attrs)
+
+    screen = AnsweringScreen(spec.columns, spec.rows)
     session = TerminalSession(name, spec, process, master, screen, pyte.ByteStream(screen))
     session.reader = threading.Thread(target=session._read_forever, name=f"terminal-{name}", daemon=True)
     session.reader.start()

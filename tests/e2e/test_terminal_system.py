@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import textwrap
 import time
@@ -198,3 +199,51 @@ def test_without_waiting_out_the_input_lock_lost_keys_are_caught_not_saved(
     assert record.status == "failed_system"
     assert "but the screen shows" in (record.error or "")  # typed during the lock, and noticed
     assert audit(data, "address_changed") == []
+
+
+@pytest.mark.skipif(not shutil.which("vim"), reason="needs vim")
+def test_a_program_not_written_here_vim(tmp_path: Path) -> None:
+    """Debian's vim in the pty: type umlauts in insert mode, read them off the screen, save."""
+    target = tmp_path / "note.txt"
+    (tmp_path / "workflows").mkdir()
+    workflow = f"""
+name: vim_note
+systems:
+  vim: {{kind: terminal, program: "vim -u NONE -N -n {target}", rows: 24, columns: 80, settle_ms: 100}}
+steps:
+  - in: vim
+    steps:
+      - terminal.wait_for: {{text: "re:^~", timeout: 10}}
+      - terminal.key: i
+      - terminal.wait_for: {{text: "-- INSERT --", row: 24}}
+      - terminal.type: "Öhringer Straße 5, 74613 Öhringen"
+      - terminal.key: esc
+      - terminal.wait_for: {{gone: "-- INSERT --"}}
+      - terminal.read: {{row: 1}}
+        as: first_row
+      - terminal.cursor:
+        as: cursor
+      - terminal.type: {{text: ":wq", enter: true, verify: false}}  # echoed on the last row
+outputs:
+  first_row: "{{{{ first_row }}}}"
+  column: "{{{{ cursor.column }}}}"
+"""
+    (tmp_path / "workflows" / "vim_note.yaml").write_text(workflow, encoding="utf-8")
+    sessions = TerminalSessions()
+    try:
+        engine = Engine(
+            Project(tmp_path),
+            humans=InMemoryHumans(),
+            systems=ByKind({"terminal": sessions}),
+            artifacts_dir=tmp_path / "artifacts",
+        )
+        record = engine.run("vim_note", {}, case_id="vim-1")
+        assert record.status == "done", record.error
+        assert record.outputs["first_row"] == "Öhringer Straße 5, 74613 Öhringen"
+        assert record.outputs["column"] == 33  # on the last character, after Esc
+        deadline = time.monotonic() + 5
+        while not target.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert target.read_text(encoding="utf-8") == "Öhringer Straße 5, 74613 Öhringen\n"
+    finally:
+        sessions.close()
