@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import textwrap
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,96 +22,25 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
-LOGIN = """
-name: host_login
-description: Sign on to the demo host.
-runs_in: terminal
-input:
-  credentials: {type: string}
-steps:
-  - terminal.wait_for: KSS000
-  - terminal.type: {text: "{{ secret(input.credentials ~ '.username') }}", length: 8, next_field: true}
-  - terminal.type:
-      {text: "{{ secret(input.credentials ~ '.password') }}", length: 10, secret: true, enter: true}
-  - terminal.wait_for: {any: [KSM001, KSE001]}
-    as: signed_on
-  - fail: {message: "the host refused the robot's sign-on", kind: system}
-    when: "{{ signed_on.text == 'KSE001' }}"
-"""
-
-ADDRESS = """
-name: host_address
-description: Change a customer's address on the demo host, read before change, verified after.
-input:
-  customer_id: {type: string}
-  street: {type: string}
-  postal_code: {type: string}
-  city: {type: string}
-systems:
-  host:
-    kind: terminal
-    program: "PYTHON -m demo.host --data-dir DATA --idle-seconds IDLE --seed 7"
-    login: host_login
-    credentials: host_robot
-    logged_out: PLEASE SIGN ON
-    input_locked: X SYSTEM
-steps:
-  - in: host
-    steps:
-      - terminal.key: {keys: f3, times: 2}
-      - terminal.wait_for: KSM001
-      - terminal.type: {text: "1", length: 1, enter: true}
-      - terminal.wait_for: KSM010
-      - terminal.type: {text: "{{ input.customer_id }}", length: 7, enter: true}
-      - terminal.wait_for: {any: [KSM020, KSE011]}
-        as: found
-      - fail: "customer {{ input.customer_id }} is not on the host"
-        when: "{{ found.text == 'KSE011' }}"
-      - terminal.read: {label: STREET, length: 30}
-        as: street
-      - terminal.read: {label: POSTAL CODE, length: 5}
-        as: postal_code
-      - terminal.read: {row: 8, column: 18, length: 25}
-        as: city
-      - if: "{{ [street, postal_code, city] != [input.street, input.postal_code, input.city] }}"
-        then:
-          - terminal.type: {text: "{{ input.street }}", length: 30, pad: true}
-          - terminal.type: {text: "{{ input.postal_code }}", length: 5, pad: true}
-          - terminal.type: {text: "{{ input.city }}", length: 25, pad: true}
-          - terminal.key: f5
-          - terminal.wait_for: {any: [KSI020, "re:KSE02[0-9]"], row: 23}
-            as: saved
-          - fail: "the host refused the address: {{ saved.text }}"
-            when: "{{ saved.index == 1 }}"
-          - set: {changed: true}
-      - terminal.expect: {label: STREET, length: 30, equals: "{{ input.street }}"}
-      - terminal.expect: {label: POSTAL CODE, length: 5, equals: "{{ input.postal_code }}"}
-      - terminal.expect: {label: CITY, length: 25, equals: "{{ input.city }}"}
-      - terminal.cursor:
-        as: cursor
-outputs:
-  changed: "{{ changed | default(false) }}"
-  street_before: "{{ street }}"
-  cursor: "{{ cursor.row }},{{ cursor.column }}"
-"""
+SHIPPED = ROOT / "workflows"
 
 
 @pytest.fixture
 def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Project, TerminalSessions, Path]]:
+    """A project with the shipped host workflow and its login; the host's data in ``data``."""
     data = tmp_path / "data"
-    (tmp_path / "workflows").mkdir()
-    (tmp_path / "workflows" / "host_login.yaml").write_text(LOGIN, encoding="utf-8")
-    monkeypatch.setenv("TANDEM_SECRET_HOST_ROBOT_USERNAME", "ROBOT")
-    monkeypatch.setenv("TANDEM_SECRET_HOST_ROBOT_PASSWORD", "term-pw-9")
+    (tmp_path / "workflows" / "logins").mkdir(parents=True)
+    shutil.copy(SHIPPED / "logins" / "host_login.yaml", tmp_path / "workflows" / "logins")
+    shutil.copy(SHIPPED / "host_address_change.yaml", tmp_path / "workflows")
+    monkeypatch.setenv("TANDEM_SECRET_TERMINAL_ROBOT_USERNAME", "ROBOT")
+    monkeypatch.setenv("TANDEM_SECRET_TERMINAL_ROBOT_PASSWORD", "term-pw-9")
+    monkeypatch.setenv("TANDEM_PYTHON", sys.executable)
+    monkeypatch.setenv("TANDEM_DEMO_DATA", str(data))
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("TANDEM_HOST_IDLE", "0")  # no sign-off for idle robots
     sessions = TerminalSessions()
     yield Project(tmp_path), sessions, data
     sessions.close()
-
-
-def write_flow(project: Project, data: Path, idle: float = 0) -> None:
-    text = ADDRESS.replace("PYTHON", sys.executable).replace("DATA", str(data)).replace("IDLE", str(idle))
-    (project.root / "workflows" / "host_address.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
 
 
 def run(project: Project, sessions: TerminalSessions, inputs: dict[str, str]) -> RunRecord:
@@ -122,7 +50,7 @@ def run(project: Project, sessions: TerminalSessions, inputs: dict[str, str]) ->
         systems=ByKind({"terminal": sessions}),
         artifacts_dir=project.root / "artifacts",
     )
-    return engine.run("host_address", inputs, case_id=f"case-{uuid.uuid4().hex[:8]}")
+    return engine.run("host_address_change", inputs, case_id=f"case-{uuid.uuid4().hex[:8]}")
 
 
 def audit(data: Path, action: str) -> list[dict[str, object]]:
@@ -138,7 +66,6 @@ def test_read_before_change_type_fixed_fields_save_and_verify(
     host: tuple[Project, TerminalSessions, Path],
 ) -> None:
     project, sessions, data = host
-    write_flow(project, data)
     first = run(project, sessions, NEW)
     assert first.status == "done", first.error
     assert first.outputs["changed"] is True
@@ -150,14 +77,12 @@ def test_read_before_change_type_fixed_fields_save_and_verify(
     assert again.outputs["changed"] is False
     assert len(audit(data, "address_changed")) == 1  # read before change: no second save
     assert len(audit(data, "login")) == 1  # the session was kept
-    assert again.outputs["cursor"] == "6,18"  # the cursor in the STREET field (row 6, column 18)
 
 
 def test_an_unknown_customer_is_a_business_exception_and_said_which_screen_came(
     host: tuple[Project, TerminalSessions, Path],
 ) -> None:
-    project, sessions, data = host
-    write_flow(project, data)
+    project, sessions, _ = host
     record = run(project, sessions, {**NEW, "customer_id": "C999999"})
     assert record.status == "failed_business", record.error
     assert "C999999 is not on the host" in (record.error or "")
@@ -167,18 +92,20 @@ def test_a_value_longer_than_its_field_is_refused_before_typing(
     host: tuple[Project, TerminalSessions, Path],
 ) -> None:
     project, sessions, data = host
-    write_flow(project, data)
-    record = run(project, sessions, {**NEW, "postal_code": "746130"})
+    path = project.root / "workflows" / "host_address_change.yaml"
+    unchecked = path.read_text(encoding="utf-8").replace(", max_length: 30", "")  # the input lets it in
+    path.write_text(unchecked, encoding="utf-8")
+    record = run(project, sessions, {**NEW, "street": "Öhringer Straße 5, Hinterhaus links"})
     assert record.status == "failed_business", record.error
-    assert "6 characters do not fit the field of 5" in (record.error or "")
+    assert "35 characters do not fit the field of 30" in (record.error or "")
     assert audit(data, "address_changed") == []
 
 
 def test_an_expired_sign_on_is_noticed_and_the_robot_signs_on_again(
-    host: tuple[Project, TerminalSessions, Path],
+    host: tuple[Project, TerminalSessions, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project, sessions, data = host
-    write_flow(project, data, idle=2)
+    monkeypatch.setenv("TANDEM_HOST_IDLE", "2")
     assert run(project, sessions, NEW).status == "done"
     time.sleep(3)  # the host signs the idle robot off
     record = run(project, sessions, {**NEW, "city": "Öhringen-Ost"})
@@ -191,8 +118,7 @@ def test_without_waiting_out_the_input_lock_lost_keys_are_caught_not_saved(
     host: tuple[Project, TerminalSessions, Path],
 ) -> None:
     project, sessions, data = host
-    write_flow(project, data)
-    path = project.root / "workflows" / "host_address.yaml"
+    path = project.root / "workflows" / "host_address_change.yaml"
     hasty = path.read_text(encoding="utf-8").replace("input_locked: X SYSTEM", "settle_ms: 0")
     path.write_text(hasty, encoding="utf-8")
     record = run(project, sessions, NEW)
