@@ -276,6 +276,10 @@ class TerminalSession:
                 self.lock.notify_all()
 
 
+def _take_terminal() -> None:
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 def start_program(name: str, spec: SystemSpec) -> TerminalSession:
     """Start the system's program in a new pseudo-terminal with an emulator reading it."""
     import pyte
@@ -294,7 +298,11 @@ def start_program(name: str, spec: SystemSpec) -> TerminalSession:
             stdout=slave,
             stderr=slave,
             env=env,
-            start_new_session=True,  # the pty becomes its controlling terminal; killed as a group
+            start_new_session=True,
+            # The pty becomes the program's controlling terminal (after setsid): Ctrl+C is a
+            # SIGINT, and when the robot dies and the pty closes, the program gets SIGHUP
+            # instead of running on, an orphan, for ever.
+            preexec_fn=_take_terminal,  # one ioctl: safe in the forked child
             close_fds=True,
         )
     except OSError as error:
