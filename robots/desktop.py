@@ -192,9 +192,13 @@ class DesktopSessions(SystemSessions):
 
 
 def looks_logged_out(session: DesktopSession) -> bool:
-    """Is the system's ``logged_out`` sign on screen: an image (a ``.png`` path, relative to the
-    project folder) or a text read by OCR (in the program's window)?"""
-    sign = session.spec.logged_out or ""
+    """Is the system's ``logged_out`` sign on screen?"""
+    return sign_on_screen(session, session.spec.logged_out or "")
+
+
+def sign_on_screen(session: DesktopSession, sign: str, project_root: Path | None = None) -> bool:
+    """Is ``sign`` in the program's window (the whole screen without one): an image (a ``.png``
+    path, relative to the project folder) or a text read by OCR?"""
     with tempfile.TemporaryDirectory() as folder:
         area = None
         if session.window_id:
@@ -205,9 +209,8 @@ def looks_logged_out(session: DesktopSession) -> bool:
         if sign.lower().endswith(".png"):
             import pyscreeze
 
-            needle = (
-                Path(sign) if Path(sign).is_absolute() else Path(os.environ.get("TANDEM_HOME", ".")) / sign
-            )
+            root = project_root or Path(os.environ.get("TANDEM_HOME", "."))
+            needle = Path(sign) if Path(sign).is_absolute() else root / sign
             try:
                 return pyscreeze.locate(str(needle), str(shot), confidence=0.9) is not None
             except pyscreeze.ImageNotFoundException:

@@ -24,6 +24,10 @@ from typing import Any
 
 from robots.errors import SystemException
 
+AFTER_KEYS_SECONDS = 0.02
+"""A pause after each chord and each text, as pyautogui makes: the program handles the keys
+before the next step looks at it (reads the clipboard it just filled, takes a screenshot)."""
+
 SETTLE_SECONDS = 0.1
 """How long a program gets to read a key before the keycode that sent it is mapped anew."""
 
@@ -264,6 +268,7 @@ class Keyboard:
             self.connection.sync()
             if interval:
                 time.sleep(interval)
+        time.sleep(AFTER_KEYS_SECONDS)
 
     def chord(self, keysyms: Sequence[int]) -> None:
         """Press keys in order and release them in reverse (``ctrl+s``, ``shift+Odiaeresis``).
@@ -280,6 +285,7 @@ class Keyboard:
         for keycode in reversed(held):
             self._send(keycode, False)
         self.connection.sync()
+        time.sleep(AFTER_KEYS_SECONDS)
 
 
 def _xk(name: str) -> int:

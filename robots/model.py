@@ -297,8 +297,9 @@ class SystemSpec(Frozen):
     columns: int = Field(80, ge=20, le=400, description="Terminal system: screen columns.")
     input_locked: str | None = Field(
         None,
-        description="Terminal system: text the program shows while it takes no keys (the 3270 "
-        "'X SYSTEM' indicator, e.g. 'X SYSTEM' or re:regex); the robot waits until it is gone.",
+        description="What the program shows while it takes no keys; the robot waits until it is gone "
+        "before typing. Terminal: text (the 3270 'X SYSTEM' indicator, or re:regex); desktop: an "
+        "image (.png, relative to the project) or a text read by OCR in the program's window.",
     )
     settle_ms: int = Field(
         150,

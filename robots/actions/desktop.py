@@ -84,6 +84,28 @@ def _locate(
     return left + box.left + box.width // 2, top + box.top + box.height // 2
 
 
+INPUT_LOCK_TIMEOUT = 30.0
+"""Seconds a desktop program may keep its input locked before typing fails."""
+
+
+def _wait_unlocked(ctx: ActionContext, session: DesktopSession) -> None:
+    """Wait while the system's ``input_locked`` sign (an image .png, or a text read by OCR in
+    the program's window) is on screen: keys sent meanwhile would be lost."""
+    sign = session.spec.input_locked
+    if not sign:
+        return
+    from robots.desktop import sign_on_screen
+
+    deadline = time.monotonic() + ctx.remaining(INPUT_LOCK_TIMEOUT)
+    while sign_on_screen(session, sign, ctx.project_root):
+        if time.monotonic() >= deadline:
+            raise SystemException(
+                f"{session.system} keeps its input locked ({sign!r} on screen) after "
+                f"{INPUT_LOCK_TIMEOUT:g}s: no keys were sent"
+            )
+        time.sleep(0.1)
+
+
 class ImageSearch(ActionParams):
     """An image to find on screen."""
 
@@ -178,6 +200,7 @@ def type_text(ctx: ActionContext, params: TypeParams) -> None:
 
     session = _session(ctx)
     session.activate()
+    _wait_unlocked(ctx, session)
     with keyboard(session.display) as keys:
         if params.clear:
             # End, then Shift+Home selects the line in Tk, GTK, Qt, Motif and browsers alike;
@@ -211,6 +234,7 @@ def hotkey(ctx: ActionContext, params: HotkeyParams) -> None:
     session = _session(ctx)
     chord = parse_keys(params.keys)
     session.activate()
+    _wait_unlocked(ctx, session)
     with keyboard(session.display) as keys:
         for _ in range(params.times):
             keys.chord(chord)

@@ -163,3 +163,36 @@ def test_a_logged_out_text_on_screen_runs_the_login_again(
     assert lines_of(log, "x", timeout=1).count("saved signed on") == logins + 1
     assert run(desktop, tmp_path, workflow("third case")).status == "done"  # type: ignore[arg-type]
     assert lines_of(log, "x", timeout=1).count("saved signed on") == logins + 1  # not expired: no login
+
+
+def test_keys_wait_while_the_input_locked_sign_is_on_screen(
+    desktop: DesktopSessions, files: dict[str, Path], tmp_path: Path
+) -> None:
+    from robots.loader import parse_workflow
+
+    second_log = tmp_path / "locked.log"
+    program = f"{sys.executable} {SCRATCHPAD} {second_log} {files['target']} {files['done']} 'Locked Pad'"
+
+    def workflow(lock_sign: Path) -> object:
+        yaml = (
+            "name: t\nsystems:\n"
+            f'  locked: {{kind: desktop, program: "{program}", window: Locked Pad, '
+            f"input_locked: '{lock_sign}'}}\n"
+            "steps:\n  - in: locked\n    timeout: 3s\n    steps:\n"
+            '      - desktop.type: {text: "typed", clear: true}\n      - desktop.hotkey: ctrl+s\n'
+        )
+        parsed, problems = parse_workflow(yaml, "t.yaml")
+        assert not problems, problems
+        return parsed
+
+    try:
+        shown = run(desktop, tmp_path, workflow(files["target"]))  # type: ignore[arg-type]
+        assert shown.status == "failed_system"
+        # the step's timeout (3 s) ends the wait before the 30 s lock limit does
+        assert "timeout of 3s" in (shown.error or "")
+        assert not any(line.startswith("saved") for line in lines_of(second_log, "saved", timeout=0.5))
+        free = run(desktop, tmp_path, workflow(files["done"]))  # type: ignore[arg-type]
+        assert free.status == "done", free.error
+        assert "saved typed" in lines_of(second_log, "saved typed")
+    finally:
+        desktop.discard("locked")
