@@ -243,13 +243,8 @@ def hotkey(ctx: ActionContext, params: HotkeyParams) -> None:
 class WaitImageParams(ImageSearch):
     """The image to wait for (or to wait until it is gone)."""
 
+    image: str = Field(description="PNG cut out of a screenshot, relative to the project folder.")
     gone: bool = Field(False, description="Wait until the image is no longer on screen instead.")
-
-    @model_validator(mode="after")
-    def _image(self) -> WaitImageParams:
-        if self.image is None:
-            raise ValueError("give the image to wait for")
-        return self
 
 
 @action("desktop.wait_for_image", primary="image", needs="desktop")
@@ -260,7 +255,6 @@ def wait_for_image(ctx: ActionContext, params: WaitImageParams) -> dict[str, int
     """
     if params.gone:
         session = _session(ctx)
-        assert params.image is not None
         deadline = time.monotonic() + ctx.remaining(params.timeout)
         while _locate(ctx, session, params.image, params.confidence, params.region) is not None:
             if time.monotonic() >= deadline:
