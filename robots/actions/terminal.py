@@ -210,6 +210,13 @@ def wait_for(ctx: ActionContext, params: WaitParams) -> dict[str, Any]:
         return {"text": gone, "index": 0, "row": None, "column": None}
     texts = params.any if params.any is not None else [params.text or ""]
     found: dict[str, Any] = {}
+    # A sign-on screen instead of the one waited for: the host signed the robot off in the
+    # middle of a case. Fail at once (a system exception: the 'in' block's retry signs on
+    # again) instead of waiting out the timeout. Not while the login itself runs (relogin is
+    # None then): the sign-on screen is where it starts.
+    signed_off = session.spec.logged_out if session.relogin is not None else None
+    if signed_off in texts:
+        signed_off = None
 
     def appeared() -> bool:
         for index, text in enumerate(texts):
@@ -217,12 +224,17 @@ def wait_for(ctx: ActionContext, params: WaitParams) -> dict[str, Any]:
             if where is not None:
                 found.update(text=text, index=index, row=where[0], column=where[1])
                 return True
-        return False
+        return bool(signed_off) and session.find(signed_off or "") is not None
 
     if not session.wait_until(appeared, timeout):
         wanted = " or ".join(repr(t) for t in texts)
         raise SystemException(
             f"{wanted} did not appear on the screen within {params.timeout:g}s; it shows:\n" + session.text()
+        )
+    if not found:
+        raise SystemException(
+            f"{session.system} signed the robot off ({signed_off!r} is on the screen) while it "
+            f"waited for {' or '.join(repr(t) for t in texts)}"
         )
     return found
 

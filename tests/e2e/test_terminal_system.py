@@ -173,3 +173,39 @@ outputs:
         assert target.read_text(encoding="utf-8") == "Öhringer Straße 5, 74613 Öhringen\n"
     finally:
         sessions.close()
+
+
+def test_a_sign_off_in_the_middle_of_a_case_fails_at_once_not_after_the_timeout(
+    host: tuple[Project, TerminalSessions, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, sessions, _ = host
+    monkeypatch.setenv("TANDEM_HOST_IDLE", "1")
+    dawdling = """
+name: dawdle
+systems:
+  host:
+    kind: terminal
+    program: "${TANDEM_PYTHON} -m demo.host --data-dir ${TANDEM_DEMO_DATA} --idle-seconds 1"
+    login: host_login
+    credentials: terminal_robot
+    logged_out: PLEASE SIGN ON
+    input_locked: X SYSTEM
+steps:
+  - in: host
+    steps:
+      - terminal.wait_for: KSM001
+      - core.sleep: 2s
+      - terminal.wait_for: {text: KSM010, timeout: 60}
+"""
+    (project.root / "workflows" / "dawdle.yaml").write_text(dawdling, encoding="utf-8")
+    engine = Engine(
+        project,
+        humans=InMemoryHumans(),
+        systems=ByKind({"terminal": sessions}),
+        artifacts_dir=project.root / "a",
+    )
+    started = time.monotonic()
+    record = engine.run("dawdle", {}, case_id="dawdle-1")
+    assert record.status == "failed_system"
+    assert "signed the robot off ('PLEASE SIGN ON' is on the screen)" in (record.error or "")
+    assert time.monotonic() - started < 30  # not the 60 s timeout
