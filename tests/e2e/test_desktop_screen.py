@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from robots import ocr
 from robots.desktop import DesktopSessions
 from tests.e2e.test_desktop_actions import SCRATCHPAD, desktop, files, flow, lines_of, run
 
@@ -113,23 +112,6 @@ def test_keys_go_to_the_programs_window_even_when_another_has_the_focus(
     assert record.status == "done", record.error
     assert "saved focused" in lines_of(log, "saved focused")
     assert not any(line.startswith("saved") for line in lines_of(second_log, "closed"))
-
-
-@pytest.mark.parametrize(
-    ("read", "wanted", "mode", "expected"),
-    [
-        ("KSM010", "KSM010", "exact", True),
-        ("KSM010", "KSK020", "exact", False),
-        ("KSM010", "KSK020", "tolerant", False),
-        ("KSMO1O", "KSM010", "tolerant", True),
-        ("KSMO1O", "KSM010", "exact", False),
-        ("Cust0mer  No", "CUSTOMER NO", "tolerant", True),
-        ("Dimmer", "Dirnrner", "tolerant", True),
-        ("CUSTOMER NO. : C000001", "CUSTOMER NO.", "contains", True),
-    ],
-)
-def test_ocr_matching_modes(read: str, wanted: str, mode: ocr.Match, expected: bool) -> None:
-    assert ocr.matches(read, wanted, mode) is expected
 
 
 def test_a_logged_out_text_on_screen_runs_the_login_again(
