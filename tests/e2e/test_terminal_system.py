@@ -125,6 +125,10 @@ def test_without_waiting_out_the_input_lock_lost_keys_are_caught_not_saved(
     assert record.status == "failed_system"
     assert "but the screen shows" in (record.error or "")  # typed during the lock, and noticed
     assert audit(data, "address_changed") == []
+    in_block = next(step for step in record.steps if step.kind == "in")
+    (evidence, *_) = [Path(p) for p in in_block.artifacts if p.endswith("-screen.txt")]
+    screen = evidence.read_text(encoding="utf-8")
+    assert "TANDEM DEMO HOST" in screen and "(cursor at row" in screen  # the screen as text
 
 
 @pytest.mark.skipif(not shutil.which("vim"), reason="needs vim")
