@@ -1,8 +1,9 @@
 """The demo back-office: legacy-looking apps robots drive, and ``run.py demo`` itself.
 
 Owns: the web apps (``crm``, ``billing``, ``suppliers`` on ``common``'s shared page kit and
-``data``), served by ``server``; the terminal program (``terminal``); and the demo runner
-(``run``) that starts the apps, a mail sink, the control room and robot workers together.
+``data``), served by ``server``; the desktop green screen (``desktop_terminal``, Tk) and a
+character host for terminal systems (``host``, curses); and the demo runner (``run``) that
+starts the apps, a mail sink, the control room and robot workers together.
 
 May import anything: it is the top of the dependency graph; nothing imports it but tests,
 benchmarks and ``run.py``.

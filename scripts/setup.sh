@@ -22,6 +22,10 @@ command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
 command -v xdotool >/dev/null 2>&1 || missing+=(xdotool)
 command -v scrot >/dev/null 2>&1 || missing+=(scrot)
 command -v xclip >/dev/null 2>&1 || missing+=(xclip)
+# OCR for desktop.read_text / wait_for_text: tesseract with German and English language data
+command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
+dpkg -s tesseract-ocr-deu >/dev/null 2>&1 || missing+=(tesseract-ocr-deu)
+dpkg -s tesseract-ocr-eng >/dev/null 2>&1 || missing+=(tesseract-ocr-eng)
 dpkg -s python3-tk >/dev/null 2>&1 || "$PYTHON" -c 'import tkinter' 2>/dev/null || missing+=(python3-tk)
 if ((${#missing[@]})); then
     if command -v apt-get >/dev/null 2>&1; then

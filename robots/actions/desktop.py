@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -63,21 +62,16 @@ def _gui(session: DesktopSession) -> Any:
     return pyautogui
 
 
-def _project_path(name: str) -> Path:
-    path = Path(name)
-    if not path.is_absolute():
-        path = Path(os.environ.get("TANDEM_HOME", ".")) / path
-    return path
-
-
 def _locate(
-    session: DesktopSession, image: str, confidence: float, region: Region | None
+    ctx: ActionContext, session: DesktopSession, image: str, confidence: float, region: Region | None
 ) -> tuple[int, int] | None:
     import pyscreeze
 
-    needle = _project_path(image)
+    needle = ctx.project_path(image)
     if not needle.is_file():
-        raise SystemException(f"image {image!r} not found (looked at {needle})")
+        raise SystemException(
+            f"image {image!r} not found (looked at {needle}; relative paths are under the project folder)"
+        )
     with tempfile.TemporaryDirectory() as scratch:
         shot = screenshot(session.display, Path(scratch) / "screen.png", region)
         try:
@@ -90,17 +84,47 @@ def _locate(
     return left + box.left + box.width // 2, top + box.top + box.height // 2
 
 
-class ImageTarget(ActionParams):
-    """Where on screen: coordinates, or an image to find."""
+INPUT_LOCK_TIMEOUT = 30.0
+"""Seconds a desktop program may keep its input locked before typing fails."""
 
-    x: int | None = Field(None, description="Screen x in pixels.")
-    y: int | None = Field(None, description="Screen y in pixels.")
-    image: str | None = Field(None, description="PNG of what to click, relative to the project root.")
+
+def _wait_unlocked(ctx: ActionContext, session: DesktopSession) -> None:
+    """Wait while the system's ``input_locked`` sign (an image .png, or a text read by OCR in
+    the program's window) is on screen: keys sent meanwhile would be lost."""
+    sign = session.spec.input_locked
+    if not sign:
+        return
+    from robots.drivers.desktop_session import sign_on_screen
+
+    deadline = time.monotonic() + ctx.remaining(INPUT_LOCK_TIMEOUT)
+    while sign_on_screen(session, sign, ctx.project_root):
+        if time.monotonic() >= deadline:
+            raise SystemException(
+                f"{session.system} keeps its input locked ({sign!r} on screen) after "
+                f"{INPUT_LOCK_TIMEOUT:g}s: no keys were sent"
+            )
+        time.sleep(0.1)
+
+
+class ImageSearch(ActionParams):
+    """An image to find on screen."""
+
+    image: str | None = Field(
+        None, description="PNG cut out of a screenshot, relative to the project folder."
+    )
     confidence: float = Field(0.9, ge=0.1, le=1.0, description="How close the match must be (1 = exact).")
     region: Region | None = Field(None, description="Search only here: [left, top, width, height].")
     timeout: float = Field(
         10.0, gt=0, le=MAX_DURATION, description="Seconds to wait for the image to appear."
     )
+
+
+class ImageTarget(ImageSearch):
+    """Where on screen: coordinates, or an image to find."""
+
+    x: int | None = Field(None, description="Screen x in pixels.")
+    y: int | None = Field(None, description="Screen y in pixels.")
+    image: str | None = Field(None, description="PNG of what to click, relative to the project folder.")
 
 
 class ClickParams(ImageTarget):
@@ -116,12 +140,12 @@ class ClickParams(ImageTarget):
         return self
 
 
-def _wait_for_image(ctx: ActionContext, params: ImageTarget) -> tuple[int, int]:
+def _wait_for_image(ctx: ActionContext, params: ImageSearch) -> tuple[int, int]:
     session = _session(ctx)
     assert params.image is not None
     deadline = time.monotonic() + ctx.remaining(params.timeout)
     while True:
-        found = _locate(session, params.image, params.confidence, params.region)
+        found = _locate(ctx, session, params.image, params.confidence, params.region)
         if found is not None:
             return found
         if time.monotonic() >= deadline:
@@ -155,7 +179,10 @@ def click(ctx: ActionContext, params: ClickParams) -> dict[str, int]:
 class TypeParams(ActionParams):
     """Text to type into the focused field."""
 
-    text: str = Field(description="The text; any characters (non-ASCII goes through xdotool).")
+    text: str = Field(
+        description="The text, typed exactly as written: capitals with umlauts, ß, €, accents, any "
+        "Unicode letter (a key the keyboard lacks is mapped for the moment); newline = Enter, tab = Tab."
+    )
     enter: bool = Field(False, description="Press Enter afterwards.")
     clear: bool = Field(
         False, description="Replace what the (single-line) field holds: End, Shift+Home, Backspace first."
@@ -163,104 +190,102 @@ class TypeParams(ActionParams):
     interval: float = Field(0.0, ge=0, description="Seconds between keys, for slow programs.")
 
 
-_REMAPPED_KEY_MS = 100
-"""How long xdotool keeps a spare key remapped to a character the keyboard lacks (ms)."""
-
-
 @action("desktop.type", primary="text", needs="desktop", side_effect=True)
 def type_text(ctx: ActionContext, params: TypeParams) -> None:
-    """Type text into the focused field of the program.
+    """Type text into the focused field of the program, every character as written.
 
     Example: ``- desktop.type: {text: "{{ input.street }}", clear: true}``
     """
+    from robots.drivers.keysyms import keyboard, parse_keys
+
     session = _session(ctx)
-    gui = _gui(session)
-    if params.clear:
-        # End, then Shift+Home selects the line in Tk, GTK, Qt, Motif and browsers alike;
-        # Ctrl+A does not (in Tk and Emacs-style fields it only jumps to the start).
-        gui.press("end")
-        gui.hotkey("shift", "home")
-        gui.press("backspace")
-    if not params.text.isascii() and not shutil.which("xdotool"):
-        raise SystemException("typing non-ASCII text needs xdotool: apt-get install xdotool")
-    for run in re.findall(r"[\x00-\x7f]+|[^\x00-\x7f]+", params.text):
-        if run.isascii():
-            gui.write(run, interval=params.interval)
-            continue
-        # xdotool types a character it has no key for by remapping a spare key for a moment;
-        # a program that reads the key after the map changed back loses the character. 20 ms
-        # per key was not enough for a program on a busy machine (the chaos test lost the 'ö'
-        # of Köln): only such characters go this way, and each gets 100 ms.
-        delay = str(max(_REMAPPED_KEY_MS, int(params.interval * 1000)))
-        subprocess.run(
-            ["xdotool", "type", "--delay", delay, "--", run],
-            env=display_env(session.display),
-            check=True,
-            timeout=60,
-        )
-    if params.enter:
-        gui.press("enter")
+    session.activate()
+    _wait_unlocked(ctx, session)
+    with keyboard(session.display) as keys:
+        if params.clear:
+            # End, then Shift+Home selects the line in Tk, GTK, Qt, Motif and browsers alike;
+            # Ctrl+A does not (in Tk and Emacs-style fields it only jumps to the start).
+            keys.chord(parse_keys("End"))
+            keys.chord(parse_keys("shift+Home"))
+            keys.chord(parse_keys("BackSpace"))
+        keys.type(params.text, interval=params.interval)
+        if params.enter:
+            keys.chord(parse_keys("Return"))
 
 
 class HotkeyParams(ActionParams):
     """A key or chord."""
 
-    keys: str = Field(description="Keys joined by '+': 'enter', 'tab', 'f2', 'ctrl+s', 'alt+f4'.")
+    keys: str = Field(
+        description="Keys joined by '+': X keysym names (Return, F5, odiaeresis, shift+Odiaeresis, "
+        "KP_Enter, Prior) or the short names enter, tab, esc, ctrl, alt, shift, pageup, f1..f24."
+    )
     times: int = Field(1, ge=1, le=50, description="How often to press it.")
 
 
 @action("desktop.hotkey", primary="keys", needs="desktop", side_effect=True)
 def hotkey(ctx: ActionContext, params: HotkeyParams) -> None:
-    """Press a key or a key chord.
+    """Press a key or a key chord (any X keysym name).
 
-    Example: ``- desktop.hotkey: ctrl+s`` or ``{keys: tab, times: 3}``
+    Example: ``- desktop.hotkey: ctrl+s`` or ``{keys: tab, times: 3}`` or ``shift+Odiaeresis``
     """
-    gui = _gui(_session(ctx))
-    keys = [k.strip().lower() for k in params.keys.split("+") if k.strip()]
-    unknown = [k for k in keys if k not in gui.KEYBOARD_KEYS]
-    if unknown:
-        raise SystemException(
-            f"unknown key(s) {unknown}; e.g. enter, tab, esc, f1..f12, ctrl, alt, shift, a..z"
-        )
-    for _ in range(params.times):
-        gui.hotkey(*keys) if len(keys) > 1 else gui.press(keys[0])
+    from robots.drivers.keysyms import keyboard, parse_keys
+
+    session = _session(ctx)
+    chord = parse_keys(params.keys)
+    session.activate()
+    _wait_unlocked(ctx, session)
+    with keyboard(session.display) as keys:
+        for _ in range(params.times):
+            keys.chord(chord)
 
 
-class WaitImageParams(ImageTarget):
-    """The image to wait for."""
+class WaitImageParams(ImageSearch):
+    """The image to wait for (or to wait until it is gone)."""
 
-    @model_validator(mode="after")
-    def _image(self) -> WaitImageParams:
-        if self.image is None:
-            raise ValueError("give the image to wait for")
-        return self
+    image: str = Field(description="PNG cut out of a screenshot, relative to the project folder.")
+    gone: bool = Field(False, description="Wait until the image is no longer on screen instead.")
 
 
 @action("desktop.wait_for_image", primary="image", needs="desktop")
 def wait_for_image(ctx: ActionContext, params: WaitImageParams) -> dict[str, int]:
-    """Wait until an image appears on screen; returns where (its centre).
+    """Wait until an image appears on screen (returns its centre) or, with ``gone``, disappears.
 
     Example: ``- desktop.wait_for_image: {image: images/saved.png, timeout: 5}``
     """
+    if params.gone:
+        session = _session(ctx)
+        deadline = time.monotonic() + ctx.remaining(params.timeout)
+        while _locate(ctx, session, params.image, params.confidence, params.region) is not None:
+            if time.monotonic() >= deadline:
+                raise SystemException(f"image {params.image!r} is still on screen after {params.timeout:g}s")
+            time.sleep(0.2)
+        return {}
     x, y = _wait_for_image(ctx, params)
     return {"x": x, "y": y}
 
 
 class ClipboardParams(ActionParams):
-    """No parameters needed."""
+    """Which selection to read."""
+
+    selection: Literal["clipboard", "primary"] = Field(
+        "clipboard",
+        description="clipboard (what Ctrl+C / a program's copy command put there) or primary (the "
+        "text last selected with the mouse, which terminals such as xterm copy to).",
+    )
 
 
 @action("desktop.read_clipboard", needs="desktop")
 def read_clipboard(ctx: ActionContext, params: ClipboardParams) -> str:
-    """Read the text on the clipboard (e.g. after the program copied a field).
+    """Read the text on the clipboard or in the PRIMARY selection (e.g. after the program copied a field).
 
-    Example: ``- desktop.read_clipboard`` with ``as: phone``
+    Example: ``- desktop.read_clipboard`` with ``as: phone``, or ``{selection: primary}``
     """
     session = _session(ctx)
     if not shutil.which("xclip"):
         raise SystemException("reading the clipboard needs xclip: apt-get install xclip")
     result = subprocess.run(
-        ["xclip", "-o", "-selection", "clipboard"],
+        ["xclip", "-o", "-selection", params.selection],
         env=display_env(session.display),
         capture_output=True,
         text=True,
@@ -268,7 +293,9 @@ def read_clipboard(ctx: ActionContext, params: ClipboardParams) -> str:
         check=False,
     )
     if result.returncode != 0:
-        raise SystemException(f"the clipboard is empty or unreadable: {result.stderr.strip() or 'no text'}")
+        raise SystemException(
+            f"the {params.selection} selection is empty or unreadable: {result.stderr.strip() or 'no text'}"
+        )
     return result.stdout
 
 

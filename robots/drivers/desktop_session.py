@@ -44,15 +44,12 @@ class DesktopSession:
     """Programs started by ``desktop.launch``; stopped with the session so none outlives the robot."""
 
     def activate(self) -> None:
-        """Bring the program's window to the front (keyboard input goes there)."""
-        if self.window_id and shutil.which("xdotool"):
-            subprocess.run(
-                ["xdotool", "windowactivate", "--sync", self.window_id],
-                env=display_env(self.display),
-                capture_output=True,
-                timeout=5,
-                check=False,
-            )
+        """Raise the program's window and give it the keyboard focus (there is no window manager
+        on Xvfb to do it); a ``SystemException`` when it cannot have the focus."""
+        if self.window_id:
+            from robots.drivers.xwindow import focus
+
+            focus(self.display, self.window_id, what=self.system)
 
 
 def display_env(display: str) -> dict[str, str]:
@@ -159,6 +156,11 @@ class DesktopSessions(SystemSessions):
             session = None
         if session is None:
             session = self._launch(name, spec, login)
+        else:
+            session.activate()
+            if login is not None and spec.logged_out and looks_logged_out(session):
+                logger.info("session of {} expired: logging in again", name)
+                login(session)
         session.case_id = case_id
         session.activate()
         yield session
@@ -188,6 +190,35 @@ class DesktopSessions(SystemSessions):
         for name in list(self._sessions):
             self.discard(name)
         self._stack.close()
+
+
+def looks_logged_out(session: DesktopSession) -> bool:
+    """Is the system's ``logged_out`` sign on screen?"""
+    return sign_on_screen(session, session.spec.logged_out or "")
+
+
+def sign_on_screen(session: DesktopSession, sign: str, project_root: Path | None = None) -> bool:
+    """Is ``sign`` in the program's window (the whole screen without one): an image (a ``.png``
+    path, relative to the project folder) or a text read by OCR?"""
+    with tempfile.TemporaryDirectory() as folder:
+        area = None
+        if session.window_id:
+            from robots.drivers.xwindow import region_of
+
+            area = region_of(session.display, session.window_id)
+        shot = screenshot(session.display, Path(folder) / "screen.png", area)
+        if sign.lower().endswith(".png"):
+            import pyscreeze
+
+            root = project_root or Path(os.environ.get("TANDEM_HOME", "."))
+            needle = Path(sign) if Path(sign).is_absolute() else root / sign
+            try:
+                return pyscreeze.locate(str(needle), str(shot), confidence=0.9) is not None
+            except pyscreeze.ImageNotFoundException:
+                return False
+        from robots.drivers import ocr
+
+        return ocr.locate(shot, sign, match="contains") is not None
 
 
 errors_of: dict[int, IO[bytes]] = {}

@@ -20,6 +20,9 @@ def make_sessions(*, headed: bool = False) -> ByKind:
         pass
     else:
         providers["desktop"] = DesktopSessions()
+    from robots.drivers.terminal_session import TerminalSessions
+
+    providers["terminal"] = TerminalSessions()
     return ByKind(providers)
 
 

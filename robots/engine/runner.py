@@ -754,6 +754,7 @@ class Engine:
             session=run.session,
             deadline=min(run.deadlines) if run.deadlines else None,
             secrets=lambda name: self._secret(run, name),
+            project_root=self.project.root,
         )
         try:
             result = definition.function(context, params)

@@ -270,9 +270,16 @@ def url_pattern(text: str) -> re.Pattern[str]:
 class SystemSpec(Frozen):
     """An application a robot logs into with its own credentials."""
 
-    kind: Literal["web", "desktop"] = Field(description="web (Playwright) or desktop (pyautogui).")
+    kind: Literal["web", "desktop", "terminal"] = Field(
+        description="web (Playwright), desktop (pyautogui on an X display) or terminal (a character "
+        "program in a pseudo-terminal, read by a terminal emulator: hosts by ssh/telnet, local programs)."
+    )
     url: str | None = Field(None, description="Base URL of a web system; ${ENV} allowed.")
-    program: str | None = Field(None, description="Command line that starts a desktop program.")
+    program: str | None = Field(
+        None,
+        description="Command line that starts a desktop program, or the terminal program "
+        "(e.g. 'ssh -tt robot@host', 'telnet host 23', 'python -m demo.host').",
+    )
     window: str | None = Field(
         None, description="Title (a regular expression) of a desktop program's window."
     )
@@ -280,8 +287,26 @@ class SystemSpec(Frozen):
     credentials: str | None = Field(None, description="Vault entry with the robot's login.")
     logged_out: str | None = Field(
         None,
-        description="A Playwright selector seen only on the login page, e.g. 'text=Please sign in': "
-        "after web.goto it tells that the session expired, and the robot logs in again.",
+        description="Web: a Playwright selector seen only on the login page, e.g. 'text=Please sign "
+        "in': after web.goto it tells that the session expired, and the robot logs in again. Terminal: "
+        "text on the screen (or re:regex), e.g. 'PLEASE SIGN ON'; desktop: a text (read by OCR in "
+        "the program's window) or an image (.png, relative to TANDEM_HOME): on screen when an 'in' "
+        "block starts, it makes the robot log in again.",
+    )
+    rows: int = Field(24, ge=5, le=200, description="Terminal system: screen rows.")
+    columns: int = Field(80, ge=20, le=400, description="Terminal system: screen columns.")
+    input_locked: str | None = Field(
+        None,
+        description="What the program shows while it takes no keys; the robot waits until it is gone "
+        "before typing. Terminal: text (the 3270 'X SYSTEM' indicator, or re:regex); desktop: an "
+        "image (.png, relative to the project) or a text read by OCR in the program's window.",
+    )
+    settle_ms: int = Field(
+        150,
+        ge=0,
+        le=60_000,
+        description="Terminal system: the screen must be unchanged this long (ms) before the robot "
+        "types or presses a key: a program still drawing has not yet unlocked its keyboard.",
     )
     logged_out_url: str | None = Field(
         None,
@@ -607,7 +632,7 @@ class Workflow(Frozen):
     version: str | int = Field(1, description="Version of the process definition.")
     input: dict[str, InputField] = Field(default_factory=dict, description="The case payload's fields.")
     systems: dict[str, SystemSpec] = Field(default_factory=dict, description="Applications used.")
-    runs_in: Literal["web", "desktop"] | None = Field(
+    runs_in: Literal["web", "desktop", "terminal"] | None = Field(
         None,
         description="For login workflows and screen routines called inside an 'in' block: "
         "their steps run in the caller's session of a system of this kind.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import os
 import pkgutil
 import re
 import time
@@ -60,6 +61,16 @@ class ActionContext:
     deadline: float | None = None
     secrets: Callable[[str], str] | None = None
     """Reads a secret from the robot's vault and masks it from then on (the engine's)."""
+    project_root: Path | None = None
+    """The user's project folder (``--project``, ``TANDEM_HOME`` or the current folder)."""
+
+    def project_path(self, name: str) -> Path:
+        """``name`` (an image, a file) as the user means it: relative to their project folder."""
+        path = Path(name)
+        if path.is_absolute():
+            return path
+        root = self.project_root or Path(os.environ.get("TANDEM_HOME", "."))
+        return root / path
 
     def remaining(self, default: float) -> float:
         """Seconds left before the step's timeout (``default`` when it has none)."""
@@ -102,7 +113,7 @@ class ActionDefinition:
     function: ActionFunction
     doc: str
     primary: str | None = None
-    needs: Literal["web", "desktop"] | None = None
+    needs: Literal["web", "desktop", "terminal"] | None = None
     side_effect: bool = False
 
     @property
@@ -132,7 +143,7 @@ def action(
     name: str,
     *,
     primary: str | None = None,
-    needs: Literal["web", "desktop"] | None = None,
+    needs: Literal["web", "desktop", "terminal"] | None = None,
     side_effect: bool = False,
 ) -> Callable[[Callable[[ActionContext, ParamsT], Any]], Callable[[ActionContext, ParamsT], Any]]:
     """Register ``function`` as the action ``name``.

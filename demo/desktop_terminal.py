@@ -1,6 +1,6 @@
 """The demo desktop program: a green-screen "Customer Terminal" (Tk) that holds addresses too.
 
-Run: ``python -m demo.terminal --data-dir DIR``. Keyboard only, like a 3270 host screen:
+Run: ``python -m demo.desktop_terminal --data-dir DIR``. Keyboard only, like a 3270 host screen:
 
 - Login screen: USER, PASSWORD, Enter.
 - Lookup screen: CUSTOMER NO, Enter -> the customer's STREET, POSTAL CODE, CITY fields.
