@@ -3,13 +3,9 @@
 A task lives in a queue; the queue belongs to an organisation unit; a user sees the tasks
 of their unit and every unit below it. Task states: ``open`` → ``claimed`` (an agent works
 it) → ``completed`` | ``returned`` (to the robot) | ``cancelled``; ``release`` puts a
-claimed task back to ``open``. What happens to the case:
-
-* completing an ``await_human`` task queues the case again; it resumes with the answer;
-* completing an escalation resolves the case by hand: it is ``done``;
-* returning a task to the robot queues the case again (an ``escalate`` step is then taken
-  as checked and passed; after a robot failure the case simply runs again);
-* cancelling a task cancels the case.
+claimed task back to ``open``. How a person ends a task, and what that means for the case
+and the customer, is ``orchestrator.humans.outcomes``; who may do what is
+``orchestrator.humans.roles``.
 
 Escalation moves an open or claimed task one level up: to its queue's ``escalates_to``, or
 else to the ``escalation_queue`` of the parent of the unit that owns the queue. The SLA rule
@@ -32,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.errors import InvalidTransition, NotFound, OrchestratorError, PermissionDenied
 from orchestrator.humans.people import PeopleStore
+from orchestrator.humans.roles import require
 from orchestrator.models import OPEN_TASK, HumanTask, StoredCallout, TaskEvent
 from orchestrator.storage.base import new_id
 from orchestrator.storage.tables import (
@@ -111,6 +108,7 @@ class TaskStore(PeopleStore):
             created_at=now,
             due_at=now + timedelta(minutes=queue.sla_minutes),
             escalation_level=0,
+            outcomes=dict(request.outcomes) or None,
         )
         session.add(task)
         session.flush()
@@ -343,7 +341,8 @@ class TaskStore(PeopleStore):
     def claim_task(self, task_id: str, username: str) -> HumanTask:
         """Take an open task to work on it."""
         with self._tx() as session:
-            task, _ = self._task_for(session, task_id, username)
+            task, user = self._task_for(session, task_id, username)
+            require(username, user.role, "task.claim")
             if task.status == "claimed" and task.assignee == username:
                 return HumanTask.model_validate(task)
             if task.status != "open":
@@ -359,6 +358,7 @@ class TaskStore(PeopleStore):
         """Give a claimed task back to the queue (its holder, or a supervisor)."""
         with self._tx() as session:
             task, user = self._task_for(session, task_id, username)
+            require(username, user.role, "task.release")
             if task.status != "claimed":
                 raise InvalidTransition(f"task {task_id} is {task.status}, not claimed")
             if task.assignee != username and user.role not in SUPERVISING:
@@ -373,10 +373,7 @@ class TaskStore(PeopleStore):
         """A supervisor gives a task to another agent (who must be able to see it)."""
         with self._tx() as session:
             task, user = self._task_for(session, task_id, username)
-            if user.role not in SUPERVISING:
-                raise PermissionDenied(
-                    f"{username} is {user.role}; only a supervisor or admin may reassign tasks"
-                )
+            require(username, user.role, "task.reassign")
             if task.status not in OPEN_TASK:
                 raise InvalidTransition(
                     f"task {task_id} is {task.status}; only open or claimed tasks can be reassigned"
@@ -396,7 +393,8 @@ class TaskStore(PeopleStore):
         if not text.strip():
             raise ValueError("an empty comment says nothing; write some text")
         with self._tx() as session:
-            task, _ = self._task_for(session, task_id, username)
+            task, user = self._task_for(session, task_id, username)
+            require(username, user.role, "task.comment")
             event = TaskEventRow(
                 task_id=task.id, at=self.now(), actor=username, action="comment", detail=text
             )
@@ -437,80 +435,6 @@ class TaskStore(PeopleStore):
         case.not_before = None
         case.finished_at = None
         self._transition(session, case, "queued", actor=actor, reason=reason)
-
-    def complete_task(self, task_id: str, username: str, answer: dict[str, Any]) -> HumanTask:
-        """Complete a task with the form's values (checked against the form).
-
-        An ``await_human`` task's case is queued and resumes with the answer; an escalation's
-        case is resolved by hand and becomes ``done``.
-        """
-        with self._tx() as session:
-            task, user = self._task_for(session, task_id, username)
-            self._check_holder(task, user)
-            checked = self._checked_answer(task, answer)
-            self._close(session, task, "completed", username, checked)
-            case = self._case_of(session, task)
-            if case is not None and case.status == "waiting_human" and case.task_id == task.id:
-                if task.kind == "await_human":
-                    self._requeue(session, case, username, f"task {task.id} answered; the robot resumes")
-                else:
-                    case.finished_at = self.now()
-                    case.outputs = {**(case.outputs or {}), "resolved_by": username, "resolution": checked}
-                    self._transition(
-                        session, case, "done", actor=username, reason=f"resolved by hand in task {task.id}"
-                    )
-            return HumanTask.model_validate(task)
-
-    def return_to_robot(
-        self, task_id: str, username: str, answer: dict[str, Any] | None = None, *, comment: str = ""
-    ) -> HumanTask:
-        """Hand the case back to a robot: it is queued again and resumes.
-
-        After an ``escalate`` step the step counts as checked (the run goes on after it);
-        after a robot failure the case runs again from its last checkpoint.
-        """
-        with self._tx() as session:
-            task, user = self._task_for(session, task_id, username)
-            self._check_holder(task, user)
-            checked = self._checked_answer(task, answer or {}) if (task.form or answer) else None
-            self._close(session, task, "returned", username, checked)
-            if comment:
-                self._task_event(session, task.id, username, "comment", comment)
-            case = self._case_of(session, task)
-            if case is None:
-                raise InvalidTransition(f"task {task_id} belongs to no case; complete or cancel it instead")
-            if case.status not in ("waiting_human", "failed_business", "failed_system"):
-                raise InvalidTransition(
-                    f"case {case.id} is {case.status}; it cannot be returned to a robot now"
-                )
-            if task.origin == "escalate" and task.step:
-                state = dict(case.run_state or {})
-                completed = dict(state.get("completed", {}))
-                completed[task.step] = {"vars": {"human": checked or {}}, "outputs": {}}
-                state["completed"] = completed
-                case.run_state = state
-            self._requeue(
-                session,
-                case,
-                username,
-                f"returned to a robot from task {task.id}" + (f": {comment}" if comment else ""),
-            )
-            return HumanTask.model_validate(task)
-
-    def cancel_task(self, task_id: str, username: str, reason: str) -> HumanTask:
-        """Cancel a task; the case waiting for it is cancelled too."""
-        with self._tx() as session:
-            task, user = self._task_for(session, task_id, username)
-            self._check_holder(task, user)
-            self._close(session, task, "cancelled", username, None)
-            self._task_event(session, task.id, username, "comment", reason)
-            case = self._case_of(session, task)
-            if case is not None and case.status == "waiting_human" and case.task_id == task.id:
-                case.finished_at = self.now()
-                self._transition(
-                    session, case, "cancelled", actor=username, reason=f"task {task.id} cancelled: {reason}"
-                )
-            return HumanTask.model_validate(task)
 
     # -- escalation ----------------------------------------------------------------------
 
@@ -578,10 +502,7 @@ class TaskStore(PeopleStore):
         """
         with self._tx() as session:
             task, user = self._task_for(session, task_id, actor)
-            if user.role not in SUPERVISING:
-                raise PermissionDenied(
-                    f"{actor} is {user.role}; only a supervisor or admin may escalate tasks"
-                )
+            require(actor, user.role, "task.escalate")
             if not reason.strip():
                 raise ValueError("say why the task is escalated: the next level reads it")
             if task.status not in OPEN_TASK:

@@ -25,7 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, UnknownWorkflow
-from orchestrator.humans.tasks import TaskStore
+from orchestrator.humans.outcomes import OutcomeStore
+from orchestrator.humans.roles import require
 from orchestrator.models import FINISHED, Case, CaseTimeline, Claim, HumanTask, RunInfo, StepEntry, Transition
 from orchestrator.queue import claims
 from orchestrator.storage.base import new_id
@@ -38,6 +39,7 @@ from orchestrator.storage.tables import (
     StepRow,
     TaskEventRow,
     TaskRow,
+    UserRow,
 )
 from robots.engine.records import RunRecord, RunState, StepRecord
 from robots.errors import DefinitionError, HumanTaskRequest
@@ -53,7 +55,7 @@ def _problem(text: str) -> tuple[str, str]:
     return (field.removeprefix("input."), message) if message else ("payload", text)
 
 
-class CaseStore(TaskStore):
+class CaseStore(OutcomeStore):
     """Cases, claims, runs, checkpoints and the audit trail."""
 
     retry_base_seconds: float = 30.0
@@ -265,6 +267,21 @@ class CaseStore(TaskStore):
             self._requeue(session, case, actor, reason)
             return Case.model_validate(case)
 
+    def act_on_case(self, case_id: str, username: str, action: str, *, reason: str = "") -> Case:
+        """``retry`` or ``cancel`` a case as ``username``: the roles table
+        (``orchestrator.humans.roles``) and the user's units decide; ``PermissionDenied``
+        (nothing changed) otherwise."""
+        if action not in ("retry", "cancel"):
+            raise NotFound("case action", action)
+        with self._tx() as session:
+            user = session.get(UserRow, username)
+            role = user.role if user is not None and user.active else "nobody"
+        require(username, role, f"case.{action}")
+        self.check_case_visible(case_id, username)
+        if action == "retry":
+            return self.retry_case(case_id, actor=username, reason=reason or "retried by hand")
+        return self.cancel_case(case_id, actor=username, reason=reason or "cancelled by hand")
+
     # -- claims --------------------------------------------------------------------------
 
     def claim_next_case(
@@ -437,7 +454,9 @@ class CaseStore(TaskStore):
                     "escalated": "escalated",
                     "failed_business": "business exception, escalated",
                 }.get(record.status, record.status)
-                if (
+                if task is not None and self._apply_late_outcome(session, case, task):
+                    pass  # the person ended the task while the robot was still reporting
+                elif (
                     task is not None
                     and task.status in ("completed", "returned")
                     and task.kind == "await_human"
@@ -556,7 +575,7 @@ class CaseStore(TaskStore):
                 session.execute(
                     sa.update(TaskRow)
                     .where(TaskRow.case_id.in_(chunk))
-                    .values(data={}, answer=None, reason=removed)
+                    .values(data={}, answer=None, reason=removed, outcome_note=None)
                 )
                 task_ids = sa.select(TaskRow.id).where(TaskRow.case_id.in_(chunk)).scalar_subquery()
                 session.execute(

@@ -672,6 +672,7 @@ class Engine:
                 priority=self._priority(run, frame, spec.priority, where),
                 step=path,
                 kind="escalation",
+                outcomes=_offered(spec.outcomes),
             )
             task_id = self.humans.create_task(
                 request,
@@ -845,6 +846,7 @@ class Engine:
                 priority=self._priority(run, frame, spec.priority, where),
                 step=path,
                 kind="await_human",
+                outcomes=_offered(spec.outcomes),
             )
             task_id = self.humans.create_task(
                 request,
@@ -872,6 +874,16 @@ def _unexpected(run: _Run, what: str, error: Exception) -> SystemException:
     """
     logger.debug("{} raised:\n{}", what, run.masker.mask_text(traceback.format_exc()))
     return SystemException(run.masker.mask_text(f"{what} failed: {type(error).__name__}: {error}"))
+
+
+def _offered(outcomes: Mapping[Any, Any] | None) -> dict[str, dict[str, Any]]:
+    """A step's ``outcomes`` as plain data for the task (empty: every outcome, default texts)."""
+    if not outcomes:
+        return {}
+    return {
+        name: (spec.model_dump(exclude_none=True) if spec is not None else {})
+        for name, spec in outcomes.items()
+    }
 
 
 def _callout_level(value: Any) -> str:

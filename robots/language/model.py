@@ -459,6 +459,40 @@ Priority = Annotated[
 ]
 
 
+OUTCOME_NAMES = ("corrected", "done_by_hand", "rejected", "postponed", "cancelled")
+"""How a person may end a human task (see docs/control-room.md, "Outcomes")."""
+
+
+class OutcomeSpec(Frozen):
+    """What one outcome of a human task means for the customer: the status page's words and
+    the mail they get. Unset parts keep the orchestrator's defaults."""
+
+    title: str | None = Field(None, description="The status page's headline, e.g. 'Booked by our team'.")
+    text: str | None = Field(
+        None,
+        description="The status page's explanation; {reason}, {note}, {until} and an input "
+        "field's {name} are filled in by the orchestrator.",
+    )
+    mail: str | bool | None = Field(
+        None, description="A templates/mail/<name> to send the customer, or false for no mail."
+    )
+
+
+def _outcome_mapping(value: Any) -> Any:
+    # A plain list names the outcomes offered, each with the default texts.
+    if isinstance(value, list | tuple):
+        return {name: {} for name in value}
+    return value
+
+
+Outcomes = Annotated[
+    dict[Literal["corrected", "done_by_hand", "rejected", "postponed", "cancelled"], OutcomeSpec | None],
+    BeforeValidator(_outcome_mapping),
+]
+"""The outcomes a human task offers: a list of names or a mapping name -> texts (None: every
+outcome with the default texts)."""
+
+
 class EscalateSpec(Frozen):
     """Hand the case to a human queue; the run ends here."""
 
@@ -467,6 +501,9 @@ class EscalateSpec(Frozen):
     data: Any = Field(default_factory=dict, description="What the robot gathered, shown to the agent.")
     priority: Priority = 0
     form: tuple[FormField, ...] = ()
+    outcomes: Outcomes | None = Field(
+        None, description="The outcomes the task offers and what the customer is told for each."
+    )
 
 
 class EscalateStep(StepBase):
@@ -487,6 +524,9 @@ class AwaitHumanSpec(Frozen):
     data: Any = Field(default_factory=dict)
     form: tuple[FormField, ...] = ()
     priority: Priority = 0
+    outcomes: Outcomes | None = Field(
+        None, description="The outcomes the task offers and what the customer is told for each."
+    )
 
 
 class AwaitHumanStep(StepBase):
