@@ -38,6 +38,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+import sqlalchemy as sa
 from loguru import logger
 from sqlalchemy.orm import Session
 
@@ -131,6 +132,44 @@ def _fill(text: str, values: dict[str, Any]) -> str:
         return text
 
 
+def customer_notice(status: str, outputs: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a person's outcome told the customer about a case in ``status`` (title, text), or
+    None when the case's own state speaks (a robot's states, or no outcome recorded)."""
+    notice = (outputs or {}).get("customer")
+    if not isinstance(notice, dict):
+        return None
+    outcome = notice.get("outcome")
+    if FINAL_CASE_STATES.get(str(outcome)) == status or (
+        outcome == "postponed" and status == "waiting_human"
+    ):
+        return notice
+    return None
+
+
+def plain_reason(task: HumanTask) -> tuple[str, str]:
+    """A task's reason in words a person understands, and the technical detail to fold away.
+
+    An ``escalate`` / ``await_human`` reason is the workflow's own sentence: shown as it is. A
+    robot failure reads "business exception at step crm: The CRM has no customer C000099" or
+    "system exception after 3 attempts at step crm: <URL> answered HTTP 404": a business
+    exception's message is the workflow's sentence; a system exception's is the machine's,
+    so the person reads what the robot could not do and the rest is the detail.
+    """
+    if task.origin != "failure":
+        return task.reason, ""
+    head, _, message = task.reason.partition(": ")
+    if not message:
+        return task.reason, ""
+    step = head.rsplit(" at step ", 1)[-1] if " at step " in head else "?"
+    if head.startswith("business exception"):
+        return message, task.reason
+    return (
+        f"The robot could not finish step {step!r}: one of the systems did not answer as expected. "
+        "Check the case data; correct it, or do the work by hand.",
+        task.reason,
+    )
+
+
 class OutcomeStore(TaskStore):
     """Ending human tasks with an outcome (see the module docstring)."""
 
@@ -163,6 +202,40 @@ class OutcomeStore(TaskStore):
                 }
             )
         return fields
+
+    def case_picture(self, case_id: str | None) -> dict[str, Any]:
+        """What a task page shows of its case: the input, everything the robot gathered so
+        far (the variables of its completed steps), and the attempts counted truthfully:
+        robot runs, system failures of the allowed, human rounds (tasks). {} without a case."""
+        if case_id is None:
+            return {}
+        with self._tx() as session:
+            case = session.get(CaseRow, case_id)
+            if case is None:
+                return {}
+            rounds = session.scalar(
+                sa.select(sa.func.count()).select_from(TaskRow).where(TaskRow.case_id == case_id)
+            )
+            gathered: dict[str, Any] = {}
+            for effects in ((case.run_state or {}).get("completed") or {}).values():
+                for name, value in ((effects or {}).get("vars") or {}).items():
+                    if name not in ("secret", "run", "case", "input"):
+                        gathered[name] = value
+            payload, workflow = dict(case.payload or {}), case.workflow
+            summary = {
+                "gathered": gathered,
+                "robot_runs": case.attempts,
+                "failures": case.failures,
+                "max_attempts": case.max_attempts,
+                "human_rounds": int(rounds or 0),
+                "error": case.error,
+                "error_step": case.error_step,
+            }
+        try:
+            secret = {name for name, spec in self.project.workflow(workflow).input.items() if spec.secret}
+        except DefinitionError:
+            secret = set()
+        return {"input": {k: v for k, v in payload.items() if k not in secret}, **summary}
 
     def _corrected_payload(
         self, session: Session, case: CaseRow, task: TaskRow, corrected: dict[str, Any]
@@ -230,7 +303,9 @@ class OutcomeStore(TaskStore):
             checked: dict[str, Any] | None = None
             payload: dict[str, Any] | None = None
             if outcome == "corrected":
-                if case is None or not waiting:
+                # An await_human answer may arrive while the robot is still reporting: the
+                # robot takes it when it finishes (CaseStore._finish_other).
+                if case is None or (not waiting and task.kind != "await_human"):
                     raise InvalidTransition(
                         f"task {task_id}: its case is not waiting for it, nothing can go back to a robot"
                     )
