@@ -608,7 +608,12 @@ class TaskStore(PeopleStore):
             return set(session.scalars(query))
 
     def check_case_visible(self, case_id: str, username: str) -> None:
-        """NotFound when no case has that id; PermissionDenied when it belongs to other units."""
+        """NotFound when no case has that id; PermissionDenied when the user's role may not
+        open cases (the roles table) or the case belongs to other units."""
+        with self._tx() as session:
+            user = session.get(UserRow, username)
+            role = user.role if user is not None and user.active else "nobody"
+        require(username, role, "case.view")
         if case_id not in self.visible_case_ids(username, [case_id]):
             with self._tx() as session:
                 if session.get(CaseRow, case_id) is None:
