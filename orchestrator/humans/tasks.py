@@ -189,6 +189,46 @@ class TaskStore(PeopleStore):
             )
             return HumanTask.model_validate(session.get(TaskRow, task_id))
 
+    def reopen_task(self, task_id: str, request: HumanTaskRequest, *, actor: str = "robot") -> None:
+        """An answered task back in front of a person with a new reason, data and form (the
+        robot found the answer out of date, e.g. the slot was taken meanwhile): it is claimed
+        by whoever answered it (they have the customer on the line) or else open, due by its
+        queue's SLA from now, and a 'task' callout goes out. An open task is left as it is."""
+        with self._tx() as session:
+            task = session.scalars(sa.select(TaskRow).where(TaskRow.id == task_id).with_for_update()).first()
+            if task is None:
+                raise NotFound("task", task_id)
+            if task.status in OPEN_TASK:
+                return
+            queue = self._queue_for_task(session, task.queue)
+            now = self.now()
+            holder = task.closed_by if task.closed_by and session.get(UserRow, task.closed_by) else None
+            task.reason, task.data, task.form = request.reason, dict(request.data), list(request.form)
+            task.outcomes = dict(request.outcomes) or task.outcomes
+            task.answer = task.outcome = task.outcome_note = None
+            task.closed_at = task.closed_by = None
+            task.status, task.assignee = ("claimed", holder) if holder else ("open", None)
+            task.claimed_at = now if holder else None
+            task.due_at = now + timedelta(minutes=queue.sla_minutes)
+            self._task_event(session, task.id, actor, "reopened", request.reason)
+            session.add(
+                CalloutRow(
+                    at=now,
+                    kind="task",
+                    queue=queue.name,
+                    agent=holder,
+                    title=f"Task {task.id} needs you again",
+                    message=request.reason,
+                    level="warning",
+                    data={"task_id": task.id, "priority": task.priority},
+                    hints=[],
+                    case_id=task.case_id,
+                    run_id=task.run_id,
+                    step=task.step,
+                    task_id=task.id,
+                )
+            )
+
     def answer_for(self, task_id: str) -> dict[str, Any] | None:
         """The task's answer once an agent completed or returned it with one; else None."""
         with self._tx() as session:

@@ -848,12 +848,23 @@ class Engine:
                 kind="await_human",
                 outcomes=_offered(spec.outcomes),
             )
-            task_id = self.humans.create_task(
-                request,
-                case_id=run.record.case_id,
-                run_id=run.record.run_id,
-                key=f"{run.record.case_id}:{path}",
-            )
+            if spec.reopen:
+                # The earlier step is a sibling: the same prefix, its id as the last segment.
+                earlier = f"{path.rsplit('.', 1)[0]}.{spec.reopen}" if "." in path else spec.reopen
+                task_id = run.record.state.tasks.get(earlier)
+                if task_id is None:
+                    raise DataError(
+                        f"{where}: reopen {spec.reopen!r} names no await_human step that ran before "
+                        "it in the same list of steps"
+                    )
+                self.humans.reopen_task(task_id, request)
+            else:
+                task_id = self.humans.create_task(
+                    request,
+                    case_id=run.record.case_id,
+                    run_id=run.record.run_id,
+                    key=f"{run.record.case_id}:{path}",
+                )
             run.record.state.tasks[path] = task_id
             run.unsaved = False
             run.listener.checkpoint(run.record)

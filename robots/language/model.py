@@ -527,6 +527,12 @@ class AwaitHumanSpec(Frozen):
     outcomes: Outcomes | None = Field(
         None, description="The outcomes the task offers and what the customer is told for each."
     )
+    reopen: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$",
+        description="The id of an earlier await_human step in the same list of steps: its task is "
+        "put in front of the person again with this reason, data and form (no second task).",
+    )
 
 
 class AwaitHumanStep(StepBase):
