@@ -208,3 +208,27 @@ def test_customer_assist_warns_when_billing_and_crm_disagree(robot: Robot, demo:
     (callout,) = robot.humans.callouts
     assert callout.message.startswith("Billing address differs from the CRM.")
     assert record.outputs["address_mismatch"] is True
+
+
+def test_the_other_supplier_s_slots_are_offered_where_the_postal_code_allows(
+    robot: Robot, demo: DemoApps, mail_sink: MailSink
+) -> None:
+    """Bonn is Sued Express's, but NordLogistik delivers there too: with Sued Express fully
+    booked, the agent gets NordLogistik's slots in the same task and the robot books there."""
+    demo.control("suedexpress", no_slots=True)
+    bonn = {"order_number": "O-100015", "postal_code": "53111", "email": "clara@example.com"}
+    first = robot.run("delivery_appointment", bonn, case_id="bonn-1")
+    assert first.status == "waiting_human", first.error
+    task = robot.humans.tasks[first.task_id]
+    offered = task.request.data["free_slots"]
+    assert offered and all(slot.endswith(" at NordLogistik") for slot in offered)
+    assert set(task.request.outcomes) == {"corrected", "postponed", "rejected"}
+
+    robot.humans.complete(first.task_id, {"slot": offered[0]})
+    done = robot.run("delivery_appointment", bonn, case_id="bonn-1", state=first.state)
+    assert done.status == "done", done.error
+    (booked,) = bookings(demo, "nordlog")
+    assert f"{booked['date']} {booked['window']} at NordLogistik" == offered[0]
+    assert done.outputs["booking_number"] == booked["booking"]
+    (mail,) = mail_sink.wait_for(1)
+    assert "NordLogistik" in mail.get_body().get_content()
