@@ -478,7 +478,8 @@ def form_input(store: Any, agent: Agent, task_id: str, action: str, form: dict[s
         corrected_input=corrected,
         until=parse_until(str(form.get("until", ""))),
         answer=answer,
-        note=str(form.get("note", "")).strip(),
+        # The outcome form's own note is named apart: a task's form may have a "note" field.
+        note=str(form.get("outcome_note" if action == "outcome" else "note", "")).strip(),
         text=str(form.get("text", "")),
         to=str(form.get("to", "")).strip(),
         reason=str(form.get("reason", "")).strip(),

@@ -151,7 +151,7 @@ async def task_action(request: Request, task_id: str, action: str) -> Response:
             task=view,
             answers=answer_from_form(task, form),
             inputs={k.removeprefix("input."): v for k, v in form.items() if k.startswith("input.")},
-            note=str(form.get("note", "")),
+            note=str(form.get("outcome_note", "")),
             until=str(form.get("until", "")),
             form_errors=error.problems,
         )
