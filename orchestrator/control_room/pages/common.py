@@ -296,6 +296,8 @@ class TaskRowView:
     claimed_by: str | None
     created_at: datetime
     due_at: datetime
+    postponed_until: datetime | None = None
+    outcome: str | None = None
 
 
 def queue_units(store: Any) -> dict[str, str]:
@@ -325,6 +327,8 @@ def task_rows(store: Any, tasks: list[HumanTask], now: datetime | None = None) -
                 claimed_by=task.assignee,
                 created_at=task.created_at,
                 due_at=task.due_at,
+                postponed_until=task.available_at if task.available_at and task.status in OPEN_TASK else None,
+                outcome=task.outcome,
             )
         )
     return rows
