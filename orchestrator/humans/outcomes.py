@@ -66,6 +66,17 @@ LABELS: Final = {
     "cancelled": "Cancelled",
 }
 
+#: What choosing each outcome does, in the words the task page uses.
+MEANINGS: Final = {
+    "corrected": "A robot takes the case on with your answer and the case data as corrected here; "
+    "changed case data makes it start again from the first step.",
+    "done_by_hand": "You did the work yourself in the systems: say what in the note. The case ends as "
+    "done by hand and the customer is told.",
+    "rejected": "The request cannot be carried out: the note is the reason the customer reads.",
+    "postponed": "Back into the queue at the time given (e.g. call back tomorrow 10:00).",
+    "cancelled": "The customer's case ends without being carried out (supervisors, ops, admins).",
+}
+
 #: What the customer reads for each outcome unless the workflow's step says otherwise.
 DEFAULT_NOTICES: Final[dict[str, dict[str, Any]]] = {
     "corrected": {
