@@ -151,7 +151,7 @@ def customer_notice(status: str, outputs: dict[str, Any] | None) -> dict[str, An
         return None
     outcome = notice.get("outcome")
     if FINAL_CASE_STATES.get(str(outcome)) == status or (
-        outcome == "postponed" and status == "waiting_human"
+        outcome == "postponed" and status in ("waiting_human", "queued")
     ):
         return notice
     return None
@@ -338,9 +338,12 @@ class OutcomeStore(TaskStore):
             notice = notice_for(task.outcomes, outcome, _values(note, until, case))
             if outcome == "postponed":
                 assert until is not None
-                self._postpone(session, task, username, until, note)
                 if waiting and case is not None:
                     case.outputs = {**(case.outputs or {}), "customer": _shown(notice)}
+                    if ((task.outcomes or {}).get("postponed") or {}).get("robot"):
+                        self._postpone_to_robot(session, case, task, username, until, note)
+                        return HumanTask.model_validate(task)
+                self._postpone(session, task, username, until, note)
                 return HumanTask.model_validate(task)
             status = {"corrected": "completed" if task.kind == "await_human" else "returned"}.get(
                 outcome, "cancelled" if outcome == "cancelled" else "completed"
@@ -387,6 +390,25 @@ class OutcomeStore(TaskStore):
             reason=f"task {task.id} ended already",
         )
         return True
+
+    def _postpone_to_robot(
+        self, session: Session, case: CaseRow, task: TaskRow, username: str, until: datetime, note: str
+    ) -> None:
+        """The step said ``postponed: {robot: true}``: the task closes, and at ``until`` a robot
+        runs the workflow again from its first step; when it needs a person again, the same
+        task comes back (``TaskStore._create_task_in`` reopens it)."""
+        self._close(session, task, "returned", username, None)
+        task.outcome, task.outcome_note, task.available_at = "postponed", note or None, until
+        detail = f"until {until:%Y-%m-%d %H:%M} UTC, then a robot tries again" + (f": {note}" if note else "")
+        self._task_event(session, task.id, username, "postponed", detail)
+        case.run_state = None
+        self._requeue(
+            session,
+            case,
+            username,
+            f"postponed in task {task.id}: a robot tries again at {until:%Y-%m-%d %H:%M} UTC",
+        )
+        case.not_before = until
 
     def _postpone(self, session: Session, task: TaskRow, username: str, until: datetime, note: str) -> None:
         queue = session.get(QueueRow, task.queue)

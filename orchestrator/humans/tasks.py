@@ -86,9 +86,12 @@ class TaskStore(PeopleStore):
         origin: str,
         actor: str,
     ) -> str:
-        existing = session.scalars(sa.select(TaskRow.id).where(TaskRow.key == key)).first()
+        existing = session.scalars(sa.select(TaskRow).where(TaskRow.key == key)).first()
         if existing is not None:
-            return existing
+            if existing.outcome == "postponed" and existing.status not in OPEN_TASK:
+                # Postponed for a robot to try again, and it needs a person again: the same task.
+                self._reopen_in(session, existing, request, actor)
+            return existing.id
         queue = self._queue_for_task(session, request.queue)
         now = self.now()
         task = TaskRow(
@@ -200,34 +203,39 @@ class TaskStore(PeopleStore):
                 raise NotFound("task", task_id)
             if task.status in OPEN_TASK:
                 return
-            queue = self._queue_for_task(session, task.queue)
-            now = self.now()
-            holder = task.closed_by if task.closed_by and session.get(UserRow, task.closed_by) else None
-            task.reason, task.data, task.form = request.reason, dict(request.data), list(request.form)
-            task.outcomes = dict(request.outcomes) or task.outcomes
-            task.answer = task.outcome = task.outcome_note = None
-            task.closed_at = task.closed_by = None
-            task.status, task.assignee = ("claimed", holder) if holder else ("open", None)
-            task.claimed_at = now if holder else None
-            task.due_at = now + timedelta(minutes=queue.sla_minutes)
-            self._task_event(session, task.id, actor, "reopened", request.reason)
-            session.add(
-                CalloutRow(
-                    at=now,
-                    kind="task",
-                    queue=queue.name,
-                    agent=holder,
-                    title=f"Task {task.id} needs you again",
-                    message=request.reason,
-                    level="warning",
-                    data={"task_id": task.id, "priority": task.priority},
-                    hints=[],
-                    case_id=task.case_id,
-                    run_id=task.run_id,
-                    step=task.step,
-                    task_id=task.id,
-                )
+            self._reopen_in(session, task, request, actor)
+
+    def _reopen_in(self, session: Session, task: TaskRow, request: HumanTaskRequest, actor: str) -> None:
+        queue = self._queue_for_task(session, task.queue)
+        now = self.now()
+        holder = task.closed_by if task.closed_by and session.get(UserRow, task.closed_by) else None
+        if task.outcome == "postponed":
+            holder = None  # back in the queue for whoever is there at the time
+        task.reason, task.data, task.form = request.reason, dict(request.data), list(request.form)
+        task.outcomes = dict(request.outcomes) or task.outcomes
+        task.answer = task.outcome = task.outcome_note = None
+        task.closed_at = task.closed_by = task.available_at = None
+        task.status, task.assignee = ("claimed", holder) if holder else ("open", None)
+        task.claimed_at = now if holder else None
+        task.due_at = now + timedelta(minutes=queue.sla_minutes)
+        self._task_event(session, task.id, actor, "reopened", request.reason)
+        session.add(
+            CalloutRow(
+                at=now,
+                kind="task",
+                queue=queue.name,
+                agent=holder,
+                title=f"Task {task.id} needs you again",
+                message=request.reason,
+                level="warning",
+                data={"task_id": task.id, "priority": task.priority},
+                hints=[],
+                case_id=task.case_id,
+                run_id=task.run_id,
+                step=task.step,
+                task_id=task.id,
             )
+        )
 
     def answer_for(self, task_id: str) -> dict[str, Any] | None:
         """The task's answer once an agent completed or returned it with one; else None."""

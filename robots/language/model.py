@@ -476,6 +476,11 @@ class OutcomeSpec(Frozen):
     mail: str | bool | None = Field(
         None, description="A templates/mail/<name> to send the customer, or false for no mail."
     )
+    robot: bool = Field(
+        False,
+        description="postponed only: at the time given a robot runs the workflow again from its first "
+        "step (e.g. to read the free slots again) instead of the task just coming back.",
+    )
 
 
 def _outcome_mapping(value: Any) -> Any:

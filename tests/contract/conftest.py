@@ -118,7 +118,7 @@ WORKFLOWS = {
               queue: appointments
               reason: "No free slot at all"
               outcomes:
-                postponed: {}
+                postponed: {robot: true}
                 rejected: {text: "No supplier can deliver: {reason}", mail: false}
           - output: {impossible: true}
         """,

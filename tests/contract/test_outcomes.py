@@ -114,3 +114,22 @@ def test_a_step_offers_only_the_outcomes_it_declares(orch: Orchestrator, engine:
     assert rejected.status == "rejected"
     assert rejected.outputs is not None
     assert rejected.outputs["customer"]["text"] == "No supplier can deliver: fully booked for six weeks"
+
+
+def test_postponed_for_a_robot_runs_the_case_again_then_and_brings_back_the_same_task(
+    orch: Orchestrator, engine: Engine, clock: Clock
+) -> None:
+    case = new_case(orch, "no_slot")
+    task_id = run_next(orch, engine).task_id or ""
+    until = clock() + timedelta(days=1)
+    orch.resolve_task(task_id, MUNICH, "postponed", until=until, note="call back tomorrow")
+    waiting = orch.get_case(case.id)
+    assert waiting.status == "queued" and waiting.not_before == until
+    assert waiting.outputs is not None and waiting.outputs["customer"]["title"] == "Scheduled"
+    assert orch.claim_next_case("robot-1", 60) is None  # not before the time given
+    clock.advance(days=1, minutes=1)
+    again = run_next(orch, engine)
+    assert again.status == "waiting_human" and again.task_id == task_id  # the same task
+    task = orch.get_task(task_id)
+    assert task.status == "open" and task.outcome is None and task.available_at is None
+    assert [e.action for e in orch.task_events(task_id)][-2:] == ["postponed", "reopened"]

@@ -5,6 +5,8 @@ can only postpone or reject."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +149,25 @@ def test_with_no_slot_at_all_the_agent_can_only_postpone_or_reject(
     (mail,) = mail_sink.wait_for(1)
     assert "could not be carried out" in str(mail["Subject"])
     assert "Sued Express cannot deliver before the order's deadline" in mail.get_body().get_content()
+
+
+def test_postponed_without_a_slot_the_robot_tries_again_then_and_books(
+    store: Orchestrator, work: Any, demo: DemoApps, mail_sink: MailSink
+) -> None:
+    demo.control("suedexpress", no_slots=True)
+    payload = {"order_number": "O-100003", "postal_code": "80331", "email": "lea@example.com"}
+    case, _ = store.create_case("delivery_appointment", "ivr:story-3", payload)
+    waiting = work()
+    assert waiting.status == "waiting_human" and waiting.task_id
+    until = datetime.now(UTC) + timedelta(seconds=2)
+    store.resolve_task(waiting.task_id, "max.agent", "postponed", until=until, note="customer is away")
+    assert store.get_case(case.id).status == "queued"
+    demo.control("suedexpress", no_slots=False)  # slots freed up meanwhile
+    assert store.claim_next_case("too-early", 60) is None
+    time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.5)
+    done = work()
+    assert done.status == "done", done.error  # booked by the robot, no person needed this time
+    (booked,) = bookings(demo, "suedexpress")
+    assert done.outputs and done.outputs["booking_number"] == booked["booking"]
+    (mail,) = mail_sink.wait_for(1)
+    assert str(booked["booking"]) in mail.get_body().get_content()
