@@ -415,7 +415,6 @@ class OutcomeStore(TaskStore):
         sla = timedelta(minutes=queue.sla_minutes if queue is not None else 60)
         task.status, task.assignee, task.claimed_at = "open", None, None
         task.available_at, task.due_at = until, until + sla
-        task.breached_at = None if task.breached_at and task.breached_at > until else task.breached_at
         detail = f"until {until:%Y-%m-%d %H:%M} UTC" + (f": {note}" if note else "")
         self._task_event(session, task.id, username, "postponed", detail)
 
