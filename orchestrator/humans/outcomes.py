@@ -117,6 +117,12 @@ def offered_outcomes(task: HumanTask, role: str | None = None) -> list[str]:
     return names if role is None else [name for name in names if allowed(role, f"task.{name}")]
 
 
+def label_for(task: HumanTask, outcome: str) -> str:
+    """The outcome's button: the step's ``label`` when it gives one, else the default."""
+    spec = (task.outcomes or {}).get(outcome) or {}
+    return str(spec.get("label") or LABELS[outcome])
+
+
 def notice_for(task_outcomes: dict[str, Any] | None, outcome: str, values: dict[str, Any]) -> dict[str, Any]:
     """What the customer is told for ``outcome``: the step's words over the defaults, with
     ``{reason}``, ``{note}``, ``{until}`` and the case input's ``{field}`` filled in."""

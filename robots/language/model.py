@@ -467,6 +467,7 @@ class OutcomeSpec(Frozen):
     """What one outcome of a human task means for the customer: the status page's words and
     the mail they get. Unset parts keep the orchestrator's defaults."""
 
+    label: str | None = Field(None, description="The button on the task page, e.g. 'Book the agreed slot'.")
     title: str | None = Field(None, description="The status page's headline, e.g. 'Booked by our team'.")
     text: str | None = Field(
         None,

@@ -85,14 +85,14 @@ def test_agent_picks_a_slot_a_taken_one_comes_back_in_the_same_task(
     page = agent_on(browser, control_room.url, first.task_id)
     main = page.inner_text("main")
     assert "+49 33 4004137" in main and "Lea Weber" in main and "Sued Express" in main
-    assert outcome_buttons(page) == ["Corrected: back to the robot", "Rejected", "Postponed"]
+    assert outcome_buttons(page) == ["Book the agreed slot", "Rejected", "Postponed"]
 
     slots = page.get_by_label("Slot agreed with the customer")
     agreed = slots.locator("option").nth(2).get_attribute("value")
     assert agreed
     slots.select_option(agreed)
     book_through_the_portal(demo, "suedexpress", "O-100004", "50667", agreed)  # while on the phone
-    page.get_by_role("button", name="Corrected: back to the robot").click()
+    page.get_by_role("button", name="Book the agreed slot").click()
     page.wait_for_url("**/inbox")
 
     again = work()
@@ -108,7 +108,7 @@ def test_agent_picks_a_slot_a_taken_one_comes_back_in_the_same_task(
     assert agreed not in fresh
     page.get_by_label("Slot agreed with the customer").select_option(index=1)
     page.get_by_label("Note for the customer (optional)").fill("Please ring twice")
-    page.get_by_role("button", name="Corrected: back to the robot").click()
+    page.get_by_role("button", name="Book the agreed slot").click()
     page.wait_for_url("**/inbox")
 
     assert store.get_task(first.task_id).answer == {"slot": fresh[1], "note": "Please ring twice"}

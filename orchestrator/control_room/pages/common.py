@@ -25,7 +25,7 @@ from orchestrator.errors import (
     NotFound,
     PermissionDenied,
 )
-from orchestrator.humans.outcomes import LABELS, MEANINGS, offered_outcomes, plain_reason
+from orchestrator.humans.outcomes import MEANINGS, label_for, offered_outcomes, plain_reason
 from orchestrator.models import OPEN_TASK, HumanTask, StepEntry, User
 
 HERE = Path(__file__).resolve().parent.parent  # orchestrator/control_room
@@ -404,7 +404,9 @@ def task_view(store: Any, task: HumanTask, agent: Agent) -> dict[str, Any]:
         "can_return": is_open and task.case_id is not None and task.kind != "await_human",
         "can_comment": True,
         "escalate_to": escalate_to,
-        "outcomes": [(name, LABELS[name], MEANINGS[name]) for name in offered_outcomes(task, agent.role)]
+        "outcomes": [
+            (name, label_for(task, name), MEANINGS[name]) for name in offered_outcomes(task, agent.role)
+        ]
         if may_work
         else [],
         "correction_fields": store.correction_fields(task) if may_work else [],
