@@ -109,13 +109,15 @@ def bench_workflows(target: Path) -> Path:
 
     ``address_change`` loses its desktop-terminal part (the system and the step): the
     comparison covers the web systems only, because none of the other variants drives the
-    terminal. Everything else — the delivery workflow, the logins — is copied unchanged.
+    terminal. Everything else — the delivery workflow and the appointment sub-workflows it
+    calls when it finds no free slot, the logins — is copied unchanged.
     """
     source = ROOT / "workflows"
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(source / "logins", target / "logins")
-    shutil.copy(source / "delivery_appointment.yaml", target / "delivery_appointment.yaml")
+    for name in ("delivery_appointment", *(p.stem for p in source.glob("appointment_*.yaml"))):
+        shutil.copy(source / f"{name}.yaml", target / f"{name}.yaml")
     flow = yaml.safe_load((source / "address_change.yaml").read_text(encoding="utf-8"))
     del flow["systems"]["terminal"]
     flow["steps"] = [step for step in flow["steps"] if step.get("id") != "terminal"]

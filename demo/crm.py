@@ -76,6 +76,7 @@ def create(data_dir: Path | None = None) -> DemoApp:
                 if needle in c["id"].casefold()
                 or needle in c["name"].casefold()
                 or needle == c["postal_code"]
+                or needle == c["order_number"].casefold()
             ]
             rows = "".join(
                 f'<tr><td>{esc(c["id"])}</td><td><a href="/customers/{esc(c["id"])}">{esc(c["name"])}</a></td>'

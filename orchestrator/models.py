@@ -14,10 +14,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from robots.engine.records import RunState
 
 CaseStatus = Literal[
-    "queued", "running", "done", "failed_business", "failed_system", "waiting_human", "cancelled"
+    "queued",
+    "running",
+    "done",
+    "done_by_hand",
+    "rejected",
+    "failed_business",
+    "failed_system",
+    "waiting_human",
+    "cancelled",
 ]
-FINISHED: frozenset[str] = frozenset({"done", "failed_business", "failed_system", "cancelled"})
-"""States in which a case is finished (retention may purge its personal data)."""
+FINISHED: frozenset[str] = frozenset(
+    {"done", "done_by_hand", "rejected", "failed_business", "failed_system", "cancelled"}
+)
+"""States in which a case is finished (retention may purge its personal data). ``done``: a
+robot ran the workflow to its end (its steps verified the effect); ``done_by_hand``: a person
+recorded doing the work; ``rejected``: a person refused it with a business reason."""
 
 TaskStatus = Literal["open", "claimed", "completed", "returned", "cancelled"]
 OPEN_TASK: frozenset[str] = frozenset({"open", "claimed"})
@@ -130,6 +142,14 @@ class HumanTask(_Snapshot):
     closed_by: str | None
     escalation_level: int
     breached_at: datetime | None
+    outcome: str | None = Field(
+        None, description="How the person ended it: corrected, done_by_hand, rejected, cancelled."
+    )
+    outcome_note: str | None = Field(None, description="The note (done by hand) or business reason.")
+    outcomes: dict[str, Any] | None = Field(
+        None, description="What the workflow's step offered (name -> customer texts); None: defaults."
+    )
+    available_at: datetime | None = Field(None, description="A postponed task is worked again from then.")
 
 
 class TaskEvent(_Snapshot):

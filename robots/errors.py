@@ -123,6 +123,8 @@ class HumanTaskRequest:
     priority: int = 0
     step: str = ""
     kind: str = "escalation"  # "escalation" or "await_human"
+    # The outcomes offered (name -> customer texts / mail); empty: every outcome, default texts.
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Escalated(BusinessException):

@@ -43,7 +43,8 @@ from connectors.channels import (
 )
 from orchestrator.control_room.api import enforce_rate, start_case
 from orchestrator.errors import NotFound, PayloadInvalid
-from orchestrator.models import CaseTimeline
+from orchestrator.humans.outcomes import customer_notice
+from orchestrator.models import FINISHED, CaseTimeline
 
 CSRF_COOKIE = "tandem_webform_csrf"
 CHANNEL = "webform"
@@ -73,7 +74,12 @@ STATUS_TEXT: dict[str, tuple[str, str]] = {
         "Our systems had a problem; a colleague will finish your request by hand.",
     ),
     "cancelled": ("Cancelled", "This request was cancelled."),
+    "done_by_hand": ("Done by our team", "A colleague has changed your address by hand."),
+    "rejected": ("Not possible", "We could not change the address as given."),
 }
+"""A robot's ``done`` is the only state that says "in all our systems": the workflow's steps
+verified each. What a person's outcome told the customer (done by hand, rejected, postponed,
+cancelled: ``orchestrator.humans.outcomes``) replaces these words when it is recorded."""
 
 
 def _sign(secret: str, purpose: str, value: str) -> str:
@@ -235,6 +241,9 @@ def case_status(request: Request, case_id: str, signature: str) -> Response:
         return _message_page(request, "Not found", "This request does not exist (any more).", 404)
     case = timeline.case
     title, explanation = STATUS_TEXT.get(case.status, (case.status, ""))
+    notice = customer_notice(case.status, case.outputs)
+    if notice is not None:
+        title, explanation = str(notice.get("title") or title), str(notice.get("text") or explanation)
     history = [(t.at, STATUS_TEXT.get(t.to_status, (t.to_status, ""))[0]) for t in timeline.transitions]
     return templates.TemplateResponse(
         request,
@@ -244,6 +253,6 @@ def case_status(request: Request, case_id: str, signature: str) -> Response:
             "title": title,
             "explanation": explanation,
             "history": history,
-            "finished": case.finished_at is not None or case.status in ("done", "cancelled"),
+            "finished": case.finished_at is not None or case.status in FINISHED,
         },
     )

@@ -1,10 +1,12 @@
 """Humans: the people half of the tandem.
 
 Owns: human tasks, their life cycle, answers, comments, escalation and SLAs, and stored
-callouts (``tasks``); the organisation (units, queues), users with their roles and
-passwords, and channel tokens (``people``, default organisation in ``org.yaml``); the same
-changed by an admin, with the admin audit log (``administration``).
+callouts (``tasks``); how a person ends a task and what the customer is told, with the
+outcome's mail (``outcomes``); what each role may do to a task and a case (``roles``); the
+organisation (units, queues), users with their roles and passwords, and channel tokens
+(``people``, default organisation in ``org.yaml``); the same changed by an admin, with the
+admin audit log (``administration``).
 
-May import: ``orchestrator.storage``, ``orchestrator.errors``, ``orchestrator.models`` and
-``robots``.
+May import: ``orchestrator.storage``, ``orchestrator.errors``, ``orchestrator.models``,
+``robots`` and ``connectors`` (the outcome's mail goes out over ``connectors.smtp``).
 """

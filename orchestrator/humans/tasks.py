@@ -3,13 +3,9 @@
 A task lives in a queue; the queue belongs to an organisation unit; a user sees the tasks
 of their unit and every unit below it. Task states: ``open`` → ``claimed`` (an agent works
 it) → ``completed`` | ``returned`` (to the robot) | ``cancelled``; ``release`` puts a
-claimed task back to ``open``. What happens to the case:
-
-* completing an ``await_human`` task queues the case again; it resumes with the answer;
-* completing an escalation resolves the case by hand: it is ``done``;
-* returning a task to the robot queues the case again (an ``escalate`` step is then taken
-  as checked and passed; after a robot failure the case simply runs again);
-* cancelling a task cancels the case.
+claimed task back to ``open``. How a person ends a task, and what that means for the case
+and the customer, is ``orchestrator.humans.outcomes``; who may do what is
+``orchestrator.humans.roles``.
 
 Escalation moves an open or claimed task one level up: to its queue's ``escalates_to``, or
 else to the ``escalation_queue`` of the parent of the unit that owns the queue. The SLA rule
@@ -32,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.errors import InvalidTransition, NotFound, OrchestratorError, PermissionDenied
 from orchestrator.humans.people import PeopleStore
+from orchestrator.humans.roles import require
 from orchestrator.models import OPEN_TASK, HumanTask, StoredCallout, TaskEvent
 from orchestrator.storage.base import new_id
 from orchestrator.storage.tables import (
@@ -48,9 +45,6 @@ from robots.engine.runner import DataError, check_answer
 from robots.errors import HumanTaskRequest
 
 SUPERVISING = ("supervisor", "admin")
-#: Who may cancel a task or a case. Not an agent: cancelling ends the customer's request
-#: for good, so it is a decision above the desk (checked here, whatever page or API asks).
-CANCELLING = ("supervisor", "ops", "admin")
 
 
 class AnswerInvalid(OrchestratorError):
@@ -92,9 +86,12 @@ class TaskStore(PeopleStore):
         origin: str,
         actor: str,
     ) -> str:
-        existing = session.scalars(sa.select(TaskRow.id).where(TaskRow.key == key)).first()
+        existing = session.scalars(sa.select(TaskRow).where(TaskRow.key == key)).first()
         if existing is not None:
-            return existing
+            if existing.outcome == "postponed" and existing.status not in OPEN_TASK:
+                # Postponed for a robot to try again, and it needs a person again: the same task.
+                self._reopen_in(session, existing, request, actor)
+            return existing.id
         queue = self._queue_for_task(session, request.queue)
         now = self.now()
         task = TaskRow(
@@ -114,6 +111,7 @@ class TaskStore(PeopleStore):
             created_at=now,
             due_at=now + timedelta(minutes=queue.sla_minutes),
             escalation_level=0,
+            outcomes=dict(request.outcomes) or None,
         )
         session.add(task)
         session.flush()
@@ -193,6 +191,51 @@ class TaskStore(PeopleStore):
                 actor=username,
             )
             return HumanTask.model_validate(session.get(TaskRow, task_id))
+
+    def reopen_task(self, task_id: str, request: HumanTaskRequest, *, actor: str = "robot") -> None:
+        """An answered task back in front of a person with a new reason, data and form (the
+        robot found the answer out of date, e.g. the slot was taken meanwhile): it is claimed
+        by whoever answered it (they have the customer on the line) or else open, due by its
+        queue's SLA from now, and a 'task' callout goes out. An open task is left as it is."""
+        with self._tx() as session:
+            task = session.scalars(sa.select(TaskRow).where(TaskRow.id == task_id).with_for_update()).first()
+            if task is None:
+                raise NotFound("task", task_id)
+            if task.status in OPEN_TASK:
+                return
+            self._reopen_in(session, task, request, actor)
+
+    def _reopen_in(self, session: Session, task: TaskRow, request: HumanTaskRequest, actor: str) -> None:
+        queue = self._queue_for_task(session, task.queue)
+        now = self.now()
+        holder = task.closed_by if task.closed_by and session.get(UserRow, task.closed_by) else None
+        if task.outcome == "postponed":
+            holder = None  # back in the queue for whoever is there at the time
+        task.reason, task.data, task.form = request.reason, dict(request.data), list(request.form)
+        task.outcomes = dict(request.outcomes) or task.outcomes
+        task.answer = task.outcome = task.outcome_note = None
+        task.closed_at = task.closed_by = task.available_at = None
+        task.status, task.assignee = ("claimed", holder) if holder else ("open", None)
+        task.claimed_at = now if holder else None
+        task.due_at = now + timedelta(minutes=queue.sla_minutes)
+        self._task_event(session, task.id, actor, "reopened", request.reason)
+        session.add(
+            CalloutRow(
+                at=now,
+                kind="task",
+                queue=queue.name,
+                agent=holder,
+                title=f"Task {task.id} needs you again",
+                message=request.reason,
+                level="warning",
+                data={"task_id": task.id, "priority": task.priority},
+                hints=[],
+                case_id=task.case_id,
+                run_id=task.run_id,
+                step=task.step,
+                task_id=task.id,
+            )
+        )
 
     def answer_for(self, task_id: str) -> dict[str, Any] | None:
         """The task's answer once an agent completed or returned it with one; else None."""
@@ -346,7 +389,8 @@ class TaskStore(PeopleStore):
     def claim_task(self, task_id: str, username: str) -> HumanTask:
         """Take an open task to work on it."""
         with self._tx() as session:
-            task, _ = self._task_for(session, task_id, username)
+            task, user = self._task_for(session, task_id, username)
+            require(username, user.role, "task.claim")
             if task.status == "claimed" and task.assignee == username:
                 return HumanTask.model_validate(task)
             if task.status != "open":
@@ -362,6 +406,7 @@ class TaskStore(PeopleStore):
         """Give a claimed task back to the queue (its holder, or a supervisor)."""
         with self._tx() as session:
             task, user = self._task_for(session, task_id, username)
+            require(username, user.role, "task.release")
             if task.status != "claimed":
                 raise InvalidTransition(f"task {task_id} is {task.status}, not claimed")
             if task.assignee != username and user.role not in SUPERVISING:
@@ -376,10 +421,7 @@ class TaskStore(PeopleStore):
         """A supervisor gives a task to another agent (who must be able to see it)."""
         with self._tx() as session:
             task, user = self._task_for(session, task_id, username)
-            if user.role not in SUPERVISING:
-                raise PermissionDenied(
-                    f"{username} is {user.role}; only a supervisor or admin may reassign tasks"
-                )
+            require(username, user.role, "task.reassign")
             if task.status not in OPEN_TASK:
                 raise InvalidTransition(
                     f"task {task_id} is {task.status}; only open or claimed tasks can be reassigned"
@@ -399,7 +441,8 @@ class TaskStore(PeopleStore):
         if not text.strip():
             raise ValueError("an empty comment says nothing; write some text")
         with self._tx() as session:
-            task, _ = self._task_for(session, task_id, username)
+            task, user = self._task_for(session, task_id, username)
+            require(username, user.role, "task.comment")
             event = TaskEventRow(
                 task_id=task.id, at=self.now(), actor=username, action="comment", detail=text
             )
@@ -440,84 +483,6 @@ class TaskStore(PeopleStore):
         case.not_before = None
         case.finished_at = None
         self._transition(session, case, "queued", actor=actor, reason=reason)
-
-    def complete_task(self, task_id: str, username: str, answer: dict[str, Any]) -> HumanTask:
-        """Complete a task with the form's values (checked against the form).
-
-        An ``await_human`` task's case is queued and resumes with the answer; an escalation's
-        case is resolved by hand and becomes ``done``.
-        """
-        with self._tx() as session:
-            task, user = self._task_for(session, task_id, username)
-            self._check_holder(task, user)
-            checked = self._checked_answer(task, answer)
-            self._close(session, task, "completed", username, checked)
-            case = self._case_of(session, task)
-            if case is not None and case.status == "waiting_human" and case.task_id == task.id:
-                if task.kind == "await_human":
-                    self._requeue(session, case, username, f"task {task.id} answered; the robot resumes")
-                else:
-                    case.finished_at = self.now()
-                    case.outputs = {**(case.outputs or {}), "resolved_by": username, "resolution": checked}
-                    self._transition(
-                        session, case, "done", actor=username, reason=f"resolved by hand in task {task.id}"
-                    )
-            return HumanTask.model_validate(task)
-
-    def return_to_robot(
-        self, task_id: str, username: str, answer: dict[str, Any] | None = None, *, comment: str = ""
-    ) -> HumanTask:
-        """Hand the case back to a robot: it is queued again and resumes.
-
-        After an ``escalate`` step the step counts as checked (the run goes on after it);
-        after a robot failure the case runs again from its last checkpoint.
-        """
-        with self._tx() as session:
-            task, user = self._task_for(session, task_id, username)
-            self._check_holder(task, user)
-            checked = self._checked_answer(task, answer or {}) if (task.form or answer) else None
-            self._close(session, task, "returned", username, checked)
-            if comment:
-                self._task_event(session, task.id, username, "comment", comment)
-            case = self._case_of(session, task)
-            if case is None:
-                raise InvalidTransition(f"task {task_id} belongs to no case; complete or cancel it instead")
-            if case.status not in ("waiting_human", "failed_business", "failed_system"):
-                raise InvalidTransition(
-                    f"case {case.id} is {case.status}; it cannot be returned to a robot now"
-                )
-            if task.origin == "escalate" and task.step:
-                state = dict(case.run_state or {})
-                completed = dict(state.get("completed", {}))
-                completed[task.step] = {"vars": {"human": checked or {}}, "outputs": {}}
-                state["completed"] = completed
-                case.run_state = state
-            self._requeue(
-                session,
-                case,
-                username,
-                f"returned to a robot from task {task.id}" + (f": {comment}" if comment else ""),
-            )
-            return HumanTask.model_validate(task)
-
-    def cancel_task(self, task_id: str, username: str, reason: str) -> HumanTask:
-        """Cancel a task; the case waiting for it is cancelled too."""
-        with self._tx() as session:
-            task, user = self._task_for(session, task_id, username)
-            if user.role not in CANCELLING:
-                raise PermissionDenied(
-                    f"{username} is {user.role}; only a supervisor, ops or admin may cancel tasks"
-                )
-            self._check_holder(task, user)
-            self._close(session, task, "cancelled", username, None)
-            self._task_event(session, task.id, username, "comment", reason)
-            case = self._case_of(session, task)
-            if case is not None and case.status == "waiting_human" and case.task_id == task.id:
-                case.finished_at = self.now()
-                self._transition(
-                    session, case, "cancelled", actor=username, reason=f"task {task.id} cancelled: {reason}"
-                )
-            return HumanTask.model_validate(task)
 
     # -- escalation ----------------------------------------------------------------------
 
@@ -585,10 +550,7 @@ class TaskStore(PeopleStore):
         """
         with self._tx() as session:
             task, user = self._task_for(session, task_id, actor)
-            if user.role not in SUPERVISING:
-                raise PermissionDenied(
-                    f"{actor} is {user.role}; only a supervisor or admin may escalate tasks"
-                )
+            require(actor, user.role, "task.escalate")
             if not reason.strip():
                 raise ValueError("say why the task is escalated: the next level reads it")
             if task.status not in OPEN_TASK:
@@ -694,7 +656,12 @@ class TaskStore(PeopleStore):
             return set(session.scalars(query))
 
     def check_case_visible(self, case_id: str, username: str) -> None:
-        """NotFound when no case has that id; PermissionDenied when it belongs to other units."""
+        """NotFound when no case has that id; PermissionDenied when the user's role may not
+        open cases (the roles table) or the case belongs to other units."""
+        with self._tx() as session:
+            user = session.get(UserRow, username)
+            role = user.role if user is not None and user.active else "nobody"
+        require(username, role, "case.view")
         if case_id not in self.visible_case_ids(username, [case_id]):
             with self._tx() as session:
                 if session.get(CaseRow, case_id) is None:

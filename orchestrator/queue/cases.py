@@ -25,8 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.fields import payload_problems
-from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied, UnknownWorkflow
-from orchestrator.humans.tasks import CANCELLING, TaskStore
+from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, UnknownWorkflow
+from orchestrator.humans.outcomes import OutcomeStore
+from orchestrator.humans.roles import require
 from orchestrator.models import FINISHED, Case, CaseTimeline, Claim, HumanTask, RunInfo, StepEntry, Transition
 from orchestrator.queue import claims
 from orchestrator.storage.base import new_id
@@ -64,7 +65,7 @@ def _same_reference(workflow: str, reference: str, channel: str | None) -> sa.Se
     )
 
 
-class CaseStore(TaskStore):
+class CaseStore(OutcomeStore):
     """Cases, claims, runs, checkpoints and the audit trail."""
 
     retry_base_seconds: float = 30.0
@@ -259,15 +260,13 @@ class CaseStore(TaskStore):
     def cancel_case(self, case_id: str, *, actor: str, reason: str) -> Case:
         """Cancel an unfinished case (a running one: its robot stops at the next step).
 
-        ``actor`` may be a person (then their role must be in ``CANCELLING``: not an agent) or
-        a process such as the CLI or retention, which are not users.
+        ``actor`` may be a person (then the roles table decides: ``case.cancel``) or a process
+        such as the CLI or retention, which are not users.
         """
         with self._tx() as session:
             person = session.get(UserRow, actor)
-            if person is not None and person.role not in CANCELLING:
-                raise PermissionDenied(
-                    f"{actor} is {person.role}; only a supervisor, ops or admin may cancel cases"
-                )
+            if person is not None:
+                require(actor, person.role if person.active else "nobody", "case.cancel")
             case = self._locked_case(session, case_id)
             if case.status in FINISHED:
                 raise InvalidTransition(f"case {case_id} is {case.status} already; it cannot be cancelled")
@@ -289,6 +288,21 @@ class CaseStore(TaskStore):
             case.error = case.error_kind = case.error_step = None
             self._requeue(session, case, actor, reason)
             return Case.model_validate(case)
+
+    def act_on_case(self, case_id: str, username: str, action: str, *, reason: str = "") -> Case:
+        """``retry`` or ``cancel`` a case as ``username``: the roles table
+        (``orchestrator.humans.roles``) and the user's units decide; ``PermissionDenied``
+        (nothing changed) otherwise."""
+        if action not in ("retry", "cancel"):
+            raise NotFound("case action", action)
+        with self._tx() as session:
+            user = session.get(UserRow, username)
+            role = user.role if user is not None and user.active else "nobody"
+        require(username, role, f"case.{action}")
+        self.check_case_visible(case_id, username)
+        if action == "retry":
+            return self.retry_case(case_id, actor=username, reason=reason or "retried by hand")
+        return self.cancel_case(case_id, actor=username, reason=reason or "cancelled by hand")
 
     # -- claims --------------------------------------------------------------------------
 
@@ -462,7 +476,9 @@ class CaseStore(TaskStore):
                     "escalated": "escalated",
                     "failed_business": "business exception, escalated",
                 }.get(record.status, record.status)
-                if (
+                if task is not None and self._apply_late_outcome(session, case, task):
+                    pass  # the person ended the task while the robot was still reporting
+                elif (
                     task is not None
                     and task.status in ("completed", "returned")
                     and task.kind == "await_human"
@@ -581,7 +597,7 @@ class CaseStore(TaskStore):
                 session.execute(
                     sa.update(TaskRow)
                     .where(TaskRow.case_id.in_(chunk))
-                    .values(data={}, answer=None, reason=removed)
+                    .values(data={}, answer=None, reason=removed, outcome_note=None)
                 )
                 task_ids = sa.select(TaskRow.id).where(TaskRow.case_id.in_(chunk)).scalar_subquery()
                 session.execute(

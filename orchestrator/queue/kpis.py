@@ -3,7 +3,11 @@
 Computed from the stored cases, runs and human tasks of a period (cases *created* in it):
 
 ``cases``                 cases created in the period
-``finished``              of those, cases that reached an end state (done, failed, cancelled)
+``finished``              of those, cases that reached an end state (done, done by hand,
+                          rejected, failed, cancelled)
+``done``                  done by a robot (the workflow ran to its end, verifying its effects)
+``by_hand``               done by a person, who recorded what they did (``done_by_hand``)
+``rejected``              refused by a person with a business reason
 ``straight_through``      done without any human task: fully automated
 ``straight_through_rate`` straight_through / finished (an unfinished case has not decided yet)
 ``escalated``             cases that got at least one human task
@@ -12,8 +16,9 @@ Computed from the stored cases, runs and human tasks of a period (cases *created
 ``human_seconds``         mean handling time of closed tasks (claimed to closed; arrival to closed
                           when nobody claimed it first) — the agents' AHT
 ``sla_breaches``          tasks that were or are past their due time
-``hours_saved``           for each done case: the workflow's ``manual_minutes`` minus the
-                          minutes people spent on its tasks (never below 0), summed, in hours
+``hours_saved``           for each case a robot finished (``done``): the workflow's
+                          ``manual_minutes`` minus the minutes people spent on its tasks (never
+                          below 0), summed, in hours; a case done by hand saved nobody anything
 
 Rates are None when their denominator is 0, so a dashboard shows "-" rather than a made-up 0 %.
 ``scope`` limits them to the cases a user may see (``TaskStore.case_scope``): an ops user of a
@@ -51,6 +56,8 @@ class WorkflowKpis:
     cases: int = 0
     finished: int = 0
     done: int = 0
+    by_hand: int = 0
+    rejected: int = 0
     straight_through: int = 0
     escalated: int = 0
     failed: int = 0
@@ -80,6 +87,8 @@ class WorkflowKpis:
             "cases": self.cases,
             "finished": self.finished,
             "done": self.done,
+            "by_hand": self.by_hand,
+            "rejected": self.rejected,
             "failed": self.failed,
             "straight_through": self.straight_through,
             "straight_through_rate": self.straight_through_rate,
@@ -187,6 +196,10 @@ def compute_kpis(
             kpis.straight_through += int(not had_human)
             saved_minutes = kpis.manual_minutes - human_time.get(case_id, 0.0) / 60
             kpis.hours_saved += max(0.0, saved_minutes) / 60
+        elif status == "done_by_hand":
+            kpis.by_hand += 1  # a person did the work: no robot hours saved
+        elif status == "rejected":
+            kpis.rejected += 1
         elif status in ("failed_business", "failed_system"):
             kpis.failed += 1
         if case_id in robot_time:
@@ -205,7 +218,17 @@ def totals(rows: list[WorkflowKpis]) -> WorkflowKpis:
     """All workflows together (means weighted by their samples)."""
     total = WorkflowKpis("all workflows")
     for row in rows:
-        for name in ("cases", "finished", "done", "straight_through", "escalated", "failed", "sla_breaches"):
+        for name in (
+            "cases",
+            "finished",
+            "done",
+            "by_hand",
+            "rejected",
+            "straight_through",
+            "escalated",
+            "failed",
+            "sla_breaches",
+        ):
             setattr(total, name, getattr(total, name) + getattr(row, name))
         total.hours_saved += row.hours_saved
         total._robot_total += row._robot_total

@@ -92,3 +92,7 @@ class DurableHumans(HumanGateway):
     def push_callout(self, callout: Callout) -> None:
         """Store the callout; the control room pushes it to agents' browsers."""
         self.orchestrator.push_callout(callout)
+
+    def reopen_task(self, task_id: str, request: HumanTaskRequest) -> None:
+        """The same task in front of the same person again, with the new reason, data and form."""
+        self.orchestrator.reopen_task(task_id, request, actor=self.actor)

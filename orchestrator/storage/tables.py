@@ -234,6 +234,12 @@ class TaskRow(Base):
     closed_by: Mapped[str | None] = mapped_column(sa.String(100))
     escalation_level: Mapped[int] = mapped_column(default=0)
     breached_at: Mapped[datetime | None]
+    # How the person ended it (orchestrator.humans.outcomes): corrected, done_by_hand,
+    # rejected, cancelled; postponed tasks stay open with ``available_at`` set.
+    outcome: Mapped[str | None] = mapped_column(sa.String(20))
+    outcome_note: Mapped[str | None] = mapped_column(sa.Text)
+    outcomes: Mapped[dict[str, Any] | None]
+    available_at: Mapped[datetime | None]
 
 
 class TaskEventRow(Base):

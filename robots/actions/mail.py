@@ -61,6 +61,26 @@ def _render(name: str, source: str, data: dict[str, Any], *, html: bool) -> str:
         raise SystemException(f"mail template {name} is broken: {error}") from None
 
 
+def render_mail(template: str, data: dict[str, Any]) -> tuple[str, str, str | None]:
+    """``templates/mail/<template>.txt`` (and ``.html`` when there is one) rendered with
+    ``data``: (subject from its first 'Subject:' line, or "", text, html or None)."""
+    path = template_dir() / f"{template}.txt"
+    if not path.is_file():
+        known = sorted(p.stem for p in template_dir().glob("*.txt"))
+        raise SystemException(f"no mail template {template!r} (looked for {path}); templates: {known}")
+    subject = ""
+    text = _render(path.name, path.read_text(encoding="utf-8"), data, html=False)
+    first, _, rest = text.partition("\n")
+    if first.lower().startswith("subject:"):
+        subject = first.split(":", 1)[1].strip()
+        text = rest.lstrip("\n")
+    html_path = path.with_suffix(".html")
+    html = None
+    if html_path.is_file():
+        html = _render(html_path.name, html_path.read_text(encoding="utf-8"), data, html=True)
+    return subject, text, html
+
+
 @action("mail.send", side_effect=True)
 def send(ctx: ActionContext, params: SendParams) -> dict[str, Any]:
     """Send a mail from a template in ``templates/mail`` (or a plain ``body``).
@@ -71,20 +91,8 @@ def send(ctx: ActionContext, params: SendParams) -> dict[str, Any]:
     """
     subject, text, html = params.subject, params.body or "", None
     if params.template is not None:
-        path = template_dir() / f"{params.template}.txt"
-        if not path.is_file():
-            known = sorted(p.stem for p in template_dir().glob("*.txt"))
-            raise SystemException(
-                f"no mail template {params.template!r} (looked for {path}); templates: {known}"
-            )
-        text = _render(path.name, path.read_text(encoding="utf-8"), params.data, html=False)
-        first, _, rest = text.partition("\n")
-        if first.lower().startswith("subject:"):
-            subject = subject or first.split(":", 1)[1].strip()
-            text = rest.lstrip("\n")
-        html_path = path.with_suffix(".html")
-        if html_path.is_file():
-            html = _render(html_path.name, html_path.read_text(encoding="utf-8"), params.data, html=True)
+        template_subject, text, html = render_mail(params.template, params.data)
+        subject = subject or template_subject
     if not subject:
         raise BusinessException(
             "mail.send: no subject (give 'subject' or start the template with 'Subject: ...')"

@@ -68,6 +68,13 @@ class HumanGateway(ABC):
     def push_callout(self, callout: Callout) -> None:
         """Deliver a callout to the agents it names (now, or as soon as they connect)."""
 
+    def reopen_task(self, task_id: str, request: HumanTaskRequest) -> None:
+        """Put an answered task back in front of a person with a new reason, data and form
+        (``await_human`` with ``reopen``: e.g. the slot agreed was taken meanwhile, here are
+        the free ones now); ``answer_for`` is None again until they answer. A task that is
+        open already is left as it is (a resumed run reaching the step again)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot reopen tasks")
+
 
 class InMemoryHumans(HumanGateway):
     """Tasks and callouts in this process. ``auto_answer`` answers tasks at once (tests, demos)."""
@@ -103,6 +110,16 @@ class InMemoryHumans(HumanGateway):
         """Complete a task with the form's values (what an agent does in the inbox)."""
         task = self.tasks[task_id]
         task.status, task.answer = "completed", dict(answer)
+
+    def reopen_task(self, task_id: str, request: HumanTaskRequest) -> None:
+        task = self.tasks[task_id]
+        if task.status == "open":
+            return
+        task.request, task.status, task.answer = request, "open", None
+        if self._auto_answer is not None:
+            answer = self._auto_answer(request)
+            if answer is not None:
+                self.complete(task_id, answer)
 
     def open_tasks(self) -> list[HumanTask]:
         """Tasks nobody has completed yet."""

@@ -696,6 +696,7 @@ class Engine:
                 priority=self._priority(run, frame, spec.priority, where),
                 step=path,
                 kind="escalation",
+                outcomes=_offered(spec.outcomes),
             )
             task_id = self.humans.create_task(
                 request,
@@ -870,13 +871,25 @@ class Engine:
                 priority=self._priority(run, frame, spec.priority, where),
                 step=path,
                 kind="await_human",
+                outcomes=_offered(spec.outcomes),
             )
-            task_id = self.humans.create_task(
-                request,
-                case_id=run.record.case_id,
-                run_id=run.record.run_id,
-                key=f"{run.record.case_id}:{path}",
-            )
+            if spec.reopen:
+                # The earlier step is a sibling: the same prefix, its id as the last segment.
+                earlier = f"{path.rsplit('.', 1)[0]}.{spec.reopen}" if "." in path else spec.reopen
+                task_id = run.record.state.tasks.get(earlier)
+                if task_id is None:
+                    raise DataError(
+                        f"{where}: reopen {spec.reopen!r} names no await_human step that ran before "
+                        "it in the same list of steps"
+                    )
+                self.humans.reopen_task(task_id, request)
+            else:
+                task_id = self.humans.create_task(
+                    request,
+                    case_id=run.record.case_id,
+                    run_id=run.record.run_id,
+                    key=f"{run.record.case_id}:{path}",
+                )
             run.record.state.tasks[path] = task_id
             run.unsaved = False
             run.listener.checkpoint(run.record)
@@ -897,6 +910,16 @@ def _unexpected(run: _Run, what: str, error: Exception) -> SystemException:
     """
     logger.debug("{} raised:\n{}", what, run.masker.mask_text(traceback.format_exc()))
     return SystemException(run.masker.mask_text(f"{what} failed: {type(error).__name__}: {error}"))
+
+
+def _offered(outcomes: Mapping[Any, Any] | None) -> dict[str, dict[str, Any]]:
+    """A step's ``outcomes`` as plain data for the task (empty: every outcome, default texts)."""
+    if not outcomes:
+        return {}
+    return {
+        name: (spec.model_dump(exclude_none=True) if spec is not None else {})
+        for name, spec in outcomes.items()
+    }
 
 
 def _callout_level(value: Any) -> str:

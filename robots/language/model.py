@@ -484,6 +484,46 @@ Priority = Annotated[
 ]
 
 
+OUTCOME_NAMES = ("corrected", "done_by_hand", "rejected", "postponed", "cancelled")
+"""How a person may end a human task (see docs/control-room.md, "Outcomes")."""
+
+
+class OutcomeSpec(Frozen):
+    """What one outcome of a human task means for the customer: the status page's words and
+    the mail they get. Unset parts keep the orchestrator's defaults."""
+
+    label: str | None = Field(None, description="The button on the task page, e.g. 'Book the agreed slot'.")
+    title: str | None = Field(None, description="The status page's headline, e.g. 'Booked by our team'.")
+    text: str | None = Field(
+        None,
+        description="The status page's explanation; {reason}, {note}, {until} and an input "
+        "field's {name} are filled in by the orchestrator.",
+    )
+    mail: str | bool | None = Field(
+        None, description="A templates/mail/<name> to send the customer, or false for no mail."
+    )
+    robot: bool = Field(
+        False,
+        description="postponed only: at the time given a robot runs the workflow again from its first "
+        "step (e.g. to read the free slots again) instead of the task just coming back.",
+    )
+
+
+def _outcome_mapping(value: Any) -> Any:
+    # A plain list names the outcomes offered, each with the default texts.
+    if isinstance(value, list | tuple):
+        return {name: {} for name in value}
+    return value
+
+
+Outcomes = Annotated[
+    dict[Literal["corrected", "done_by_hand", "rejected", "postponed", "cancelled"], OutcomeSpec | None],
+    BeforeValidator(_outcome_mapping),
+]
+"""The outcomes a human task offers: a list of names or a mapping name -> texts (None: every
+outcome with the default texts)."""
+
+
 class EscalateSpec(Frozen):
     """Hand the case to a human queue; the run ends here."""
 
@@ -492,6 +532,9 @@ class EscalateSpec(Frozen):
     data: Any = Field(default_factory=dict, description="What the robot gathered, shown to the agent.")
     priority: Priority = 0
     form: tuple[FormField, ...] = ()
+    outcomes: Outcomes | None = Field(
+        None, description="The outcomes the task offers and what the customer is told for each."
+    )
 
 
 class EscalateStep(StepBase):
@@ -512,6 +555,15 @@ class AwaitHumanSpec(Frozen):
     data: Any = Field(default_factory=dict)
     form: tuple[FormField, ...] = ()
     priority: Priority = 0
+    outcomes: Outcomes | None = Field(
+        None, description="The outcomes the task offers and what the customer is told for each."
+    )
+    reopen: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$",
+        description="The id of an earlier await_human step in the same list of steps: its task is "
+        "put in front of the person again with this reason, data and form (no second task).",
+    )
 
 
 class AwaitHumanStep(StepBase):

@@ -93,6 +93,35 @@ WORKFLOWS = {
               reason: "postal code does not fit the city"
           - output: {went_on: true}
         """,
+    "checked_address.yaml": """
+        name: checked_address
+        queue: address_exceptions
+        input:
+          postal_code: {type: string, pattern: "[0-9]{5}"}
+          city: {type: string, min_length: 2}
+          email: {type: string, required: false}
+        steps:
+          - id: check
+            escalate:
+              when: "{{ input.postal_code != '10115' }}"
+              queue: address_review
+              reason: "postal code {{ input.postal_code }} is not in {{ input.city }}"
+          - output: {changed_to: "{{ input.postal_code }} {{ input.city }}"}
+        """,
+    "no_slot.yaml": """
+        name: no_slot
+        queue: exceptions
+        input: {}
+        steps:
+          - id: agent
+            await_human:
+              queue: appointments
+              reason: "No free slot at all"
+              outcomes:
+                postponed: {robot: true}
+                rejected: {text: "No supplier can deliver: {reason}", mail: false}
+          - output: {impossible: true}
+        """,
     "bad_data.yaml": """
         name: bad_data
         queue: address_exceptions

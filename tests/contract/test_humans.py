@@ -104,19 +104,23 @@ def test_an_escalation_returned_to_the_robot_goes_on_after_the_escalate_step(
     assert done.status == "done" and done.outputs == {"went_on": True}
 
 
-def test_completing_an_escalation_resolves_the_case_by_hand(orch: Orchestrator, engine: Engine) -> None:
+def test_completing_an_escalation_records_work_done_by_hand(orch: Orchestrator, engine: Engine) -> None:
     case = new_case(orch, "bad_data")
     task_id = run_next(orch, engine).task_id or ""
-    orch.complete_task(task_id, BERLIN, {})
+    with pytest.raises(AnswerInvalid, match="say what you did"):
+        orch.complete_task(task_id, BERLIN, {})  # "Complete" alone is no effect anybody recorded
+    assert orch.get_case(case.id).status == "waiting_human"
+    orch.complete_task(task_id, BERLIN, {"note": "customer created in the CRM by hand"})
     resolved = orch.get_case(case.id)
-    assert resolved.status == "done" and resolved.outputs == {"resolved_by": BERLIN, "resolution": {}}
+    assert resolved.status == "done_by_hand"  # never a robot's "done"
+    assert resolved.outputs is not None and resolved.outputs["note"] == "customer created in the CRM by hand"
 
 
 def test_cancelling_a_task_cancels_its_case(orch: Orchestrator, engine: Engine) -> None:
     case_id, task_id = waiting_case(orch, engine)
-    with pytest.raises(PermissionDenied):  # agents may not cancel
+    with pytest.raises(PermissionDenied, match="only a supervisor, ops or admin may cancel"):
         orch.cancel_task(task_id, MUNICH, "customer cancelled the order")
-    assert orch.get_task(task_id).status != "cancelled"
+    assert orch.get_case(case_id).status == "waiting_human"
     orch.cancel_task(task_id, SUPERVISOR, "customer cancelled the order")
     assert orch.get_case(case_id).status == "cancelled"
     assert orch.get_task(task_id).status == "cancelled"

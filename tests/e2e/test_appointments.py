@@ -75,15 +75,20 @@ def test_an_expired_portal_session_is_logged_into_again(
 
 
 @pytest.mark.parametrize(("case", "portal"), [(NORTH, "nordlog"), (SOUTH, "suedexpress")])
-def test_no_free_slot_goes_to_the_appointment_team(
+def test_no_free_slot_at_all_offers_the_team_only_postponed_or_rejected(
     robot: Robot, demo: DemoApps, case: dict[str, str], portal: str
 ) -> None:
     demo.control(portal, no_slots=True)
     record = robot.run("delivery_appointment", case)
-    assert record.status == "escalated"
+    assert record.status == "waiting_human", record.error  # the same case, no follow-up call
     task = robot.humans.tasks[record.task_id]
     assert task.request.queue == "appointments" and "No free delivery slot" in task.request.reason
-    assert task.request.data["follow_up"] == "appointment_failed"
+    # Gathered in the same case: who to call and on which number.
+    assert task.request.data["customer"] == case["name"] and task.request.data["phone"].startswith("+49")
+    assert task.request.data["free_slots"] == []
+    assert set(task.request.outcomes) == {"postponed", "rejected"}  # never done without a booking
+    (callout,) = robot.humans.callouts
+    assert callout.queue == "appointments" and callout.data["phone"] == task.request.data["phone"]
 
 
 def test_a_portal_that_is_down_is_retried_then_handed_over(robot: Robot, demo: DemoApps) -> None:
@@ -122,7 +127,9 @@ def test_appointment_failed_robot_human_robot(robot: Robot, demo: DemoApps, mail
     assert second.status == "done", second.error
     (booked,) = bookings(demo, "suedexpress")
     assert f"{booked['date']} {booked['window']}" == slots[2]
-    assert second.steps[0].outcome == "restored"  # the CRM was not asked again
+    assert [s.outcome for s in second.steps if s.path.endswith(">appointment_gathering.customer")] == [
+        "restored"
+    ]  # the CRM was not asked again
     (mail,) = mail_sink.wait_for(1)
     body = mail.get_body().get_content()
     assert "Please ring twice" in body and str(booked["booking"]) in body
@@ -135,7 +142,7 @@ def test_appointment_failed_robot_human_robot(robot: Robot, demo: DemoApps, mail
         (("C000003", "O-100003", "80331"), "suedexpress", ("O-100004", "50667")),
     ],
 )
-def test_appointment_failed_hands_a_slot_taken_meanwhile_back_to_the_agents(
+def test_a_slot_taken_meanwhile_refreshes_the_same_task(
     robot: Robot,
     demo: DemoApps,
     mail_sink: MailSink,
@@ -159,18 +166,29 @@ def test_appointment_failed_hands_a_slot_taken_meanwhile_back_to_the_agents(
     robot.humans.complete(first.task_id, {"slot": agreed})
     second = robot.run("appointment_failed", case, case_id="af-taken", state=first.state)
 
-    assert second.status == "escalated", second.error
+    # The same task is in front of the agent again, with the slots that are free now.
+    assert second.status == "waiting_human", second.error
+    assert second.task_id == first.task_id
     assert [s.outcome for s in second.steps if s.outcome in ("retrying", "failed")] == []
     task = robot.humans.tasks[second.task_id]
-    assert task.request.kind == "escalation" and task.request.queue == "appointments"
+    assert task.status == "open" and task.request.kind == "await_human"
     assert (
         task.request.reason.startswith(f"Slot {agreed} at ") and "was taken meanwhile" in task.request.reason
     )
     assert task.request.data["taken_slot"] == agreed
-    assert task.request.data["free_slots"] == [slot for slot in offered if slot != agreed]
+    fresh = [slot for slot in offered if slot != agreed]
+    assert task.request.data["free_slots"] == fresh and task.request.form[0]["choices"] == fresh
     (taken,) = bookings(demo, portal)  # the competitor's booking; none by the robot for this order
     assert taken["order"] == competitor[0]
     assert mail_sink.messages == []
+
+    robot.humans.complete(first.task_id, {"slot": fresh[0]})
+    third = robot.run("appointment_failed", case, case_id="af-taken", state=second.state)
+    assert third.status == "done", third.error
+    assert f"{third.outputs['date']} {third.outputs['window']}" == fresh[0]
+    assert len(bookings(demo, portal)) == 2
+    (mail,) = mail_sink.wait_for(1)
+    assert str(third.outputs["booking_number"]) in mail.get_body().get_content()
 
 
 def test_customer_assist_pops_up_hints_for_the_agent(robot: Robot, demo: DemoApps) -> None:
@@ -190,3 +208,27 @@ def test_customer_assist_warns_when_billing_and_crm_disagree(robot: Robot, demo:
     (callout,) = robot.humans.callouts
     assert callout.message.startswith("Billing address differs from the CRM.")
     assert record.outputs["address_mismatch"] is True
+
+
+def test_the_other_supplier_s_slots_are_offered_where_the_postal_code_allows(
+    robot: Robot, demo: DemoApps, mail_sink: MailSink
+) -> None:
+    """Bonn is Sued Express's, but NordLogistik delivers there too: with Sued Express fully
+    booked, the agent gets NordLogistik's slots in the same task and the robot books there."""
+    demo.control("suedexpress", no_slots=True)
+    bonn = {"order_number": "O-100015", "postal_code": "53111", "email": "clara@example.com"}
+    first = robot.run("delivery_appointment", bonn, case_id="bonn-1")
+    assert first.status == "waiting_human", first.error
+    task = robot.humans.tasks[first.task_id]
+    offered = task.request.data["free_slots"]
+    assert offered and all(slot.endswith(" at NordLogistik") for slot in offered)
+    assert set(task.request.outcomes) == {"corrected", "postponed", "rejected"}
+
+    robot.humans.complete(first.task_id, {"slot": offered[0]})
+    done = robot.run("delivery_appointment", bonn, case_id="bonn-1", state=first.state)
+    assert done.status == "done", done.error
+    (booked,) = bookings(demo, "nordlog")
+    assert f"{booked['date']} {booked['window']} at NordLogistik" == offered[0]
+    assert done.outputs["booking_number"] == booked["booking"]
+    (mail,) = mail_sink.wait_for(1)
+    assert "NordLogistik" in mail.get_body().get_content()

@@ -106,9 +106,9 @@ def test_agent_gets_the_robots_callout_works_the_task_and_the_case_finishes(
     assert chosen
     slots.select_option(chosen)
     max_page.get_by_label("Note for the customer (optional)").fill("Please ring twice")
-    max_page.get_by_role("button", name="Complete").click()
+    max_page.get_by_role("button", name="Book the agreed slot").click()
     max_page.wait_for_url("**/inbox")
-    assert f"Task {task_id} completed" in max_page.inner_text("main")
+    assert f"Task {task_id} corrected: a robot takes the case on" in max_page.inner_text("main")
 
     finished = robot.work_next()  # the robot books the agreed slot: robot -> human -> robot
     assert finished.status == "done"

@@ -86,18 +86,19 @@ def test_kpis_per_workflow(tmp_path: Path) -> None:
     )
     store.claim_task(task_id, "anna.agent")
     clock.advance(minutes=3)
-    store.complete_task(task_id, "anna.agent", {})
+    store.resolve_task(task_id, "anna.agent", "done_by_hand", note="changed in all three systems by hand")
 
     [kpis] = compute_kpis(store.engine, store.project, since=START - timedelta(hours=1), now=clock.now)
-    assert (kpis.workflow, kpis.cases, kpis.finished, kpis.done) == ("address_change", 3, 3, 3)
+    assert (kpis.workflow, kpis.cases, kpis.finished, kpis.done) == ("address_change", 3, 3, 2)
+    assert (kpis.by_hand, kpis.rejected) == (1, 0)  # counted apart from the robots' done
     assert kpis.straight_through == 2
     assert kpis.straight_through_rate == pytest.approx(2 / 3)
     assert kpis.escalation_rate == pytest.approx(1 / 3)
     assert kpis.robot_seconds == pytest.approx(40.0)  # (40 + 20 + 60) / 3
     assert kpis.human_seconds == pytest.approx(180.0)
     assert kpis.sla_breaches == 0
-    # address_change takes 6 minutes by hand: 6 + 6 + (6 - 3) minutes saved.
-    assert kpis.hours_saved == pytest.approx(15 / 60)
+    # address_change takes 6 minutes by hand: the robots saved 6 + 6; the case done by hand nothing.
+    assert kpis.hours_saved == pytest.approx(12 / 60)
     assert totals([kpis]).cases == 3
     store.close()
 

@@ -432,3 +432,50 @@ def test_an_ops_user_of_a_branch_sees_only_the_cases_of_their_units(
     assert agents["olaf.ops"].get(f"/ops/cases/{case_id}").status_code == 200
     hq_kpis = agents["olaf.ops"].get("/ops/kpis.json?period=all").json()
     assert "appointment_failed" in [k["workflow"] for k in hq_kpis["workflows"]]
+
+
+def test_an_agent_cannot_cancel_a_customers_case_by_page_or_api(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    task_id = new_task(store)
+    client = agents["max.agent"]
+    csrf = csrf_of(client)
+    page = client.get(f"/tasks/{task_id}")
+    assert 'value="rejected"' in page.text and 'value="cancelled"' not in page.text
+    before = store.get_task(task_id)
+    api = client.post(
+        f"/api/tasks/{task_id}/outcome",
+        json={"outcome": "cancelled", "note": "nobody asked me"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert api.status_code == 403
+    reported = client.post(f"/tasks/{task_id}/cancel", data={"csrf_token": csrf, "reason": "x"})
+    assert reported.status_code == 403  # the route of the bug report
+    form = client.post(
+        f"/tasks/{task_id}/outcome", data={"csrf_token": csrf, "outcome": "cancelled", "note": "x"}
+    )
+    assert form.status_code == 403
+    assert store.get_task(task_id) == before
+    supervisor = agents["sven.supervisor"]
+    assert 'value="cancelled"' in supervisor.get(f"/tasks/{task_id}").text
+
+
+def test_the_outcome_api_lists_every_problem_at_once(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    task_id = new_task(store)
+    client = agents["max.agent"]
+    answer = client.post(
+        f"/api/tasks/{task_id}/outcome",
+        json={"outcome": "postponed"},
+        headers={"X-CSRF-Token": csrf_of(client)},
+    )
+    assert answer.status_code == 422
+    assert [p["field"] for p in answer.json()["problems"]] == ["until"]
+    rejected = client.post(
+        f"/api/tasks/{task_id}/outcome",
+        json={"outcome": "rejected", "note": "the order was returned"},
+        headers={"X-CSRF-Token": csrf_of(client)},
+    )
+    assert rejected.status_code == 200
+    assert rejected.json()["outcome"] == "rejected" and rejected.json()["status"] == "completed"

@@ -557,8 +557,8 @@ def test_a_file_that_is_not_utf8_names_the_byte_and_the_fix(tmp_path: Path) -> N
         ),
         (
             "name: t\nsteps:\n  - escalate: {queue: q, reason: r, zzz: 1}\n",
-            "3:37: unknown key 'escalate.zzz' in escalate step | allowed here: data, form, priority, "
-            "queue, reason",
+            "3:37: unknown key 'escalate.zzz' in escalate step | allowed here: data, form, outcomes, "
+            "priority, queue, reason",
         ),
         (
             "name: t\nsteps:\n  - await_human: {queue: q, reason: r, form: [{label: x}]}\n",

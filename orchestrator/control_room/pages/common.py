@@ -25,6 +25,7 @@ from orchestrator.errors import (
     NotFound,
     PermissionDenied,
 )
+from orchestrator.humans.outcomes import MEANINGS, label_for, offered_outcomes, plain_reason
 from orchestrator.models import OPEN_TASK, HumanTask, StepEntry, User
 
 HERE = Path(__file__).resolve().parent.parent  # orchestrator/control_room
@@ -295,6 +296,8 @@ class TaskRowView:
     claimed_by: str | None
     created_at: datetime
     due_at: datetime
+    postponed_until: datetime | None = None
+    outcome: str | None = None
 
 
 def queue_units(store: Any) -> dict[str, str]:
@@ -324,6 +327,8 @@ def task_rows(store: Any, tasks: list[HumanTask], now: datetime | None = None) -
                 claimed_by=task.assignee,
                 created_at=task.created_at,
                 due_at=task.due_at,
+                postponed_until=task.available_at if task.available_at and task.status in OPEN_TASK else None,
+                outcome=task.outcome,
             )
         )
     return rows
@@ -381,6 +386,9 @@ def task_view(store: Any, task: HumanTask, agent: Agent) -> dict[str, Any]:
     is_open = task.status in OPEN_TASK
     mine = task.status == "claimed" and task.assignee == agent.username
     escalate_to = store.escalation_targets().get(task.queue) if is_open and agent.can_supervise else None
+    may_work = is_open and (task.status == "open" or mine or agent.can_supervise)
+    picture = store.case_picture(task.case_id)
+    reason_text, reason_detail = plain_reason(task)
     return {
         **row.__dict__,
         "data": task.data,
@@ -396,6 +404,19 @@ def task_view(store: Any, task: HumanTask, agent: Agent) -> dict[str, Any]:
         "can_return": is_open and task.case_id is not None and task.kind != "await_human",
         "can_comment": True,
         "escalate_to": escalate_to,
+        "outcomes": [
+            (name, label_for(task, name), MEANINGS[name]) for name in offered_outcomes(task, agent.role)
+        ]
+        if may_work
+        else [],
+        "correction_fields": store.correction_fields(task) if may_work else [],
+        "outcome": task.outcome,
+        "outcome_note": task.outcome_note,
+        "available_at": task.available_at,
+        "origin": task.origin,
+        "picture": picture,
+        "reason_text": reason_text,
+        "reason_detail": reason_detail,
     }
 
 
@@ -415,7 +436,9 @@ def answer_from_form(task: HumanTask, form: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-TaskAction = Literal["claim", "release", "complete", "return", "comment", "reassign", "cancel", "escalate"]
+TaskAction = Literal[
+    "claim", "release", "complete", "return", "comment", "reassign", "cancel", "escalate", "outcome"
+]
 
 
 @dataclass(frozen=True)
@@ -431,18 +454,53 @@ class TaskInput:
     text: str = ""  # comment
     to: str = ""  # reassign: the user name
     reason: str = ""  # cancel, escalate
+    outcome: str = ""  # outcome: corrected, done_by_hand, rejected, postponed, cancelled
+    corrected_input: dict[str, Any] | None = None  # outcome corrected: changed case input fields
+    until: datetime | None = None  # outcome postponed
+
+
+def parse_until(text: str) -> datetime | None:
+    """A date and time from a form (``2026-12-07T10:00``, UTC unless it says otherwise)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"until: {text!r} is not a date and time (e.g. 2026-12-07T10:00)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def form_input(store: Any, agent: Agent, task_id: str, action: str, form: dict[str, Any]) -> TaskInput:
-    """A task page's form as the action's input; complete reads the answer by the task's form."""
-    answer = answer_from_form(store.get_task(task_id, agent.username), form) if action == "complete" else None
+    """A task page's form as the action's input; complete and outcome read the answer by the
+    task's form, outcome also the corrected input (fields named ``input.<name>``)."""
+    task = store.get_task(task_id, agent.username) if action in ("complete", "outcome") else None
+    answer = answer_from_form(task, form) if task is not None else None
+    corrected = None
+    if action == "outcome" and task is not None:
+        current = {f["name"]: f["value"] for f in store.correction_fields(task)}
+        given = {k.removeprefix("input."): str(v) for k, v in form.items() if k.startswith("input.")}
+        corrected = {k: v for k, v in given.items() if k in current and v != str(current[k] or "")}
     return TaskInput(
+        outcome=str(form.get("outcome", "")),
+        corrected_input=corrected,
+        until=parse_until(str(form.get("until", ""))),
         answer=answer,
-        note=str(form.get("note", "")).strip(),
+        # The outcome form's own note is named apart: a task's form may have a "note" field.
+        note=str(form.get("outcome_note" if action == "outcome" else "note", "")).strip(),
         text=str(form.get("text", "")),
         to=str(form.get("to", "")).strip(),
         reason=str(form.get("reason", "")).strip(),
     )
+
+
+OUTCOME_MESSAGES = {
+    "corrected": "Task {task} corrected: a robot takes the case on.",
+    "done_by_hand": "Task {task} done by hand: the case is closed and the customer told.",
+    "rejected": "Task {task} rejected: the case is closed and the customer told why.",
+    "postponed": "Task {task} postponed: it is back in its queue then.",
+    "cancelled": "Task {task} cancelled with its case.",
+}
 
 
 def act_on_task(store: Any, agent: Agent, task_id: str, action: str, given: TaskInput) -> str:
@@ -455,8 +513,22 @@ def act_on_task(store: Any, agent: Agent, task_id: str, action: str, given: Task
     if action == "release":
         store.release_task(task_id, name)
         return f"Task {task_id} is back in its queue."
+    if action == "outcome":
+        outcome = given.outcome
+        store.resolve_task(
+            task_id,
+            name,
+            outcome,
+            answer=given.answer,
+            corrected_input=given.corrected_input,
+            note=given.note or given.reason,
+            until=given.until,
+        )
+        store.notify_customer(task_id)
+        return OUTCOME_MESSAGES.get(outcome, "Done.").format(task=task_id)
     if action == "complete":
         store.complete_task(task_id, name, given.answer or {})
+        store.notify_customer(task_id)
         return f"Task {task_id} completed; the case goes on."
     if action == "return":
         store.return_to_robot(task_id, name, given.answer or None, comment=given.note)
@@ -469,6 +541,7 @@ def act_on_task(store: Any, agent: Agent, task_id: str, action: str, given: Task
         return f"Task {task_id} reassigned to {given.to}."
     if action == "cancel":
         store.cancel_task(task_id, name, given.reason or "cancelled by a supervisor")
+        store.notify_customer(task_id)
         return f"Task {task_id} cancelled."
     if action == "escalate":
         moved = store.escalate_task(task_id, name, given.reason)

@@ -150,13 +150,16 @@ async def task_action(request: Request, task_id: str, action: str) -> Response:
             section="inbox",
             task=view,
             answers=answer_from_form(task, form),
+            inputs={k.removeprefix("input."): v for k, v in form.items() if k.startswith("input.")},
+            note=str(form.get("outcome_note", "")),
+            until=str(form.get("until", "")),
             form_errors=error.problems,
         )
     except (PermissionDenied, NotFound) as error:
         return problem_page(request, agent, error)
     except (InvalidTransition, ValueError, OrchestratorError) as error:
         return flash(RedirectResponse(back, status_code=303), request, "error", str(error))
-    if action in ("complete", "return", "cancel") and back == f"/tasks/{task_id}":
+    if action in ("complete", "return", "cancel", "outcome") and back == f"/tasks/{task_id}":
         back = "/inbox"
     if action == "escalate" and back == f"/tasks/{task_id}":
         back = "/supervisor"  # the task may now be above the supervisor's units

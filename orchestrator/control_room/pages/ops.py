@@ -3,7 +3,6 @@ screenshots and trace; retry and cancel; schedule actions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -174,19 +173,14 @@ async def ops_case_action(request: Request, case_id: str, action: str) -> Respon
     store = store_of(request)
     reason = str(form.get("reason", "")).strip()
     back = f"/ops/cases/{case_id}"
-    actions: dict[str, Callable[[], Any]] = {
-        "retry": lambda: store.retry_case(case_id, actor=agent.username, reason=reason or "retried by hand"),
-        "cancel": lambda: store.cancel_case(
-            case_id, actor=agent.username, reason=reason or "cancelled by hand"
-        ),
-    }
-    if action not in actions:
+    if action not in ("retry", "cancel"):
         return error_page(
             request, agent, 404, "Unknown action", f"cases can be retried or cancelled, not {action!r}"
         )
     try:
-        await anyio.to_thread.run_sync(lambda: store.check_case_visible(case_id, agent.username))
-        await anyio.to_thread.run_sync(actions[action])
+        await anyio.to_thread.run_sync(
+            lambda: store.act_on_case(case_id, agent.username, action, reason=reason)
+        )
     except (PermissionDenied, NotFound) as error:
         return problem_page(request, agent, error)
     except (InvalidTransition, OrchestratorError) as error:

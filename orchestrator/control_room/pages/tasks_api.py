@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -24,8 +24,9 @@ from orchestrator.control_room.pages.common import (
 from orchestrator.errors import (
     OrchestratorError,
 )
+from orchestrator.humans.outcomes import offered_outcomes
 from orchestrator.humans.tasks import AnswerInvalid
-from orchestrator.models import HumanTask
+from orchestrator.models import OPEN_TASK, HumanTask
 
 router = APIRouter()
 
@@ -50,6 +51,20 @@ class TaskOut(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     form: list[Any] = Field(default_factory=list)
     answer: dict[str, Any] | None = None
+    outcome: str | None = None
+    outcome_note: str | None = None
+    available_at: datetime | None = None
+    outcomes: list[str] = Field(default_factory=list, description="The outcomes this agent may choose.")
+
+
+class OutcomeIn(BaseModel):
+    """The body of outcome: how the task ends (see docs/control-room.md, "Outcomes")."""
+
+    outcome: Literal["corrected", "done_by_hand", "rejected", "postponed", "cancelled"]
+    answer: dict[str, Any] = Field(default_factory=dict, description="The task form's values.")
+    input: dict[str, Any] = Field(default_factory=dict, description="Corrected case input fields.")
+    note: str = Field("", max_length=5000, description="What was done by hand, or the reason.")
+    until: datetime | None = Field(None, description="Postponed: when to continue (with a time zone).")
 
 
 class TaskAnswer(BaseModel):
@@ -86,7 +101,7 @@ def _api_agent(request: Request, *, writing: bool) -> Agent | JSONResponse:
     return agent
 
 
-def _task_out(store: Any, task: HumanTask, *, full: bool) -> dict[str, Any]:
+def _task_out(store: Any, task: HumanTask, *, full: bool, role: str = "agent") -> dict[str, Any]:
     [row] = task_rows(store, [task])
     out = TaskOut(
         id=task.id,
@@ -104,6 +119,10 @@ def _task_out(store: Any, task: HumanTask, *, full: bool) -> dict[str, Any]:
         data=task.data if full else {},
         form=task.form if full else [],
         answer=task.answer if full else None,
+        outcome=task.outcome,
+        outcome_note=task.outcome_note if full else None,
+        available_at=task.available_at,
+        outcomes=offered_outcomes(task, role) if full and task.status in OPEN_TASK else [],
     )
     return out.model_dump(mode="json")
 
@@ -168,7 +187,9 @@ def api_task(request: Request, task_id: str) -> Response:
         task = store.get_task(task_id, agent.username)
     except OrchestratorError as error:
         return _api_error(error)
-    return JSONResponse(_task_out(store, task, full=True), headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        _task_out(store, task, full=True, role=agent.role), headers={"Cache-Control": "no-store"}
+    )
 
 
 def _api_action(request: Request, task_id: str, action: str, given: TaskInput) -> Response:
@@ -183,7 +204,7 @@ def _api_action(request: Request, task_id: str, action: str, given: TaskInput) -
         task = store.get_task(task_id, None if action == "escalate" else agent.username)
     except (OrchestratorError, ValueError) as error:
         return _api_error(error)
-    return JSONResponse(_task_out(store, task, full=True))
+    return JSONResponse(_task_out(store, task, full=True, role=agent.role))
 
 
 @router.post(
@@ -214,6 +235,25 @@ def api_release(request: Request, task_id: str) -> Response:
 def api_complete(request: Request, task_id: str, body: TaskAnswer) -> Response:
     """Complete the task; the answer is checked against the task's form (422 lists every problem)."""
     return _api_action(request, task_id, "complete", TaskInput(answer=body.answer))
+
+
+@router.post(
+    "/api/tasks/{task_id}/outcome",
+    tags=["agents"],
+    summary="End a task with an outcome",
+    responses=AGENT_API_ERRORS,
+)
+def api_outcome(request: Request, task_id: str, body: OutcomeIn) -> Response:
+    """corrected, done_by_hand (a note), rejected (a reason), postponed (until), cancelled
+    (supervisors, ops, admins; a reason). 422 lists every problem; 403 when the role may not."""
+    given = TaskInput(
+        outcome=body.outcome,
+        answer=body.answer or None,
+        corrected_input=body.input or None,
+        note=body.note,
+        until=body.until if body.until is None or body.until.tzinfo else body.until.replace(tzinfo=UTC),
+    )
+    return _api_action(request, task_id, "outcome", given)
 
 
 @router.post(
