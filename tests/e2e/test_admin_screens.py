@@ -64,7 +64,7 @@ def test_a_token_is_shown_once_and_can_be_revoked(
 ) -> None:
     page = sign_in(browser, control_room.url, "admin", "admin-demo-1", "/admin/tokens")
     page.get_by_label("Channel (ivr, webform, messenger...)").fill("messenger")
-    page.get_by_label("address_change").check()
+    page.get_by_label("address_change", exact=True).check()
     page.get_by_role("button", name="Issue token").click()
     secret = page.locator("code.secret").inner_text()
     assert secret.startswith("tdm_") and store.verify_token(secret) is not None

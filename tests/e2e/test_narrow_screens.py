@@ -80,5 +80,5 @@ def test_inbox_and_task_page_on_a_phone(control_room: ControlRoomServer, browser
     page.get_by_role("button", name="Claim").tap()
     page.get_by_role("status").filter(has_text="is yours now").wait_for()
     _on_screen(page.get_by_label("Slot"))
-    _on_screen(page.get_by_role("button", name="Complete"))
+    _on_screen(page.get_by_role("button", name="Corrected: back to the robot"))
     _fits(page)
