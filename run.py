@@ -125,32 +125,45 @@ def validate(
     projects = [p for p in paths or [] if (p / "workflows").is_dir()]
     others = [p for p in paths or [] if p not in projects]
     problems: list[Any] = []
+    warnings: list[Any] = []
     if others or not paths:
         root = _use(project).root
         if others:
             schedule_files, rest = split_schedule_paths(root, others)
             problems += _project(root).validate(rest) if rest else []
+            warnings += _project(root).warnings(rest) if rest else []
             if schedule_files:
                 problems += check_schedules(root, schedule_files)[1]
         else:
             problems += _project(root).validate(None) + check_schedules(root)[1]
+            warnings += _project(root).warnings(None)
     for folder in projects:
         root = folder.resolve()
         problems += _project(root).validate(None) + check_schedules(root)[1]
+        warnings += _project(root).warnings(None)
+    for warning in warnings:
+        _print_problem(warning, "yellow", "warning: ")
     if not problems:
-        console.print("[green]no problems found[/green]")
+        count = f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""
+        console.print(f"[green]no problems found[/green]{count}")
         return
     for problem in problems:
-        console.print(
-            f"[bold]{problem.file}:{problem.line}:{problem.column}[/bold]: [red]{problem.message}[/red]",
-            highlight=False,
-            markup=True,
-            soft_wrap=True,  # one line per problem, so editors and grep can use them
-        )
-        if problem.hint:
-            console.print(f"    hint: {problem.hint}", highlight=False, markup=False, soft_wrap=True)
+        _print_problem(problem, "red")
     console.print(f"[red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/red]")
     raise typer.Exit(1)
+
+
+def _print_problem(problem: Any, colour: str, prefix: str = "") -> None:
+    """One problem (or warning) as file:line:column: message, and its hint below."""
+    where = f"{problem.file}:{problem.line}:{problem.column}"
+    console.print(
+        f"[bold]{where}[/bold]: [{colour}]{prefix}{problem.message}[/{colour}]",
+        highlight=False,
+        markup=True,
+        soft_wrap=True,  # one line per problem, so editors and grep can use them
+    )
+    if problem.hint:
+        console.print(f"    hint: {problem.hint}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -103,3 +103,13 @@ def test_the_walkthrough_from_init_to_a_batch_runs_as_written(
         ("C000007", "done"),
     ]
     assert {c["outputs"]["tier"] for c in cases} == {"gold", "standard"}
+
+
+def test_the_ensure_example_saves_once_however_often_it_runs(robot: Robot, demo: DemoApps) -> None:
+    case = {"customer_id": "C000004", "street": "Einmalweg 1"}
+    first = robot.run(example("crm_set_street"), case)
+    second = robot.run(example("crm_set_street"), case)
+    assert (first.status, second.status) == ("done", "done"), (first.error, second.error)
+    assert (first.outputs["changed"], second.outputs["changed"]) == (True, False)
+    saves = [e for e in demo.audit("crm") if e["action"] == "address_changed" and e["entity"] == "C000004"]
+    assert len(saves) == 1
