@@ -291,6 +291,77 @@ def run_workflow(
     raise typer.Exit(code)
 
 
+@app.command()
+def record(
+    system: Annotated[
+        str | None,
+        typer.Option("--system", help="A web system of the project's workflows (logged in first)."),
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Or any page: http://host:port/path.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="The workflow file (default workflows/recorded.yaml)."),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="The recorded workflow's name.")] = "recorded",
+    start: Annotated[
+        str | None, typer.Option("--start", help="The page to start on, relative to the system (default /).")
+    ] = None,
+    credentials: Annotated[
+        str | None,
+        typer.Option(
+            "--credentials",
+            help="Vault entry for typed passwords (default: the system's, or <system>_robot).",
+        ),
+    ] = None,
+    display: Annotated[
+        str | None,
+        typer.Option("--display", help="X display for the browser (default $DISPLAY, else a private Xvfb)."),
+    ] = None,
+    debug_port: Annotated[
+        int | None,
+        typer.Option(
+            "--debug-port", help="Chromium's remote debugging port, for tools that drive the browser."
+        ),
+    ] = None,
+    project: ProjectDir = None,
+) -> None:
+    """Record a workflow: a visible browser writes YAML steps as you click and type.
+
+    Elements are found the way the docs teach (role and name, label, test id; CSS last),
+    iframes get web.frame, dialogs web.dialog, and a typed password becomes secret(...)."""
+    from robots.engine.record_cli import RecordError, target_for
+    from robots.engine.record_cli import record as record_steps
+
+    _check_robot_settings()
+    root = _use(project).root
+    proj = _project(root)
+    target_file = output or root / "workflows" / f"{name}.yaml"
+    if target_file.exists():
+        _fail(f"{target_file} exists: give another --output or --name (the recorder never overwrites a file)")
+    target_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target = target_for(proj, system=system, url=url, start=start)
+        recording = record_steps(
+            proj,
+            target,
+            target_file,
+            name=name,
+            credentials=credentials,
+            display=display,
+            debug_port=debug_port,
+            announce=lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True),
+        )
+    except RecordError as error:
+        _fail(str(error))
+    console.print(
+        f"recorded {len(recording.steps)} steps into {target_file}: "
+        f"check it with run.py validate {target_file}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @app.command(name="demo-apps")
 def demo_apps(
     free_ports: Annotated[
