@@ -5,6 +5,7 @@ validates, runs, and does the same work in the demo apps."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -147,6 +148,13 @@ def test_a_recorded_address_change_in_an_iframe_runs_and_saves_the_same(
     assert steps[dialog + 1] == {"web.click": {"role": "button", "name": "Save address"}}
     assert steps[-1] == {"web.frame": {"main": True}}
     assert "css" not in text
+
+    # It is the recording docs/writing-workflows.md shows.
+    guide = (ROOT / "docs" / "writing-workflows.md").read_text(encoding="utf-8")
+    (shown,) = [
+        b for b in re.findall(r"^```yaml workflow\n(.*?)^```", guide, re.S | re.M) if "recorded_address" in b
+    ]
+    assert yaml.safe_load(shown) == yaml.safe_load(text)
 
     # The recorded workflow validates and, run by a robot, does the same work again.
     problems = Project(ROOT).validate([person.output])
