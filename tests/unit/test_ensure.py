@@ -233,3 +233,31 @@ def test_the_json_schema_offers_ensure_with_its_keys() -> None:
     ensure = workflow_schema()["$defs"]["EnsureStep"]
     assert {"ensure", "check", "holds", "change", "verify", "as"} <= set(ensure["properties"])
     assert {"ensure", "check", "holds", "change"} <= set(ensure["required"])
+
+
+def test_validate_prints_the_warning_the_reference_shows(tmp_path: Path) -> None:
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "workflow-language.md").read_text(encoding="utf-8")
+    section = text[text.index("### ensure") :]
+    (example,) = [
+        b
+        for b in re.findall(r"^```yaml workflow\n(.*?)^```", section, re.S | re.M)
+        if b.startswith("name: book")
+    ]
+    expected = re.search(r"^```text warning\n(.*?)^```", section, re.S | re.M)
+    assert expected is not None
+    write(tmp_path / "workflows" / "book.yaml", example)
+    shown = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "validate", "workflows/book.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "300", "PYTHONPATH": str(ROOT)},
+        check=True,
+    ).stdout
+    assert shown.replace(str(tmp_path / "workflows"), "workflows") == expected.group(1)
