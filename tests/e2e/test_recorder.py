@@ -189,3 +189,36 @@ def test_a_typed_password_is_recorded_as_a_secret_reference(
     record = robot.run(load(person.output), {})
     assert record.status == "done", record.error
     assert sum(1 for e in demo.audit("billing") if e["action"] == "login") == logins + 1
+
+
+def test_a_recorded_booking_with_a_choice_and_a_tick_books_the_same_slot(
+    recorder: Callable[..., Recording], demo: DemoApps, robot: Robot
+) -> None:
+    person = recorder("--system", "suedexpress", "--start", "/booking", "--name", "recorded_booking")
+    page = person.page
+    page.get_by_label("Order no.").fill("O-100003")
+    page.get_by_label("ZIP").fill("80331")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Delivery window").select_option(index=1)
+    page.get_by_label("I confirm the delivery appointment").check()
+    page.get_by_role("button", name="Book appointment").click()
+    page.get_by_test_id("booking-number").wait_for()
+    person.wait_for(lambda steps: "expect_navigation" in str(steps[-1]))
+    text = person.stop()
+
+    booked = [e["after"] for e in demo.audit("suedexpress") if e["action"] == "slot_booked"]
+    (first,) = booked
+    steps = yaml.safe_load(text)["steps"][0]["steps"]
+    assert {
+        "web.select": {"label": "Delivery window", "option": f"{first['date']} {first['window']}"}
+    } in steps
+    assert {"web.check": {"label": "I confirm the delivery appointment", "checked": True}} in steps
+    assert {"web.click": {"role": "button", "name": "Continue", "expect_navigation": True}} in steps
+    assert Project(ROOT).validate([person.output]) == []
+    demo.reset()
+    record = robot.run(load(person.output), {})
+    assert record.status == "done", record.error
+    again = [e["after"] for e in demo.audit("suedexpress") if e["action"] == "slot_booked"]
+    assert [(b["order"], b["date"], b["window"]) for b in again] == [
+        ("O-100003", first["date"], first["window"])
+    ]
