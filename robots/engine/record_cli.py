@@ -48,16 +48,18 @@ def find_system(project: Project, name: str) -> SystemSpec:
     """The web system ``name`` as the project's workflows declare it."""
     declared: set[str] = set()
     for path in project.workflow_files().values():
-        with contextlib.suppress(TandemError):
+        try:
             workflow = project.load(path)
-            declared |= set(workflow.systems)
-            spec = workflow.systems.get(name)
-            if spec is not None:
-                if spec.kind != "web":
-                    raise RecordError(
-                        f"system {name!r} is a {spec.kind} system: the recorder records web systems"
-                    )
-                return spec
+        except TandemError:
+            continue  # a workflow with problems: 'run.py validate' reports them
+        declared |= set(workflow.systems)
+        spec = workflow.systems.get(name)
+        if spec is not None:
+            if spec.kind != "web":
+                raise RecordError(
+                    f"system {name!r} is a {spec.kind} system: the recorder records web systems"
+                )
+            return spec
     known = ", ".join(sorted(declared)) or "none"
     raise RecordError(f"no workflow of the project declares a system {name!r} (systems: {known})")
 

@@ -78,3 +78,26 @@ def test_the_yaml_is_a_workflow_that_loads_with_one_step_per_line() -> None:
     flow, problems = parse_workflow(text, "recorded.yaml")
     assert problems == [] and flow is not None
     assert yaml.safe_load(text)["systems"] == {"crm": {"kind": "web", "url": BASE}}
+
+
+def test_what_to_record_in_is_checked_before_a_browser_starts() -> None:
+    import pytest
+
+    from robots.engine.record_cli import RecordError, target_for
+    from robots.language.project import Project
+    from tests.conftest import ROOT
+
+    project = Project(ROOT)
+    crm = target_for(project, system="crm", url=None, start=None)
+    assert (crm.system, crm.spec.login, crm.start) == ("crm", "crm_login", "/")
+    page = target_for(project, system=None, url="http://127.0.0.1:8102/login?next=/x", start=None)
+    assert (page.system, page.spec.url, page.start) == ("app", "http://127.0.0.1:8102", "/login?next=/x")
+    for system, url, message in [
+        ("nope", None, "no workflow of the project declares a system 'nope' (systems: billing, crm"),
+        ("terminal", None, "'terminal' is a desktop system"),
+        (None, "ftp://x", "--url needs an address like http://"),
+        (None, None, "give --system NAME"),
+        ("crm", "http://x", "give --system NAME"),
+    ]:
+        with pytest.raises(RecordError, match=message.replace("(", r"\(")):
+            target_for(project, system=system, url=url, start=None)
