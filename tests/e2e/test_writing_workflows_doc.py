@@ -113,3 +113,23 @@ def test_the_ensure_example_saves_once_however_often_it_runs(robot: Robot, demo:
     assert (first.outputs["changed"], second.outputs["changed"]) == (True, False)
     saves = [e for e in demo.audit("crm") if e["action"] == "address_changed" and e["entity"] == "C000004"]
     assert len(saves) == 1
+
+
+def test_the_references_ensure_example_changes_the_street_once(robot: Robot, demo: DemoApps) -> None:
+    text = (ROOT / "docs" / "workflow-language.md").read_text(encoding="utf-8")
+    (body,) = [
+        b
+        for b in re.findall(r"^```yaml workflow\n(.*?)^```", text, re.S | re.M)
+        if b.startswith("name: ensure_example\n")
+    ]
+    workflow, problems = parse_workflow(body, "workflow-language.md:ensure_example")
+    assert workflow is not None and not problems, problems
+    case = {"customer_id": "C000006", "street": "Referenzweg 2"}
+    runs = [robot.run(workflow, case) for _ in range(2)]
+    assert [r.status for r in runs] == ["done", "done"], [r.error for r in runs]
+    assert [r.state.completed["1"]["vars"]["street_change"] for r in runs] == [
+        {"changed": True},
+        {"changed": False},
+    ]
+    saves = [e for e in demo.audit("crm") if e["action"] == "address_changed" and e["entity"] == "C000006"]
+    assert len(saves) == 1
