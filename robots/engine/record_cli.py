@@ -28,7 +28,7 @@ from robots.engine.runner import Engine
 from robots.errors import TandemError
 from robots.language.model import InStep, SystemSpec, Workflow
 from robots.language.project import Project
-from robots.language.recording import Recording
+from robots.language.recording import Recording, step_text
 
 
 class RecordError(TandemError):
@@ -132,11 +132,18 @@ def record(
             recording = Recording(system=target.system, base_url=session.base_url, credentials=entry)
             spec = spec_as_written(target.spec)
 
-            def save() -> None:
+            shown = 0  # steps printed so far: each once it is settled (the next one began)
+
+            def save(final: bool = False) -> None:
+                nonlocal shown
                 text = recording.yaml(name, spec)
                 partial = output.with_name(output.name + ".partial")
                 partial.write_text(text, encoding="utf-8")
                 partial.replace(output)
+                settled = len(recording.steps) if final else len(recording.steps) - 1
+                for step in recording.steps[shown:settled]:
+                    announce(step_text(step))
+                shown = max(shown, settled)
 
             recorder = Recorder(session, recording, save)
             recorder.start(target.start)
@@ -146,7 +153,7 @@ def record(
             )
             with _stopping_on_signals(stop):
                 recorder.wait(stop)
-            save()
+            save(final=True)
             return recording
         finally:
             browser.close()

@@ -168,11 +168,16 @@ def _is_trigger(step: dict[str, Any]) -> bool:
     return "web.click" in step or "web.press" in step
 
 
+def step_text(step: dict[str, Any]) -> str:
+    """One step as the workflow file writes it (``- web.fill: {label: Street, value: ...}``)."""
+    return to_yaml([_Step(step)]).rstrip("\n")
+
+
 class _Step(dict[str, Any]):
     """A step: written as a block (``- web.fill: {...}``), its parameters on one line."""
 
 
-def to_yaml(workflow: dict[str, Any]) -> str:
+def to_yaml(workflow: Any) -> str:
     """A workflow mapping as YAML: blocks for the structure, each step's parameters on one line."""
 
     class _Dumper(yaml.SafeDumper):

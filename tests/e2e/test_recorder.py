@@ -148,6 +148,8 @@ def test_a_recorded_address_change_in_an_iframe_runs_and_saves_the_same(
     assert steps[dialog + 1] == {"web.click": {"role": "button", "name": "Save address"}}
     assert steps[-1] == {"web.frame": {"main": True}}
     assert "css" not in text
+    # The person sees the steps in the terminal as they are recorded.
+    assert "- web.click: {role: button, name: Edit address}" in person.log.read_text(encoding="utf-8")
 
     # It is the recording docs/writing-workflows.md shows.
     guide = (ROOT / "docs" / "writing-workflows.md").read_text(encoding="utf-8")
