@@ -22,8 +22,9 @@ from urllib.parse import urlsplit
 import yaml
 
 LOCATOR_KEYS = ("role", "name", "label", "placeholder", "text", "test_id", "css", "exact", "nth")
-NAVIGATION_AFTER_ACTION = 1.5
-"""Seconds within which a page load counts as caused by the click or key before it."""
+NAVIGATION_AFTER_ACTION = 5.0
+"""Seconds within which a page load counts as caused by the click or key before it (a slow
+save may take a few seconds; a person rarely types an address that soon after a click)."""
 
 
 @dataclass
