@@ -125,32 +125,45 @@ def validate(
     projects = [p for p in paths or [] if (p / "workflows").is_dir()]
     others = [p for p in paths or [] if p not in projects]
     problems: list[Any] = []
+    warnings: list[Any] = []
     if others or not paths:
         root = _use(project).root
         if others:
             schedule_files, rest = split_schedule_paths(root, others)
             problems += _project(root).validate(rest) if rest else []
+            warnings += _project(root).warnings(rest) if rest else []
             if schedule_files:
                 problems += check_schedules(root, schedule_files)[1]
         else:
             problems += _project(root).validate(None) + check_schedules(root)[1]
+            warnings += _project(root).warnings(None)
     for folder in projects:
         root = folder.resolve()
         problems += _project(root).validate(None) + check_schedules(root)[1]
+        warnings += _project(root).warnings(None)
+    for warning in warnings:
+        _print_problem(warning, "yellow", "warning: ")
     if not problems:
-        console.print("[green]no problems found[/green]")
+        count = f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""
+        console.print(f"[green]no problems found[/green]{count}")
         return
     for problem in problems:
-        console.print(
-            f"[bold]{problem.file}:{problem.line}:{problem.column}[/bold]: [red]{problem.message}[/red]",
-            highlight=False,
-            markup=True,
-            soft_wrap=True,  # one line per problem, so editors and grep can use them
-        )
-        if problem.hint:
-            console.print(f"    hint: {problem.hint}", highlight=False, markup=False, soft_wrap=True)
+        _print_problem(problem, "red")
     console.print(f"[red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/red]")
     raise typer.Exit(1)
+
+
+def _print_problem(problem: Any, colour: str, prefix: str = "") -> None:
+    """One problem (or warning) as file:line:column: message, and its hint below."""
+    where = f"{problem.file}:{problem.line}:{problem.column}"
+    console.print(
+        f"[bold]{where}[/bold]: [{colour}]{prefix}{problem.message}[/{colour}]",
+        highlight=False,
+        markup=True,
+        soft_wrap=True,  # one line per problem, so editors and grep can use them
+    )
+    if problem.hint:
+        console.print(f"    hint: {problem.hint}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -276,6 +289,77 @@ def run_workflow(
         console=console,
     )
     raise typer.Exit(code)
+
+
+@app.command()
+def record(
+    system: Annotated[
+        str | None,
+        typer.Option("--system", help="A web system of the project's workflows (logged in first)."),
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Or any page: http://host:port/path.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="The workflow file (default workflows/recorded.yaml)."),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="The recorded workflow's name.")] = "recorded",
+    start: Annotated[
+        str | None, typer.Option("--start", help="The page to start on, relative to the system (default /).")
+    ] = None,
+    credentials: Annotated[
+        str | None,
+        typer.Option(
+            "--credentials",
+            help="Vault entry for typed passwords (default: the system's, or <system>_robot).",
+        ),
+    ] = None,
+    display: Annotated[
+        str | None,
+        typer.Option("--display", help="X display for the browser (default $DISPLAY, else a private Xvfb)."),
+    ] = None,
+    debug_port: Annotated[
+        int | None,
+        typer.Option(
+            "--debug-port", help="Chromium's remote debugging port, for tools that drive the browser."
+        ),
+    ] = None,
+    project: ProjectDir = None,
+) -> None:
+    """Record a workflow: a visible browser writes YAML steps as you click and type.
+
+    Elements are found the way the docs teach (role and name, label, test id; CSS last),
+    iframes get web.frame, dialogs web.dialog, and a typed password becomes secret(...)."""
+    from robots.engine.record_cli import RecordError, target_for
+    from robots.engine.record_cli import record as record_steps
+
+    _check_robot_settings()
+    root = _use(project).root
+    proj = _project(root)
+    target_file = output or root / "workflows" / f"{name}.yaml"
+    if target_file.exists():
+        _fail(f"{target_file} exists: give another --output or --name (the recorder never overwrites a file)")
+    target_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target = target_for(proj, system=system, url=url, start=start)
+        recording = record_steps(
+            proj,
+            target,
+            target_file,
+            name=name,
+            credentials=credentials,
+            display=display,
+            debug_port=debug_port,
+            announce=lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True),
+        )
+    except RecordError as error:
+        _fail(str(error))
+    console.print(
+        f"recorded {len(recording.steps)} steps into {target_file}: "
+        f"check it with run.py validate {target_file}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command(name="demo-apps")

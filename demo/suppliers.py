@@ -61,6 +61,25 @@ class SlotBook:
         booked: dict[tuple[str, str], str] = self.app.extra.setdefault("booked", {})
         return booked
 
+    def booking_of(self, order: str) -> dict[str, str] | None:
+        """The order's booking (date, window, booking number), if it has one."""
+        for (day, window), number in self.booked().items():
+            if self.app.extra.get("orders", {}).get(number) == order.strip():
+                return {"date": day, "window": window, "booking": number}
+        return None
+
+    def booking_notice(self, order: str) -> str:
+        """What the portal shows about an order that is booked already (empty if not)."""
+        booking = self.booking_of(order) if order else None
+        if booking is None:
+            return ""
+        return (
+            f'<section aria-label="Existing booking"><p class="notice" role="status">Order {esc(order)} is booked: '
+            f'<span data-testid="booking-date">{esc(booking["date"])}</span> '
+            f'<span data-testid="booking-window">{esc(booking["window"])}</span>, booking number '
+            f'<strong data-testid="booking-number">{esc(booking["booking"])}</strong></p></section>'
+        )
+
     def free(self, day: date) -> list[str]:
         if self.app.settings.get("no_slots") or day.weekday() >= 5 or day.day % 7 == 0:
             return []
@@ -77,6 +96,7 @@ class SlotBook:
             counter = self.app.extra["counter"] = int(self.app.extra.get("counter", 0)) + 1
             number = f"{self.prefix}-{date.today().year}-{counter:06d}"
             self.booked()[(day, window)] = number
+            self.app.extra.setdefault("orders", {})[number] = order.strip()
         self.app.audit(
             login,
             "slot_booked",
@@ -117,6 +137,7 @@ def create_nordlog(data_dir: Path | None = None) -> DemoApp:
             return portal.to_login(request)
         order_id, postal_id, day_id = rid(), rid(), rid()
         result = ""
+        notice = slots.booking_notice(order) if order and not _known_order(order, postal_code) else ""
         if order or postal_code:
             problem = _known_order(order, postal_code)
             if problem:
@@ -143,7 +164,7 @@ def create_nordlog(data_dir: Path | None = None) -> DemoApp:
                     )
                 elif not result:
                     result = '<p class="notice" role="status">No free delivery slots on this date</p>'
-        body = f"""<h1>Delivery slots</h1>
+        body = f"""<h1>Delivery slots</h1>{notice}
 <form class="search" method="get" action="/slots">
 <label for="{order_id}">Order number</label><input id="{order_id}" name="order" value="{esc(order)}">
 <label for="{postal_id}">Postal code</label><input id="{postal_id}" name="postal_code" value="{esc(postal_code)}">
@@ -217,11 +238,14 @@ def create_suedexpress(data_dir: Path | None = None) -> DemoApp:
             return RedirectResponse(f"/booking?error={problem}", status_code=303)
         free = slots.upcoming(days=8)
         if not free:
-            body = '<h1>Delivery window</h1><p class="notice" role="status">Currently no delivery windows available</p>'
+            body = (
+                f"<h1>Delivery window</h1>{slots.booking_notice(order)}"
+                '<p class="notice" role="status">Currently no delivery windows available</p>'
+            )
             return portal.page("Delivery window", body, login=login)
         select_id, confirm_id = rid(), rid()
         options = "".join(f'<option value="{esc(d)}|{esc(w)}">{esc(d)} {esc(w)}</option>' for d, w in free)
-        body = f"""<h1>Delivery window</h1><p>Order {esc(order)}, ZIP {esc(zip)}</p>
+        body = f"""<h1>Delivery window</h1><p>Order {esc(order)}, ZIP {esc(zip)}</p>{slots.booking_notice(order)}
 <form method="post" action="/booking"><input type="hidden" name="order" value="{esc(order)}"><input type="hidden" name="zip" value="{esc(zip)}">
 <label for="{select_id}">Delivery window</label><select id="{select_id}" name="slot">{options}</select>
 <label><input type="checkbox" id="{confirm_id}" name="confirmed" value="yes"> I confirm the delivery appointment</label>

@@ -60,6 +60,7 @@ from robots.language.model import (
     CalloutStep,
     CallStep,
     DecideStep,
+    EnsureStep,
     EscalateStep,
     FailStep,
     ForEachStep,
@@ -411,6 +412,8 @@ class Engine:
             return f"call {step.call}"
         if isinstance(step, InStep):
             return f"in {step.in_}"
+        if isinstance(step, EnsureStep):
+            return _shorten(f"ensure {step.ensure}", 80)
         if isinstance(step, EscalateStep):
             return f"escalate to {step.escalate.queue}"
         if isinstance(step, AwaitHumanStep):
@@ -418,7 +421,9 @@ class Engine:
         return step.kind
 
     def _is_unit(self, step: StepBase) -> bool:
-        return isinstance(step, InStep) or (
+        # An ensure is one unit: on resume its check must read the system again, never be
+        # restored from a checkpoint taken before the change.
+        return isinstance(step, InStep | EnsureStep) or (
             step.retry is not None and isinstance(step, BlockStep | IfStep | ForEachStep | CallStep)
         )
 
@@ -515,6 +520,7 @@ class Engine:
     def _attempts(self, run: _Run, frame: _Frame, step: StepBase, path: str) -> None:
         attempts = step.retry.attempts if step.retry else 1
         for attempt in range(1, attempts + 1):
+            # An ensure's record says whether it changed anything (its steps have their own).
             leaf = not isinstance(step, IfStep | ForEachStep | BlockStep | InStep | CallStep)
             record = self._start(run, step, path, attempt)
             run.depth += 1
@@ -678,6 +684,8 @@ class Engine:
             return None
         if isinstance(step, InStep):
             return self._in(run, frame, step, path)
+        if isinstance(step, EnsureStep):
+            return self._ensure(run, frame, step, path)
         if isinstance(step, CallStep):
             return self._call(run, frame, step, path)
         if isinstance(step, OutputStep):
@@ -765,6 +773,28 @@ class Engine:
             raise DataError(run.masker.mask_text(str(error))) from None
         except Exception as error:  # an action's own bug or an unexpected library error
             raise _unexpected(run, step.action, error) from error
+        if step.as_:
+            self._assign(run, frame, step.as_, result)
+        return result
+
+    def _ensure(self, run: _Run, frame: _Frame, step: EnsureStep, path: str) -> dict[str, Any]:
+        """Check, change only when needed, verify: see ``EnsureStep``."""
+        where = f"step {path} (holds)"
+        self._steps(run, frame, step.check, f"{path}.check")
+        if expressions.truthy(self._render(run, frame, step.holds, where)):
+            logger.info("ensure {}: already holds, nothing changed", path)
+            result = {"changed": False}
+        else:
+            self._steps(run, frame, step.change, f"{path}.change")
+            self._steps(run, frame, step.verify or step.check, f"{path}.verify")
+            if not expressions.truthy(self._render(run, frame, step.holds, where)):
+                raise SystemException(
+                    run.masker.mask_text(
+                        f"step {path}: after the change, {step.ensure!r} does not hold "
+                        f"({step.holds} is false when read again)"
+                    )
+                )
+            result = {"changed": True}
         if step.as_:
             self._assign(run, frame, step.as_, result)
         return result

@@ -28,6 +28,7 @@ from robots.language.model import (
     BlockStep,
     CallStep,
     DecideStep,
+    EnsureStep,
     ForEachStep,
     InputField,
     InStep,
@@ -52,14 +53,15 @@ _EXTRA_KEYS: dict[str, set[str]] = {
     "if": {"then", "else"},
     "for_each": {"as", "steps"},
     "call": {"with", "as"},
-    "in": {"steps"},
-    "steps": set(),
+    "in": {"steps", "idempotent"},
+    "steps": {"idempotent"},
+    "ensure": {"check", "holds", "change", "verify", "as"},
     "await_human": {"as"},
 }
 # Keys whose values are expressions even without braces.
-_BARE_EXPRESSION_KEYS = {"when", "if", "for_each"}
+_BARE_EXPRESSION_KEYS = {"when", "if", "for_each", "holds"}
 # Keys holding nested steps.
-_STEP_LIST_KEYS = {"then", "else", "steps", "on_error"}
+_STEP_LIST_KEYS = {"then", "else", "steps", "on_error", "check", "change", "verify"}
 _WORKFLOW_KEYS = set(Workflow.model_fields) - LOADER_FIELDS
 
 
@@ -390,7 +392,28 @@ class _Parser:
         if kind in ("for_each", "in") and "steps" not in raw:
             self.problem(path, f"a '{kind}' step needs 'steps'", "add 'steps:' with the steps to run")
             return None
+        if kind == "ensure" and not self.ensure_complete(raw, path):
+            return None
         return self.build(model, fields, path, f"{kind} step")
+
+    def ensure_complete(self, raw: dict[Any, Any], path: PathKey) -> bool:
+        """An ``ensure`` has its three parts: a check that reads, what must hold, a change."""
+        complete = True
+        for key, hint in (
+            ("check", "add 'check:' with the steps that read the system's state (web.read ... as: name)"),
+            (
+                "holds",
+                "add 'holds:' with an expression over what the check read, true when nothing needs changing",
+            ),
+            ("change", "add 'change:' with the steps that change the system"),
+        ):
+            if key not in raw:
+                self.problem(path, f"an 'ensure' step needs '{key}'", hint)
+                complete = False
+            elif key != "holds" and not raw[key]:
+                self.problem((*path, key), f"the '{key}' of an 'ensure' step has no steps", hint)
+                complete = False
+        return complete
 
 
 def _with_value(item: Any) -> str:
@@ -422,7 +445,7 @@ def _assigned_names(step: StepBase) -> list[str]:
         return [str(key) for key in step.set]
     if isinstance(step, DecideStep):
         return [step.as_ or step.decide]
-    if isinstance(step, ActionStep | CallStep) and step.as_:
+    if isinstance(step, ActionStep | CallStep | EnsureStep) and step.as_:
         return [step.as_]
     if isinstance(step, AwaitHumanStep | ForEachStep):
         return [step.as_]
@@ -430,7 +453,9 @@ def _assigned_names(step: StepBase) -> list[str]:
 
 
 def _step_templates(step: StepBase) -> Iterator[str]:
-    fields = step.model_dump(by_alias=True, exclude={"location", "on_error", "then", "else", "steps"})
+    fields = step.model_dump(
+        by_alias=True, exclude={"location", "on_error", "then", "else", "steps", "check", "change", "verify"}
+    )
     for _, text in _strings(fields, ()):
         if expressions.is_template(text):
             yield text

@@ -13,6 +13,7 @@ A step is one of::
     ForEachStep     for_each: "{{ items }}"  as: item  steps: [...]
     CallStep        call: crm_login  with: {...}
     InStep          in: crm  steps: [...]
+    EnsureStep      ensure: address is new  check: [...]  holds: "{{ ... }}"  change: [...]  verify: [...]
     BlockStep       steps: [...]          (a group, e.g. to retry or time out together)
     EscalateStep    escalate: {queue: ..., reason: ...}
     AwaitHumanStep  await_human: {queue: ..., form: [...]}  as: answer
@@ -449,11 +450,18 @@ class CallStep(StepBase):
         return "call"
 
 
+IDEMPOTENT_DESCRIPTION = (
+    "The author's word that running these steps twice changes nothing twice (a search form, an "
+    "app that refuses duplicates): 'run.py validate' then does not ask for an 'ensure' here."
+)
+
+
 class InStep(StepBase):
     """Run ``steps`` inside a system's session (its browser context, logged in)."""
 
     in_: str = Field(alias="in")
     steps: tuple[Step, ...]
+    idempotent: bool = Field(False, description=IDEMPOTENT_DESCRIPTION)
 
     @property
     def kind(self) -> str:
@@ -464,10 +472,43 @@ class BlockStep(StepBase):
     """A group of steps, to retry, time out or handle errors together."""
 
     steps: tuple[Step, ...]
+    idempotent: bool = Field(False, description=IDEMPOTENT_DESCRIPTION)
 
     @property
     def kind(self) -> str:
         return "steps"
+
+
+class EnsureStep(StepBase):
+    """Check, change, verify: make a state of a system hold, changing it at most once.
+
+    ``check`` reads the state, ``holds`` says whether it is already as wanted; only when it is
+    not do the ``change`` steps run, then ``verify`` (default: ``check`` again) reads the state
+    once more and ``holds`` must be true. A run that starts again after a crash or a retry
+    finds the work done in its check and changes nothing twice.
+    """
+
+    ensure: str = Field(description="What must hold, in words (the step's title in the timeline).")
+    check: tuple[Step, ...] = Field(description="Steps that read the system's state (keep values with 'as').")
+    holds: Condition = Field(
+        description="True when the state is as wanted: an expression over what 'check' read."
+    )
+    change: tuple[Step, ...] = Field(
+        description="Steps that change the state; run only when it does not hold."
+    )
+    verify: tuple[Step, ...] = Field(
+        (), description="Steps that read the state after the change (default: the 'check' steps again)."
+    )
+    as_: str | None = Field(
+        None,
+        alias="as",
+        pattern=NAME_PATTERN,
+        description="Keeps {changed: true/false}: whether this run made the change.",
+    )
+
+    @property
+    def kind(self) -> str:
+        return "ensure"
 
 
 def _checked_priority(value: Any) -> Any:
@@ -645,6 +686,7 @@ Step = Union[  # noqa: UP007 - a recursive alias pydantic resolves by name
     CallStep,
     InStep,
     BlockStep,
+    EnsureStep,
     EscalateStep,
     AwaitHumanStep,
     CalloutStep,
@@ -659,6 +701,7 @@ CONTROL_KEYWORDS: dict[str, type[StepBase]] = {
     "for_each": ForEachStep,
     "call": CallStep,
     "in": InStep,
+    "ensure": EnsureStep,
     "escalate": EscalateStep,
     "await_human": AwaitHumanStep,
     "callout": CalloutStep,
@@ -712,6 +755,7 @@ for _model in (
     CallStep,
     InStep,
     BlockStep,
+    EnsureStep,
     EscalateStep,
     AwaitHumanStep,
     CalloutStep,
@@ -745,6 +789,8 @@ def child_blocks(step: StepBase) -> list[tuple[str, tuple[StepBase, ...]]]:
         blocks += [("then", step.then), ("else", step.else_)]
     elif isinstance(step, ForEachStep | InStep | BlockStep):
         blocks.append(("steps", step.steps))
+    elif isinstance(step, EnsureStep):
+        blocks += [("check", step.check), ("change", step.change), ("verify", step.verify)]
     if step.on_error:
         blocks.append(("on_error", step.on_error))
     return blocks

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from robots.errors import DefinitionError, Problem, quoted
+from robots.language.effects import unchecked_changes
 from robots.language.expressions import has_env_ref, is_template
 from robots.language.inputs import value_problem
 from robots.language.loader import load_workflow
@@ -225,6 +226,33 @@ class Project:
         if check_rules:
             problems += self.rules.problems()
         return sorted(problems, key=lambda p: (p.file, p.line, p.column))
+
+    def warnings(self, paths: list[Path] | None = None) -> list[Problem]:
+        """What may go wrong without being an error (for ``run.py validate``): changes that a
+        retried block may make twice (``robots.language.effects``). Files that do not load
+        give none: their problems come from ``validate``."""
+        targets: list[Path] = []
+        for path in paths or [self.workflows_dir]:
+            if path.is_dir() and path.resolve() != self.rules_dir.resolve():
+                targets += _yaml_files(path)
+            elif path.is_file() and not path.resolve().is_relative_to(self.rules_dir.resolve()):
+                targets.append(path)
+        files = self.workflow_files()
+
+        def called(name: str) -> Workflow | None:
+            try:
+                return self.load(files[name]) if name in files else None
+            except DefinitionError:
+                return None
+
+        found: list[Problem] = []
+        for path in targets:
+            try:
+                workflow = self.load(path)
+            except DefinitionError:
+                continue
+            found += unchecked_changes(workflow, called)
+        return sorted(found, key=lambda p: (p.file, p.line, p.column))
 
 
 def _input_problems(step: CallStep, called: Workflow) -> Iterator[tuple[str, str]]:

@@ -23,6 +23,7 @@ from robots.engine.human_gateway import InMemoryHumans
 from robots.engine.records import RunRecord
 from robots.engine.robot import make_sessions
 from robots.engine.runner import Engine
+from robots.language.model import Workflow
 from robots.language.project import Project
 from tests.conftest import ROOT
 
@@ -94,7 +95,7 @@ class Robot:
             sleep=lambda seconds: None,
         )
 
-    def run(self, workflow: str, inputs: dict[str, Any], **options: Any) -> RunRecord:
+    def run(self, workflow: str | Workflow, inputs: dict[str, Any], **options: Any) -> RunRecord:
         return self.engine.run(workflow, inputs, **options)
 
 

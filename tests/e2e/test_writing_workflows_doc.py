@@ -103,3 +103,33 @@ def test_the_walkthrough_from_init_to_a_batch_runs_as_written(
         ("C000007", "done"),
     ]
     assert {c["outputs"]["tier"] for c in cases} == {"gold", "standard"}
+
+
+def test_the_ensure_example_saves_once_however_often_it_runs(robot: Robot, demo: DemoApps) -> None:
+    case = {"customer_id": "C000004", "street": "Einmalweg 1"}
+    first = robot.run(example("crm_set_street"), case)
+    second = robot.run(example("crm_set_street"), case)
+    assert (first.status, second.status) == ("done", "done"), (first.error, second.error)
+    assert (first.outputs["changed"], second.outputs["changed"]) == (True, False)
+    saves = [e for e in demo.audit("crm") if e["action"] == "address_changed" and e["entity"] == "C000004"]
+    assert len(saves) == 1
+
+
+def test_the_references_ensure_example_changes_the_street_once(robot: Robot, demo: DemoApps) -> None:
+    text = (ROOT / "docs" / "workflow-language.md").read_text(encoding="utf-8")
+    (body,) = [
+        b
+        for b in re.findall(r"^```yaml workflow\n(.*?)^```", text, re.S | re.M)
+        if b.startswith("name: ensure_example\n")
+    ]
+    workflow, problems = parse_workflow(body, "workflow-language.md:ensure_example")
+    assert workflow is not None and not problems, problems
+    case = {"customer_id": "C000006", "street": "Referenzweg 2"}
+    runs = [robot.run(workflow, case) for _ in range(2)]
+    assert [r.status for r in runs] == ["done", "done"], [r.error for r in runs]
+    assert [r.state.completed["1"]["vars"]["street_change"] for r in runs] == [
+        {"changed": True},
+        {"changed": False},
+    ]
+    saves = [e for e in demo.audit("crm") if e["action"] == "address_changed" and e["entity"] == "C000006"]
+    assert len(saves) == 1

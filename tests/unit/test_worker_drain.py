@@ -41,10 +41,11 @@ def test_once_leaves_retries_and_dead_robots_cases_and_drain_finishes_them(tmp_p
     )
     store = Orchestrator(f"sqlite:///{tmp_path / '.tandem' / 'tandem.db'}", project=Project(tmp_path))
     abandoned = store.create_case("numbers", "ref-1", {"n": 1})[0]
-    claim = store.claim_next_case("gone#1", lease_seconds=8)  # a robot that then died
+    # A robot that then died; its lease and the retry time outlast a slow start of --once.
+    claim = store.claim_next_case("gone#1", lease_seconds=20)
     assert claim is not None and claim.case.id == abandoned.id
     later = store.create_case(
-        "numbers", "ref-3", {"n": 3}, not_before=datetime.now(UTC) + timedelta(seconds=4)
+        "numbers", "ref-3", {"n": 3}, not_before=datetime.now(UTC) + timedelta(seconds=20)
     )[0]
     store.create_case("numbers", "ref-2", {"n": 2})
 
