@@ -47,6 +47,7 @@ from connectors.channels import (
     map_ivr_call,
     map_webform,
 )
+from orchestrator.control_room.status_links import status_path
 from orchestrator.errors import NotFound, PayloadInvalid
 from orchestrator.models import ApiToken, Case, CaseTimeline, StepEntry, Transition
 
@@ -310,6 +311,12 @@ class CaseAccepted(BaseModel):
     status: str = Field(description="queued, running, waiting_human, done, failed_business, ...")
     created: bool = Field(description="False when the reference was posted before (the same case).")
     status_url: str = Field(description="Where to follow the case: GET it with the same token.")
+    customer_status_url: str = Field(
+        description=(
+            "A signed link (a path on this server) to a page that shows the customer the case's "
+            "status in plain words, without a login: e.g. sent to the caller by SMS. Status only."
+        )
+    )
     created_at: datetime
 
 
@@ -428,6 +435,7 @@ def _accept(request: Request, response: Response, token: ApiToken, body: CaseReq
         status=case.status,
         created=created,
         status_url=url,
+        customer_status_url=status_path(request.app.state.settings.secret_key, case.id),
         created_at=case.created_at,
     )
 

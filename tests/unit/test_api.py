@@ -226,6 +226,33 @@ def test_the_ivr_starts_a_delivery_appointment_from_its_own_payload(client: Test
     assert ivr.post("/api/channels/ivr", call).status_code == 200  # the IVR retried: same case
 
 
+def test_the_ivr_gets_a_signed_status_page_for_its_caller_in_the_words_of_the_workflow(
+    client: TestClient, ivr: Channel
+) -> None:
+    call = {
+        "event": "delivery appointment",
+        "call_id": "CALL-2026-000777",
+        "caller_number": "+49 31 4001379",
+        "order_number": "O-100001",
+        "postal_code": "10115",
+    }
+    accepted = ivr.post("/api/channels/ivr", call).json()
+    link = accepted["customer_status_url"]
+    assert link.startswith(f"/webform/status/{accepted['id']}/")
+    assert ivr.post("/api/channels/ivr", call).json()["customer_status_url"] == link  # retried: same link
+    page = client.get(link)  # the caller's phone: no token, no login
+    assert page.status_code == 200
+    assert "Your delivery appointment" in page.text and "Your new address" not in page.text
+    assert "Received" in page.text
+    forged = client.get(link[:-4] + "0000")
+    assert forged.status_code == 404
+    other = ivr.post("/api/cases", _case("CALL-2026-000778")).json()
+    assert (
+        client.get(link.rsplit("/", 2)[0] + "/" + other["id"] + "/" + link.rsplit("/", 1)[1]).status_code
+        == 404
+    )
+
+
 def test_the_ivr_starts_appointment_failed_and_names_its_own_fields_in_problems(
     client: TestClient, ivr: Channel
 ) -> None:
