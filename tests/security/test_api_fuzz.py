@@ -122,4 +122,4 @@ def test_the_task_api_matches_its_schema_on_a_real_task(client: TestClient) -> N
 
     assert not failures, "\n".join(failures)
     actions = {event.action for event in store.task_events(task_id)}
-    assert {"claimed", "comment"} <= actions  # the requests reached the task
+    assert "comment" in actions  # the requests reached the task
