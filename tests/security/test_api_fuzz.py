@@ -29,9 +29,9 @@ EXAMPLES = 15
 #: can say: a case's payload (and the IVR's and webform's fields that become it) is checked
 #: against the input schema of the workflow it names, read from the project's files when the
 #: request arrives (a workflow added or changed is used at once, without a new OpenAPI
-#: document); a task's answer and corrected input against the task's own form and its
-#: case's workflow. So a schema-valid request may rightly get 422 there (with every problem
-#: listed); everything else about them must still hold.
+#: document; GET /api/workflows publishes each one's schema); a task's answer and corrected
+#: input against the task's own form and its case's workflow. So a schema-valid request may
+#: rightly get 422 there (with every problem listed); everything else about them must hold.
 DEPENDS_ON_THE_WORKFLOW = (
     "^/api/cases$|^/api/channels/(ivr|webform)$|^/api/tasks/\\{task_id\\}/(outcome|complete|return)$"
 )

@@ -375,3 +375,18 @@ def test_rate_limits_are_shared_between_servers_through_redis() -> None:
 def test_an_unusable_rate_limit_storage_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"use 'memory://' or 'redis://host:6379'"):
         RateLimiter("carrier-pigeon://loft")
+
+
+def test_a_channel_reads_the_payload_schema_of_each_workflow_it_may_start(
+    client: TestClient, ivr: Channel
+) -> None:
+    listed = ivr.get("/api/workflows")
+    assert listed.status_code == 200
+    assert [w["name"] for w in listed.json()] == ["appointment_failed", "delivery_appointment"]
+    one = ivr.get("/api/workflows/delivery_appointment").json()
+    schema = one["payload_schema"]
+    assert set(schema["required"]) == {"order_number", "postal_code"}
+    assert schema["properties"]["order_number"]["pattern"] == "^(?:O-[0-9]{6})$"
+    assert ivr.get("/api/workflows/address_change").status_code == 404  # not this token's
+    assert ivr.get("/api/workflows/nope").status_code == 404
+    assert client.get("/api/workflows").status_code == 401
