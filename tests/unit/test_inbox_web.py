@@ -496,6 +496,7 @@ def test_a_postponed_task_shows_until_when_and_cannot_be_claimed_before(
     inbox = client.get("/inbox?state=all").text
     row = inbox[inbox.index(task_id) :]
     assert "postponed until" in row[: row.index("</tr>")]
+    assert f'action="/tasks/{task_id}/claim"' not in client.get(f"/tasks/{task_id}").text
     claim = client.post(f"/api/tasks/{task_id}/claim", headers={"X-CSRF-Token": csrf_of(client)})
     assert claim.status_code == 409
     assert "postponed until 2099-12-07 10:00 UTC" in claim.json()["error"]
