@@ -37,7 +37,9 @@ DEPENDS_ON_THE_WORKFLOW = (
 )
 
 CONFIG = {
-    "generation": {"max-examples": EXAMPLES, "database": "none"},
+    # The credentials are real ones, sent as headers (below); schemathesis does not make up
+    # security parameters of its own (ignored_auth still sends requests without them).
+    "generation": {"max-examples": EXAMPLES, "database": "none", "with-security-parameters": False},
     "checks": {"enabled": True},
     "operations": [
         {
@@ -73,7 +75,7 @@ def _failures(stream: Any) -> list[str]:
                     body = (answer.content or b"")[:300] if answer else b""
                     found.append(
                         f"{check.name} {case.method} {case.path} {title}: {case.path_parameters} "
-                        f"{case.query} {str(case.body)[:200]} -> {status} {body!r}"
+                        f"{case.query} {case.headers} {case.cookies} {str(case.body)[:200]} -> {status} {body!r}"
                     )
         elif isinstance(event, events.NonFatalError | events.FatalError):
             found.append(f"schemathesis could not run: {event}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
@@ -47,8 +47,22 @@ _csrf = APIKeyHeader(
     auto_error=False,
 )
 #: Reading needs the session; writing needs the session and its CSRF token (both at once).
-READING: dict[str, Any] = {"security": [{"agent session": []}]}
-WRITING: dict[str, Any] = {"security": [{"agent session": [], "CSRF token": []}]}
+READING: Final[list[dict[str, list[str]]]] = [{"agent session": []}]
+WRITING: Final[list[dict[str, list[str]]]] = [{"agent session": [], "CSRF token": []}]
+
+
+def settle_security(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with this API's security stated exactly.
+
+    FastAPI lists each security dependency as an alternative (session *or* CSRF token);
+    here reading needs the session and writing the session *and* its CSRF token.
+    """
+    for path, operations in openapi.get("paths", {}).items():
+        if path.startswith("/api/tasks"):
+            for method, operation in operations.items():
+                operation["security"] = READING if method == "get" else WRITING
+    return openapi
+
 
 router = APIRouter(dependencies=[Depends(_session), Depends(_csrf)])
 
@@ -194,7 +208,6 @@ AGENT_API_ERRORS: dict[int | str, dict[str, Any]] = {
     tags=["agents"],
     summary="The signed-in agent's tasks",
     responses=AGENT_API_ERRORS,
-    openapi_extra=READING,
 )
 def api_tasks(
     request: Request,
@@ -223,7 +236,6 @@ def api_tasks(
     tags=["agents"],
     summary="One task, if the agent may see it",
     responses=AGENT_API_ERRORS,
-    openapi_extra=READING,
 )
 def api_task(request: Request, task_id: TaskId) -> Response:
     """The task with its data and form; 403 when it belongs to a unit outside the agent's."""
@@ -260,7 +272,6 @@ def _api_action(request: Request, task_id: str, action: str, given: TaskInput) -
     tags=["agents"],
     summary="Claim a task",
     responses=AGENT_API_ERRORS,
-    openapi_extra=WRITING,
 )
 def api_claim(request: Request, task_id: TaskId) -> Response:
     """Take an open task (session cookie and X-CSRF-Token)."""
@@ -272,7 +283,6 @@ def api_claim(request: Request, task_id: TaskId) -> Response:
     tags=["agents"],
     summary="Release a claimed task",
     responses=AGENT_API_ERRORS,
-    openapi_extra=WRITING,
 )
 def api_release(request: Request, task_id: TaskId) -> Response:
     """Give a claimed task back to its queue."""
@@ -284,7 +294,6 @@ def api_release(request: Request, task_id: TaskId) -> Response:
     tags=["agents"],
     summary="Complete a task with its form",
     responses=AGENT_API_ERRORS,
-    openapi_extra=WRITING,
 )
 def api_complete(request: Request, task_id: TaskId, body: TaskAnswer) -> Response:
     """Complete the task; the answer is checked against the task's form (422 lists every problem)."""
@@ -296,7 +305,6 @@ def api_complete(request: Request, task_id: TaskId, body: TaskAnswer) -> Respons
     tags=["agents"],
     summary="End a task with an outcome",
     responses=AGENT_API_ERRORS,
-    openapi_extra=WRITING,
 )
 def api_outcome(request: Request, task_id: TaskId, body: OutcomeIn) -> Response:
     """corrected, done_by_hand (a note), rejected (a reason), postponed (until), cancelled
@@ -316,7 +324,6 @@ def api_outcome(request: Request, task_id: TaskId, body: OutcomeIn) -> Response:
     tags=["agents"],
     summary="Return a task's case to a robot",
     responses=AGENT_API_ERRORS,
-    openapi_extra=WRITING,
 )
 def api_return(request: Request, task_id: TaskId, body: TaskAnswer) -> Response:
     """The case is queued again and a robot resumes it."""
@@ -328,7 +335,6 @@ def api_return(request: Request, task_id: TaskId, body: TaskAnswer) -> Response:
     tags=["agents"],
     summary="Comment on a task",
     responses=AGENT_API_ERRORS,
-    openapi_extra=WRITING,
 )
 def api_comment(request: Request, task_id: TaskId, body: CommentIn) -> Response:
     """Add a comment to the task's history."""
@@ -340,7 +346,6 @@ def api_comment(request: Request, task_id: TaskId, body: CommentIn) -> Response:
     tags=["agents"],
     summary="Escalate a task to the next level",
     responses=AGENT_API_ERRORS,
-    openapi_extra=WRITING,
 )
 def api_escalate(request: Request, task_id: TaskId, body: EscalateIn) -> Response:
     """Move the task to the next level's queue (supervisors and admins of its unit); the task
