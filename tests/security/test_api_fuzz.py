@@ -75,7 +75,8 @@ def _failures(stream: Any) -> list[str]:
                     body = (answer.content or b"")[:300] if answer else b""
                     found.append(
                         f"{check.name} {case.method} {case.path} {title}: {case.path_parameters} "
-                        f"{case.query} {case.headers} {case.cookies} {str(case.body)[:200]} -> {status} {body!r}"
+                        f"{case.query} headers {sorted(case.headers or {})} {str(case.body)[:200]} "
+                        f"-> {status} {body!r}"
                     )
         elif isinstance(event, events.NonFatalError | events.FatalError):
             found.append(f"schemathesis could not run: {event}")
