@@ -14,10 +14,10 @@ A problem in the channel's payload is reported under the channel's own field nam
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from connectors.fields import Moment, Priority, Reference
 
@@ -104,6 +104,21 @@ def _known_event(value: str) -> str:
     return event
 
 
+def _any_case(text: str) -> str:
+    """An ECMA-262 pattern for ``text`` in any letter case, spaces as runs of space, _ or -."""
+    parts = []
+    for word in text.split():
+        parts.append("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word))
+    return r"[\s_-]+".join(parts)
+
+
+#: The events :func:`_known_event` accepts, as a pattern for the OpenAPI schema.
+IVR_EVENT_PATTERN = r"^[\s_-]*(?:" + "|".join(_any_case(e) for e in IVR_EVENTS) + r")[\s_-]*$"
+
+#: The numbers :func:`_phone` accepts: 4-20 digits, an optional leading +, separators anywhere.
+PHONE_PATTERN = r"^[\s()/.-]*\+?[\s()/.-]*(?:[0-9][\s()/.-]*){4,20}$"
+
+
 def _phone(value: str) -> str:
     digits = re.sub(r"[\s()/.-]", "", value)
     if not re.fullmatch(r"\+?[0-9]{4,20}", digits):
@@ -130,13 +145,18 @@ class IvrCall(BaseModel):
     )
 
     event: Annotated[str, AfterValidator(_known_event)] = Field(
-        description="The menu choice: 'delivery appointment' or 'appointment failed'."
+        description=(
+            "The menu choice: 'delivery appointment' or 'appointment failed' (letter case, "
+            "spaces, '_' and '-' do not matter)."
+        ),
+        json_schema_extra={"pattern": IVR_EVENT_PATTERN},
     )
     call_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")] = Field(
         description="The IVR's id of the call; the same call posted again is the same case."
     )
     caller_number: Annotated[str, AfterValidator(_phone)] = Field(
-        description="The caller's number (CLI/ANI) as the IVR saw it."
+        description="The caller's number (CLI/ANI) as the IVR saw it: 4-20 digits, an optional +.",
+        json_schema_extra={"pattern": PHONE_PATTERN},
     )
     order_number: Text = Field(description="The order number the caller keyed in (O-123456).")
     postal_code: Text | None = Field(default=None, description="The delivery postal code, if asked.")
@@ -145,7 +165,7 @@ class IvrCall(BaseModel):
     )
     caller_name: Text | None = Field(default=None, description="The caller's name, if known.")
     email: Text | None = Field(default=None, description="The caller's e-mail, if known.")
-    urgent: bool = Field(default=False, description="The caller chose the urgent option.")
+    urgent: StrictBool = Field(default=False, description="The caller chose the urgent option (true/false).")
     received_at: Moment | None = Field(default=None, description="When the call ended (1900-9000).")
 
 
@@ -248,7 +268,9 @@ class WebformSubmission(BaseModel):
         description="The form backend's id of this submission; a resubmission is the same case."
     )
     fields: AddressChangeFields
-    submitted_at: datetime | None = Field(default=None, description="When the customer submitted.")
+    submitted_at: Moment | None = Field(
+        default=None, description="When the customer submitted, with a time zone (1900-9000)."
+    )
 
 
 def map_webform(submission: WebformSubmission) -> CaseRequest:

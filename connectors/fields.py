@@ -36,6 +36,11 @@ _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 _ALLOWED_WHITESPACE = {"\t", "\n", "\r"}
 
 
+#: What :func:`text_problem` allows, as an ECMA-262 pattern for OpenAPI schemas (lone
+#: surrogates, which JSON Schema cannot name, are refused too).
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+
+
 def _describe(character: str) -> str:
     name = unicodedata.name(character, "")
     return f"U+{ord(character):04X}" + (f" ({name})" if name else "")

@@ -65,6 +65,7 @@ of their unit and every unit below it; reassign needs role supervisor or admin):
     cancel_task(task_id, username, reason)       # the case is cancelled
     create_manual_task(username, queue, reason, *, data, form, priority, case_id)
     escalate_overdue_tasks(now=None) -> list[HumanTask]   # to the parent unit's escalation queue
+    announce_postponed_tasks(now=None) -> list[HumanTask] # due again: a "task" callout to the queue
     callouts_since(after_id=0, *, username=None, limit=100) -> list[StoredCallout]
                                                   # kind "callout" (robot) or "task" (new task)
 

@@ -9,6 +9,8 @@
     POST /api/channels/ivr          an IVR's own payload (event, call id, caller number, ...)
     POST /api/channels/webform      a webform backend's own payload (form, submission id, fields)
     GET  /api/cases/{id}            status, timeline and outputs (cases of the token's channel)
+    GET  /api/workflows[/{name}]    the workflows the token may start, each with the JSON Schema
+                                    of its payload (what POST /api/cases checks it against)
     GET  /api/health                liveness and database reachability (no token)
     GET  /metrics                   Prometheus metrics (any valid token)
 
@@ -40,6 +42,7 @@ from pydantic import BaseModel, Field
 from connectors.channels import (
     IVR_FIELDS,
     WEBFORM_FIELDS,
+    WORKFLOW_NAME,
     CaseRequest,
     IvrCall,
     WebformSubmission,
@@ -47,8 +50,11 @@ from connectors.channels import (
     map_ivr_call,
     map_webform,
 )
+from orchestrator.control_room.status_links import status_path
 from orchestrator.errors import NotFound, PayloadInvalid
 from orchestrator.models import ApiToken, Case, CaseTimeline, StepEntry, Transition
+from robots.language.inputs import input_model
+from robots.language.model import Workflow, not_a_process
 
 #: What a case id looks like (``c-`` and letters/digits); anything else is a 422, not a lookup.
 CASE_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -310,6 +316,12 @@ class CaseAccepted(BaseModel):
     status: str = Field(description="queued, running, waiting_human, done, failed_business, ...")
     created: bool = Field(description="False when the reference was posted before (the same case).")
     status_url: str = Field(description="Where to follow the case: GET it with the same token.")
+    customer_status_url: str = Field(
+        description=(
+            "A signed link (a path on this server) to a page that shows the customer the case's "
+            "status in plain words, without a login: e.g. sent to the caller by SMS. Status only."
+        )
+    )
     created_at: datetime
 
 
@@ -428,6 +440,7 @@ def _accept(request: Request, response: Response, token: ApiToken, body: CaseReq
         status=case.status,
         created=created,
         status_url=url,
+        customer_status_url=status_path(request.app.state.settings.secret_key, case.id),
         created_at=case.created_at,
     )
 
@@ -533,6 +546,76 @@ def get_case(
     if timeline is None or timeline.case.channel != token.channel:
         raise HTTPException(status_code=404, detail=f"no case {case_id!r} for channel {token.channel!r}")
     return case_view(timeline)
+
+
+class WorkflowInput(BaseModel):
+    """A workflow a channel may start, and the payload it takes."""
+
+    name: str = Field(description="The workflow's name: the 'workflow' of POST /api/cases.")
+    description: str = Field(description="What the process does, in its author's words.")
+    payload_schema: dict[str, Any] = Field(
+        description=(
+            "The JSON Schema of the payload (the workflow's input): POST /api/cases checks the "
+            "payload against exactly this, and answers 422 with every problem when it does not fit."
+        )
+    )
+
+
+def _startable(request: Request, token: ApiToken) -> dict[str, Workflow]:
+    """The workflows the token may start that load and are processes (not login routines)."""
+    project = request.app.state.store.project
+    found: dict[str, Workflow] = {}
+    for name in sorted(project.workflow_files()):
+        if not token.allows(name):
+            continue
+        try:
+            flow = project.workflow(name)
+        except Exception:  # a broken file: `run.py validate` names its problems; cases refuse it
+            continue
+        if not_a_process(flow) is None:
+            found[name] = flow
+    return found
+
+
+def _workflow_input(flow: Workflow) -> WorkflowInput:
+    return WorkflowInput(
+        name=flow.name, description=flow.description, payload_schema=input_model(flow).model_json_schema()
+    )
+
+
+@router.get(
+    "/api/workflows",
+    tags=["cases"],
+    summary="The workflows this token may start, with their payload schemas",
+    response_model=list[WorkflowInput],
+    responses=ERRORS,
+)
+def list_workflows(request: Request, token: Token) -> list[WorkflowInput]:
+    """Each workflow's payload schema is read from the project's files now: a changed
+    workflow is described (and checked) as it is when the case is posted."""
+    return [_workflow_input(flow) for flow in _startable(request, token).values()]
+
+
+@router.get(
+    "/api/workflows/{name}",
+    tags=["cases"],
+    summary="One workflow's payload schema",
+    response_model=WorkflowInput,
+    responses={
+        404: {"model": ErrorBody, "description": "No workflow of that name for this token."},
+        **ERRORS,
+    },
+)
+def get_workflow(
+    request: Request,
+    name: Annotated[str, PathParam(pattern=WORKFLOW_NAME, description="The workflow's name.")],
+    token: Token,
+) -> WorkflowInput:
+    """The payload schema of a workflow the token may start (404 for any other name)."""
+    flow = _startable(request, token).get(name)
+    if flow is None:
+        raise HTTPException(status_code=404, detail=f"no workflow {name!r} that this token may start")
+    return _workflow_input(flow)
 
 
 @router.get(

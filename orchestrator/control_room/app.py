@@ -295,6 +295,14 @@ def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> 
     app.include_router(offline_docs.favicon_router)
     app.include_router(webform.router)
     app.include_router(pages.router)
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = pages.tasks_api.settle_security(generate_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -10,6 +10,11 @@ Events response (sse-starlette), which ``static/callouts.js`` shows as pop-ups.
 
 A browser that reconnects (``Last-Event-ID``) or opens the next page (``?after=``) gets
 what it missed, from the table, for up to :data:`REPLAY_WINDOW`.
+
+While it polls, the hub also asks the store every :data:`ANNOUNCE_INTERVAL` to announce
+postponed tasks whose time has come (``announce_postponed_tasks``): each becomes a "task"
+callout in the table, and so pops up like a new task (the worker does the same on its
+housekeeping round, for when nobody listens).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ REPLAY_WINDOW = timedelta(minutes=15)
 POLL_INTERVAL = 0.1
 #: Rows read per poll; more wait for the next poll (a burst is spread, never lost).
 BATCH = 200
+#: How often a listening hub has postponed tasks that are due again announced.
+ANNOUNCE_INTERVAL = 1.0
 
 
 class CalloutSource(Protocol):
@@ -122,6 +129,7 @@ class CalloutHub:
         self._cursor: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._next_announce = 0.0
 
     @property
     def listeners(self) -> int:
@@ -168,11 +176,20 @@ class CalloutHub:
                 return rows
             after = batch[-1].id
 
+    async def _announce_due_tasks(self) -> None:
+        announce = getattr(self.source, "announce_postponed_tasks", None)
+        now = asyncio.get_running_loop().time()
+        if announce is None or now < self._next_announce:
+            return
+        self._next_announce = now + ANNOUNCE_INTERVAL
+        await anyio.to_thread.run_sync(announce)
+
     async def _poll(self) -> None:
         # Runs only while someone listens: an idle control room does not query the database.
         while self._subscribers and not self._closed:
             try:
                 assert self._cursor is not None
+                await self._announce_due_tasks()
                 batch = await anyio.to_thread.run_sync(
                     partial(self.source.callouts_since, self._cursor or 0, limit=BATCH)
                 )

@@ -21,7 +21,6 @@ submitter's page held, the id is refused.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import uuid
@@ -42,6 +41,7 @@ from connectors.channels import (
     map_webform,
 )
 from orchestrator.control_room.api import enforce_rate, start_case
+from orchestrator.control_room.status_links import ADDRESS_CHANGE, sign, status_path, status_words
 from orchestrator.errors import NotFound, PayloadInvalid
 from orchestrator.humans.outcomes import customer_notice
 from orchestrator.models import FINISHED, CaseTimeline
@@ -53,42 +53,13 @@ FORM_FIELDS = ("customer_number", "street", "house_number", "zip", "city", "emai
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates" / "webform"))
 router = APIRouter(prefix="/webform", include_in_schema=False)
 
-#: How a customer reads a case status.
-STATUS_TEXT: dict[str, tuple[str, str]] = {
-    "queued": ("Received", "We have your request; it will be processed in a few minutes."),
-    "running": ("In progress", "Your new address is being entered in our systems right now."),
-    "waiting_human": (
-        "Being checked",
-        "A colleague is checking your request and will contact you if anything is unclear.",
-    ),
-    "done": (
-        "Done",
-        "Your new address is in all our systems. A confirmation is on its way if you gave an e-mail address.",
-    ),
-    "failed_business": (
-        "Needs your help",
-        "We could not change the address as given. A colleague will contact you.",
-    ),
-    "failed_system": (
-        "Delayed",
-        "Our systems had a problem; a colleague will finish your request by hand.",
-    ),
-    "cancelled": ("Cancelled", "This request was cancelled."),
-    "done_by_hand": ("Done by our team", "A colleague has changed your address by hand."),
-    "rejected": ("Not possible", "We could not change the address as given."),
-}
-"""A robot's ``done`` is the only state that says "in all our systems": the workflow's steps
-verified each. What a person's outcome told the customer (done by hand, rejected, postponed,
-cancelled: ``orchestrator.humans.outcomes``) replaces these words when it is recorded."""
-
-
-def _sign(secret: str, purpose: str, value: str) -> str:
-    return hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()[:40]
+#: How a customer reads an address change's status (kept here for the form's users).
+STATUS_TEXT = ADDRESS_CHANGE
 
 
 def csrf_token(secret: str, nonce: str) -> str:
     """The hidden field's value for the cookie's ``nonce``."""
-    return f"{nonce}.{_sign(secret, 'csrf', nonce)}"
+    return f"{nonce}.{sign(secret, 'csrf', nonce)}"
 
 
 def csrf_valid(secret: str, cookie: str | None, token: str | None) -> bool:
@@ -102,7 +73,7 @@ def csrf_valid(secret: str, cookie: str | None, token: str | None) -> bool:
 def new_submission_token(secret: str) -> str:
     """A fresh submission id with the server's signature, for the form's hidden field."""
     submission_id = uuid.uuid4().hex
-    return f"{submission_id}.{_sign(secret, 'submission', submission_id)}"
+    return f"{submission_id}.{sign(secret, 'submission', submission_id)}"
 
 
 def submission_id_of(secret: str, token: str) -> str | None:
@@ -110,14 +81,9 @@ def submission_id_of(secret: str, token: str) -> str | None:
     submission_id, _, signature = token.partition(".")
     if not submission_id or not signature:
         return None
-    if not hmac.compare_digest(signature, _sign(secret, "submission", submission_id)):
+    if not hmac.compare_digest(signature, sign(secret, "submission", submission_id)):
         return None
     return submission_id
-
-
-def status_path(secret: str, case_id: str) -> str:
-    """The signed status link of a case (only its submitter gets it)."""
-    return f"/webform/status/{case_id}/{_sign(secret, 'status', case_id)}"
 
 
 def _secret(request: Request) -> str:
@@ -231,7 +197,7 @@ async def submit_address_change(request: Request) -> Response:
 
 @router.get("/status/{case_id}/{signature}", response_class=HTMLResponse)
 def case_status(request: Request, case_id: str, signature: str) -> Response:
-    """The status of a case submitted through the form (signed link only)."""
+    """The status of a case (signed link only: the webform's submitter or the channel's customer)."""
     expected = status_path(_secret(request), case_id).rsplit("/", 1)[1]
     if not hmac.compare_digest(signature, expected):
         return _message_page(request, "Not found", "This status link is not valid.", 404)
@@ -240,16 +206,18 @@ def case_status(request: Request, case_id: str, signature: str) -> Response:
     except NotFound:
         return _message_page(request, "Not found", "This request does not exist (any more).", 404)
     case = timeline.case
-    title, explanation = STATUS_TEXT.get(case.status, (case.status, ""))
+    heading, words = status_words(case.workflow)
+    title, explanation = words.get(case.status, (case.status, ""))
     notice = customer_notice(case.status, case.outputs)
     if notice is not None:
         title, explanation = str(notice.get("title") or title), str(notice.get("text") or explanation)
-    history = [(t.at, STATUS_TEXT.get(t.to_status, (t.to_status, ""))[0]) for t in timeline.transitions]
+    history = [(t.at, words.get(t.to_status, (t.to_status, ""))[0]) for t in timeline.transitions]
     return templates.TemplateResponse(
         request,
         "status.html",
         {
             "case": case,
+            "heading": heading,
             "title": title,
             "explanation": explanation,
             "history": history,

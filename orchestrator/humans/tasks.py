@@ -398,6 +398,11 @@ class TaskStore(PeopleStore):
                 raise InvalidTransition(
                     f"task {task_id} is {task.status}{who}; only an open task can be claimed"
                 )
+            if task.available_at is not None and task.available_at > self.now():
+                raise InvalidTransition(
+                    f"task {task_id} is postponed until {task.available_at:%Y-%m-%d %H:%M} UTC; "
+                    "it can be claimed from then (it pops up in its queue at that time)"
+                )
             task.status, task.assignee, task.claimed_at = "claimed", username, self.now()
             self._task_event(session, task.id, username, "claimed")
             return HumanTask.model_validate(task)
@@ -578,6 +583,63 @@ class TaskStore(PeopleStore):
                 title=f"Task escalated to {target.name} by {actor}",
                 message=reason.strip(),
             )
+
+    def announce_postponed_tasks(self, now: datetime | None = None) -> list[HumanTask]:
+        """Postponed tasks whose time has come, back in their queue: the announced tasks.
+
+        Each gets a "task" callout to its queue's agents (the callout hub pops it up, like a
+        new task) and an audit line; its ``available_at`` is cleared in the same transaction,
+        so however many servers and workers call this, each task is announced once.
+        """
+        moment = now or self.now()
+        announced: list[HumanTask] = []
+        with self._tx() as session:
+            due = list(
+                session.scalars(
+                    sa.select(TaskRow).where(
+                        TaskRow.status == "open",
+                        TaskRow.available_at.is_not(None),
+                        TaskRow.available_at <= moment,
+                    )
+                )
+            )
+            for task in due:
+                # Only the caller whose update still finds the mark announces the task.
+                cleared = session.execute(
+                    sa.update(TaskRow)
+                    .where(TaskRow.id == task.id, TaskRow.available_at.is_not(None))
+                    .values(available_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+                if not cleared.rowcount:  # type: ignore[attr-defined]
+                    continue
+                until = task.available_at
+                task.available_at = None
+                self._task_event(
+                    session,
+                    task.id,
+                    "orchestrator",
+                    "due_again",
+                    f"postponed until {until:%Y-%m-%d %H:%M} UTC",
+                )
+                session.add(
+                    CalloutRow(
+                        at=moment,
+                        kind="task",
+                        queue=task.queue,
+                        title=f"Postponed task {task.id} is due now",
+                        message=task.reason,
+                        level="warning",
+                        data={"task_id": task.id, "priority": task.priority},
+                        hints=[],
+                        case_id=task.case_id,
+                        run_id=task.run_id,
+                        step=task.step,
+                        task_id=task.id,
+                    )
+                )
+                announced.append(HumanTask.model_validate(task))
+        return announced
 
     def escalate_overdue_tasks(self, now: datetime | None = None) -> list[HumanTask]:
         """Move open tasks past their due time to the next level's queue; the moved tasks.

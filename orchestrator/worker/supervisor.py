@@ -336,6 +336,8 @@ class _Housekeeping:
                 self.next_escalation = now + self.settings.housekeeping_seconds
                 for task in self.store.escalate_overdue_tasks():
                     logger.info("worker: task {} overdue, escalated to {}", task.id, task.queue)
+                for task in self.store.announce_postponed_tasks():
+                    logger.info("worker: postponed task {} is due again in {}", task.id, task.queue)
             if self.settings.retention_days > 0 and now >= self.next_purge:
                 self.next_purge = now + 3600
                 purged = self.store.purge_personal_data(timedelta(days=self.settings.retention_days))

@@ -53,6 +53,9 @@ def _field_type(spec: InputField) -> Any:
         constraints["min_length"] = spec.min_length
     if spec.max_length is not None:
         constraints["max_length"] = spec.max_length
+    if spec.enum is not None:
+        # Checked by _one_of (with its own message); named here so the JSON Schema shows it.
+        constraints["json_schema_extra"] = {"enum": list(thaw(spec.enum))}
     metadata: list[Any] = [Field(**constraints)]
     if spec.enum is not None:
         metadata.append(_one_of(list(spec.enum)))

@@ -92,6 +92,33 @@ def test_postponed_goes_back_into_the_queue_at_a_time(
     assert orch.escalate_overdue_tasks() == []
 
 
+def test_a_postponed_task_waits_for_its_time_then_pops_up_in_its_queue_once(
+    orch: Orchestrator, engine: Engine, clock: Clock
+) -> None:
+    _, task_id = implausible(orch, engine)
+    orch.claim_task(task_id, BERLIN)
+    until = clock() + timedelta(hours=3)
+    orch.resolve_task(task_id, BERLIN, "postponed", until=until, note="call back at noon")
+    before = orch.last_callout_id()
+
+    with pytest.raises(InvalidTransition, match="postponed until 2030-01-07 12:00 UTC"):
+        orch.claim_task(task_id, BERLIN)
+    assert orch.get_task(task_id).status == "open"  # nothing changed
+    clock.advance(hours=2, minutes=59)
+    assert orch.announce_postponed_tasks() == []
+    assert orch.callouts_since(before) == []
+
+    clock.advance(minutes=1)
+    [announced] = orch.announce_postponed_tasks()
+    assert announced.id == task_id and announced.available_at is None
+    [popup] = orch.callouts_since(before)
+    assert (popup.kind, popup.queue, popup.task_id) == ("task", "address_review", task_id)
+    assert popup.title == f"Postponed task {task_id} is due now"
+    assert orch.announce_postponed_tasks() == []  # once, however often it is asked
+    assert orch.task_events(task_id)[-1].action == "due_again"
+    assert orch.claim_task(task_id, BERLIN).assignee == BERLIN
+
+
 def test_only_supervisors_ops_and_admins_cancel(orch: Orchestrator, engine: Engine) -> None:
     case_id, task_id = implausible(orch, engine)
     assert "cancelled" not in offered_outcomes(orch.get_task(task_id), "agent")

@@ -226,6 +226,33 @@ def test_the_ivr_starts_a_delivery_appointment_from_its_own_payload(client: Test
     assert ivr.post("/api/channels/ivr", call).status_code == 200  # the IVR retried: same case
 
 
+def test_the_ivr_gets_a_signed_status_page_for_its_caller_in_the_words_of_the_workflow(
+    client: TestClient, ivr: Channel
+) -> None:
+    call = {
+        "event": "delivery appointment",
+        "call_id": "CALL-2026-000777",
+        "caller_number": "+49 31 4001379",
+        "order_number": "O-100001",
+        "postal_code": "10115",
+    }
+    accepted = ivr.post("/api/channels/ivr", call).json()
+    link = accepted["customer_status_url"]
+    assert link.startswith(f"/webform/status/{accepted['id']}/")
+    assert ivr.post("/api/channels/ivr", call).json()["customer_status_url"] == link  # retried: same link
+    page = client.get(link)  # the caller's phone: no token, no login
+    assert page.status_code == 200
+    assert "Your delivery appointment" in page.text and "Your new address" not in page.text
+    assert "Received" in page.text
+    forged = client.get(link[:-4] + "0000")
+    assert forged.status_code == 404
+    other = ivr.post("/api/cases", _case("CALL-2026-000778")).json()
+    assert (
+        client.get(link.rsplit("/", 2)[0] + "/" + other["id"] + "/" + link.rsplit("/", 1)[1]).status_code
+        == 404
+    )
+
+
 def test_the_ivr_starts_appointment_failed_and_names_its_own_fields_in_problems(
     client: TestClient, ivr: Channel
 ) -> None:
@@ -348,3 +375,18 @@ def test_rate_limits_are_shared_between_servers_through_redis() -> None:
 def test_an_unusable_rate_limit_storage_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"use 'memory://' or 'redis://host:6379'"):
         RateLimiter("carrier-pigeon://loft")
+
+
+def test_a_channel_reads_the_payload_schema_of_each_workflow_it_may_start(
+    client: TestClient, ivr: Channel
+) -> None:
+    listed = ivr.get("/api/workflows")
+    assert listed.status_code == 200
+    assert [w["name"] for w in listed.json()] == ["appointment_failed", "delivery_appointment"]
+    one = ivr.get("/api/workflows/delivery_appointment").json()
+    schema = one["payload_schema"]
+    assert set(schema["required"]) == {"order_number", "postal_code"}
+    assert schema["properties"]["order_number"]["pattern"] == "^(?:O-[0-9]{6})$"
+    assert ivr.get("/api/workflows/address_change").status_code == 404  # not this token's
+    assert ivr.get("/api/workflows/nope").status_code == 404
+    assert client.get("/api/workflows").status_code == 401

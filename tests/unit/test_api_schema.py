@@ -73,3 +73,27 @@ def test_no_generated_request_gets_a_server_error(api_schema: Any) -> None:
         checks = CHECKS if ours else [not_a_server_error]
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             _fuzz(operation, mode, checks, headers, examples=30 if ours else 8)
+
+
+def test_the_schema_says_how_each_operation_authenticates(tmp_path_factory: pytest.TempPathFactory) -> None:
+    app = create_app(
+        ServerSettings(
+            database_url=f"sqlite:///{tmp_path_factory.mktemp('security') / 'tandem.db'}", project_root=ROOT
+        )
+    )
+    paths = app.openapi()["paths"]
+    assert paths["/api/cases"]["post"]["security"] == [{"channel token": []}]
+    assert paths["/api/tasks"]["get"]["security"] == [{"agent session": []}]
+    # Writing needs both at once (one requirement with two schemes), not either of them.
+    assert paths["/api/tasks/{task_id}/claim"]["post"]["security"] == [
+        {"agent session": [], "CSRF token": []}
+    ]
+    schemes = app.openapi()["components"]["securitySchemes"]
+    assert schemes["agent session"] == {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "tandem_session",
+        "description": schemes["agent session"]["description"],
+    }
+    assert (schemes["CSRF token"]["in"], schemes["CSRF token"]["name"]) == ("header", "X-CSRF-Token")
+    app.state.store.close()

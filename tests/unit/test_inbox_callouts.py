@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,23 @@ def test_parse_cursor() -> None:
     assert parse_cursor(None, "12") == 12
     assert parse_cursor("7", "12") == 7
     assert parse_cursor("x", "") is None
+
+
+def test_a_postponed_task_pops_up_again_when_its_time_comes(store: Orchestrator) -> None:
+    request = HumanTaskRequest(queue="address_review", reason="call the customer back", step="s")
+    task_id = store.create_task(request, case_id=None, run_id=None, key="callout-test:postponed")
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    store.resolve_task(task_id, "anna.agent", "postponed", until=until, note="back in a second")
+
+    async def scenario() -> list[StoredCallout]:
+        hub = CalloutHub(store, interval=0.01)
+        berlin = await hub.subscribe(BERLIN)
+        try:
+            return await drain(berlin.queue, 1)
+        finally:
+            hub.close()
+
+    [popup] = run_async(scenario())
+    assert popup.kind == "task" and popup.task_id == task_id
+    assert popup.at >= until
+    assert event_payload(popup)["url"] == f"/tasks/{task_id}"

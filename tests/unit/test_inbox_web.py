@@ -479,3 +479,27 @@ def test_the_outcome_api_lists_every_problem_at_once(
     )
     assert rejected.status_code == 200
     assert rejected.json()["outcome"] == "rejected" and rejected.json()["status"] == "completed"
+
+
+def test_a_postponed_task_shows_until_when_and_cannot_be_claimed_before(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    task_id = new_task(store, reason="Call back about the slot")
+    client = agents["max.agent"]
+    until = datetime(2099, 12, 7, 10, 0, tzinfo=UTC)
+    postponed = client.post(
+        f"/api/tasks/{task_id}/outcome",
+        json={"outcome": "postponed", "until": until.isoformat(), "note": "call back then"},
+        headers={"X-CSRF-Token": csrf_of(client)},
+    )
+    assert postponed.status_code == 200
+    inbox = client.get("/inbox?state=all").text
+    row = inbox[inbox.index(task_id) :]
+    assert "postponed until" in row[: row.index("</tr>")]
+    assert f'action="/tasks/{task_id}/claim"' not in client.get(f"/tasks/{task_id}").text
+    claim = client.post(f"/api/tasks/{task_id}/claim", headers={"X-CSRF-Token": csrf_of(client)})
+    assert claim.status_code == 409
+    assert "postponed until 2099-12-07 10:00 UTC" in claim.json()["error"]
+    page = client.post(f"/tasks/{task_id}/claim", data={"csrf_token": csrf_of(client)})
+    assert "is postponed until 2099-12-07 10:00 UTC" in page.text  # the flash on the task page
+    assert store.get_task(task_id).status == "open"

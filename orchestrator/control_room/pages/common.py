@@ -398,7 +398,9 @@ def task_view(store: Any, task: HumanTask, agent: Agent) -> dict[str, Any]:
         "comments": comments,
         "audit": audit,
         "screenshot_url": f"/tasks/{task.id}/screenshot" if screenshots else None,
-        "can_claim": task.status == "open",
+        # A postponed task waits for its time (the store refuses the claim before it).
+        "can_claim": task.status == "open"
+        and (task.available_at is None or task.available_at <= store.now()),
         "can_release": task.status == "claimed" and (mine or agent.can_supervise),
         "can_complete": is_open and (task.status == "open" or mine or agent.can_supervise),
         "can_return": is_open and task.case_id is not None and task.kind != "await_human",

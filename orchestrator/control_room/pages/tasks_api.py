@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from fastapi.security import APIKeyCookie, APIKeyHeader
+from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.fields import TEXT_PATTERN
 from orchestrator.control_room.api import ErrorBody
 from orchestrator.control_room.pages.common import (
+    SESSION_COOKIE,
     TASK_STATES,
     Agent,
     TaskInput,
@@ -28,7 +32,44 @@ from orchestrator.humans.outcomes import offered_outcomes
 from orchestrator.humans.tasks import AnswerInvalid
 from orchestrator.models import OPEN_TASK, HumanTask
 
-router = APIRouter()
+# The two halves of an agent's credentials, declared so the OpenAPI schema says how this API
+# authenticates (the checks themselves are current_agent and csrf_ok, as for the pages).
+_session = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="agent session",
+    description="The session cookie that POST /login sets (the agent's sign-in).",
+    auto_error=False,
+)
+_csrf = APIKeyHeader(
+    name="X-CSRF-Token",
+    scheme_name="CSRF token",
+    description="The session's CSRF token (GET /api/tasks returns it); every POST needs it.",
+    auto_error=False,
+)
+#: Reading needs the session; writing needs the session and its CSRF token (both at once).
+READING: Final[list[dict[str, list[str]]]] = [{"agent session": []}]
+WRITING: Final[list[dict[str, list[str]]]] = [{"agent session": [], "CSRF token": []}]
+
+
+def settle_security(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with this API's security stated exactly.
+
+    FastAPI lists each security dependency as an alternative (session *or* CSRF token);
+    here reading needs the session and writing the session *and* its CSRF token.
+    """
+    for path, operations in openapi.get("paths", {}).items():
+        if path.startswith("/api/tasks"):
+            for method, operation in operations.items():
+                operation["security"] = READING if method == "get" else WRITING
+    return openapi
+
+
+router = APIRouter(dependencies=[Depends(_session), Depends(_csrf)])
+
+#: What a task id or a queue name looks like; anything else is a 422, not a lookup.
+TASK_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+QUEUE_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
+TaskId = Annotated[str, PathParam(pattern=TASK_ID_PATTERN, description="The task id (t-...).")]
 
 # -- the agent-facing JSON API ---------------------------------------------------------------
 
@@ -60,30 +101,43 @@ class TaskOut(BaseModel):
 class OutcomeIn(BaseModel):
     """The body of outcome: how the task ends (see docs/control-room.md, "Outcomes")."""
 
+    model_config = ConfigDict(extra="forbid")
+
     outcome: Literal["corrected", "done_by_hand", "rejected", "postponed", "cancelled"]
     answer: dict[str, Any] = Field(default_factory=dict, description="The task form's values.")
     input: dict[str, Any] = Field(default_factory=dict, description="Corrected case input fields.")
-    note: str = Field("", max_length=5000, description="What was done by hand, or the reason.")
+    note: str = Field(
+        "",
+        max_length=5000,
+        description="What was done by hand, or the reason.",
+        json_schema_extra={"pattern": TEXT_PATTERN},
+    )
     until: datetime | None = Field(None, description="Postponed: when to continue (with a time zone).")
 
 
 class TaskAnswer(BaseModel):
     """The body of complete / return: the form's values (and a note for return)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     answer: dict[str, Any] = Field(default_factory=dict)
-    note: str = ""
+    note: str = Field("", json_schema_extra={"pattern": TEXT_PATTERN})
 
 
 class CommentIn(BaseModel):
     """The body of comment."""
 
-    text: str = Field(min_length=1, max_length=5000)
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=5000, json_schema_extra={"pattern": TEXT_PATTERN})
 
 
 class EscalateIn(BaseModel):
     """The body of escalate: why the task goes to the next level (the next level reads it)."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000, json_schema_extra={"pattern": TEXT_PATTERN})
 
 
 def _api_agent(request: Request, *, writing: bool) -> Agent | JSONResponse:
@@ -149,15 +203,21 @@ AGENT_API_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/api/tasks", tags=["agents"], summary="The signed-in agent's tasks", responses=AGENT_API_ERRORS)
-def api_tasks(request: Request, state: str = "open", queue: str | None = None) -> Response:
+@router.get(
+    "/api/tasks",
+    tags=["agents"],
+    summary="The signed-in agent's tasks",
+    responses=AGENT_API_ERRORS,
+)
+def api_tasks(
+    request: Request,
+    state: Literal["open", "unclaimed", "mine", "done", "all"] = "open",
+    queue: Annotated[str | None, Query(pattern=QUEUE_PATTERN, description="Only this queue.")] = None,
+) -> Response:
     """Tasks of the agent's units (session cookie); ``state``: open, unclaimed, mine, done, all."""
     agent = _api_agent(request, writing=False)
     if isinstance(agent, JSONResponse):
         return agent
-    if state not in TASK_STATES:
-        problems = [{"field": "state", "message": f"use one of {', '.join(TASK_STATES)}"}]
-        return JSONResponse({"error": "unknown state", "problems": problems}, status_code=422)
     store = store_of(request)
     tasks = store.list_tasks(
         agent.username,
@@ -177,7 +237,7 @@ def api_tasks(request: Request, state: str = "open", queue: str | None = None) -
     summary="One task, if the agent may see it",
     responses=AGENT_API_ERRORS,
 )
-def api_task(request: Request, task_id: str) -> Response:
+def api_task(request: Request, task_id: TaskId) -> Response:
     """The task with its data and form; 403 when it belongs to a unit outside the agent's."""
     agent = _api_agent(request, writing=False)
     if isinstance(agent, JSONResponse):
@@ -208,9 +268,12 @@ def _api_action(request: Request, task_id: str, action: str, given: TaskInput) -
 
 
 @router.post(
-    "/api/tasks/{task_id}/claim", tags=["agents"], summary="Claim a task", responses=AGENT_API_ERRORS
+    "/api/tasks/{task_id}/claim",
+    tags=["agents"],
+    summary="Claim a task",
+    responses=AGENT_API_ERRORS,
 )
-def api_claim(request: Request, task_id: str) -> Response:
+def api_claim(request: Request, task_id: TaskId) -> Response:
     """Take an open task (session cookie and X-CSRF-Token)."""
     return _api_action(request, task_id, "claim", TaskInput())
 
@@ -221,7 +284,7 @@ def api_claim(request: Request, task_id: str) -> Response:
     summary="Release a claimed task",
     responses=AGENT_API_ERRORS,
 )
-def api_release(request: Request, task_id: str) -> Response:
+def api_release(request: Request, task_id: TaskId) -> Response:
     """Give a claimed task back to its queue."""
     return _api_action(request, task_id, "release", TaskInput())
 
@@ -232,7 +295,7 @@ def api_release(request: Request, task_id: str) -> Response:
     summary="Complete a task with its form",
     responses=AGENT_API_ERRORS,
 )
-def api_complete(request: Request, task_id: str, body: TaskAnswer) -> Response:
+def api_complete(request: Request, task_id: TaskId, body: TaskAnswer) -> Response:
     """Complete the task; the answer is checked against the task's form (422 lists every problem)."""
     return _api_action(request, task_id, "complete", TaskInput(answer=body.answer))
 
@@ -243,7 +306,7 @@ def api_complete(request: Request, task_id: str, body: TaskAnswer) -> Response:
     summary="End a task with an outcome",
     responses=AGENT_API_ERRORS,
 )
-def api_outcome(request: Request, task_id: str, body: OutcomeIn) -> Response:
+def api_outcome(request: Request, task_id: TaskId, body: OutcomeIn) -> Response:
     """corrected, done_by_hand (a note), rejected (a reason), postponed (until), cancelled
     (supervisors, ops, admins; a reason). 422 lists every problem; 403 when the role may not."""
     given = TaskInput(
@@ -262,15 +325,18 @@ def api_outcome(request: Request, task_id: str, body: OutcomeIn) -> Response:
     summary="Return a task's case to a robot",
     responses=AGENT_API_ERRORS,
 )
-def api_return(request: Request, task_id: str, body: TaskAnswer) -> Response:
+def api_return(request: Request, task_id: TaskId, body: TaskAnswer) -> Response:
     """The case is queued again and a robot resumes it."""
     return _api_action(request, task_id, "return", TaskInput(answer=body.answer, note=body.note))
 
 
 @router.post(
-    "/api/tasks/{task_id}/comment", tags=["agents"], summary="Comment on a task", responses=AGENT_API_ERRORS
+    "/api/tasks/{task_id}/comment",
+    tags=["agents"],
+    summary="Comment on a task",
+    responses=AGENT_API_ERRORS,
 )
-def api_comment(request: Request, task_id: str, body: CommentIn) -> Response:
+def api_comment(request: Request, task_id: TaskId, body: CommentIn) -> Response:
     """Add a comment to the task's history."""
     return _api_action(request, task_id, "comment", TaskInput(text=body.text))
 
@@ -281,7 +347,7 @@ def api_comment(request: Request, task_id: str, body: CommentIn) -> Response:
     summary="Escalate a task to the next level",
     responses=AGENT_API_ERRORS,
 )
-def api_escalate(request: Request, task_id: str, body: EscalateIn) -> Response:
+def api_escalate(request: Request, task_id: TaskId, body: EscalateIn) -> Response:
     """Move the task to the next level's queue (supervisors and admins of its unit); the task
     as it is now, in its new queue."""
     return _api_action(request, task_id, "escalate", TaskInput(reason=body.reason))
