@@ -10,6 +10,14 @@ Events response (sse-starlette), which ``static/callouts.js`` shows as pop-ups.
 
 A browser that reconnects (``Last-Event-ID``) or opens the next page (``?after=``) gets
 what it missed, from the table, for up to :data:`REPLAY_WINDOW`.
+
+The same tick keeps every page live: the hub reads the store's :class:`ChangeMarks` (the
+newest callout, case transition, step record, task event and robot heartbeat, one query) and,
+when one moved, sends every stream a ``changed`` event naming the topics. The event carries
+no data, so it needs no audience: each page fetches its own fragment again with the user's
+session (``static/live.js``), and the store's scoping applies as on any page view. New
+callouts are read only when the callout mark moved, so a quiet tick is one query per server
+however many browsers listen.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import anyio.to_thread
 from loguru import logger
 from sse_starlette.sse import EventSourceResponse
 
-from orchestrator.models import StoredCallout
+from orchestrator.models import ChangeMarks, StoredCallout
 
 #: How far back a reconnecting browser is given what it missed.
 REPLAY_WINDOW = timedelta(minutes=15)
@@ -47,6 +55,20 @@ class CalloutSource(Protocol):
         self, after_id: int = 0, *, username: str | None = None, limit: int = 100
     ) -> list[StoredCallout]:
         """Callouts with an id above ``after_id``, oldest first."""
+
+
+def read_marks(source: object) -> ChangeMarks | None:
+    """The source's change marks, or None for a source that only stores callouts."""
+    marks = getattr(source, "change_marks", None)
+    return marks() if callable(marks) else None
+
+
+@dataclass(frozen=True)
+class Changed:
+    """Something live pages show moved: ``topics`` name what (``tasks``, ``cases``...)."""
+
+    topics: tuple[str, ...]
+    at: datetime
 
 
 def last_callout_id(source: CalloutSource) -> int:
@@ -95,7 +117,9 @@ class Subscription:
 
     audience: Audience
     seen_up_to: int
-    queue: asyncio.Queue[StoredCallout | None] = field(default_factory=asyncio.Queue)
+    #: The change marks the tab's page shows (None: not known yet; the next tick sets them).
+    marks: ChangeMarks | None = None
+    queue: asyncio.Queue[StoredCallout | Changed | None] = field(default_factory=asyncio.Queue)
 
     def offer(self, callouts: Iterable[StoredCallout]) -> None:
         """Queue those this audience may see and has not had yet."""
@@ -103,6 +127,13 @@ class Subscription:
             if callout.id > self.seen_up_to and self.audience.sees(callout):
                 self.seen_up_to = callout.id
                 self.queue.put_nowait(callout)
+
+    def catch_up(self, marks: ChangeMarks, at: datetime) -> None:
+        """Tell the tab which topics moved since the marks it knew; it knows these now."""
+        topics = marks.changed_since(self.marks) if self.marks is not None else []
+        self.marks = marks
+        if topics:
+            self.queue.put_nowait(Changed(tuple(topics), at))
 
 
 class CalloutHub:
@@ -128,14 +159,17 @@ class CalloutHub:
         """How many streams are open."""
         return len(self._subscribers)
 
-    async def subscribe(self, audience: Audience, after: int | None = None) -> Subscription:
-        """A new stream's subscription; with ``after``, the recent callouts above it come first."""
+    async def subscribe(
+        self, audience: Audience, after: int | None = None, *, marks: ChangeMarks | None = None
+    ) -> Subscription:
+        """A new stream's subscription; with ``after``, the recent callouts above it come first;
+        with ``marks`` (those its page was rendered with), what moved since comes next."""
         if self._closed:
             raise RuntimeError("the callout hub is closed (the server is shutting down)")
         if self._cursor is None:
             self._cursor = await anyio.to_thread.run_sync(last_callout_id, self.source)
         start = self._cursor if after is None else min(after, self._cursor)
-        subscription = Subscription(audience, start)
+        subscription = Subscription(audience, start, marks)
         if after is not None and after < self._cursor:
             since = self._clock() - REPLAY_WINDOW
             missed = await self._read(after, until=self._cursor)
@@ -173,9 +207,12 @@ class CalloutHub:
         while self._subscribers and not self._closed:
             try:
                 assert self._cursor is not None
-                batch = await anyio.to_thread.run_sync(
-                    partial(self.source.callouts_since, self._cursor or 0, limit=BATCH)
-                )
+                marks = await anyio.to_thread.run_sync(read_marks, self.source)
+                batch: list[StoredCallout] = []
+                if marks is None or marks.callouts > self._cursor:
+                    batch = await anyio.to_thread.run_sync(
+                        partial(self.source.callouts_since, self._cursor or 0, limit=BATCH)
+                    )
             except Exception as error:  # a locked or restarting database: try again shortly
                 logger.warning("reading callouts failed, retrying: {}", error)
                 await asyncio.sleep(1.0)
@@ -184,6 +221,10 @@ class CalloutHub:
                 self._cursor = max(self._cursor or 0, batch[-1].id)
                 for subscription in list(self._subscribers):
                     subscription.offer(batch)
+            if marks is not None:
+                now = self._clock()
+                for subscription in list(self._subscribers):
+                    subscription.catch_up(marks, now)
             if len(batch) < BATCH:
                 await asyncio.sleep(self.interval)
 
@@ -203,6 +244,10 @@ async def _events(hub: CalloutHub, subscription: Subscription) -> AsyncIterator[
             callout = await subscription.queue.get()
             if callout is None:
                 return
+            if isinstance(callout, Changed):
+                change = {"topics": list(callout.topics), "at": callout.at.timestamp() * 1000}
+                yield {"event": "changed", "data": json.dumps(change)}
+                continue
             yield {
                 "event": "task" if callout.kind == "task" else "callout",
                 "id": str(callout.id),
@@ -212,9 +257,12 @@ async def _events(hub: CalloutHub, subscription: Subscription) -> AsyncIterator[
         hub.unsubscribe(subscription)
 
 
-async def stream(hub: CalloutHub, audience: Audience, after: int | None) -> EventSourceResponse:
-    """An SSE response that delivers the audience's callouts until the browser disconnects."""
-    subscription = await hub.subscribe(audience, after)
+async def stream(
+    hub: CalloutHub, audience: Audience, after: int | None, marks: ChangeMarks | None = None
+) -> EventSourceResponse:
+    """An SSE response that delivers the audience's callouts and change events until the
+    browser disconnects."""
+    subscription = await hub.subscribe(audience, after, marks=marks)
     # ``X-Accel-Buffering: no`` keeps a reverse proxy (nginx) from holding events back.
     return EventSourceResponse(
         _events(hub, subscription), ping=15, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

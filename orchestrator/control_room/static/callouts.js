@@ -93,6 +93,10 @@
     source.addEventListener("callout", function (e) { popUp("callout", e); });
     source.addEventListener("task", function (e) { popUp("task", e); });
     source.addEventListener("ready", function () { body.setAttribute("data-callouts-ready", "yes"); });
+    // What a page shows moved: static/live.js fetches the page's live regions again.
+    source.addEventListener("changed", function (e) {
+      document.dispatchEvent(new CustomEvent("tandem:changed", { detail: JSON.parse(e.data) }));
+    });
   }
   connect();
 })();
