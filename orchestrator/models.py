@@ -244,6 +244,15 @@ class StoredCallout(_Snapshot):
     task_id: str | None
 
 
+class Notification(_Snapshot):
+    """A callout or task arrival in a user's tray: read or not, and the task it leads to
+    (its own, or the open task of its case that the user may see)."""
+
+    callout: StoredCallout
+    read: bool
+    task_id: str | None = None
+
+
 class ChangeMarks(_Snapshot):
     """High-water marks of what live pages show, read in one query: when one moves, the
     pages that show it are out of date. Ids only grow; a heartbeat time moves on."""

@@ -93,6 +93,14 @@ class Audience:
 def event_payload(callout: StoredCallout) -> dict[str, Any]:
     """What the browser receives for one callout (JSON; shown with textContent, never as HTML)."""
     is_task = callout.kind == "task"
+    url, link_text = None, None
+    # Links are built here from ids, so nothing a robot gathered can become a link target.
+    if callout.task_id:
+        url, link_text = f"/tasks/{callout.task_id}", "Open task"
+    elif callout.case_id and callout.queue and not callout.agent:
+        # A robot's data for a queue's agents (the appointment story) comes before its task
+        # exists: the link finds the case's open task when it is followed.
+        url, link_text = f"/notifications/{callout.id}/open", "Open its task"
     return {
         "id": callout.id,
         "kind": callout.kind,
@@ -104,9 +112,8 @@ def event_payload(callout: StoredCallout) -> dict[str, Any]:
         "hints": callout.hints or [],
         "case_id": callout.case_id,
         "task_id": callout.task_id,
-        # Links are built here from ids, so nothing a robot gathered can become a link target.
-        "url": f"/tasks/{callout.task_id}" if callout.task_id else None,
-        "link_text": "Open task" if is_task or callout.task_id else None,
+        "url": url,
+        "link_text": link_text if not is_task or url else "Open task",
         "issued_at": callout.at.timestamp() * 1000,
     }
 

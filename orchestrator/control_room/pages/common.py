@@ -217,7 +217,9 @@ def read_flash(request: Request) -> list[tuple[str, str]]:
 
 
 #: Pages with regions that follow the data (``data-live``; see ``static/live.js``).
-LIVE_TEMPLATES = frozenset({"inbox.html", "supervisor.html", "ops.html", "case.html", "task.html"})
+LIVE_TEMPLATES = frozenset(
+    {"inbox.html", "supervisor.html", "ops.html", "case.html", "task.html", "notifications.html"}
+)
 
 
 def render(
@@ -232,9 +234,12 @@ def render(
         query["after"] = str(values.pop("callout_after"))
     if agent is not None and template in LIVE_TEMPLATES:
         query["marks"] = store_of(request).change_marks().token()
+    tray = store_of(request).notifications_for(agent.username) if agent is not None else []
     context = {
         "user": agent,
         "csrf": agent.csrf if agent else "",
+        "tray": tray,
+        "unread": sum(1 for item in tray if not item.read),
         "stream_url": "/callouts/stream" + (f"?{urlencode(query)}" if query else ""),
         "flashes": read_flash(request),
         "section": values.pop("section", ""),

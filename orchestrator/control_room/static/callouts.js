@@ -40,6 +40,17 @@
     return cell;
   }
 
+  // Dismissing a pop-up marks it read in the notification tray (it stays listed there).
+  function markRead(id) {
+    var csrf = body.getAttribute("data-csrf");
+    if (!csrf || !id || !window.fetch) { return; }
+    fetch("/notifications/read", {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf, "Content-Type": "application/x-www-form-urlencoded" },
+      body: "ids=" + encodeURIComponent(id)
+    });
+  }
+
   function popUp(kind, event) {
     var item = JSON.parse(event.data);
     var card = el("section", "callout " + (item.level || "info"));
@@ -49,7 +60,7 @@
     card.setAttribute("data-event-id", event.lastEventId || "");
     var close = el("button", "close", "\u00d7");
     close.setAttribute("aria-label", "Dismiss");
-    close.addEventListener("click", function () { card.remove(); });
+    close.addEventListener("click", function () { card.remove(); markRead(event.lastEventId); });
     card.appendChild(close);
     card.appendChild(el("h3", null, item.title || "Callout"));
     if (item.message) { card.appendChild(el("p", null, item.message)); }
