@@ -295,6 +295,7 @@ class RobotInfo(_Snapshot):
     started_at: datetime
     heartbeat_at: datetime
     cases_done: int
+    step_started_at: datetime | None = Field(None, description="When the current step began.")
 
 
 class Claim(BaseModel):

@@ -302,6 +302,8 @@ class RobotRow(Base):
     case_id: Mapped[str | None] = mapped_column(sa.String(32))
     workflow: Mapped[str | None] = mapped_column(sa.String(100))
     step: Mapped[str | None] = mapped_column(sa.String(300))
+    #: When the robot began its current step (the dashboard's "step `book` 3 s").
+    step_started_at: Mapped[datetime | None]
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
     cases_done: Mapped[int] = mapped_column(default=0)

@@ -93,6 +93,7 @@ def ops(request: Request, period: str = "7d", page: int = 1) -> Response:
         scoped=scope is not None,
         robots=robots,
         robot_stale=lambda robot: (now - robot.heartbeat_at) > timedelta(seconds=90),
+        seconds_since=lambda moment: max(0, round((store.now() - moment).total_seconds())),
         robot_cases=store.visible_case_ids(agent.username, [r.case_id for r in robots if r.case_id]),
         queues=store.queue_counts(None if scope is None else agent.queues),
         counts=store.count_cases(visible_to=agent.username),

@@ -75,6 +75,16 @@
       });
   }
 
+  // "step `book` 3 s": a robot's time at its step counts on between changes (the server
+  // renders the seconds; the page adds those that passed since).
+  window.setInterval(function () {
+    document.querySelectorAll("[data-elapsed]").forEach(function (node) {
+      if (!node.hasAttribute("data-t0")) { node.setAttribute("data-t0", String(Date.now())); }
+      var passed = Math.floor((Date.now() - Number(node.getAttribute("data-t0"))) / 1000);
+      node.textContent = (Number(node.getAttribute("data-elapsed")) + passed) + " s";
+    });
+  }, 1000);
+
   document.addEventListener("tandem:changed", function (event) {
     refresh(event.detail.topics || [], event.detail.at || Date.now());
   });
