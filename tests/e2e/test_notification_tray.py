@@ -129,3 +129,21 @@ def test_a_data_pop_up_links_to_its_task_and_never_covers_the_table(
         card.get_by_role("link", name="Open its task").click()
         page.wait_for_url(f"**/tasks/{task_id}")
         context.close()
+
+
+def test_dismissing_a_pop_up_marks_it_read(
+    control_room: ControlRoomServer, browser: Any, store: Orchestrator
+) -> None:
+    page = sign_in(browser.new_context(base_url=control_room.url))
+    store.push_callout(Callout(title="Pays late", queue="appointments", level="warning"))
+    card = page.locator("#callouts .callout", has_text="Pays late")
+    card.wait_for(timeout=WAIT)
+    page.wait_for_function(
+        "document.querySelector('[data-testid=unread-count]').innerText === '1'", timeout=WAIT
+    )
+    card.get_by_role("button", name="Dismiss").click()
+    page.wait_for_function(
+        "document.querySelector('[data-testid=unread-count]').innerText === '0'", timeout=WAIT
+    )
+    page.goto("/notifications")  # still listed, as read
+    assert page.locator("ul[data-live=tray-page] li.read", has_text="Pays late").count() == 1

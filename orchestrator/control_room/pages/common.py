@@ -234,7 +234,8 @@ def render(
         query["after"] = str(values.pop("callout_after"))
     if agent is not None and template in LIVE_TEMPLATES:
         query["marks"] = store_of(request).change_marks().token()
-    tray = store_of(request).notifications_for(agent.username) if agent is not None else []
+    # An error page reads nothing more from the database (it may be why the page failed).
+    tray = store_of(request).notifications_for(agent.username) if agent and template != "error.html" else []
     context = {
         "user": agent,
         "csrf": agent.csrf if agent else "",

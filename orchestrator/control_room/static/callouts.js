@@ -45,9 +45,12 @@
     var csrf = body.getAttribute("data-csrf");
     if (!csrf || !id || !window.fetch) { return; }
     fetch("/notifications/read", {
-      method: "POST", credentials: "same-origin",
+      method: "POST", credentials: "same-origin", keepalive: true,
       headers: { "X-CSRF-Token": csrf, "Content-Type": "application/x-www-form-urlencoded" },
       body: "ids=" + encodeURIComponent(id)
+    }).then(function () {
+      // Reading changes no shared data, so no event comes: refresh this page's tray now.
+      document.dispatchEvent(new CustomEvent("tandem:changed", { detail: { topics: ["callouts"], at: Date.now() } }));
     });
   }
 
@@ -82,6 +85,7 @@
     if (item.url) {
       var link = el("a", null, item.link_text || "Open task");
       link.href = item.url;  // built by the server from an id, never from gathered data
+      link.addEventListener("click", function () { markRead(event.lastEventId); });
       card.appendChild(link);
     }
     box.prepend(card);
