@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,9 @@ from orchestrator.models import ChangeMarks, StoredCallout
 REPLAY_WINDOW = timedelta(minutes=15)
 #: How often the hub looks for new callouts: the main part of the pop-up latency.
 POLL_INTERVAL = 0.1
+#: How often pages showing SLA states are told to look again (``sla`` topic): a task becomes
+#: overdue by time passing, which moves no mark in the database. No query: a clock.
+SLA_TICK = 30.0
 #: Rows read per poll; more wait for the next poll (a burst is spread, never lost).
 BATCH = 200
 
@@ -158,6 +162,7 @@ class CalloutHub:
         self._clock = clock
         self._subscribers: set[Subscription] = set()
         self._cursor: int | None = None
+        self._next_sla_tick = time.monotonic() + SLA_TICK
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -232,6 +237,11 @@ class CalloutHub:
                 now = self._clock()
                 for subscription in list(self._subscribers):
                     subscription.catch_up(marks, now)
+            if time.monotonic() >= self._next_sla_tick:
+                self._next_sla_tick = time.monotonic() + SLA_TICK
+                change = Changed(("sla",), self._clock())
+                for subscription in list(self._subscribers):
+                    subscription.queue.put_nowait(change)
             if len(batch) < BATCH:
                 await asyncio.sleep(self.interval)
 

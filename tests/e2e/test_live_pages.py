@@ -8,13 +8,16 @@ never reloaded.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from demo.run import ControlRoomServer
+from orchestrator.control_room import callouts
 from orchestrator.service import Orchestrator
+from orchestrator.storage.tables import TaskRow
 from robots.engine.records import RunState, StepRecord
 from robots.errors import HumanTaskRequest
 
@@ -93,6 +96,24 @@ def test_supervisor_counts_follow_new_tasks(
     )
     open_tasks = page.get_by_role("region", name="Open tasks")
     assert "Call back CALL-live-3" in open_tasks.inner_text()
+    not_reloaded(page)
+
+
+def test_a_task_that_passes_its_due_time_shows_as_breached(
+    control_room: ControlRoomServer, browser: Any, store: Orchestrator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(callouts, "SLA_TICK", 0.5)  # the clock topic, quicker than 30 s
+    task_id = new_task(store, "CALL-live-due")
+    with store.engine.begin() as connection:  # due in a moment: time, not data, makes it late
+        connection.execute(
+            sa.update(TaskRow)
+            .where(TaskRow.id == task_id)
+            .values(due_at=datetime.now(UTC) + timedelta(seconds=6))
+        )
+    page = open_page(browser, control_room.url, "sven.supervisor", "/supervisor")
+    breaches = page.get_by_role("region", name="SLA breaches")
+    assert task_id not in breaches.inner_text()
+    breaches.get_by_role("link", name=task_id).wait_for(timeout=6000 + WAIT)
     not_reloaded(page)
 
 
