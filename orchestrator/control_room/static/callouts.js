@@ -95,7 +95,8 @@
     // The next animation frame is when the pop-up is on the screen.
     window.requestAnimationFrame(function () { seen.shown_at = Date.now(); });
     if (event.lastEventId) { sessionStorage.setItem(KEY, event.lastEventId); }
-    if (kind === "task") {
+    // A live inbox shows the new row itself (static/live.js); the banner is for a page without it.
+    if (kind === "task" && !document.querySelector("[data-live=inbox-rows]")) {
       var banner = document.getElementById("new-tasks");
       if (banner) { banner.classList.remove("hidden"); }
     }
