@@ -147,9 +147,14 @@ def test_a_running_case_timeline_grows_step_by_step(
     case, _ = store.create_case("appointment_failed", "ivr:CALL-live-5", HANNAH)
     claim = store.claim_next_case("vm#1")
     assert claim is not None and claim.case.id == case.id
+    store.register_robot("vm#1", host="vm1", pid=4141)
     page = open_page(browser, control_room.url, "admin", f"/ops/cases/{case.id}")
     timeline = page.get_by_role("region", name="Timeline")
     for number, label in enumerate(["find_customer", "find_supplier", "free_slots"], start=1):
+        # The robot starts the step: the case page says so at once...
+        store.robot_heartbeat("vm#1", status="busy", case_id=case.id, workflow=case.workflow, step=label)
+        page.get_by_test_id("robot-now").filter(has_text=label).wait_for(timeout=WAIT)
+        # ...and the step's record joins the timeline when the robot checkpoints it.
         now = datetime.now(UTC)
         step = StepRecord(
             path=str(number), kind="web.goto", label=label, started_at=now, ended_at=now, outcome="ok"

@@ -135,6 +135,9 @@ def ops_case(request: Request, case_id: str) -> Response:
         timeline=timeline,
         entries=timeline.entries(),
         describe=lambda step: case_view.step_text(step, payload, personal),
+        # "Watch a robot": the step a robot is at now (its records arrive with each checkpoint).
+        working=[r for r in store.list_robots() if r.case_id == case.id and r.status == "busy"],
+        seconds_since=lambda moment: max(0, round((store.now() - moment).total_seconds())),
         shots=case_view.screenshots(timeline.steps, payload, personal),
         screenshots=len(artifacts_of(timeline.steps, ".png")),
         traces=len(artifacts_of(timeline.steps, ".zip")),
