@@ -479,3 +479,42 @@ def test_the_outcome_api_lists_every_problem_at_once(
     )
     assert rejected.status_code == 200
     assert rejected.json()["outcome"] == "rejected" and rejected.json()["status"] == "completed"
+
+
+def test_without_javascript_the_tray_is_a_page_and_a_form(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    max_agent = agents["max.agent"]
+    task_id = new_task(store, reason="Tray without script")
+    page = max_agent.get("/inbox")
+    assert 'data-testid="unread-count"' in page.text and f"task {task_id}" in page.text
+    tray = max_agent.get("/notifications")
+    assert tray.status_code == 200 and f"task {task_id}" in tray.text
+    read = max_agent.post(
+        "/notifications/read",
+        data={"csrf_token": csrf_of(max_agent), "back": "/inbox"},
+        follow_redirects=False,
+    )
+    assert read.status_code == 303 and read.headers["location"] == "/inbox"
+    assert all(n.read for n in store.notifications_for("max.agent"))
+    forged = max_agent.post("/notifications/read", data={"csrf_token": "forged"})
+    assert forged.status_code == 403
+
+
+def test_cancelling_a_case_from_its_page_asks_first(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    ops = agents["olaf.ops"]
+    case_id = store.get_task(new_task(store)).case_id
+    assert case_id is not None
+    asked = ops.post(f"/ops/cases/{case_id}/cancel", data={"csrf_token": csrf_of(ops), "reason": "duplicate"})
+    assert asked.status_code == 200 and f"Cancel case {case_id}?" in asked.text
+    assert 'value="duplicate"' in asked.text
+    assert store.get_case(case_id).status not in ("cancelled",)
+    done = ops.post(
+        f"/ops/cases/{case_id}/cancel",
+        data={"csrf_token": csrf_of(ops), "reason": "duplicate", "confirmed": "yes"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert store.get_case(case_id).status == "cancelled"
