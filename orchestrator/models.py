@@ -7,7 +7,7 @@ The HTTP API can return them as they are (``model_dump(mode="json")``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -244,6 +244,44 @@ class StoredCallout(_Snapshot):
     task_id: str | None
 
 
+class Notification(_Snapshot):
+    """A callout or task arrival in a user's tray: read or not, and the task it leads to
+    (its own, or the open task of its case that the user may see)."""
+
+    callout: StoredCallout
+    read: bool
+    task_id: str | None = None
+
+
+class ChangeMarks(_Snapshot):
+    """High-water marks of what live pages show, read in one query: when one moves, the
+    pages that show it are out of date. Ids only grow; a heartbeat time moves on."""
+
+    callouts: int = 0
+    cases: int = 0
+    steps: int = 0
+    tasks: int = 0
+    robots: int = Field(0, description="A checksum of the robots' count and newest heartbeat.")
+
+    TOPICS: ClassVar[tuple[str, ...]] = ("callouts", "cases", "steps", "tasks", "robots")
+
+    def changed_since(self, before: ChangeMarks) -> list[str]:
+        """The topics whose mark moved since ``before``."""
+        return [t for t in self.TOPICS if getattr(self, t) != getattr(before, t)]
+
+    def token(self) -> str:
+        """The marks as a short text a page carries (``1.2.3.4.5``), read by :meth:`parse`."""
+        return ".".join(str(getattr(self, t)) for t in self.TOPICS)
+
+    @classmethod
+    def parse(cls, token: str | None) -> ChangeMarks | None:
+        """The marks a page was rendered with, or None for a token that is not one."""
+        parts = (token or "").split(".")
+        if len(parts) != len(cls.TOPICS) or not all(p.isdigit() for p in parts):
+            return None
+        return cls(**{t: int(p) for t, p in zip(cls.TOPICS, parts, strict=True)})
+
+
 class RobotInfo(_Snapshot):
     """A robot process and what it does now."""
 
@@ -257,6 +295,7 @@ class RobotInfo(_Snapshot):
     started_at: datetime
     heartbeat_at: datetime
     cases_done: int
+    step_started_at: datetime | None = Field(None, description="When the current step began.")
 
 
 class Claim(BaseModel):

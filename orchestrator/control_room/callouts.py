@@ -11,6 +11,14 @@ Events response (sse-starlette), which ``static/callouts.js`` shows as pop-ups.
 A browser that reconnects (``Last-Event-ID``) or opens the next page (``?after=``) gets
 what it missed, from the table, for up to :data:`REPLAY_WINDOW`.
 
+The same tick keeps every page live: the hub reads the store's :class:`ChangeMarks` (the
+newest callout, case transition, step record, task event and robot heartbeat, one query) and,
+when one moved, sends every stream a ``changed`` event naming the topics. The event carries
+no data, so it needs no audience: each page fetches its own fragment again with the user's
+session (``static/live.js``), and the store's scoping applies as on any page view. New
+callouts are read only when the callout mark moved, so a quiet tick is one query per server
+however many browsers listen.
+
 While it polls, the hub also asks the store every :data:`ANNOUNCE_INTERVAL` to announce
 postponed tasks whose time has come (``announce_postponed_tasks``): each becomes a "task"
 callout in the table, and so pops up like a new task (the worker does the same on its
@@ -22,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,12 +41,15 @@ import anyio.to_thread
 from loguru import logger
 from sse_starlette.sse import EventSourceResponse
 
-from orchestrator.models import StoredCallout
+from orchestrator.models import ChangeMarks, StoredCallout
 
 #: How far back a reconnecting browser is given what it missed.
 REPLAY_WINDOW = timedelta(minutes=15)
 #: How often the hub looks for new callouts: the main part of the pop-up latency.
 POLL_INTERVAL = 0.1
+#: How often pages showing SLA states are told to look again (``sla`` topic): a task becomes
+#: overdue by time passing, which moves no mark in the database. No query: a clock.
+SLA_TICK = 30.0
 #: Rows read per poll; more wait for the next poll (a burst is spread, never lost).
 BATCH = 200
 #: How often a listening hub has postponed tasks that are due again announced.
@@ -54,6 +66,20 @@ class CalloutSource(Protocol):
         self, after_id: int = 0, *, username: str | None = None, limit: int = 100
     ) -> list[StoredCallout]:
         """Callouts with an id above ``after_id``, oldest first."""
+
+
+def read_marks(source: object) -> ChangeMarks | None:
+    """The source's change marks, or None for a source that only stores callouts."""
+    marks = getattr(source, "change_marks", None)
+    return marks() if callable(marks) else None
+
+
+@dataclass(frozen=True)
+class Changed:
+    """Something live pages show moved: ``topics`` name what (``tasks``, ``cases``...)."""
+
+    topics: tuple[str, ...]
+    at: datetime
 
 
 def last_callout_id(source: CalloutSource) -> int:
@@ -78,6 +104,14 @@ class Audience:
 def event_payload(callout: StoredCallout) -> dict[str, Any]:
     """What the browser receives for one callout (JSON; shown with textContent, never as HTML)."""
     is_task = callout.kind == "task"
+    url, link_text = None, None
+    # Links are built here from ids, so nothing a robot gathered can become a link target.
+    if callout.task_id:
+        url, link_text = f"/tasks/{callout.task_id}", "Open task"
+    elif callout.case_id and callout.queue and not callout.agent:
+        # A robot's data for a queue's agents (the appointment story) comes before its task
+        # exists: the link finds the case's open task when it is followed.
+        url, link_text = f"/notifications/{callout.id}/open", "Open its task"
     return {
         "id": callout.id,
         "kind": callout.kind,
@@ -89,9 +123,8 @@ def event_payload(callout: StoredCallout) -> dict[str, Any]:
         "hints": callout.hints or [],
         "case_id": callout.case_id,
         "task_id": callout.task_id,
-        # Links are built here from ids, so nothing a robot gathered can become a link target.
-        "url": f"/tasks/{callout.task_id}" if callout.task_id else None,
-        "link_text": "Open task" if is_task or callout.task_id else None,
+        "url": url,
+        "link_text": link_text if not is_task or url else "Open task",
         "issued_at": callout.at.timestamp() * 1000,
     }
 
@@ -102,7 +135,9 @@ class Subscription:
 
     audience: Audience
     seen_up_to: int
-    queue: asyncio.Queue[StoredCallout | None] = field(default_factory=asyncio.Queue)
+    #: The change marks the tab's page shows (None: not known yet; the next tick sets them).
+    marks: ChangeMarks | None = None
+    queue: asyncio.Queue[StoredCallout | Changed | None] = field(default_factory=asyncio.Queue)
 
     def offer(self, callouts: Iterable[StoredCallout]) -> None:
         """Queue those this audience may see and has not had yet."""
@@ -110,6 +145,13 @@ class Subscription:
             if callout.id > self.seen_up_to and self.audience.sees(callout):
                 self.seen_up_to = callout.id
                 self.queue.put_nowait(callout)
+
+    def catch_up(self, marks: ChangeMarks, at: datetime) -> None:
+        """Tell the tab which topics moved since the marks it knew; it knows these now."""
+        topics = marks.changed_since(self.marks) if self.marks is not None else []
+        self.marks = marks
+        if topics:
+            self.queue.put_nowait(Changed(tuple(topics), at))
 
 
 class CalloutHub:
@@ -127,6 +169,7 @@ class CalloutHub:
         self._clock = clock
         self._subscribers: set[Subscription] = set()
         self._cursor: int | None = None
+        self._next_sla_tick = time.monotonic() + SLA_TICK
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._next_announce = 0.0
@@ -136,14 +179,17 @@ class CalloutHub:
         """How many streams are open."""
         return len(self._subscribers)
 
-    async def subscribe(self, audience: Audience, after: int | None = None) -> Subscription:
-        """A new stream's subscription; with ``after``, the recent callouts above it come first."""
+    async def subscribe(
+        self, audience: Audience, after: int | None = None, *, marks: ChangeMarks | None = None
+    ) -> Subscription:
+        """A new stream's subscription; with ``after``, the recent callouts above it come first;
+        with ``marks`` (those its page was rendered with), what moved since comes next."""
         if self._closed:
             raise RuntimeError("the callout hub is closed (the server is shutting down)")
         if self._cursor is None:
             self._cursor = await anyio.to_thread.run_sync(last_callout_id, self.source)
         start = self._cursor if after is None else min(after, self._cursor)
-        subscription = Subscription(audience, start)
+        subscription = Subscription(audience, start, marks)
         if after is not None and after < self._cursor:
             since = self._clock() - REPLAY_WINDOW
             missed = await self._read(after, until=self._cursor)
@@ -190,9 +236,12 @@ class CalloutHub:
             try:
                 assert self._cursor is not None
                 await self._announce_due_tasks()
-                batch = await anyio.to_thread.run_sync(
-                    partial(self.source.callouts_since, self._cursor or 0, limit=BATCH)
-                )
+                marks = await anyio.to_thread.run_sync(read_marks, self.source)
+                batch: list[StoredCallout] = []
+                if marks is None or marks.callouts > self._cursor:
+                    batch = await anyio.to_thread.run_sync(
+                        partial(self.source.callouts_since, self._cursor or 0, limit=BATCH)
+                    )
             except Exception as error:  # a locked or restarting database: try again shortly
                 logger.warning("reading callouts failed, retrying: {}", error)
                 await asyncio.sleep(1.0)
@@ -201,6 +250,15 @@ class CalloutHub:
                 self._cursor = max(self._cursor or 0, batch[-1].id)
                 for subscription in list(self._subscribers):
                     subscription.offer(batch)
+            if marks is not None:
+                now = self._clock()
+                for subscription in list(self._subscribers):
+                    subscription.catch_up(marks, now)
+            if time.monotonic() >= self._next_sla_tick:
+                self._next_sla_tick = time.monotonic() + SLA_TICK
+                change = Changed(("sla",), self._clock())
+                for subscription in list(self._subscribers):
+                    subscription.queue.put_nowait(change)
             if len(batch) < BATCH:
                 await asyncio.sleep(self.interval)
 
@@ -220,6 +278,10 @@ async def _events(hub: CalloutHub, subscription: Subscription) -> AsyncIterator[
             callout = await subscription.queue.get()
             if callout is None:
                 return
+            if isinstance(callout, Changed):
+                change = {"topics": list(callout.topics), "at": callout.at.timestamp() * 1000}
+                yield {"event": "changed", "data": json.dumps(change)}
+                continue
             yield {
                 "event": "task" if callout.kind == "task" else "callout",
                 "id": str(callout.id),
@@ -229,9 +291,12 @@ async def _events(hub: CalloutHub, subscription: Subscription) -> AsyncIterator[
         hub.unsubscribe(subscription)
 
 
-async def stream(hub: CalloutHub, audience: Audience, after: int | None) -> EventSourceResponse:
-    """An SSE response that delivers the audience's callouts until the browser disconnects."""
-    subscription = await hub.subscribe(audience, after)
+async def stream(
+    hub: CalloutHub, audience: Audience, after: int | None, marks: ChangeMarks | None = None
+) -> EventSourceResponse:
+    """An SSE response that delivers the audience's callouts and change events until the
+    browser disconnects."""
+    subscription = await hub.subscribe(audience, after, marks=marks)
     # ``X-Accel-Buffering: no`` keeps a reverse proxy (nginx) from holding events back.
     return EventSourceResponse(
         _events(hub, subscription), ping=15, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

@@ -5,7 +5,8 @@ callouts (``tasks``); how a person ends a task and what the customer is told, wi
 outcome's mail (``outcomes``); what each role may do to a task and a case (``roles``); the
 organisation (units, queues), users with their roles and passwords, and channel tokens
 (``people``, default organisation in ``org.yaml``); the same changed by an admin, with the
-admin audit log (``administration``).
+admin audit log (``administration``); each user's notification tray, read or unread
+(``notifications``).
 
 May import: ``orchestrator.storage``, ``orchestrator.errors``, ``orchestrator.models``,
 ``robots`` and ``connectors`` (the outcome's mail goes out over ``connectors.smtp``).

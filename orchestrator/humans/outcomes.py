@@ -44,8 +44,9 @@ from sqlalchemy.orm import Session
 
 from connectors.smtp import Mail, Mailer, SmtpMailer
 from orchestrator.errors import InvalidTransition
+from orchestrator.humans.notifications import NotificationStore
 from orchestrator.humans.roles import allowed, require
-from orchestrator.humans.tasks import AnswerInvalid, TaskStore
+from orchestrator.humans.tasks import AnswerInvalid
 from orchestrator.models import HumanTask
 from orchestrator.storage.tables import CaseRow, QueueRow, TaskRow
 from robots.actions.mail import render_mail
@@ -187,7 +188,7 @@ def plain_reason(task: HumanTask) -> tuple[str, str]:
     )
 
 
-class OutcomeStore(TaskStore):
+class OutcomeStore(NotificationStore):
     """Ending human tasks with an outcome (see the module docstring)."""
 
     def correction_fields(self, task: HumanTask) -> list[dict[str, Any]]:

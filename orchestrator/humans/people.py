@@ -410,11 +410,14 @@ class PeopleStore(StoreBase):
             row = session.get(RobotRow, robot_id)
             if row is None:
                 return
-            row.heartbeat_at = self.now()
+            now = row.heartbeat_at = self.now()
+            before = row.step
             if status is not None:
                 row.status, row.case_id, row.workflow, row.step = status, case_id, workflow, step
             elif step is not None:
                 row.step = step
+            if row.step != before or (row.step is not None and row.step_started_at is None):
+                row.step_started_at = now if row.step is not None else None
 
     def robot_stopped(self, robot_id: str) -> None:
         """Record a robot as stopped."""

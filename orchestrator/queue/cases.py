@@ -16,6 +16,7 @@ claim, so a robot whose lease expired (and whose case another robot took) change
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +29,17 @@ from connectors.fields import payload_problems
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, UnknownWorkflow
 from orchestrator.humans.outcomes import OutcomeStore
 from orchestrator.humans.roles import require
-from orchestrator.models import FINISHED, Case, CaseTimeline, Claim, HumanTask, RunInfo, StepEntry, Transition
+from orchestrator.models import (
+    FINISHED,
+    Case,
+    CaseTimeline,
+    ChangeMarks,
+    Claim,
+    HumanTask,
+    RunInfo,
+    StepEntry,
+    Transition,
+)
 from orchestrator.queue import claims
 from orchestrator.storage.base import new_id
 from orchestrator.storage.tables import (
@@ -216,6 +227,30 @@ class CaseStore(OutcomeStore):
     def _scoped(self, session: Session, query: Any, username: str | None) -> Any:
         scope = None if username is None else self._case_scope(session, username)
         return query if scope is None else query.where(scope)
+
+    def change_marks(self) -> ChangeMarks:
+        """What moved lately, in one query (the live pages' tick): the newest callout, case
+        transition, step record and task event ids and the newest robot heartbeat. Each is a
+        primary-key maximum (or the small robots table), so the query stays cheap however
+        many cases there are."""
+        marks = sa.select(
+            sa.select(sa.func.max(CalloutRow.id)).scalar_subquery(),
+            sa.select(sa.func.max(CaseEventRow.id)).scalar_subquery(),
+            sa.select(sa.func.max(StepRow.id)).scalar_subquery(),
+            sa.select(sa.func.max(TaskEventRow.id)).scalar_subquery(),
+            sa.select(sa.func.max(RobotRow.heartbeat_at)).scalar_subquery(),
+            sa.select(sa.func.count(RobotRow.id)).scalar_subquery(),
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(marks).one()
+        callouts, cases, steps, tasks, heartbeat, robots = row
+        return ChangeMarks(
+            callouts=int(callouts or 0),
+            cases=int(cases or 0),
+            steps=int(steps or 0),
+            tasks=int(tasks or 0),
+            robots=zlib.crc32(f"{robots}@{heartbeat}".encode()),
+        )
 
     def case_timeline(self, case_id: str) -> CaseTimeline:
         """The case with its transitions, runs, step records and tasks."""

@@ -276,6 +276,20 @@ class CalloutRow(Base):
     task_id: Mapped[str | None] = mapped_column(sa.String(32))
 
 
+class NotificationReadRow(Base):
+    """A callout or task arrival one user has read (the tray's unread ones have no row)."""
+
+    __tablename__ = "notification_reads"
+
+    username: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    callout_id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.ForeignKey("callouts.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    read_at: Mapped[datetime]
+
+
 class RobotRow(Base):
     """A robot process, registered with a heartbeat so a dashboard can show what it does."""
 
@@ -288,6 +302,8 @@ class RobotRow(Base):
     case_id: Mapped[str | None] = mapped_column(sa.String(32))
     workflow: Mapped[str | None] = mapped_column(sa.String(100))
     step: Mapped[str | None] = mapped_column(sa.String(300))
+    #: When the robot began its current step (the dashboard's "step `book` 3 s").
+    step_started_at: Mapped[datetime | None]
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
     cases_done: Mapped[int] = mapped_column(default=0)

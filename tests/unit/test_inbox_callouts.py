@@ -6,17 +6,19 @@ import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orchestrator.control_room.callouts import (
     Audience,
     CalloutHub,
+    Changed,
     event_payload,
     last_callout_id,
     parse_cursor,
 )
-from orchestrator.models import StoredCallout
+from orchestrator.models import ChangeMarks, StoredCallout
 from orchestrator.service import Orchestrator
 from robots.engine.human_gateway import Callout
 from robots.errors import HumanTaskRequest
@@ -35,11 +37,15 @@ def store(tmp_path: Path) -> Iterator[Orchestrator]:
     orchestrator.close()
 
 
-async def drain(queue: asyncio.Queue[StoredCallout | None], count: int) -> list[StoredCallout]:
-    """``count`` callouts from a subscription (fails after a few seconds: a lost event)."""
-    return [
-        item for item in [await asyncio.wait_for(queue.get(), 5) for _ in range(count)] if item is not None
-    ]
+async def drain(queue: asyncio.Queue[StoredCallout | Changed | None], count: int) -> list[StoredCallout]:
+    """``count`` callouts from a subscription, skipping change events (fails after a few
+    seconds: a lost event)."""
+    got: list[StoredCallout] = []
+    while len(got) < count:
+        item = await asyncio.wait_for(queue.get(), 5)
+        if isinstance(item, StoredCallout):
+            got.append(item)
+    return got
 
 
 def test_each_agent_gets_the_callouts_of_their_queues_and_those_naming_them(store: Orchestrator) -> None:
@@ -127,3 +133,58 @@ def test_a_postponed_task_pops_up_again_when_its_time_comes(store: Orchestrator)
     assert popup.kind == "task" and popup.task_id == task_id
     assert popup.at >= until
     assert event_payload(popup)["url"] == f"/tasks/{task_id}"
+
+
+class CountingSource:
+    """The store, counting the hub's queries."""
+
+    def __init__(self, store: Orchestrator) -> None:
+        self.store = store
+        self.marks_read = 0
+        self.callouts_read = 0
+
+    def last_callout_id(self) -> int:
+        return self.store.last_callout_id()
+
+    def change_marks(self) -> ChangeMarks:
+        self.marks_read += 1
+        return self.store.change_marks()
+
+    def callouts_since(self, after_id: int = 0, **options: Any) -> list[StoredCallout]:
+        self.callouts_read += 1
+        return self.store.callouts_since(after_id, **options)
+
+
+def test_every_tab_hears_what_moved_with_one_query_per_tick(store: Orchestrator) -> None:
+    source = CountingSource(store)
+
+    async def scenario() -> list[tuple[str, ...]]:
+        hub = CalloutHub(source, interval=0.01)
+        rendered = store.change_marks()
+        tabs = [await hub.subscribe(MUNICH, marks=rendered) for _ in range(20)]
+        # A task arrives between rendering the pages and their first tick: not lost.
+        request = HumanTaskRequest(queue="appointments", reason="no slot", step="s")
+        store.create_task(request, case_id=None, run_id=None, key="live-test:1")
+        # Each tab gets the task's pop-up and the change.
+        first = [await asyncio.wait_for(tab.queue.get(), 5) for tab in tabs for _ in range(2)]
+        changes = [item.topics for item in first if isinstance(item, Changed)]
+        await asyncio.sleep(0.2)  # quiet ticks: marks only, no callout read
+        source.callouts_read = 0
+        marks_before = source.marks_read
+        await asyncio.sleep(0.2)
+        quiet_ticks = source.marks_read - marks_before
+        hub.close()
+        assert source.callouts_read == 0
+        assert 5 <= quiet_ticks <= 25, "one marks query per tick, not one per tab"
+        return changes
+
+    changes = run_async(scenario())
+    assert len(changes) == 20
+    assert all("tasks" in topics for topics in changes)
+
+
+def test_change_marks_round_trip_through_a_page() -> None:
+    marks = ChangeMarks(callouts=3, cases=5, steps=8, tasks=13, robots=21)
+    assert ChangeMarks.parse(marks.token()) == marks
+    assert ChangeMarks.parse("1.2.x") is None
+    assert ChangeMarks(cases=6).changed_since(ChangeMarks(cases=5)) == ["cases"]

@@ -494,7 +494,7 @@ def test_a_postponed_task_shows_until_when_and_cannot_be_claimed_before(
     )
     assert postponed.status_code == 200
     inbox = client.get("/inbox?state=all").text
-    row = inbox[inbox.index(task_id) :]
+    row = inbox[inbox.index(f'data-task-id="{task_id}"') :]  # the table's row, not the tray's entry
     assert "postponed until" in row[: row.index("</tr>")]
     assert f'action="/tasks/{task_id}/claim"' not in client.get(f"/tasks/{task_id}").text
     claim = client.post(f"/api/tasks/{task_id}/claim", headers={"X-CSRF-Token": csrf_of(client)})
@@ -503,3 +503,42 @@ def test_a_postponed_task_shows_until_when_and_cannot_be_claimed_before(
     page = client.post(f"/tasks/{task_id}/claim", data={"csrf_token": csrf_of(client)})
     assert "is postponed until 2099-12-07 10:00 UTC" in page.text  # the flash on the task page
     assert store.get_task(task_id).status == "open"
+
+
+def test_without_javascript_the_tray_is_a_page_and_a_form(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    max_agent = agents["max.agent"]
+    task_id = new_task(store, reason="Tray without script")
+    page = max_agent.get("/inbox")
+    assert 'data-testid="unread-count"' in page.text and f"task {task_id}" in page.text
+    tray = max_agent.get("/notifications")
+    assert tray.status_code == 200 and f"task {task_id}" in tray.text
+    read = max_agent.post(
+        "/notifications/read",
+        data={"csrf_token": csrf_of(max_agent), "back": "/inbox"},
+        follow_redirects=False,
+    )
+    assert read.status_code == 303 and read.headers["location"] == "/inbox"
+    assert all(n.read for n in store.notifications_for("max.agent"))
+    forged = max_agent.post("/notifications/read", data={"csrf_token": "forged"})
+    assert forged.status_code == 403
+
+
+def test_cancelling_a_case_from_its_page_asks_first(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    ops = agents["olaf.ops"]
+    case_id = store.get_task(new_task(store)).case_id
+    assert case_id is not None
+    asked = ops.post(f"/ops/cases/{case_id}/cancel", data={"csrf_token": csrf_of(ops), "reason": "duplicate"})
+    assert asked.status_code == 200 and f"Cancel case {case_id}?" in asked.text
+    assert 'value="duplicate"' in asked.text
+    assert store.get_case(case_id).status not in ("cancelled",)
+    done = ops.post(
+        f"/ops/cases/{case_id}/cancel",
+        data={"csrf_token": csrf_of(ops), "reason": "duplicate", "confirmed": "yes"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert store.get_case(case_id).status == "cancelled"

@@ -24,6 +24,7 @@ Pages::
     GET  /ops/cases/{id}             a case's timeline, failure screenshot and trace; retry, cancel
     GET  /admin/...                  users, units and queues, tokens, vault, schedules, audit log (admin.py)
     POST /assist                     "customer on the line": starts the customer_assist robot
+    GET  /notifications, /notifications/{id}/open; POST /notifications/read   the tray
     GET  /callouts/stream            Server-Sent Events: callouts and task arrivals (callouts.py)
     GET  /api/tasks, GET /api/tasks/{id}
     POST /api/tasks/{id}/claim|release|complete|return|comment|escalate
@@ -31,12 +32,22 @@ Pages::
 
 from fastapi import APIRouter
 
-from orchestrator.control_room.pages import admin, case_search, inbox, login, ops, supervision, tasks_api
+from orchestrator.control_room.pages import (
+    admin,
+    case_search,
+    inbox,
+    login,
+    ops,
+    supervision,
+    tasks_api,
+    tray,
+)
 
 router = APIRouter()
 for _area in (
     login,
     inbox,
+    tray,
     supervision,
     case_search,
     ops,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -216,15 +216,32 @@ def read_flash(request: Request) -> list[tuple[str, str]]:
     return []
 
 
+#: Pages with regions that follow the data (``data-live``; see ``static/live.js``).
+LIVE_TEMPLATES = frozenset(
+    {"inbox.html", "supervisor.html", "ops.html", "case.html", "task.html", "notifications.html"}
+)
+
+
 def render(
     request: Request, agent: Agent | None, template: str, *, status: int = 200, **values: Any
 ) -> HTMLResponse:
-    """A page of the control room, with the header, flash messages and the callout stream."""
+    """A page of the control room, with the header, flash messages and the callout stream.
+
+    A live page (its regions marked ``data-live``) carries the change marks it was rendered
+    with in its stream's address, so a change between rendering and listening is not lost."""
+    query = {}
+    if "callout_after" in values:
+        query["after"] = str(values.pop("callout_after"))
+    if agent is not None and template in LIVE_TEMPLATES:
+        query["marks"] = store_of(request).change_marks().token()
+    # An error page reads nothing more from the database (it may be why the page failed).
+    tray = store_of(request).notifications_for(agent.username) if agent and template != "error.html" else []
     context = {
         "user": agent,
         "csrf": agent.csrf if agent else "",
-        "stream_url": "/callouts/stream"
-        + (f"?after={values.pop('callout_after')}" if "callout_after" in values else ""),
+        "tray": tray,
+        "unread": sum(1 for item in tray if not item.read),
+        "stream_url": "/callouts/stream" + (f"?{urlencode(query)}" if query else ""),
         "flashes": read_flash(request),
         "section": values.pop("section", ""),
         **values,

@@ -38,6 +38,7 @@ from orchestrator.errors import (
     PermissionDenied,
 )
 from orchestrator.humans.tasks import AnswerInvalid
+from orchestrator.models import ChangeMarks
 
 router = APIRouter()
 
@@ -217,8 +218,9 @@ def _hub(request: Request) -> CalloutHub:
 
 
 @router.get("/callouts/stream", include_in_schema=False)
-async def callout_stream(request: Request, after: str = "") -> Response:
-    """Server-Sent Events for the signed-in agent: callouts and task arrivals for them."""
+async def callout_stream(request: Request, after: str = "", marks: str = "") -> Response:
+    """Server-Sent Events for the signed-in agent: callouts and task arrivals for them, and
+    ``changed`` events when what the page (rendered with ``marks``) shows moved."""
     agent = await anyio.to_thread.run_sync(current_agent, request)
     if agent is None:
         return JSONResponse(
@@ -226,4 +228,4 @@ async def callout_stream(request: Request, after: str = "") -> Response:
         )
     queues = await anyio.to_thread.run_sync(lambda: agent.queues)
     cursor = parse_cursor(request.headers.get("last-event-id"), after)
-    return await stream(_hub(request), Audience(agent.username, queues), cursor)
+    return await stream(_hub(request), Audience(agent.username, queues), cursor, ChangeMarks.parse(marks))

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from loguru import logger
 
 from orchestrator.control_room.callouts import last_callout_id
+from orchestrator.control_room.pages import case_view
 from orchestrator.control_room.pages.case_search import search_view
 from orchestrator.control_room.pages.common import (
     OPERATING,
@@ -92,6 +93,7 @@ def ops(request: Request, period: str = "7d", page: int = 1) -> Response:
         scoped=scope is not None,
         robots=robots,
         robot_stale=lambda robot: (now - robot.heartbeat_at) > timedelta(seconds=90),
+        seconds_since=lambda moment: max(0, round((store.now() - moment).total_seconds())),
         robot_cases=store.visible_case_ids(agent.username, [r.case_id for r in robots if r.case_id]),
         queues=store.queue_counts(None if scope is None else agent.queues),
         counts=store.count_cases(visible_to=agent.username),
@@ -122,6 +124,8 @@ def ops_case(request: Request, case_id: str) -> Response:
     except (PermissionDenied, NotFound) as error:
         return problem_page(request, agent, error)
     case: Case = timeline.case
+    personal = case_view.personal_fields(store.project, case.workflow)
+    payload = case.payload or {}
     return render(
         request,
         agent,
@@ -130,6 +134,11 @@ def ops_case(request: Request, case_id: str) -> Response:
         case=case,
         timeline=timeline,
         entries=timeline.entries(),
+        describe=lambda step: case_view.step_text(step, payload, personal),
+        # "Watch a robot": the step a robot is at now (its records arrive with each checkpoint).
+        working=[r for r in store.list_robots() if r.case_id == case.id and r.status == "busy"],
+        seconds_since=lambda moment: max(0, round((store.now() - moment).total_seconds())),
+        shots=case_view.screenshots(timeline.steps, payload, personal),
         screenshots=len(artifacts_of(timeline.steps, ".png")),
         traces=len(artifacts_of(timeline.steps, ".zip")),
         can_retry=case.status in ("failed_business", "failed_system", "waiting_human", "cancelled"),
@@ -177,6 +186,13 @@ async def ops_case_action(request: Request, case_id: str, action: str) -> Respon
         return error_page(
             request, agent, 404, "Unknown action", f"cases can be retried or cancelled, not {action!r}"
         )
+    if action == "cancel" and form.get("confirmed") != "yes":
+        # Cancelling ends the customer's case: ask first, on a page of its own (no script needed).
+        try:
+            case = await anyio.to_thread.run_sync(lambda: _visible_case(store, case_id, agent.username))
+        except (PermissionDenied, NotFound) as error:
+            return problem_page(request, agent, error)
+        return render(request, agent, "case_cancel.html", section="ops", case=case, reason=reason)
     try:
         await anyio.to_thread.run_sync(
             lambda: store.act_on_case(case_id, agent.username, action, reason=reason)
@@ -187,6 +203,12 @@ async def ops_case_action(request: Request, case_id: str, action: str) -> Respon
         return flash(RedirectResponse(back, status_code=303), request, "error", str(error))
     done = "queued again" if action == "retry" else "cancelled"
     return flash(RedirectResponse(back, status_code=303), request, "ok", f"Case {case_id} {done}.")
+
+
+def _visible_case(store: Any, case_id: str, username: str) -> Case:
+    store.check_case_visible(case_id, username)
+    case: Case = store.get_case(case_id)
+    return case
 
 
 @router.post("/ops/schedules/{name}/{action}", include_in_schema=False)

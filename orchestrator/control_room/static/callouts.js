@@ -40,6 +40,20 @@
     return cell;
   }
 
+  // Dismissing a pop-up marks it read in the notification tray (it stays listed there).
+  function markRead(id) {
+    var csrf = body.getAttribute("data-csrf");
+    if (!csrf || !id || !window.fetch) { return; }
+    fetch("/notifications/read", {
+      method: "POST", credentials: "same-origin", keepalive: true,
+      headers: { "X-CSRF-Token": csrf, "Content-Type": "application/x-www-form-urlencoded" },
+      body: "ids=" + encodeURIComponent(id)
+    }).then(function () {
+      // Reading changes no shared data, so no event comes: refresh this page's tray now.
+      document.dispatchEvent(new CustomEvent("tandem:changed", { detail: { topics: ["callouts"], at: Date.now() } }));
+    });
+  }
+
   function popUp(kind, event) {
     var item = JSON.parse(event.data);
     var card = el("section", "callout " + (item.level || "info"));
@@ -49,7 +63,7 @@
     card.setAttribute("data-event-id", event.lastEventId || "");
     var close = el("button", "close", "\u00d7");
     close.setAttribute("aria-label", "Dismiss");
-    close.addEventListener("click", function () { card.remove(); });
+    close.addEventListener("click", function () { card.remove(); markRead(event.lastEventId); });
     card.appendChild(close);
     card.appendChild(el("h3", null, item.title || "Callout"));
     if (item.message) { card.appendChild(el("p", null, item.message)); }
@@ -71,6 +85,7 @@
     if (item.url) {
       var link = el("a", null, item.link_text || "Open task");
       link.href = item.url;  // built by the server from an id, never from gathered data
+      link.addEventListener("click", function () { markRead(event.lastEventId); });
       card.appendChild(link);
     }
     box.prepend(card);
@@ -80,7 +95,8 @@
     // The next animation frame is when the pop-up is on the screen.
     window.requestAnimationFrame(function () { seen.shown_at = Date.now(); });
     if (event.lastEventId) { sessionStorage.setItem(KEY, event.lastEventId); }
-    if (kind === "task") {
+    // A live inbox shows the new row itself (static/live.js); the banner is for a page without it.
+    if (kind === "task" && !document.querySelector("[data-live=inbox-rows]")) {
       var banner = document.getElementById("new-tasks");
       if (banner) { banner.classList.remove("hidden"); }
     }
@@ -93,6 +109,10 @@
     source.addEventListener("callout", function (e) { popUp("callout", e); });
     source.addEventListener("task", function (e) { popUp("task", e); });
     source.addEventListener("ready", function () { body.setAttribute("data-callouts-ready", "yes"); });
+    // What a page shows moved: static/live.js fetches the page's live regions again.
+    source.addEventListener("changed", function (e) {
+      document.dispatchEvent(new CustomEvent("tandem:changed", { detail: JSON.parse(e.data) }));
+    });
   }
   connect();
 })();

@@ -1,0 +1,91 @@
+// Live pages: when the server says that what a page shows moved (a "changed" event on the
+// callout stream, naming topics such as "tasks" or "cases"), fetch the same page again with
+// the user's session and swap in the regions marked data-live whose data-live-on names one of
+// the topics. The page works without this script: it is rendered whole on the server.
+(function () {
+  "use strict";
+  if (!window.fetch || !window.DOMParser) { return; }
+  // Each swap with the time of the change and the time it reached the screen (the benchmark
+  // and the tests read this).
+  window.tandemLive = window.tandemLive || [];
+  var busy = false;
+  var pending = null;  // topics that arrived while a fetch was under way
+
+  function regionsFor(topics) {
+    var found = [];
+    document.querySelectorAll("[data-live]").forEach(function (node) {
+      var on = (node.getAttribute("data-live-on") || "").split(/\s+/);
+      if (topics.some(function (t) { return on.indexOf(t) >= 0; })) { found.push(node); }
+    });
+    return found;
+  }
+
+  // Ticked boxes (cases chosen for a bulk action) stay ticked when their rows are replaced.
+  function checkedIn(node) {
+    var keep = {};
+    node.querySelectorAll("input[type=checkbox]:checked").forEach(function (box) {
+      keep[box.name + "=" + box.value] = true;
+    });
+    return keep;
+  }
+
+  function swap(regions, doc) {
+    var swapped = 0;
+    regions.forEach(function (old) {
+      var name = old.getAttribute("data-live");
+      var fresh = doc.querySelector('[data-live="' + name + '"]');
+      if (!fresh) { return; }
+      // Never pull a field away from someone typing in it.
+      if (old.contains(document.activeElement) && document.activeElement !== document.body) { return; }
+      if (old.innerHTML === fresh.innerHTML) { return; }
+      var keep = checkedIn(old);
+      var node = document.importNode(fresh, true);
+      node.querySelectorAll("input[type=checkbox]").forEach(function (box) {
+        if (keep[box.name + "=" + box.value]) { box.checked = true; }
+      });
+      old.replaceWith(node);
+      swapped += 1;
+    });
+    return swapped;
+  }
+
+  function refresh(topics, changedAt) {
+    var regions = regionsFor(topics);
+    if (!regions.length) { return; }
+    if (busy) { pending = (pending || []).concat(topics); return; }
+    busy = true;
+    var requested = Date.now();
+    fetch(window.location.href, { credentials: "same-origin", headers: { "X-Tandem-Live": "1" } })
+      .then(function (response) {
+        if (!response.ok || response.redirected) { throw new Error("status " + response.status); }
+        return response.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var swapped = swap(regionsFor(topics), doc);
+        var seen = { topics: topics, changed_at: changedAt, requested_at: requested, swapped: swapped,
+                     inserted_at: Date.now(), shown_at: null };
+        window.tandemLive.push(seen);
+        window.requestAnimationFrame(function () { seen.shown_at = Date.now(); });
+      })
+      .catch(function () { /* the next change tries again; a reload always works */ })
+      .then(function () {
+        busy = false;
+        if (pending) { var next = pending; pending = null; refresh(next, Date.now()); }
+      });
+  }
+
+  // "step `book` 3 s": a robot's time at its step counts on between changes (the server
+  // renders the seconds; the page adds those that passed since).
+  window.setInterval(function () {
+    document.querySelectorAll("[data-elapsed]").forEach(function (node) {
+      if (!node.hasAttribute("data-t0")) { node.setAttribute("data-t0", String(Date.now())); }
+      var passed = Math.floor((Date.now() - Number(node.getAttribute("data-t0"))) / 1000);
+      node.textContent = (Number(node.getAttribute("data-elapsed")) + passed) + " s";
+    });
+  }, 1000);
+
+  document.addEventListener("tandem:changed", function (event) {
+    refresh(event.detail.topics || [], event.detail.at || Date.now());
+  });
+})();
