@@ -41,7 +41,9 @@ from connectors.channels import (
     channel_field,
     map_webform,
 )
+from orchestrator.control_room import i18n
 from orchestrator.control_room.api import enforce_rate, start_case
+from orchestrator.control_room.i18n import N_
 from orchestrator.errors import NotFound, PayloadInvalid
 from orchestrator.humans.outcomes import customer_notice
 from orchestrator.models import FINISHED, CaseTimeline
@@ -51,31 +53,58 @@ CHANNEL = "webform"
 FORM_FIELDS = ("customer_number", "street", "house_number", "zip", "city", "email")
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates" / "webform"))
+i18n.install(templates.env)
 router = APIRouter(prefix="/webform", include_in_schema=False)
+
+#: The form's field labels (the problem summary names fields by them).
+FIELD_LABELS: dict[str, str] = {
+    "customer_number": N_("Customer number"),
+    "street": N_("Street"),
+    "house_number": N_("House number"),
+    "zip": N_("Postal code"),
+    "city": N_("City"),
+    "email": N_("E-mail for the confirmation"),
+}
+
+#: What a customer reads when a field does not fit (never pydantic's or the workflow's own words).
+FIELD_PROBLEMS: dict[str, str] = {
+    "customer_number": N_(
+        "Please enter your customer number as it is on your invoice: C and six digits, e.g. C000123."
+    ),
+    "street": N_("Please enter the street of your new address."),
+    "house_number": N_("Please check the house number."),
+    "zip": N_("Please enter the postal code of your new address (five digits, e.g. 10115)."),
+    "city": N_("Please enter the city of your new address."),
+    "email": N_("Please enter an e-mail address like name@example.com, or leave the field empty."),
+}
+TOO_LONG = N_("This is too long: please shorten it to 200 characters.")
 
 #: How a customer reads a case status.
 STATUS_TEXT: dict[str, tuple[str, str]] = {
-    "queued": ("Received", "We have your request; it will be processed in a few minutes."),
-    "running": ("In progress", "Your new address is being entered in our systems right now."),
+    "queued": (N_("Received"), N_("We have your request; it will be processed in a few minutes.")),
+    "running": (N_("In progress"), N_("Your new address is being entered in our systems right now.")),
     "waiting_human": (
-        "Being checked",
-        "A colleague is checking your request and will contact you if anything is unclear.",
+        N_("Being checked"),
+        N_("A colleague is checking your request and will contact you if anything is unclear."),
     ),
     "done": (
-        "Done",
-        "Your new address is in all our systems. A confirmation is on its way if you gave an e-mail address.",
+        N_("Done"),
+        N_(
+            "Your new address is in all our systems. "
+            "A confirmation is on its way if you gave an e-mail address."
+        ),
     ),
     "failed_business": (
-        "Needs your help",
-        "We could not change the address as given. A colleague will contact you.",
+        N_("Needs your help"),
+        N_("We could not change the address as given. A colleague will contact you."),
     ),
     "failed_system": (
-        "Delayed",
-        "Our systems had a problem; a colleague will finish your request by hand.",
+        N_("Delayed"),
+        N_("Our systems had a problem; a colleague will finish your request by hand."),
     ),
-    "cancelled": ("Cancelled", "This request was cancelled."),
-    "done_by_hand": ("Done by our team", "A colleague has changed your address by hand."),
-    "rejected": ("Not possible", "We could not change the address as given."),
+    "cancelled": (N_("Cancelled"), N_("This request was cancelled.")),
+    "done_by_hand": (N_("Done by our team"), N_("A colleague has changed your address by hand.")),
+    "rejected": (N_("Not possible"), N_("We could not change the address as given.")),
 }
 """A robot's ``done`` is the only state that says "in all our systems": the workflow's steps
 verified each. What a person's outcome told the customer (done by hand, rejected, postponed,
@@ -139,8 +168,9 @@ def _form_page(
         "general": general or [],
         "csrf_token": csrf_token(_secret(request), nonce),
         "submission_id": (values or {}).get("submission_id") or new_submission_token(_secret(request)),
+        "labels": FIELD_LABELS,
     }
-    response = templates.TemplateResponse(request, "address_change.html", context, status_code=status_code)
+    response = _render(request, "address_change.html", context, status_code)
     response.set_cookie(
         CSRF_COOKIE,
         nonce,
@@ -152,10 +182,23 @@ def _form_page(
     return response
 
 
+def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    """A webform page in the customer's language (their browser's, else the server's default)."""
+    with i18n.using(i18n.for_request(request)):
+        response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    response.headers["Vary"] = "Accept-Language"
+    return response
+
+
 def _message_page(request: Request, title: str, message: str, status_code: int) -> Response:
-    return templates.TemplateResponse(
-        request, "message.html", {"title": title, "message": message}, status_code=status_code
-    )
+    return _render(request, "message.html", {"title": title, "message": message}, status_code)
+
+
+def customer_problem(field: str, kind: str = "") -> str:
+    """What a customer reads about a field that does not fit (a text of the catalogue)."""
+    if kind == "string_too_long":
+        return TOO_LONG
+    return FIELD_PROBLEMS.get(field, N_("Please check this field."))
 
 
 @router.get("/address-change", response_class=HTMLResponse)
@@ -178,8 +221,8 @@ async def submit_address_change(request: Request) -> Response:
     except HTTPException:
         return _message_page(
             request,
-            "Too many requests",
-            "You have sent this form many times in a short while. Please wait a minute and try again.",
+            N_("Too many requests"),
+            N_("You have sent this form many times in a short while. Please wait a minute and try again."),
             429,
         )
     form = await request.form()
@@ -188,9 +231,11 @@ async def submit_address_change(request: Request) -> Response:
     if not csrf_valid(_secret(request), request.cookies.get(CSRF_COOKIE), str(form.get("csrf_token") or "")):
         return _message_page(
             request,
-            "The form has expired",
-            "This form was not sent from our page, or it is too old. "
-            "Open the form again and send it from there.",
+            N_("The form has expired"),
+            N_(
+                "This form was not sent from our page, or it is too old. "
+                "Open the form again and send it from there."
+            ),
             403,
         )
     submission_id = submission_id_of(_secret(request), values["submission_id"])
@@ -201,17 +246,21 @@ async def submit_address_change(request: Request) -> Response:
         return _form_page(
             request,
             values=values,
-            general=["The form was not sent from our page. Please check the fields and send it again."],
+            general=[N_("The form was not sent from our page. Please check the fields and send it again.")],
             status_code=422,
         )
     try:
         submission = WebformSubmission(
             form="address-change",
             submission_id=submission_id,
+            language=i18n.for_request(request).language,
             fields=AddressChangeFields(**{name: values[name] for name in FORM_FIELDS}),
         )
     except ValidationError as error:
-        problems = {_field_of(item["loc"]): str(item["msg"]) for item in error.errors()}
+        problems = {
+            _field_of(item["loc"]): customer_problem(_field_of(item["loc"]), item["type"])
+            for item in error.errors()
+        }
         if "submission_id" in problems:
             # The hidden id was tampered with: a fresh one lets an honest resend through.
             values["submission_id"] = ""
@@ -222,9 +271,10 @@ async def submit_address_change(request: Request) -> Response:
         )
     except PayloadInvalid as invalid:
         problems = {}
-        for field, message in invalid.problems:
+        for field, _message in invalid.problems:
             bare = field.removeprefix("input.").split(".", 1)[0]
-            problems[channel_field(WEBFORM_FIELDS, bare)] = message
+            name = channel_field(WEBFORM_FIELDS, bare)
+            problems[name] = customer_problem(name)
         return _form_page(request, values=values, problems=problems, status_code=422)
     return RedirectResponse(status_path(_secret(request), case.id), status_code=303)
 
@@ -234,18 +284,18 @@ def case_status(request: Request, case_id: str, signature: str) -> Response:
     """The status of a case submitted through the form (signed link only)."""
     expected = status_path(_secret(request), case_id).rsplit("/", 1)[1]
     if not hmac.compare_digest(signature, expected):
-        return _message_page(request, "Not found", "This status link is not valid.", 404)
+        return _message_page(request, N_("Not found"), N_("This status link is not valid."), 404)
     try:
         timeline: CaseTimeline = request.app.state.store.case_timeline(case_id)
     except NotFound:
-        return _message_page(request, "Not found", "This request does not exist (any more).", 404)
+        return _message_page(request, N_("Not found"), N_("This request does not exist (any more)."), 404)
     case = timeline.case
     title, explanation = STATUS_TEXT.get(case.status, (case.status, ""))
     notice = customer_notice(case.status, case.outputs)
     if notice is not None:
         title, explanation = str(notice.get("title") or title), str(notice.get("text") or explanation)
     history = [(t.at, STATUS_TEXT.get(t.to_status, (t.to_status, ""))[0]) for t in timeline.transitions]
-    return templates.TemplateResponse(
+    return _render(
         request,
         "status.html",
         {

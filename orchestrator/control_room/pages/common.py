@@ -21,6 +21,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from orchestrator.control_room import i18n
 from orchestrator.errors import (
     NotFound,
     PermissionDenied,
@@ -191,6 +192,7 @@ def static_url(name: str) -> str:
 
 
 TEMPLATES.env.globals["static"] = static_url
+i18n.install(TEMPLATES.env)
 
 
 def flash(response: Response, request: Request, kind: Literal["ok", "error"], text: str) -> Response:
@@ -229,8 +231,10 @@ def render(
         "section": values.pop("section", ""),
         **values,
     }
-    response = TEMPLATES.TemplateResponse(request, template, context, status_code=status)
+    with i18n.using(i18n.for_request(request, agent.user if agent else None)):
+        response = TEMPLATES.TemplateResponse(request, template, context, status_code=status)
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Accept-Language, Cookie"
     if request.cookies.get(FLASH_COOKIE):
         response.delete_cookie(FLASH_COOKIE)
     return response
