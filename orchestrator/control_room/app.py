@@ -133,6 +133,34 @@ class ServerSettings(BaseModel):
         description="The time zone times are shown in unless a user chose another (TANDEM_TIME_ZONE).",
     )
 
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The identity provider's issuer URL for OpenID Connect sign-in (TANDEM_OIDC_ISSUER); "
+        "unset: passwords only.",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="Tandem's client id at the identity provider (TANDEM_OIDC_CLIENT_ID)."
+    )
+    oidc_client_secret: str | None = Field(
+        default=None,
+        repr=False,
+        description="The client secret (TANDEM_OIDC_CLIENT_SECRET); unset: the vault entry "
+        "oidc_client_secret_name.",
+    )
+    oidc_client_secret_name: str = Field(
+        default="oidc.client_secret",
+        description="The vault entry holding the client secret (TANDEM_OIDC_CLIENT_SECRET_NAME).",
+    )
+    oidc_username_claim: str = Field(
+        default="preferred_username",
+        description="The ID token's claim that names the Tandem user (TANDEM_OIDC_USERNAME_CLAIM).",
+    )
+    oidc_create_users_in: str | None = Field(
+        default=None,
+        description="A unit where a person without a Tandem user is created as an agent at their first "
+        "sign-in (TANDEM_OIDC_CREATE_USERS_IN); unset: they are refused.",
+    )
+
     @field_validator("rate_limit", "webform_rate_limit")
     @classmethod
     def _valid_limit(cls, value: str) -> str:
@@ -339,6 +367,12 @@ def settings_from_environment(**overrides: Any) -> ServerSettings:
         ("max_body_bytes", "TANDEM_MAX_BODY_BYTES"),
         ("language", "TANDEM_LANGUAGE"),
         ("time_zone", "TANDEM_TIME_ZONE"),
+        ("oidc_issuer", "TANDEM_OIDC_ISSUER"),
+        ("oidc_client_id", "TANDEM_OIDC_CLIENT_ID"),
+        ("oidc_client_secret", "TANDEM_OIDC_CLIENT_SECRET"),
+        ("oidc_client_secret_name", "TANDEM_OIDC_CLIENT_SECRET_NAME"),
+        ("oidc_username_claim", "TANDEM_OIDC_USERNAME_CLAIM"),
+        ("oidc_create_users_in", "TANDEM_OIDC_CREATE_USERS_IN"),
     ):
         if os.environ.get(variable):
             values[field] = os.environ[variable]

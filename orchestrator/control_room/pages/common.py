@@ -177,6 +177,19 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def start_session(request: Request, response: Response, username: str) -> Response:
+    """Sign ``username`` in: the session cookie on ``response`` (password or identity provider)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_value(settings_secret(request), username),
+        max_age=SESSION_HOURS * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=bool(request.app.state.settings.secure_cookies),
+    )
+    return response
+
+
 def to_login(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(target)}", status_code=303)

@@ -11,15 +11,13 @@ from orchestrator.control_room import i18n
 from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages.common import (
     SESSION_COOKIE,
-    SESSION_HOURS,
     STATIC_DIR,
     csrf_ok,
     current_agent,
     error_page,
     render,
     safe_next,
-    session_value,
-    settings_secret,
+    start_session,
     store_of,
 )
 from orchestrator.control_room.throttle import login_throttle
@@ -94,16 +92,7 @@ async def login(request: Request) -> Response:
             error_values={},
         )
     throttle.succeeded(username)
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        session_value(settings_secret(request), user.username),
-        max_age=SESSION_HOURS * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=bool(request.app.state.settings.secure_cookies),
-    )
-    return response
+    return start_session(request, RedirectResponse(target, status_code=303), user.username)
 
 
 @router.post("/logout", include_in_schema=False)
