@@ -49,6 +49,12 @@ def test_a_german_browser_gets_german_pages_and_times_say_their_zone(
     row = page.locator(f"tr[data-task-id='{task_id}']")
     # Due times are shown in Berlin's time (the server's default) and say so.
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d (CET|CEST)", row.locator("time").inner_text())
+
+    row.get_by_role("link", name=task_id).click()
+    page.wait_for_url(f"**/tasks/{task_id}")
+    assert page.get_by_role("heading", level=1).inner_text().startswith(f"Aufgabe {task_id}")
+    assert page.get_by_role("button", name="Übernehmen").is_visible()
+    assert page.get_by_role("heading", name="Protokoll").is_visible()
     context.close()
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -103,6 +104,7 @@ class Agent:
     csrf: str
     store: Any
     _queues: frozenset[str] | None = field(default=None, repr=False)
+    time_zone: str = "UTC"  # where the user's clock is: their setting, else the server's
 
     @property
     def username(self) -> str:
@@ -162,7 +164,8 @@ def current_agent(request: Request) -> Agent | None:
     user = store.get_user(username)
     if user is None or not user.active:
         return None
-    return Agent(user, nonce, csrf_token(secret, nonce), store)
+    zone = i18n.for_request(request, user).time_zone
+    return Agent(user, nonce, csrf_token(secret, nonce), store, time_zone=zone)
 
 
 def csrf_ok(request: Request, agent: Agent, form: dict[str, Any] | None = None) -> bool:
@@ -476,8 +479,8 @@ class TaskInput:
     until: datetime | None = None  # outcome postponed
 
 
-def parse_until(text: str) -> datetime | None:
-    """A date and time from a form (``2026-12-07T10:00``, UTC unless it says otherwise)."""
+def parse_until(text: str, time_zone: str = "UTC") -> datetime | None:
+    """A date and time from a form (``2026-12-07T10:00``, in ``time_zone`` unless it says otherwise)."""
     text = text.strip()
     if not text:
         return None
@@ -485,7 +488,7 @@ def parse_until(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"until: {text!r} is not a date and time (e.g. 2026-12-07T10:00)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(time_zone))
 
 
 def form_input(store: Any, agent: Agent, task_id: str, action: str, form: dict[str, Any]) -> TaskInput:
@@ -501,7 +504,7 @@ def form_input(store: Any, agent: Agent, task_id: str, action: str, form: dict[s
     return TaskInput(
         outcome=str(form.get("outcome", "")),
         corrected_input=corrected,
-        until=parse_until(str(form.get("until", ""))),
+        until=parse_until(str(form.get("until", "")), agent.time_zone),
         answer=answer,
         # The outcome form's own note is named apart: a task's form may have a "note" field.
         note=str(form.get("outcome_note" if action == "outcome" else "note", "")).strip(),
