@@ -81,6 +81,31 @@ BADGE_TEXTS = (
     N_("postponed"),
 )
 
+#: The default outcome buttons, their meanings and what the customer is told
+#: (``orchestrator.humans.outcomes``, which may not import the control room: named again here
+#: for the catalogue; ``tests/unit/test_i18n.py`` checks they stay the same texts).
+OUTCOME_TEXTS = (
+    N_("Corrected: back to the robot"),
+    N_("Done by hand"),
+    N_("Rejected"),
+    N_("Postponed"),
+    N_("Cancelled"),
+    N_(
+        "A robot takes the case on with your answer and the case data as corrected here; "
+        "changed case data makes it start again from the first step."
+    ),
+    N_(
+        "You did the work yourself in the systems: say what in the note. The case ends as "
+        "done by hand and the customer is told."
+    ),
+    N_("The request cannot be carried out: the note is the reason the customer reads."),
+    N_("Back into the queue at the time given (e.g. call back tomorrow 10:00)."),
+    N_("The customer's case ends without being carried out (supervisors, ops, admins)."),
+    N_("Scheduled"),
+    N_("A colleague checked your request; our systems are processing it now."),
+    N_("A colleague has carried out your request by hand."),
+)
+
 
 @cache
 def translations(language: str) -> gettext_module.NullTranslations:

@@ -97,3 +97,14 @@ def test_a_time_an_agent_types_is_on_their_clock() -> None:
     moment = parse_until("2026-12-07T10:00", "Europe/Berlin")
     assert moment is not None and moment.astimezone(UTC) == datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
     assert parse_until("2026-12-07T10:00+00:00", "Europe/Berlin") == datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+
+
+def test_the_default_outcome_texts_are_in_the_catalogue() -> None:
+    from orchestrator.humans.outcomes import DEFAULT_NOTICES, LABELS, MEANINGS
+
+    german = i18n.Locale("de")
+    fixed = [*LABELS.values(), *MEANINGS.values()]
+    fixed += [str(n["title"]) for n in DEFAULT_NOTICES.values()]
+    fixed += [str(n["text"]) for n in DEFAULT_NOTICES.values() if "{" not in str(n["text"])]
+    untranslated = [text for text in fixed if german.gettext(text) == text]
+    assert untranslated == []
