@@ -195,3 +195,26 @@ def test_an_id_token_not_signed_by_the_provider_is_refused(
     assert "did not work" in page.get_by_role("alert").inner_text()
     page.goto("/inbox")
     assert "/login" in page.url
+
+
+def test_unknown_people_become_agents_only_where_configured(
+    browser: Any, store: Orchestrator, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TANDEM_SECRET_OIDC_CLIENT_SECRET", CLIENT_SECRET)
+    store.load_organisation()
+    settings = ServerSettings(
+        secret_key="control-room-test-secret-0123456789",
+        oidc_issuer=provider.issuer,
+        oidc_client_id=CLIENT_ID,
+        oidc_create_users_in="munich",
+    )
+    with ControlRoomServer(create_app(settings, store=store)) as server:
+        page = sign_in_at_provider(browser, server, "nina.new")
+        page.wait_for_url(re.compile(r"/ops$"))  # signed in (an agent: the page says 403)
+        user = store.get_user("nina.new")
+        assert user is not None and (user.role, user.unit_id, user.display_name) == (
+            "agent",
+            "munich",
+            "Nina New",
+        )
+        assert page.get_by_role("button", name="Log out").is_visible()
