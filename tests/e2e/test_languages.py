@@ -10,6 +10,7 @@ import pytest
 
 from demo.run import ControlRoomServer
 from orchestrator.service import Orchestrator
+from robots.engine.human_gateway import Callout
 from robots.errors import HumanTaskRequest
 
 pytestmark = pytest.mark.e2e
@@ -114,4 +115,25 @@ def test_the_webform_tells_a_german_customer_what_to_fix_in_german(
     assert re.search(r"(CET|CEST)$", page.locator("tbody td").first.inner_text())
     (case,) = store.list_cases(workflow="address_change")
     assert case.payload["language"] == "de"  # the customer's mails will be in German
+    context.close()
+
+
+def test_a_pop_up_speaks_the_agents_language(
+    control_room: ControlRoomServer, browser: Any, store: Orchestrator, task_id: str
+) -> None:
+    context = browser.new_context(locale="de-DE", base_url=control_room.url)
+    page = context.new_page()
+    sign_in(page, "Benutzername", "Passwort", "Anmelden")
+    page.wait_for_url(re.compile(r"/inbox"))
+    store.push_callout(
+        Callout(
+            title="Kunde am Telefon",
+            queue="appointments",
+            data={"free_slots": [f"2026-12-0{day} 08-12" for day in range(1, 8)]},
+        )
+    )
+    shown = page.locator(".callout").first
+    shown.wait_for()
+    assert "und 2 weitere" in shown.inner_text()
+    assert shown.get_by_role("button", name="Schließen").is_visible()
     context.close()
