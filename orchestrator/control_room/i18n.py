@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import gettext as gettext_module
+import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -235,6 +236,47 @@ def local_time(moment: datetime | None, seconds: bool = False) -> str:
     return current().local_time(moment, seconds=seconds)
 
 
+#: Validation texts of pydantic and the workflow language -> words a person uses (with the
+#: values the pattern captures). The first that matches wins.
+_PLAIN_PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), text)
+    for pattern, text in (
+        (r"^(Field required|required(, but missing)?)$", N_("please fill this in")),
+        (r"^String should match pattern", N_("does not have the expected form")),
+        (r"^String should have at least (?P<n>\d+) characters?$", N_("needs at least %(n)s characters")),
+        (r"^String should have at most (?P<n>\d+) characters?$", N_("may have at most %(n)s characters")),
+        (r"^Input should be a valid integer", N_("must be a whole number")),
+        (r"^(Input should be a valid number|expected number)", N_("must be a number")),
+        (r"^Input should be greater than or equal to (?P<n>\S+)$", N_("must be at least %(n)s")),
+        (r"^Input should be less than or equal to (?P<n>\S+)$", N_("must be at most %(n)s")),
+        (r"^Input should be (?P<choices>'.*')$", N_("choose one of %(choices)s")),
+        (r"^.* is not one of (?P<choices>.*)$", N_("choose one of %(choices)s")),
+        (r"^(Input should be a valid boolean|expected boolean)", N_("must be yes or no")),
+        (r"^not a field of this workflow$", N_("is not a field of this case")),
+    )
+)
+ENTERED = N_("entered: %(value)s")
+_PROBLEM = re.compile(r"^(?P<field>[\w.\[\]-]+): (?P<message>.*?)(?: \(got (?P<given>.*)\))?$", re.S)
+
+
+def plain_problem(problem: str) -> str:
+    """A validation problem (``postal_code: String should match pattern ...``) in words a
+    person uses, in the current language: ``postal code: does not have the expected form``.
+    A text it does not know is shown as it is."""
+    found = _PROBLEM.match(problem.strip())
+    if found is None:
+        return gettext(problem)
+    field = found["field"].removeprefix("input.").replace("_", " ")
+    message = found["message"]
+    for pattern, text in _PLAIN_PROBLEMS:
+        matched = pattern.match(message)
+        if matched:
+            message = gettext(text, **{k: v for k, v in matched.groupdict().items() if v is not None})
+            break
+    given = f" ({gettext(ENTERED, value=found['given'])})" if found["given"] else ""
+    return f"{field}: {message}{given}"
+
+
 def install(env: Any) -> None:
     """Give a Jinja2 environment ``_``, ``gettext``, ``ngettext``, ``local_time`` and ``locale``."""
     env.globals.update(
@@ -242,6 +284,7 @@ def install(env: Any) -> None:
         gettext=gettext,
         ngettext=ngettext,
         local_time=local_time,
+        plain_problem=plain_problem,
         locale=current,
         languages=LANGUAGES,
         time_zones=COMMON_TIME_ZONES,

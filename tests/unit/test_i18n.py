@@ -108,3 +108,28 @@ def test_the_default_outcome_texts_are_in_the_catalogue() -> None:
     fixed += [str(n["text"]) for n in DEFAULT_NOTICES.values() if "{" not in str(n["text"])]
     untranslated = [text for text in fixed if german.gettext(text) == text]
     assert untranslated == []
+
+
+@pytest.mark.parametrize(
+    ("problem", "english", "german"),
+    [
+        (
+            "postal_code: String should match pattern '^[0-9]{5}$' (got '1O115')",
+            "postal code: does not have the expected form (entered: '1O115')",
+            "postal code: hat nicht die erwartete Form (eingegeben: '1O115')",
+        ),
+        (
+            "city: String should have at least 2 characters (got 'B')",
+            "city: needs at least 2 characters (entered: 'B')",
+            "city: braucht mindestens 2 Zeichen (eingegeben: 'B')",
+        ),
+        ("slot: required", "slot: please fill this in", "slot: bitte ausfüllen"),
+        ("count: expected number, got 'x'", "count: must be a number", "count: muss eine Zahl sein"),
+        ("something else entirely", "something else entirely", "something else entirely"),
+    ],
+)
+def test_an_agent_reads_validation_problems_in_plain_words(problem: str, english: str, german: str) -> None:
+    with i18n.using(i18n.Locale("en")):
+        assert i18n.plain_problem(problem) == english
+    with i18n.using(i18n.Locale("de")):
+        assert i18n.plain_problem(problem) == german
