@@ -54,8 +54,9 @@ def test_a_german_browser_gets_german_pages_and_times_say_their_zone(
     row.get_by_role("link", name=task_id).click()
     page.wait_for_url(f"**/tasks/{task_id}")
     assert page.get_by_role("heading", level=1).inner_text().startswith(f"Aufgabe {task_id}")
-    assert page.get_by_role("button", name="Übernehmen").is_visible()
     assert page.get_by_role("heading", name="Protokoll").is_visible()
+    page.get_by_role("button", name="Übernehmen").click()
+    page.get_by_role("status").filter(has_text=f"Aufgabe {task_id} gehört jetzt Ihnen.").wait_for()
     context.close()
 
 

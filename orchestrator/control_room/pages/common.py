@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from orchestrator.control_room import i18n
+from orchestrator.control_room.i18n import N_
 from orchestrator.errors import (
     NotFound,
     PermissionDenied,
@@ -211,8 +212,25 @@ TEMPLATES.env.globals["static"] = static_url
 i18n.install(TEMPLATES.env)
 
 
+class Message(str):
+    """A message in English that remembers its catalogue text and values, so a page can show
+    it in the reader's language (the JSON API sends the English text)."""
+
+    template: str
+    values: dict[str, str]
+
+    def __new__(cls, template: str, **values: Any) -> Message:
+        shown = {key: str(value) for key, value in values.items()}
+        message = super().__new__(cls, template % shown if shown else template)
+        message.template, message.values = template, shown
+        return message
+
+
 def flash(response: Response, request: Request, kind: Literal["ok", "error"], text: str) -> Response:
-    value = _b64(json.dumps([kind, text]).encode())
+    entry: list[Any] = [kind, text]
+    if isinstance(text, Message):
+        entry += [text.template, text.values]
+    value = _b64(json.dumps(entry).encode())
     response.set_cookie(
         FLASH_COOKIE,
         f"{value}.{sign(settings_secret(request), 'flash:' + value)}",
@@ -224,14 +242,24 @@ def flash(response: Response, request: Request, kind: Literal["ok", "error"], te
 
 
 def read_flash(request: Request) -> list[tuple[str, str]]:
+    """The flash message of this request: (kind, text), the text in the reader's language."""
     raw = request.cookies.get(FLASH_COOKIE, "")
     value, _, signature = raw.rpartition(".")
     if not value or not hmac.compare_digest(signature, sign(settings_secret(request), "flash:" + value)):
         return []
     with contextlib.suppress(ValueError, UnicodeDecodeError):
-        kind, text = json.loads(_unb64(value))
+        kind, text, *translatable = json.loads(_unb64(value))
+        if len(translatable) == 2 and isinstance(translatable[1], dict):
+            locale = i18n.for_request(request, _flash_reader(request))
+            text = locale.gettext(str(translatable[0]), **{k: str(v) for k, v in translatable[1].items()})
         return [(str(kind), str(text))]
     return []
+
+
+def _flash_reader(request: Request) -> User | None:
+    found = read_session(settings_secret(request), request.cookies.get(SESSION_COOKIE))
+    user: User | None = store_of(request).get_user(found[0]) if found else None
+    return user
 
 
 def render(
@@ -515,11 +543,11 @@ def form_input(store: Any, agent: Agent, task_id: str, action: str, form: dict[s
 
 
 OUTCOME_MESSAGES = {
-    "corrected": "Task {task} corrected: a robot takes the case on.",
-    "done_by_hand": "Task {task} done by hand: the case is closed and the customer told.",
-    "rejected": "Task {task} rejected: the case is closed and the customer told why.",
-    "postponed": "Task {task} postponed: it is back in its queue then.",
-    "cancelled": "Task {task} cancelled with its case.",
+    "corrected": N_("Task %(task)s corrected: a robot takes the case on."),
+    "done_by_hand": N_("Task %(task)s done by hand: the case is closed and the customer told."),
+    "rejected": N_("Task %(task)s rejected: the case is closed and the customer told why."),
+    "postponed": N_("Task %(task)s postponed: it is back in its queue then."),
+    "cancelled": N_("Task %(task)s cancelled with its case."),
 }
 
 
@@ -529,10 +557,10 @@ def act_on_task(store: Any, agent: Agent, task_id: str, action: str, given: Task
     name = agent.username
     if action == "claim":
         store.claim_task(task_id, name)
-        return f"Task {task_id} is yours now."
+        return Message(N_("Task %(task)s is yours now."), task=task_id)
     if action == "release":
         store.release_task(task_id, name)
-        return f"Task {task_id} is back in its queue."
+        return Message(N_("Task %(task)s is back in its queue."), task=task_id)
     if action == "outcome":
         outcome = given.outcome
         store.resolve_task(
@@ -545,25 +573,25 @@ def act_on_task(store: Any, agent: Agent, task_id: str, action: str, given: Task
             until=given.until,
         )
         store.notify_customer(task_id)
-        return OUTCOME_MESSAGES.get(outcome, "Done.").format(task=task_id)
+        return Message(OUTCOME_MESSAGES.get(outcome, N_("Done.")), task=task_id)
     if action == "complete":
         store.complete_task(task_id, name, given.answer or {})
         store.notify_customer(task_id)
-        return f"Task {task_id} completed; the case goes on."
+        return Message(N_("Task %(task)s completed; the case goes on."), task=task_id)
     if action == "return":
         store.return_to_robot(task_id, name, given.answer or None, comment=given.note)
-        return f"Task {task_id} returned to a robot."
+        return Message(N_("Task %(task)s returned to a robot."), task=task_id)
     if action == "comment":
         store.comment_task(task_id, name, given.text)
-        return "Comment added."
+        return Message(N_("Comment added."))
     if action == "reassign":
         store.reassign_task(task_id, name, given.to)
-        return f"Task {task_id} reassigned to {given.to}."
+        return Message(N_("Task %(task)s reassigned to %(to)s."), task=task_id, to=given.to)
     if action == "cancel":
         store.cancel_task(task_id, name, given.reason or "cancelled by a supervisor")
         store.notify_customer(task_id)
-        return f"Task {task_id} cancelled."
+        return Message(N_("Task %(task)s cancelled."), task=task_id)
     if action == "escalate":
         moved = store.escalate_task(task_id, name, given.reason)
-        return f"Task {task_id} escalated to {moved.queue}."
+        return Message(N_("Task %(task)s escalated to %(queue)s."), task=task_id, queue=moved.queue)
     raise NotFound("task action", action)
