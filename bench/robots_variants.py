@@ -116,7 +116,8 @@ def bench_workflows(target: Path) -> Path:
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(source / "logins", target / "logins")
-    for name in ("delivery_appointment", *(p.stem for p in source.glob("appointment_*.yaml"))):
+    called = ("read_booking", *(p.stem for p in source.glob("appointment_*.yaml")))
+    for name in ("delivery_appointment", *called):
         shutil.copy(source / f"{name}.yaml", target / f"{name}.yaml")
     flow = yaml.safe_load((source / "address_change.yaml").read_text(encoding="utf-8"))
     del flow["systems"]["terminal"]

@@ -268,6 +268,9 @@ class WebformSubmission(BaseModel):
         description="The form backend's id of this submission; a resubmission is the same case."
     )
     fields: AddressChangeFields
+    language: Literal["de", "en"] | None = Field(
+        default=None, description="The language the customer used (their mails are in it)."
+    )
     submitted_at: Moment | None = Field(
         default=None, description="When the customer submitted, with a time zone (1900-9000)."
     )
@@ -285,6 +288,8 @@ def map_webform(submission: WebformSubmission) -> CaseRequest:
     }
     if fields.email:
         payload["email"] = fields.email
+    if submission.language:
+        payload["language"] = submission.language
     return CaseRequest(
         workflow=WEBFORM_WORKFLOWS[submission.form],
         reference=f"webform:{submission.submission_id}",

@@ -208,6 +208,12 @@ class User(_Snapshot):
     unit_id: str
     active: bool
     created_at: datetime
+    language: str | None = Field(
+        default=None, description="The user's language ('de', 'en'); None: the browser's."
+    )
+    time_zone: str | None = Field(
+        default=None, description="IANA time zone for times shown; None: the server's."
+    )
 
 
 class ApiToken(_Snapshot):

@@ -32,6 +32,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orchestrator.control_room import i18n
 from orchestrator.control_room.api import ApiMetrics, MetricsMiddleware, RateLimiter, TokenCache, error_body
 from orchestrator.control_room.limits import DEFAULT_MAX_BODY_BYTES, RequestGuard, bounded_problems
 from orchestrator.control_room.throttle import LoginThrottle
@@ -122,11 +123,63 @@ class ServerSettings(BaseModel):
         default=True, description="Serve /docs and /openapi.json without a token (they hold no data)."
     )
     secure_cookies: bool = Field(default=False, description="Mark cookies Secure (set behind HTTPS).")
+    language: str = Field(
+        default="en",
+        description="The language of pages when neither the user's setting nor the browser names "
+        "one we have: 'en' or 'de' (TANDEM_LANGUAGE).",
+    )
+    time_zone: str = Field(
+        default="Europe/Berlin",
+        description="The time zone times are shown in unless a user chose another (TANDEM_TIME_ZONE).",
+    )
+
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The identity provider's issuer URL for OpenID Connect sign-in (TANDEM_OIDC_ISSUER); "
+        "unset: passwords only.",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="Tandem's client id at the identity provider (TANDEM_OIDC_CLIENT_ID)."
+    )
+    oidc_client_secret: str | None = Field(
+        default=None,
+        repr=False,
+        description="The client secret (TANDEM_OIDC_CLIENT_SECRET); unset: the vault entry "
+        "oidc_client_secret_name.",
+    )
+    oidc_client_secret_name: str = Field(
+        default="oidc.client_secret",
+        description="The vault entry holding the client secret (TANDEM_OIDC_CLIENT_SECRET_NAME).",
+    )
+    oidc_username_claim: str = Field(
+        default="preferred_username",
+        description="The ID token's claim that names the Tandem user (TANDEM_OIDC_USERNAME_CLAIM).",
+    )
+    oidc_create_users_in: str | None = Field(
+        default=None,
+        description="A unit where a person without a Tandem user is created as an agent at their first "
+        "sign-in (TANDEM_OIDC_CREATE_USERS_IN); unset: they are refused.",
+    )
 
     @field_validator("rate_limit", "webform_rate_limit")
     @classmethod
     def _valid_limit(cls, value: str) -> str:
         RateLimiter.parse(value)  # raises ValueError naming the notation
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        language = i18n.valid_language(value)
+        if language is None:
+            raise ValueError(f"language {value!r}: use one of {', '.join(i18n.LANGUAGES)}")
+        return language
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        if i18n.valid_time_zone(value) is None:
+            raise ValueError(f"time zone {value!r}: use an IANA name such as Europe/Berlin or UTC")
         return value
 
     @field_validator("channel_rate_limits")
@@ -155,12 +208,12 @@ def _problems_of(error: RequestValidationError) -> list[dict[str, str]]:
 #: Errors of non-API paths answered with an HTML page: (heading, message).
 HTML_ERRORS: dict[int, tuple[str, str]] = {
     404: (
-        "Page not found",
-        "There is no page at this address. Check the link, or start again from the inbox.",
+        i18n.N_("Page not found"),
+        i18n.N_("There is no page at this address. Check the link, or start again from the inbox."),
     ),
     405: (
-        "Not possible here",
-        "This address does not take that kind of request; use the page's own buttons.",
+        i18n.N_("Not possible here"),
+        i18n.N_("This address does not take that kind of request; use the page's own buttons."),
     ),
 }
 
@@ -239,7 +292,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if not _is_api(request):
             # A page, without asking the store who is signed in: the store may be the failure.
             with contextlib.suppress(Exception):
-                return _error_page(request, 500, "Something went wrong", message, who=False)
+                return _error_page(request, 500, i18n.N_("Something went wrong"), message, who=False)
         return JSONResponse(error_body(message), status_code=500)
 
 
@@ -320,6 +373,14 @@ def settings_from_environment(**overrides: Any) -> ServerSettings:
         ("rate_limit_storage", "TANDEM_RATE_LIMIT_STORAGE"),
         ("token_cache_seconds", "TANDEM_TOKEN_CACHE_SECONDS"),
         ("max_body_bytes", "TANDEM_MAX_BODY_BYTES"),
+        ("language", "TANDEM_LANGUAGE"),
+        ("time_zone", "TANDEM_TIME_ZONE"),
+        ("oidc_issuer", "TANDEM_OIDC_ISSUER"),
+        ("oidc_client_id", "TANDEM_OIDC_CLIENT_ID"),
+        ("oidc_client_secret", "TANDEM_OIDC_CLIENT_SECRET"),
+        ("oidc_client_secret_name", "TANDEM_OIDC_CLIENT_SECRET_NAME"),
+        ("oidc_username_claim", "TANDEM_OIDC_USERNAME_CLAIM"),
+        ("oidc_create_users_in", "TANDEM_OIDC_CREATE_USERS_IN"),
     ):
         if os.environ.get(variable):
             values[field] = os.environ[variable]

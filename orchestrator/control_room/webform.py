@@ -40,7 +40,9 @@ from connectors.channels import (
     channel_field,
     map_webform,
 )
+from orchestrator.control_room import i18n
 from orchestrator.control_room.api import enforce_rate, start_case
+from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.status_links import ADDRESS_CHANGE, sign, status_path, status_words
 from orchestrator.errors import NotFound, PayloadInvalid
 from orchestrator.humans.outcomes import customer_notice
@@ -51,10 +53,34 @@ CHANNEL = "webform"
 FORM_FIELDS = ("customer_number", "street", "house_number", "zip", "city", "email")
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates" / "webform"))
+i18n.install(templates.env)
 router = APIRouter(prefix="/webform", include_in_schema=False)
 
 #: How a customer reads an address change's status (kept here for the form's users).
 STATUS_TEXT = ADDRESS_CHANGE
+
+#: The form's field labels (the problem summary names fields by them).
+FIELD_LABELS: dict[str, str] = {
+    "customer_number": N_("Customer number"),
+    "street": N_("Street"),
+    "house_number": N_("House number"),
+    "zip": N_("Postal code"),
+    "city": N_("City"),
+    "email": N_("E-mail for the confirmation"),
+}
+
+#: What a customer reads when a field does not fit (never pydantic's or the workflow's own words).
+FIELD_PROBLEMS: dict[str, str] = {
+    "customer_number": N_(
+        "Please enter your customer number as it is on your invoice: C and six digits, e.g. C000123."
+    ),
+    "street": N_("Please enter the street of your new address."),
+    "house_number": N_("Please check the house number."),
+    "zip": N_("Please enter the postal code of your new address (five digits, e.g. 10115)."),
+    "city": N_("Please enter the city of your new address."),
+    "email": N_("Please enter an e-mail address like name@example.com, or leave the field empty."),
+}
+TOO_LONG = N_("This is too long: please shorten it to 200 characters.")
 
 
 def csrf_token(secret: str, nonce: str) -> str:
@@ -105,8 +131,9 @@ def _form_page(
         "general": general or [],
         "csrf_token": csrf_token(_secret(request), nonce),
         "submission_id": (values or {}).get("submission_id") or new_submission_token(_secret(request)),
+        "labels": FIELD_LABELS,
     }
-    response = templates.TemplateResponse(request, "address_change.html", context, status_code=status_code)
+    response = _render(request, "address_change.html", context, status_code)
     response.set_cookie(
         CSRF_COOKIE,
         nonce,
@@ -118,10 +145,23 @@ def _form_page(
     return response
 
 
+def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    """A webform page in the customer's language (their browser's, else the server's default)."""
+    with i18n.using(i18n.for_request(request)):
+        response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    response.headers["Vary"] = "Accept-Language"
+    return response
+
+
 def _message_page(request: Request, title: str, message: str, status_code: int) -> Response:
-    return templates.TemplateResponse(
-        request, "message.html", {"title": title, "message": message}, status_code=status_code
-    )
+    return _render(request, "message.html", {"title": title, "message": message}, status_code)
+
+
+def customer_problem(field: str, kind: str = "") -> str:
+    """What a customer reads about a field that does not fit (a text of the catalogue)."""
+    if kind == "string_too_long":
+        return TOO_LONG
+    return FIELD_PROBLEMS.get(field, N_("Please check this field."))
 
 
 @router.get("/address-change", response_class=HTMLResponse)
@@ -144,8 +184,8 @@ async def submit_address_change(request: Request) -> Response:
     except HTTPException:
         return _message_page(
             request,
-            "Too many requests",
-            "You have sent this form many times in a short while. Please wait a minute and try again.",
+            N_("Too many requests"),
+            N_("You have sent this form many times in a short while. Please wait a minute and try again."),
             429,
         )
     form = await request.form()
@@ -154,9 +194,11 @@ async def submit_address_change(request: Request) -> Response:
     if not csrf_valid(_secret(request), request.cookies.get(CSRF_COOKIE), str(form.get("csrf_token") or "")):
         return _message_page(
             request,
-            "The form has expired",
-            "This form was not sent from our page, or it is too old. "
-            "Open the form again and send it from there.",
+            N_("The form has expired"),
+            N_(
+                "This form was not sent from our page, or it is too old. "
+                "Open the form again and send it from there."
+            ),
             403,
         )
     submission_id = submission_id_of(_secret(request), values["submission_id"])
@@ -167,17 +209,21 @@ async def submit_address_change(request: Request) -> Response:
         return _form_page(
             request,
             values=values,
-            general=["The form was not sent from our page. Please check the fields and send it again."],
+            general=[N_("The form was not sent from our page. Please check the fields and send it again.")],
             status_code=422,
         )
     try:
         submission = WebformSubmission(
             form="address-change",
             submission_id=submission_id,
+            language=i18n.for_request(request).language,
             fields=AddressChangeFields(**{name: values[name] for name in FORM_FIELDS}),
         )
     except ValidationError as error:
-        problems = {_field_of(item["loc"]): str(item["msg"]) for item in error.errors()}
+        problems = {
+            _field_of(item["loc"]): customer_problem(_field_of(item["loc"]), item["type"])
+            for item in error.errors()
+        }
         if "submission_id" in problems:
             # The hidden id was tampered with: a fresh one lets an honest resend through.
             values["submission_id"] = ""
@@ -188,9 +234,10 @@ async def submit_address_change(request: Request) -> Response:
         )
     except PayloadInvalid as invalid:
         problems = {}
-        for field, message in invalid.problems:
+        for field, _message in invalid.problems:
             bare = field.removeprefix("input.").split(".", 1)[0]
-            problems[channel_field(WEBFORM_FIELDS, bare)] = message
+            name = channel_field(WEBFORM_FIELDS, bare)
+            problems[name] = customer_problem(name)
         return _form_page(request, values=values, problems=problems, status_code=422)
     return RedirectResponse(status_path(_secret(request), case.id), status_code=303)
 
@@ -200,11 +247,11 @@ def case_status(request: Request, case_id: str, signature: str) -> Response:
     """The status of a case (signed link only: the webform's submitter or the channel's customer)."""
     expected = status_path(_secret(request), case_id).rsplit("/", 1)[1]
     if not hmac.compare_digest(signature, expected):
-        return _message_page(request, "Not found", "This status link is not valid.", 404)
+        return _message_page(request, N_("Not found"), N_("This status link is not valid."), 404)
     try:
         timeline: CaseTimeline = request.app.state.store.case_timeline(case_id)
     except NotFound:
-        return _message_page(request, "Not found", "This request does not exist (any more).", 404)
+        return _message_page(request, N_("Not found"), N_("This request does not exist (any more)."), 404)
     case = timeline.case
     heading, words = status_words(case.workflow)
     title, explanation = words.get(case.status, (case.status, ""))
@@ -212,7 +259,7 @@ def case_status(request: Request, case_id: str, signature: str) -> Response:
     if notice is not None:
         title, explanation = str(notice.get("title") or title), str(notice.get("text") or explanation)
     history = [(t.at, words.get(t.to_status, (t.to_status, ""))[0]) for t in timeline.transitions]
-    return templates.TemplateResponse(
+    return _render(
         request,
         "status.html",
         {

@@ -517,6 +517,7 @@ class OutcomeStore(NotificationStore):
                 return None
             spec = {**DEFAULT_NOTICES[task.outcome], **((task.outcomes or {}).get(task.outcome) or {})}
             template, email = spec.get("mail"), (case.payload or {}).get("email")
+            language = str((case.payload or {}).get("language") or "")  # the customer's (webform)
             data = {
                 **dict(case.payload or {}),
                 "input": dict(case.payload or {}),
@@ -530,7 +531,7 @@ class OutcomeStore(NotificationStore):
         if not template or not email:
             return None
         try:
-            subject, text, html = render_mail(str(template), data)
+            subject, text, html = render_mail(str(template), data, language)
             message_id = (mailer or SmtpMailer.from_env()).send(
                 Mail(
                     to=[str(email)],

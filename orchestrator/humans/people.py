@@ -325,6 +325,15 @@ class PeopleStore(StoreBase):
                 raise NotFound("user", username)
             row.password_hash = _HASHER.hash(password)
 
+    def set_user_preferences(self, username: str, *, language: str | None, time_zone: str | None) -> None:
+        """A user's own language and time zone for the control room (None: the default)."""
+        with self._tx() as session:
+            row = session.get(UserRow, username)
+            if row is None:
+                raise NotFound("user", username)
+            row.language = language
+            row.time_zone = time_zone
+
     def set_user_active(self, username: str, active: bool) -> None:
         """Disable (or enable again) a user; a disabled user cannot log in or see tasks."""
         with self._tx() as session:

@@ -190,6 +190,8 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(sa.String(300))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    language: Mapped[str | None] = mapped_column(sa.String(10), nullable=True)
+    time_zone: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
 
 class ApiTokenRow(Base):

@@ -40,6 +40,11 @@ class SendParams(ActionParams):
     template: str | None = Field(None, description="Name of templates/mail/<name>.txt (and optional .html).")
     body: str | None = Field(None, description="The text, instead of a template.")
     data: dict[str, Any] = Field(default_factory=dict, description="Values for the template.")
+    language: str | None = Field(
+        None,
+        description="The customer's language ('de', 'en', 'de-DE'): templates/mail/<name>.<language>.txt "
+        "when there is one, else <name>.txt. Empty: <name>.txt.",
+    )
     attachments: list[str] = Field(default_factory=list, description="Paths of files to attach.")
 
     @model_validator(mode="after")
@@ -61,12 +66,26 @@ def _render(name: str, source: str, data: dict[str, Any], *, html: bool) -> str:
         raise SystemException(f"mail template {name} is broken: {error}") from None
 
 
-def render_mail(template: str, data: dict[str, Any]) -> tuple[str, str, str | None]:
+def _template_path(template: str, language: str | None) -> Path:
+    """``<template>.<language>.txt`` when the language has its own text, else ``<template>.txt``."""
+    base = (language or "").strip().lower().replace("_", "-").split("-", 1)[0]
+    if base.isalpha():
+        localised = template_dir() / f"{template}.{base}.txt"
+        if localised.is_file():
+            return localised
+    return template_dir() / f"{template}.txt"
+
+
+def render_mail(
+    template: str, data: dict[str, Any], language: str | None = None
+) -> tuple[str, str, str | None]:
     """``templates/mail/<template>.txt`` (and ``.html`` when there is one) rendered with
-    ``data``: (subject from its first 'Subject:' line, or "", text, html or None)."""
-    path = template_dir() / f"{template}.txt"
+    ``data``: (subject from its first 'Subject:' line, or "", text, html or None).
+    ``language``: a customer's language; ``<template>.de.txt`` (and ``.de.html``) is used for
+    ``de`` when it exists."""
+    path = _template_path(template, language)
     if not path.is_file():
-        known = sorted(p.stem for p in template_dir().glob("*.txt"))
+        known = sorted(p.stem for p in template_dir().glob("*.txt") if "." not in p.stem)
         raise SystemException(f"no mail template {template!r} (looked for {path}); templates: {known}")
     subject = ""
     text = _render(path.name, path.read_text(encoding="utf-8"), data, html=False)
@@ -74,7 +93,7 @@ def render_mail(template: str, data: dict[str, Any]) -> tuple[str, str, str | No
     if first.lower().startswith("subject:"):
         subject = first.split(":", 1)[1].strip()
         text = rest.lstrip("\n")
-    html_path = path.with_suffix(".html")
+    html_path = path.with_suffix(".html")  # address_changed.de.txt -> address_changed.de.html
     html = None
     if html_path.is_file():
         html = _render(html_path.name, html_path.read_text(encoding="utf-8"), data, html=True)
@@ -91,7 +110,7 @@ def send(ctx: ActionContext, params: SendParams) -> dict[str, Any]:
     """
     subject, text, html = params.subject, params.body or "", None
     if params.template is not None:
-        template_subject, text, html = render_mail(params.template, params.data)
+        template_subject, text, html = render_mail(params.template, params.data, params.language)
         subject = subject or template_subject
     if not subject:
         raise BusinessException(

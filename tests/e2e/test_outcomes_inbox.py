@@ -125,7 +125,8 @@ def test_each_outcome_reaches_the_customer_truthfully(
         page.get_by_label("Postal code").fill("10115")
     elif outcome == "Postponed":
         later = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT10:00")
-        page.get_by_label('Continue on (UTC, for "Postponed")').fill(later)
+        # The agent's own clock: the server's time zone (Europe/Berlin), named on the label.
+        page.get_by_label('Continue on (Europe/Berlin, for "Postponed")').fill(later)
     else:
         page.get_by_label(re.compile("^Note")).fill("Talked to Ms Krause: she is moving to Munich instead")
     page.get_by_role("button", name=outcome, exact=True).click()

@@ -109,7 +109,7 @@ def test_an_expired_sign_on_is_noticed_and_the_robot_signs_on_again(
         "TANDEM_HOST_IDLE", "5"
     )  # long enough that a loaded machine does not sign off mid-case
     assert run(project, sessions, NEW).status == "done"
-    time.sleep(6)  # the host signs the idle robot off
+    time.sleep(11)  # the host signs the idle robot off
     record = run(project, sessions, {**NEW, "city": "Öhringen-Ost"})
     assert record.status == "done", record.error
     assert len(audit(data, "login")) == 2

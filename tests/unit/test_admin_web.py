@@ -328,3 +328,26 @@ def test_ops_create_and_edit_a_schedule_file(
     assert not (project / "schedules" / "sneaky.yaml").exists()
     log = clients["admin"].get("/admin/audit?action=schedule").text
     assert "schedule.create" in log and "schedule.edit" in log
+
+
+@pytest.mark.parametrize(
+    ("page", "english", "german"),
+    [
+        ("/supervisor", "Queues now", "Warteschlangen jetzt"),
+        ("/ops", "KPI period", "KPI-Zeitraum"),
+        ("/admin/users", "Create user", "Benutzer anlegen"),
+        ("/admin/org", "Units and queues", "Einheiten und Warteschlangen"),
+        ("/admin/tokens", "Issue a token", "Token ausstellen"),
+        ("/admin/schedules", "New schedule", "Neuer Zeitplan"),
+        ("/admin/audit", "Audit log", "Änderungsprotokoll"),
+    ],
+)
+def test_every_screen_speaks_the_browsers_language(
+    clients: dict[str, TestClient], page: str, english: str, german: str
+) -> None:
+    admin = clients["admin"]
+    in_english = admin.get(page, headers={"Accept-Language": "en-GB,en;q=0.9"})
+    in_german = admin.get(page, headers={"Accept-Language": "de-DE,de;q=0.9"})
+    assert in_english.status_code == in_german.status_code == 200
+    assert english in in_english.text and german not in in_english.text
+    assert german in in_german.text and '<html lang="de">' in in_german.text

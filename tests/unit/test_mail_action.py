@@ -114,3 +114,24 @@ def test_parameters_are_checked_when_the_workflow_loads() -> None:
         "name: t\nsteps:\n  - mail.send: {to: nobody, body: hi, template: x}\n", "t.yaml"
     )
     assert problems and "give a template or a body (one of them)" in problems[0].message
+
+
+def test_a_customer_gets_the_mail_in_their_language(
+    home: Path, sink: MailSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = Path(__file__).resolve().parents[2]  # Tandem's own templates/mail
+    monkeypatch.setenv("TANDEM_HOME", str(shipped))
+    step = """
+    - mail.send:
+        to: lea.weber@example.com
+        template: address_changed
+        language: "{language}"
+        data: {{name: Lea Weber, street: Am Markt 1, postal_code: "28195", city: Bremen, systems: [CRM]}}
+    """
+    for language in ("de-DE", "", "fr"):
+        assert run(home, step.format(language=language), SmtpMailer(port=sink.port)).status == "done"
+    german, english, french = sink.wait_for(3)
+    assert german["Subject"] == "Ihre neue Adresse ist gespeichert"
+    assert german.get_body(("plain",)).get_content().startswith("Guten Tag Lea Weber,")
+    # No language, or one without its own text: the default template.
+    assert english["Subject"] == french["Subject"] == "Your new address is on file"

@@ -14,7 +14,8 @@ a branch sees the cases of their units' queues, headquarters every case.
 
 Pages::
 
-    GET  /login, POST /login, POST /logout
+    GET  /login, POST /login, POST /logout, POST /preferences (the user's language and time zone)
+    GET  /login/oidc[/callback]      sign-in through the company's identity provider (oidc.py)
     GET  /inbox                      the agent's tasks: filter, sort, SLA state
     GET  /tasks/{id}                 reason, gathered data, screenshot, form, comments, audit trail
     POST /tasks/{id}/claim|release|complete|return|comment|reassign|cancel|escalate
@@ -37,6 +38,7 @@ from orchestrator.control_room.pages import (
     case_search,
     inbox,
     login,
+    oidc,
     ops,
     supervision,
     tasks_api,
@@ -45,6 +47,7 @@ from orchestrator.control_room.pages import (
 
 router = APIRouter()
 for _area in (
+    oidc,
     login,
     inbox,
     tray,

@@ -16,11 +16,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from orchestrator.control_room import i18n
+from orchestrator.control_room.i18n import N_
 from orchestrator.errors import (
     NotFound,
     PermissionDenied,
@@ -102,6 +105,7 @@ class Agent:
     csrf: str
     store: Any
     _queues: frozenset[str] | None = field(default=None, repr=False)
+    time_zone: str = "UTC"  # where the user's clock is: their setting, else the server's
 
     @property
     def username(self) -> str:
@@ -161,7 +165,8 @@ def current_agent(request: Request) -> Agent | None:
     user = store.get_user(username)
     if user is None or not user.active:
         return None
-    return Agent(user, nonce, csrf_token(secret, nonce), store)
+    zone = i18n.for_request(request, user).time_zone
+    return Agent(user, nonce, csrf_token(secret, nonce), store, time_zone=zone)
 
 
 def csrf_ok(request: Request, agent: Agent, form: dict[str, Any] | None = None) -> bool:
@@ -174,6 +179,19 @@ def safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
         return "/inbox"
     return target
+
+
+def start_session(request: Request, response: Response, username: str) -> Response:
+    """Sign ``username`` in: the session cookie on ``response`` (password or identity provider)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_value(settings_secret(request), username),
+        max_age=SESSION_HOURS * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=bool(request.app.state.settings.secure_cookies),
+    )
+    return response
 
 
 def to_login(request: Request) -> RedirectResponse:
@@ -191,10 +209,28 @@ def static_url(name: str) -> str:
 
 
 TEMPLATES.env.globals["static"] = static_url
+i18n.install(TEMPLATES.env)
+
+
+class Message(str):
+    """A message in English that remembers its catalogue text and values, so a page can show
+    it in the reader's language (the JSON API sends the English text)."""
+
+    template: str
+    values: dict[str, str]
+
+    def __new__(cls, template: str, **values: Any) -> Message:
+        shown = {key: str(value) for key, value in values.items()}
+        message = super().__new__(cls, template % shown if shown else template)
+        message.template, message.values = template, shown
+        return message
 
 
 def flash(response: Response, request: Request, kind: Literal["ok", "error"], text: str) -> Response:
-    value = _b64(json.dumps([kind, text]).encode())
+    entry: list[Any] = [kind, text]
+    if isinstance(text, Message):
+        entry += [text.template, text.values]
+    value = _b64(json.dumps(entry).encode())
     response.set_cookie(
         FLASH_COOKIE,
         f"{value}.{sign(settings_secret(request), 'flash:' + value)}",
@@ -206,12 +242,16 @@ def flash(response: Response, request: Request, kind: Literal["ok", "error"], te
 
 
 def read_flash(request: Request) -> list[tuple[str, str]]:
+    """The flash message of this request: (kind, text), the text in the reader's language."""
     raw = request.cookies.get(FLASH_COOKIE, "")
     value, _, signature = raw.rpartition(".")
     if not value or not hmac.compare_digest(signature, sign(settings_secret(request), "flash:" + value)):
         return []
     with contextlib.suppress(ValueError, UnicodeDecodeError):
-        kind, text = json.loads(_unb64(value))
+        kind, text, *translatable = json.loads(_unb64(value))
+        if len(translatable) == 2 and isinstance(translatable[1], dict):
+            locale = i18n.for_request(request, _flash_reader(request))
+            text = locale.gettext(str(translatable[0]), **{k: str(v) for k, v in translatable[1].items()})
         return [(str(kind), str(text))]
     return []
 
@@ -220,6 +260,12 @@ def read_flash(request: Request) -> list[tuple[str, str]]:
 LIVE_TEMPLATES = frozenset(
     {"inbox.html", "supervisor.html", "ops.html", "case.html", "task.html", "notifications.html"}
 )
+
+
+def _flash_reader(request: Request) -> User | None:
+    found = read_session(settings_secret(request), request.cookies.get(SESSION_COOKIE))
+    user: User | None = store_of(request).get_user(found[0]) if found else None
+    return user
 
 
 def render(
@@ -246,8 +292,10 @@ def render(
         "section": values.pop("section", ""),
         **values,
     }
-    response = TEMPLATES.TemplateResponse(request, template, context, status_code=status)
+    with i18n.using(i18n.for_request(request, agent.user if agent else None)):
+        response = TEMPLATES.TemplateResponse(request, template, context, status_code=status)
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Accept-Language, Cookie"
     if request.cookies.get(FLASH_COOKIE):
         response.delete_cookie(FLASH_COOKIE)
     return response
@@ -478,8 +526,8 @@ class TaskInput:
     until: datetime | None = None  # outcome postponed
 
 
-def parse_until(text: str) -> datetime | None:
-    """A date and time from a form (``2026-12-07T10:00``, UTC unless it says otherwise)."""
+def parse_until(text: str, time_zone: str = "UTC") -> datetime | None:
+    """A date and time from a form (``2026-12-07T10:00``, in ``time_zone`` unless it says otherwise)."""
     text = text.strip()
     if not text:
         return None
@@ -487,7 +535,7 @@ def parse_until(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"until: {text!r} is not a date and time (e.g. 2026-12-07T10:00)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(time_zone))
 
 
 def form_input(store: Any, agent: Agent, task_id: str, action: str, form: dict[str, Any]) -> TaskInput:
@@ -503,7 +551,7 @@ def form_input(store: Any, agent: Agent, task_id: str, action: str, form: dict[s
     return TaskInput(
         outcome=str(form.get("outcome", "")),
         corrected_input=corrected,
-        until=parse_until(str(form.get("until", ""))),
+        until=parse_until(str(form.get("until", "")), agent.time_zone),
         answer=answer,
         # The outcome form's own note is named apart: a task's form may have a "note" field.
         note=str(form.get("outcome_note" if action == "outcome" else "note", "")).strip(),
@@ -514,11 +562,11 @@ def form_input(store: Any, agent: Agent, task_id: str, action: str, form: dict[s
 
 
 OUTCOME_MESSAGES = {
-    "corrected": "Task {task} corrected: a robot takes the case on.",
-    "done_by_hand": "Task {task} done by hand: the case is closed and the customer told.",
-    "rejected": "Task {task} rejected: the case is closed and the customer told why.",
-    "postponed": "Task {task} postponed: it is back in its queue then.",
-    "cancelled": "Task {task} cancelled with its case.",
+    "corrected": N_("Task %(task)s corrected: a robot takes the case on."),
+    "done_by_hand": N_("Task %(task)s done by hand: the case is closed and the customer told."),
+    "rejected": N_("Task %(task)s rejected: the case is closed and the customer told why."),
+    "postponed": N_("Task %(task)s postponed: it is back in its queue then."),
+    "cancelled": N_("Task %(task)s cancelled with its case."),
 }
 
 
@@ -528,10 +576,10 @@ def act_on_task(store: Any, agent: Agent, task_id: str, action: str, given: Task
     name = agent.username
     if action == "claim":
         store.claim_task(task_id, name)
-        return f"Task {task_id} is yours now."
+        return Message(N_("Task %(task)s is yours now."), task=task_id)
     if action == "release":
         store.release_task(task_id, name)
-        return f"Task {task_id} is back in its queue."
+        return Message(N_("Task %(task)s is back in its queue."), task=task_id)
     if action == "outcome":
         outcome = given.outcome
         store.resolve_task(
@@ -544,25 +592,25 @@ def act_on_task(store: Any, agent: Agent, task_id: str, action: str, given: Task
             until=given.until,
         )
         store.notify_customer(task_id)
-        return OUTCOME_MESSAGES.get(outcome, "Done.").format(task=task_id)
+        return Message(OUTCOME_MESSAGES.get(outcome, N_("Done.")), task=task_id)
     if action == "complete":
         store.complete_task(task_id, name, given.answer or {})
         store.notify_customer(task_id)
-        return f"Task {task_id} completed; the case goes on."
+        return Message(N_("Task %(task)s completed; the case goes on."), task=task_id)
     if action == "return":
         store.return_to_robot(task_id, name, given.answer or None, comment=given.note)
-        return f"Task {task_id} returned to a robot."
+        return Message(N_("Task %(task)s returned to a robot."), task=task_id)
     if action == "comment":
         store.comment_task(task_id, name, given.text)
-        return "Comment added."
+        return Message(N_("Comment added."))
     if action == "reassign":
         store.reassign_task(task_id, name, given.to)
-        return f"Task {task_id} reassigned to {given.to}."
+        return Message(N_("Task %(task)s reassigned to %(to)s."), task=task_id, to=given.to)
     if action == "cancel":
         store.cancel_task(task_id, name, given.reason or "cancelled by a supervisor")
         store.notify_customer(task_id)
-        return f"Task {task_id} cancelled."
+        return Message(N_("Task %(task)s cancelled."), task=task_id)
     if action == "escalate":
         moved = store.escalate_task(task_id, name, given.reason)
-        return f"Task {task_id} escalated to {moved.queue}."
+        return Message(N_("Task %(task)s escalated to %(queue)s."), task=task_id, queue=moved.queue)
     raise NotFound("task action", action)

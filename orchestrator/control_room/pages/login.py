@@ -7,17 +7,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from loguru import logger
 
+from orchestrator.control_room import i18n
+from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages.common import (
     SESSION_COOKIE,
-    SESSION_HOURS,
     STATIC_DIR,
     csrf_ok,
     current_agent,
     error_page,
     render,
     safe_next,
-    session_value,
-    settings_secret,
+    start_session,
     store_of,
 )
 from orchestrator.control_room.throttle import login_throttle
@@ -36,7 +36,7 @@ def home(request: Request) -> Response:
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_page(request: Request, next: str = "/inbox") -> Response:
     """The sign-in form."""
-    return render(request, None, "login.html", next=safe_next(next), username="", error="")
+    return render(request, None, "login.html", next=safe_next(next), username="", error="", error_values={})
 
 
 @router.post("/login", include_in_schema=False)
@@ -59,7 +59,8 @@ async def login(request: Request) -> Response:
             status=429,
             next=target,
             username=username,
-            error=f"Too many failed sign-ins. Wait {seconds} seconds and try again.",
+            error=N_("Too many failed sign-ins. Wait %(seconds)s seconds and try again."),
+            error_values={"seconds": seconds},
         )
         response.headers["Retry-After"] = str(seconds)
         return response
@@ -87,19 +88,11 @@ async def login(request: Request) -> Response:
             status=401,
             next=target,
             username=username,
-            error="Wrong user name or password.",
+            error=N_("Wrong user name or password."),
+            error_values={},
         )
     throttle.succeeded(username)
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        session_value(settings_secret(request), user.username),
-        max_age=SESSION_HOURS * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=bool(request.app.state.settings.secure_cookies),
-    )
-    return response
+    return start_session(request, RedirectResponse(target, status_code=303), user.username)
 
 
 @router.post("/logout", include_in_schema=False)
@@ -108,10 +101,35 @@ async def logout(request: Request) -> Response:
     agent = current_agent(request)
     form = dict(await request.form())
     if agent is not None and not csrf_ok(request, agent, form):
-        return error_page(request, agent, 403, "Stale form", "Reload the page and try again.")
+        return error_page(request, agent, 403, N_("Stale form"), N_("Reload the page and try again."))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+# -- the user's own settings: language and time zone ------------------------------------------
+
+
+@router.post("/preferences", include_in_schema=False)
+async def preferences(request: Request) -> Response:
+    """Store the signed-in user's language and time zone (empty: the browser's / the server's)."""
+    agent = current_agent(request)
+    if agent is None:
+        return RedirectResponse("/login", status_code=303)
+    form = dict(await request.form())
+    if not csrf_ok(request, agent, form):
+        return error_page(request, agent, 403, N_("Stale form"), N_("Reload the page and try again."))
+    language = i18n.valid_language(str(form.get("language") or ""))
+    time_zone = str(form.get("time_zone") or "").strip() or None
+    if time_zone is not None and i18n.valid_time_zone(time_zone) is None:
+        return error_page(
+            request, agent, 422, N_("Unknown time zone"), N_("Choose a time zone from the list.")
+        )
+    store = store_of(request)
+    await anyio.to_thread.run_sync(
+        lambda: store.set_user_preferences(agent.username, language=language, time_zone=time_zone)
+    )
+    return RedirectResponse(safe_next(str(form.get("next") or "/inbox")), status_code=303)
 
 
 # -- static files --------------------------------------------------------------------------

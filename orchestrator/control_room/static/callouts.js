@@ -8,6 +8,10 @@
   var box = document.getElementById("callouts");
   if (!streamUrl || !box || !window.EventSource) { return; }
   var KEY = "tandem.callouts.last";
+  // The pop-up's own words in the page's language (base.html puts them on <body>).
+  var TEXTS = {};
+  try { TEXTS = JSON.parse(body.getAttribute("data-texts") || "{}"); } catch (e) { TEXTS = {}; }
+  function t(text) { return TEXTS[text] || text; }
   // Shown pop-ups with the time they appeared (the callout latency benchmark reads this).
   window.tandemCallouts = window.tandemCallouts || [];
 
@@ -30,11 +34,11 @@
   function valueCell(value) {
     var cell = el("dd");
     if (!Array.isArray(value)) { cell.textContent = show(value); return cell; }
-    if (!value.length) { cell.textContent = "none"; return cell; }
+    if (!value.length) { cell.textContent = t("none"); return cell; }
     var items = el("ul", "plain");
     value.slice(0, SHOWN_ITEMS).forEach(function (item) { items.appendChild(el("li", null, show(item))); });
     if (value.length > SHOWN_ITEMS) {
-      items.appendChild(el("li", "muted", "and " + (value.length - SHOWN_ITEMS) + " more"));
+      items.appendChild(el("li", "muted", t("and %(count)s more").replace("%(count)s", String(value.length - SHOWN_ITEMS))));
     }
     cell.appendChild(items);
     return cell;
@@ -58,14 +62,14 @@
     var item = JSON.parse(event.data);
     var card = el("section", "callout " + (item.level || "info"));
     card.setAttribute("role", "alertdialog");
-    card.setAttribute("aria-label", item.title || "Callout");
+    card.setAttribute("aria-label", item.title || t("Callout"));
     card.setAttribute("data-kind", kind);
     card.setAttribute("data-event-id", event.lastEventId || "");
     var close = el("button", "close", "\u00d7");
-    close.setAttribute("aria-label", "Dismiss");
+    close.setAttribute("aria-label", t("Dismiss"));
     close.addEventListener("click", function () { card.remove(); markRead(event.lastEventId); });
     card.appendChild(close);
-    card.appendChild(el("h3", null, item.title || "Callout"));
+    card.appendChild(el("h3", null, item.title || t("Callout")));
     if (item.message) { card.appendChild(el("p", null, item.message)); }
     var data = item.data || {};
     var keys = Object.keys(data);
@@ -83,7 +87,7 @@
       card.appendChild(hints);
     }
     if (item.url) {
-      var link = el("a", null, item.link_text || "Open task");
+      var link = el("a", null, item.link_text || t("Open task"));
       link.href = item.url;  // built by the server from an id, never from gathered data
       link.addEventListener("click", function () { markRead(event.lastEventId); });
       card.appendChild(link);
