@@ -106,7 +106,7 @@ def test_an_expired_sign_on_is_noticed_and_the_robot_signs_on_again(
 ) -> None:
     project, sessions, data = host
     monkeypatch.setenv(
-        "TANDEM_HOST_IDLE", "5"
+        "TANDEM_HOST_IDLE", "10"
     )  # long enough that a loaded machine does not sign off mid-case
     assert run(project, sessions, NEW).status == "done"
     time.sleep(11)  # the host signs the idle robot off
