@@ -64,8 +64,6 @@ def settle_security(openapi: dict[str, Any]) -> dict[str, Any]:
     return openapi
 
 
-router = APIRouter(dependencies=[Depends(_session), Depends(_csrf)])
-
 #: What a task id or a queue name looks like; anything else is a 422, not a lookup.
 TASK_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 QUEUE_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
@@ -202,12 +200,15 @@ AGENT_API_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "The request is not valid; every problem is listed."},
 }
 
+# Every route shares the tag, the documented error answers and the session (and CSRF) checks.
+router = APIRouter(
+    tags=["agents"], responses=AGENT_API_ERRORS, dependencies=[Depends(_session), Depends(_csrf)]
+)
+
 
 @router.get(
     "/api/tasks",
-    tags=["agents"],
     summary="The signed-in agent's tasks",
-    responses=AGENT_API_ERRORS,
 )
 def api_tasks(
     request: Request,
@@ -233,9 +234,7 @@ def api_tasks(
 
 @router.get(
     "/api/tasks/{task_id}",
-    tags=["agents"],
     summary="One task, if the agent may see it",
-    responses=AGENT_API_ERRORS,
 )
 def api_task(request: Request, task_id: TaskId) -> Response:
     """The task with its data and form; 403 when it belongs to a unit outside the agent's."""
@@ -269,9 +268,7 @@ def _api_action(request: Request, task_id: str, action: str, given: TaskInput) -
 
 @router.post(
     "/api/tasks/{task_id}/claim",
-    tags=["agents"],
     summary="Claim a task",
-    responses=AGENT_API_ERRORS,
 )
 def api_claim(request: Request, task_id: TaskId) -> Response:
     """Take an open task (session cookie and X-CSRF-Token)."""
@@ -280,9 +277,7 @@ def api_claim(request: Request, task_id: TaskId) -> Response:
 
 @router.post(
     "/api/tasks/{task_id}/release",
-    tags=["agents"],
     summary="Release a claimed task",
-    responses=AGENT_API_ERRORS,
 )
 def api_release(request: Request, task_id: TaskId) -> Response:
     """Give a claimed task back to its queue."""
@@ -291,9 +286,7 @@ def api_release(request: Request, task_id: TaskId) -> Response:
 
 @router.post(
     "/api/tasks/{task_id}/complete",
-    tags=["agents"],
     summary="Complete a task with its form",
-    responses=AGENT_API_ERRORS,
 )
 def api_complete(request: Request, task_id: TaskId, body: TaskAnswer) -> Response:
     """Complete the task; the answer is checked against the task's form (422 lists every problem)."""
@@ -302,9 +295,7 @@ def api_complete(request: Request, task_id: TaskId, body: TaskAnswer) -> Respons
 
 @router.post(
     "/api/tasks/{task_id}/outcome",
-    tags=["agents"],
     summary="End a task with an outcome",
-    responses=AGENT_API_ERRORS,
 )
 def api_outcome(request: Request, task_id: TaskId, body: OutcomeIn) -> Response:
     """corrected, done_by_hand (a note), rejected (a reason), postponed (until), cancelled
@@ -321,9 +312,7 @@ def api_outcome(request: Request, task_id: TaskId, body: OutcomeIn) -> Response:
 
 @router.post(
     "/api/tasks/{task_id}/return",
-    tags=["agents"],
     summary="Return a task's case to a robot",
-    responses=AGENT_API_ERRORS,
 )
 def api_return(request: Request, task_id: TaskId, body: TaskAnswer) -> Response:
     """The case is queued again and a robot resumes it."""
@@ -332,9 +321,7 @@ def api_return(request: Request, task_id: TaskId, body: TaskAnswer) -> Response:
 
 @router.post(
     "/api/tasks/{task_id}/comment",
-    tags=["agents"],
     summary="Comment on a task",
-    responses=AGENT_API_ERRORS,
 )
 def api_comment(request: Request, task_id: TaskId, body: CommentIn) -> Response:
     """Add a comment to the task's history."""
@@ -343,9 +330,7 @@ def api_comment(request: Request, task_id: TaskId, body: CommentIn) -> Response:
 
 @router.post(
     "/api/tasks/{task_id}/escalate",
-    tags=["agents"],
     summary="Escalate a task to the next level",
-    responses=AGENT_API_ERRORS,
 )
 def api_escalate(request: Request, task_id: TaskId, body: EscalateIn) -> Response:
     """Move the task to the next level's queue (supervisors and admins of its unit); the task
