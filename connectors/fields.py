@@ -39,6 +39,12 @@ _ALLOWED_WHITESPACE = {"\t", "\n", "\r"}
 #: What :func:`text_problem` allows, as an ECMA-262 pattern for OpenAPI schemas (lone
 #: surrogates, which JSON Schema cannot name, are refused too).
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+#: The same, for a text that must say something: at least one character that is not a space.
+NONBLANK_TEXT_PATTERN = (
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*"
+    r"[^\s\x00-\x1f\x7f-\x9f]"
+    r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+)
 
 
 def _describe(character: str) -> str:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyCookie, APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.fields import TEXT_PATTERN
+from connectors.fields import NONBLANK_TEXT_PATTERN, TEXT_PATTERN
 from orchestrator.control_room.api import ErrorBody
 from orchestrator.control_room.pages.common import (
     SESSION_COOKIE,
@@ -127,7 +127,7 @@ class CommentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=5000, json_schema_extra={"pattern": TEXT_PATTERN})
+    text: str = Field(min_length=1, max_length=5000, json_schema_extra={"pattern": NONBLANK_TEXT_PATTERN})
 
 
 class EscalateIn(BaseModel):
@@ -135,7 +135,7 @@ class EscalateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=2000, json_schema_extra={"pattern": TEXT_PATTERN})
+    reason: str = Field(min_length=1, max_length=2000, json_schema_extra={"pattern": NONBLANK_TEXT_PATTERN})
 
 
 def _api_agent(request: Request, *, writing: bool) -> Agent | JSONResponse:
