@@ -47,9 +47,10 @@ router = APIRouter()
 
 @router.get("/inbox", response_class=HTMLResponse, include_in_schema=False)
 def inbox(
-    request: Request, queue: str = "", state: str = "open", sla: str = "", sort: str = "due"
+    request: Request, queue: str = "", state: str = "open", sla: str = "", sort: str = "due", q: str = ""
 ) -> Response:
-    """The agent's task list: their units' queues, filtered and sorted."""
+    """The agent's task list: their units' queues, filtered, searched (``q``: reference, payload
+    and data values, queue...; ``orchestrator.humans.task_search``) and sorted."""
     agent = current_agent(request)
     if agent is None:
         return to_login(request)
@@ -62,6 +63,7 @@ def inbox(
         statuses=TASK_STATES[state],
         queue=chosen_queue,
         assignee=agent.username if state == "mine" else None,
+        search=q[:200],
         limit=300,
     )
     rows = task_rows(store, tasks)
@@ -74,7 +76,7 @@ def inbox(
         section="inbox",
         tasks=sorted_rows(rows, sort),
         queues=sorted(agent.queues),
-        filters={"queue": chosen_queue or "", "state": state, "sla": sla, "sort": sort},
+        filters={"queue": chosen_queue or "", "state": state, "sla": sla, "sort": sort, "q": q.strip()[:200]},
         callout_after=last_callout_id(store),
     )
 
