@@ -318,7 +318,7 @@ def error_status(error: Exception) -> int:
     return 409
 
 
-PROBLEM_HEADINGS = {403: "Not yours to open", 404: "Not found", 409: "That did not work"}
+PROBLEM_HEADINGS = {403: N_("Not yours to open"), 404: N_("Not found"), 409: N_("That did not work")}
 
 
 def problem_page(request: Request, agent: Agent, error: Exception) -> HTMLResponse:
