@@ -77,6 +77,9 @@ def test_the_search_finds_a_customers_tasks_and_new_ones_arrive_live(
     assert rows(page) == {first, arrived}
     assert berlin not in page.content()
     assert page.evaluate("window.notReloaded === true"), "the page was reloaded"
+    # The refresh asked for its regions only (pages/fragments.py), not the whole page.
+    last = page.evaluate("window.tandemLive[window.tandemLive.length - 1]")
+    assert last["swapped"] >= 1 and last["bytes"] < len(page.content())
 
     # A name finds its task too; clearing the search shows every task again.
     page.get_by_role("searchbox", name="Search").fill("lea weber")
