@@ -47,6 +47,7 @@ from robots.language.project import Project
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "live-bench"
 GOAL_P95_MS = 500.0
+ANSWER_FETCHES = 30  # per page and kind of answer
 USERS = {"max.agent": "agent-demo-2", "admin": "admin-demo-1"}
 PAYLOAD = {"customer_id": "C000009", "order_number": "O-100009", "postal_code": "28195"}
 
@@ -71,11 +72,45 @@ WATCH_SCRIPT = """
 """
 
 
+# Fetches the page ``n`` times whole and ``n`` times as the fragment live.js asks for after a
+# change of ``topic`` (alternating), each with its parse; the times in ms and the sizes.
+ANSWERS_SCRIPT = """
+async ([topic, n]) => {
+  const names = [...document.querySelectorAll('[data-live]')]
+    .filter(node => (node.getAttribute('data-live-on') || '').split(/\\s+/).includes(topic))
+    .map(node => node.getAttribute('data-live')).join(' ');
+  const out = { whole: [], fragment: [], whole_bytes: 0, fragment_bytes: 0 };
+  for (let i = 0; i < n; i++) {
+    for (const mode of ['whole', 'fragment']) {
+      const headers = mode === 'fragment' ? { 'X-Tandem-Live-Regions': names } : {};
+      const started = performance.now();
+      const html = await (await fetch(location.href, { credentials: 'same-origin', headers })).text();
+      new DOMParser().parseFromString(html, 'text/html');
+      out[mode].push(performance.now() - started);
+      out[mode + '_bytes'] = html.length;
+    }
+  }
+  return out;
+}
+"""
+
+
+@dataclass
+class Answer:
+    """One page fetched whole and as a fragment: times in ms (fetch and parse) and sizes."""
+
+    whole: list[float]
+    fragment: list[float]
+    whole_bytes: int
+    fragment_bytes: int
+
+
 @dataclass
 class Result:
-    """Latencies in ms by kind of change."""
+    """Latencies in ms by kind of change; the answers' cost per page."""
 
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    answers: dict[str, Answer] = field(default_factory=dict)
     listeners: int = 0
     load: float = 0.0
 
@@ -180,6 +215,12 @@ def run(samples: int, listeners: int) -> Result:
                         lambda record=record: store.save_checkpoint(claim, RunState(), [record]),
                     )
                 )
+            for label, page, topic in (
+                (f"inbox ({samples} tasks), topic tasks", inbox, "tasks"),
+                ("ops dashboard, topic robots", ops, "robots"),
+                (f"case page ({samples} steps), topic steps", timeline, "steps"),
+            ):
+                result.answers[label] = Answer(**page.evaluate(ANSWERS_SCRIPT, [topic, ANSWER_FETCHES]))
         finally:
             with contextlib.suppress(Exception):  # the last event tells the extra clients to stop
                 store.push_callout(Callout(title=LAST_TITLE, queue="appointments"))
@@ -235,9 +276,39 @@ def report(result: Result) -> str:
         "the animation frame after the page's DOM showed the change. It is the hub's tick "
         "(`POLL_INTERVAL` = 100 ms: one change-marks query per server, however many pages listen), "
         "the `changed` event, the page fetching itself again with the user's session "
-        "(`static/live.js`) and the swap of its `data-live` regions.",
+        "(`static/live.js`) and the swap of its `data-live` regions: the page answers with only "
+        "the regions it names (`pages/fragments.py`).",
         "",
     ]
+    if result.answers:
+        answers = [
+            (
+                label,
+                f"{answer.whole_bytes:,}",
+                f"{statistics.median(answer.whole):.0f} / {percentile(answer.whole, 0.95):.0f}",
+                f"{answer.fragment_bytes:,}",
+                f"{statistics.median(answer.fragment):.0f} / {percentile(answer.fragment, 0.95):.0f}",
+            )
+            for label, answer in result.answers.items()
+        ]
+        lines += [
+            f"What one refresh costs, at the end of the run ({ANSWER_FETCHES} fetches of each kind per "
+            "page, alternating, each with its parse in the page): the whole page against the fragment "
+            "live.js asks for after a change of the topic.",
+            "",
+            *table(
+                (
+                    "page",
+                    "whole bytes",
+                    "whole median / p95 ms",
+                    "fragment bytes",
+                    "fragment median / p95 ms",
+                ),
+                answers,
+                align="lrrrr",
+            ),
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -56,7 +56,8 @@ Robots (``orchestrator.worker.execution.run_claim`` runs one claim with an ``Eng
 Human tasks (statuses open, claimed, completed, returned, cancelled; a user sees the queues
 of their unit and every unit below it; reassign needs role supervisor or admin)::
 
-    list_tasks(username, *, statuses=("open", "claimed"), queue, assignee, case_id, limit)
+    list_tasks(username, *, statuses=("open", "claimed"), queue, assignee, case_id, search, limit)
+                                                  # search: the inbox's box (humans/task_search.py)
     get_task(task_id, username=None) -> HumanTask         task_events(task_id) -> list[TaskEvent]
     claim_task / release_task(task_id, username) -> HumanTask
     reassign_task(task_id, supervisor, to_username)      comment_task(task_id, username, text)

@@ -80,6 +80,20 @@ BADGE_TEXTS = (
     N_("done by hand"),
     N_("rejected"),
     N_("postponed"),
+    # Robots, schedules and their fires, users and tokens.
+    N_("idle"),
+    N_("busy"),
+    N_("stopped"),
+    N_("stale"),
+    N_("paused"),
+    N_("failed"),
+    N_("skipped"),
+    N_("missed"),
+    N_("already fired"),
+    N_("running elsewhere"),
+    N_("active"),
+    N_("inactive"),
+    N_("revoked"),
 )
 
 #: The default outcome buttons, their meanings and what the customer is told
@@ -164,7 +178,12 @@ class Locale:
     time_zone: str = DEFAULT_TIME_ZONE
 
     def gettext(self, message: str, **values: Any) -> str:
-        """``message`` in this language, with ``%(name)s`` filled from ``values``."""
+        """``message`` in this language, with ``%(name)s`` filled from ``values``. A message
+        that carries its catalogue text and values (``pages.common.Message``: an error page's,
+        a flash's) is translated by that text and filled with its values."""
+        template = getattr(message, "template", None)
+        if isinstance(template, str) and not values:
+            message, values = template, dict(getattr(message, "values", {}))
         text = translations(self.language).gettext(message)
         return text % values if values else text
 
@@ -278,9 +297,11 @@ def plain_problem(problem: str) -> str:
 
 
 def install(env: Any) -> None:
-    """Give a Jinja2 environment ``_``, ``gettext``, ``ngettext``, ``local_time`` and ``locale``."""
+    """Give a Jinja2 environment ``_``, ``gettext``, ``ngettext``, ``N_`` (marks a text a macro
+    translates), ``local_time`` and ``locale``."""
     env.globals.update(
         _=gettext,
+        N_=N_,
         gettext=gettext,
         ngettext=ngettext,
         local_time=local_time,

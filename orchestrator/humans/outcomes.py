@@ -249,10 +249,7 @@ class OutcomeStore(NotificationStore):
                 "error": case.error,
                 "error_step": case.error_step,
             }
-        try:
-            secret = {name for name, spec in self.project.workflow(workflow).input.items() if spec.secret}
-        except DefinitionError:
-            secret = set()
+        secret = self._secret_inputs(workflow)
         return {"input": {k: v for k, v in payload.items() if k not in secret}, **summary}
 
     def _corrected_payload(

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from orchestrator.errors import InvalidTransition, NotFound, OrchestratorError, PermissionDenied
 from orchestrator.humans.people import PeopleStore
 from orchestrator.humans.roles import require
+from orchestrator.humans.task_search import candidate_condition, matches, search_words
 from orchestrator.models import OPEN_TASK, HumanTask, StoredCallout, TaskEvent
 from orchestrator.storage.base import new_id
 from orchestrator.storage.tables import (
@@ -42,7 +43,7 @@ from orchestrator.storage.tables import (
 )
 from robots.engine.human_gateway import Callout
 from robots.engine.runner import DataError, check_answer
-from robots.errors import HumanTaskRequest
+from robots.errors import DefinitionError, HumanTaskRequest
 
 SUPERVISING = ("supervisor", "admin")
 
@@ -347,9 +348,14 @@ class TaskStore(PeopleStore):
         queue: str | None = None,
         assignee: str | None = None,
         case_id: str | None = None,
+        search: str = "",
         limit: int = 200,
     ) -> list[HumanTask]:
-        """Tasks ``username`` may see (their unit and below), most urgent first (due time, priority)."""
+        """Tasks ``username`` may see (their unit and below), most urgent first (due time, priority).
+
+        ``search``: only the tasks every word of it finds (``orchestrator.humans.task_search``:
+        reference, payload and data values, queue...)."""
+        words = search_words(search)
         with self._tx() as session:
             visible = self._visible_units(session, username)
             query = (
@@ -357,7 +363,6 @@ class TaskStore(PeopleStore):
                 .join(QueueRow, QueueRow.name == TaskRow.queue)
                 .where(QueueRow.unit_id.in_(visible), TaskRow.status.in_(statuses))
                 .order_by(TaskRow.due_at, TaskRow.priority.desc(), TaskRow.created_at)
-                .limit(limit)
             )
             if queue is not None:
                 query = query.where(TaskRow.queue == queue)
@@ -365,7 +370,41 @@ class TaskStore(PeopleStore):
                 query = query.where(TaskRow.assignee == assignee)
             if case_id is not None:
                 query = query.where(TaskRow.case_id == case_id)
-            return [HumanTask.model_validate(r) for r in session.scalars(query)]
+            if not words:
+                return [HumanTask.model_validate(r) for r in session.scalars(query.limit(limit))]
+            return self._searched(session, query, words, limit)
+
+    def _searched(
+        self, session: Session, query: sa.Select[Any], words: list[str], limit: int
+    ) -> list[HumanTask]:
+        """The first ``limit`` tasks of ``query`` that ``words`` find: the database narrows the
+        candidates, ``task_search.matches`` decides on the values."""
+        query = query.outerjoin(CaseRow, CaseRow.id == TaskRow.case_id).add_columns(
+            CaseRow.reference, CaseRow.workflow, CaseRow.payload
+        )
+        for word in words:
+            condition = candidate_condition(word)
+            if condition is not None:
+                query = query.where(condition)
+        secret_inputs: dict[str, set[str]] = {}
+        found: list[HumanTask] = []
+        for task, reference, workflow, payload in session.execute(query.execution_options(yield_per=200)):
+            if workflow is not None and workflow not in secret_inputs:
+                secret_inputs[workflow] = self._secret_inputs(workflow)
+            shown = {k: v for k, v in (payload or {}).items() if k not in secret_inputs.get(workflow, set())}
+            texts = [task.queue, task.reason, task.assignee, reference, workflow]
+            if matches(words, [task.id, task.case_id], texts, [task.data, shown]):
+                found.append(HumanTask.model_validate(task))
+                if len(found) >= limit:
+                    break
+        return found
+
+    def _secret_inputs(self, workflow: str) -> set[str]:
+        """The names of the workflow's ``secret: true`` inputs (none when it cannot be read)."""
+        try:
+            return {name for name, spec in self.project.workflow(workflow).input.items() if spec.secret}
+        except DefinitionError:
+            return set()
 
     def get_task(self, task_id: str, username: str | None = None) -> HumanTask:
         """A task; with ``username``, only when that user may see it (PermissionDenied otherwise)."""

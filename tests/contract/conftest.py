@@ -122,6 +122,15 @@ WORKFLOWS = {
                 rejected: {text: "No supplier can deliver: {reason}", mail: false}
           - output: {impossible: true}
         """,
+    "with_pin.yaml": """
+        name: with_pin
+        queue: exceptions
+        input:
+          customer_id: {type: string}
+          pin: {type: string, secret: true}
+        steps:
+          - set: {x: 1}
+        """,
     "bad_data.yaml": """
         name: bad_data
         queue: address_exceptions

@@ -122,7 +122,8 @@ def test_the_other_pages_have_no_serious_violations(
         page.get_by_label("Password").fill("admin-demo-1")
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url("**/inbox")
-        for path in ("/inbox", f"/tasks/{task}", "/supervisor", f"/ops/cases/{case.id}"):
+        searched = ("/inbox?q=C000009", "/inbox?q=no-such-customer", "/notifications")
+        for path in ("/inbox", *searched, f"/tasks/{task}", "/supervisor", f"/ops/cases/{case.id}"):
             page.goto(path)
             found[f"{path} @{width}"] = _serious(page)
         page.context.close()

@@ -138,3 +138,48 @@ def test_a_pop_up_speaks_the_agents_language(
     assert "und 2 weitere" in shown.inner_text()
     assert shown.get_by_role("button", name="Schließen").is_visible()
     context.close()
+
+
+def test_the_tray_the_search_and_the_case_cancel_page_speak_german(
+    control_room: ControlRoomServer, browser: Any, store: Orchestrator, task_id: str
+) -> None:
+    context = browser.new_context(locale="de-DE", base_url=control_room.url)
+    page = context.new_page()
+    page.goto("/ops")
+    page.get_by_label("Benutzername").fill("admin")
+    page.get_by_label("Passwort").fill("admin-demo-1")
+    page.get_by_role("button", name="Anmelden").click()
+    page.wait_for_url(re.compile(r"/ops"))
+
+    # The header's tray and its page.
+    tray = page.locator("details.tray summary")
+    assert tray.inner_text().startswith("Benachrichtigungen")
+    page.goto("/notifications")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Benachrichtigungen")
+    assert "ungelesen" in page.get_by_role("heading", level=1).inner_text()
+    assert page.locator("main").get_by_role("button", name="Alle als gelesen markieren").is_visible()
+
+    # The inbox's search box, found and not found.
+    page.goto("/inbox")
+    search = page.get_by_role("searchbox", name="Suchen")
+    assert search.get_attribute("placeholder") == "Referenz, Kunden- oder Auftragsnummer, Name…"
+    search.fill("C000009")
+    search.press("Enter")
+    page.wait_for_url("**/inbox?*q=C000009*")
+    assert page.get_by_text("Nur Aufgaben, die zu „C000009“ passen.").is_visible()
+    assert page.locator(f"tr[data-task-id='{task_id}']").is_visible()
+    search = page.get_by_role("searchbox", name="Suchen")
+    search.fill("C999999")
+    search.press("Enter")
+    page.wait_for_url("**/inbox?*q=C999999*")
+    assert page.get_by_text("Keine Aufgabe passt hier zu „C999999“.").is_visible()
+
+    # Cancelling a case asks first, in German.
+    case_id = store.get_task(task_id).case_id
+    page.goto(f"/ops/cases/{case_id}")
+    page.get_by_role("button", name="Fall abbrechen").click()
+    page.get_by_role("heading", name=f"Fall {case_id} abbrechen?").wait_for()
+    assert page.get_by_label("Grund (steht im Protokoll des Falls)").is_visible()
+    page.get_by_role("button", name=f"Ja, Fall {case_id} abbrechen").click()
+    page.get_by_role("status").filter(has_text=f"Fall {case_id} abgebrochen.").wait_for()
+    context.close()

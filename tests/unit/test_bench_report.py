@@ -227,3 +227,15 @@ def test_deliveries_are_compared_per_supplier_not_as_one_mix() -> None:
     assert summary["variants"]["tandem"]["groups"]["nordlog"]["n"] == 10
     text = robots_bench.report(summary, _INFO)
     assert "delivery NordLogistik 1.02x" in text and "delivery Sued Express 1.01x" in text
+
+
+def test_the_live_bench_reports_latency_and_what_a_refresh_costs_whole_and_as_a_fragment() -> None:
+    from bench import live_bench
+
+    result = live_bench.Result(
+        latencies={"task arrives → inbox row": [100.0, 120.0, 600.0]},
+        answers={"inbox": live_bench.Answer([20.0, 22.0], [10.0, 11.0], 28_744, 2_400)},
+    )
+    text = live_bench.report(result)
+    assert "Goal p95 < 500 ms: **NOT met**" in text
+    assert "| inbox | 28,744 | 21 / 22 | 2,400 | 10 / 11 |" in text

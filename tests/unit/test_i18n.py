@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 
 from orchestrator.control_room import i18n
 from orchestrator.control_room.app import ServerSettings
+from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize(
@@ -133,3 +137,185 @@ def test_an_agent_reads_validation_problems_in_plain_words(problem: str, english
         assert i18n.plain_problem(problem) == english
     with i18n.using(i18n.Locale("de")):
         assert i18n.plain_problem(problem) == german
+
+
+# -- the catalogue is complete: every text the sources mark, every text a page shows ---------
+
+LOCALES = i18n.LOCALES_DIR
+TEMPLATES_DIR = LOCALES.parent / "templates"
+#: Shown as they are in every language: names and an example value.
+AS_IS = {"Tandem", "Moebelhaus", "ivr:CALL-2026"}
+_VISIBLE_ATTRIBUTES = {"aria-label", "title", "placeholder", "alt"}
+_MARK = "\ue000"  # where a Jinja tag or expression stood in a template's markup
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_TRANSLATING = {"_", "gettext", "ngettext", "N_"}
+
+
+def _german_catalogue() -> Any:
+    from babel.messages.pofile import read_po
+
+    with (LOCALES / "de" / "LC_MESSAGES" / "messages.po").open("rb") as source:
+        return read_po(source, locale="de")
+
+
+def _marked_texts() -> set[str]:
+    """Every msgid the project's babel.cfg extracts (with ``N_``), as ``pybabel extract`` would."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    config = LOCALES / "babel.cfg"
+    with config.open() as source:
+        method_map, options_map = parse_mapping_cfg(source, str(config))
+    found = extract_from_dir(str(ROOT), method_map, options_map, keywords={**DEFAULT_KEYWORDS, "N_": None})
+    return {message if isinstance(message, str) else message[0] for _, _, message, _, _ in found}
+
+
+def test_every_text_the_sources_mark_has_a_german_translation() -> None:
+    catalogue = _german_catalogue()
+    marked = _marked_texts()
+    assert len(marked) > 400  # the extraction found the sources
+    missing = sorted(text for text in marked if text not in catalogue or not catalogue[text].string)
+    assert missing == [], "add these to locales/de/LC_MESSAGES/messages.po (see babel.cfg)"
+
+
+class _ShownText(HTMLParser):
+    """The text of a page's markup a person reads (or a screen reader says)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.texts: list[str] = []
+        self._quiet = 0  # inside <script>, <style> or <code> (names, not words)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._quiet += tag in ("script", "style", "code")
+        self.texts += [value for name, value in attrs if name in _VISIBLE_ATTRIBUTES and value]
+
+    def handle_endtag(self, tag: str) -> None:
+        self._quiet -= tag in ("script", "style", "code")
+
+    def handle_data(self, data: str) -> None:
+        if not self._quiet:
+            self.texts.append(data)
+
+
+def _unmarked_markup(environment: Any, source: str) -> list[str]:
+    """Words written straight into a template's HTML (never translated)."""
+    parts = [value if kind == "data" else _MARK for _, kind, value in environment.lex(source)]
+    markup = re.sub(_MARK + "+", f" {_MARK} ", "".join(parts))
+    parser = _ShownText()
+    parser.feed(markup)
+    pieces = (piece.strip(" ·:()") for text in parser.texts for piece in text.split(_MARK))
+    return [piece for piece in pieces if _WORD.search(piece) and piece not in AS_IS]
+
+
+def _unmarked_literals(environment: Any, source: str) -> list[str]:
+    """String literals a ``{{ ... }}`` shows without ``_()`` ("'Edit ' ~ name", "'Resume'" as
+    a macro's label); comparisons, tests and mapping keys are not shown."""
+    from jinja2 import nodes
+
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, nodes.Call) and getattr(node.node, "name", None) in _TRANSLATING:
+            return
+        if isinstance(node, nodes.Const):
+            text = node.value
+            if (
+                isinstance(text, str)
+                and re.search(r"[A-Z][a-z]|[a-z]{2,} [a-z]{2,}", text)
+                and text not in AS_IS
+            ):
+                found.append(text)
+            return
+        if isinstance(node, nodes.Compare | nodes.Test):
+            return
+        if isinstance(node, nodes.Pair):
+            walk(node.value)
+            return
+        if isinstance(node, nodes.CondExpr):
+            walk(node.expr1)
+            if node.expr2 is not None:
+                walk(node.expr2)
+            return
+        for child in node.iter_child_nodes():
+            walk(child)
+
+    for output in environment.parse(source).find_all(nodes.Output):
+        for child in output.nodes:
+            if not isinstance(child, nodes.TemplateData):
+                walk(child)
+    return found
+
+
+def test_no_template_shows_text_that_is_not_marked_for_translation() -> None:
+    from jinja2 import Environment
+
+    environment = Environment()
+    unmarked = {}
+    for path in sorted(TEMPLATES_DIR.rglob("*.html")):
+        source = path.read_text()
+        texts = _unmarked_markup(environment, source) + _unmarked_literals(environment, source)
+        if texts:
+            unmarked[str(path.relative_to(TEMPLATES_DIR))] = texts
+    assert unmarked == {}, "wrap these in _() (a macro's argument that it translates: N_())"
+
+
+def test_the_checks_find_unmarked_text() -> None:
+    from jinja2 import Environment
+
+    environment = Environment()
+    page = """<h1 title="Open tasks">{{ _('Inbox') }} · Tandem</h1><p>Mark {{ n }} read</p>
+        <code>run.py worker</code>{{ post_button('/x', 'Run now', csrf) }}{{ 'Edit ' ~ x if x else _('New') }}
+        {% if state == 'all open' %}{{ badge('open') }}{% endif %}"""
+    assert _unmarked_markup(environment, page) == ["Open tasks", "Mark", "read"]
+    assert _unmarked_literals(environment, page) == ["Run now", "Edit "]
+
+
+def _unmarked_page_messages() -> list[str]:
+    """Headings, messages and flashes the pages pass as plain or f-strings (never translated)."""
+    import ast
+
+    positions = {"error_page": (3, 4), "_error_page": (2, 3), "flash": (3,)}
+
+    def plain(node: ast.expr) -> bool:
+        if isinstance(node, ast.Constant | ast.JoinedStr):
+            return isinstance(node, ast.JoinedStr) or isinstance(node.value, str)
+        if isinstance(node, ast.IfExp):
+            return plain(node.body) or plain(node.orelse)
+        return isinstance(node, ast.BinOp) and (plain(node.left) or plain(node.right))
+
+    found = []
+    for path in sorted((LOCALES.parent).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                for index in positions.get(name, ()):
+                    if index < len(node.args) and plain(node.args[index]):
+                        found.append(f"{path.name}:{node.lineno}: {ast.unparse(node.args[index])}")
+    return found
+
+
+def test_error_pages_and_flash_messages_are_marked_for_translation() -> None:
+    assert _unmarked_page_messages() == [], "use N_('text') or Message(N_('text %(value)s'), value=...)"
+
+
+def test_a_message_with_values_is_shown_in_the_readers_language() -> None:
+    from orchestrator.control_room.pages.common import Message
+
+    message = Message(i18n.N_("Schedule %(name)s paused."), name="nightly")
+    assert message == "Schedule nightly paused."
+    assert i18n.Locale("de").gettext(message) == "Zeitplan nightly angehalten."
+    assert i18n.Locale("en").gettext(message) == "Schedule nightly paused."
+
+
+def test_every_state_a_badge_can_show_is_in_german() -> None:
+    from typing import get_args
+
+    from orchestrator.models import CaseStatus, TaskStatus
+    from orchestrator.schedules.service import FireStatus
+
+    german = i18n.Locale("de")
+    states = {*get_args(CaseStatus), *get_args(TaskStatus), *get_args(FireStatus)}
+    states |= {"idle", "busy", "stopped", "stale", "paused", "active", "inactive", "revoked"}
+    untranslated = sorted(s for s in states if german.gettext(s.replace("_", " ")) == s.replace("_", " "))
+    assert untranslated == []

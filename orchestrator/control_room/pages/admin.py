@@ -30,9 +30,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from connectors.vault import EncryptedFileVault, VaultError, parse_name
+from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages.common import (
     OPERATING,
     Agent,
+    Message,
     csrf_ok,
     current_agent,
     error_page,
@@ -63,7 +65,11 @@ def _allowed(request: Request, roles: tuple[str, ...]) -> Agent | Response:
         return to_login(request)
     if agent.role not in roles:
         return error_page(
-            request, agent, 403, "Not for your role", f"This screen is for {' and '.join(roles)} only."
+            request,
+            agent,
+            403,
+            N_("Not for your role"),
+            Message(N_("This screen is for %(roles)s only."), roles=", ".join(roles)),
         )
     return agent
 
@@ -77,7 +83,11 @@ async def _posted(request: Request, roles: tuple[str, ...]) -> tuple[Agent, Any]
     form = await request.form()
     if agent.role not in roles or not csrf_ok(request, agent, {"csrf_token": form.get("csrf_token")}):
         return error_page(
-            request, agent, 403, "Not allowed", f"{' and '.join(roles).capitalize()} only, with a fresh form."
+            request,
+            agent,
+            403,
+            N_("Not allowed"),
+            Message(N_("For %(roles)s only, with a fresh form."), roles=", ".join(roles)),
         )
     return agent, form
 
@@ -153,7 +163,12 @@ async def create_user(request: Request) -> Response:
             unit=form.get("unit", ""),
             display_name=form.get("display_name", ""),
         )
-        return f"User {user.username} created ({user.role}, {user.unit_id})."
+        return Message(
+            N_("User %(user)s created (%(role)s, %(unit)s)."),
+            user=user.username,
+            role=user.role,
+            unit=user.unit_id,
+        )
 
     return await _change(request, ADMIN, "/admin/users", change)
 
@@ -172,13 +187,16 @@ async def change_user(request: Request, username: str, action: str) -> Response:
                 unit=form.get("unit") or None,
                 display_name=form.get("display_name"),
             )
-            return f"User {username} saved."
+            return Message(N_("User %(user)s saved."), user=username)
         if action in ("deactivate", "activate"):
             store.admin_set_user_active(agent.username, username, action == "activate")
-            return f"User {username} {action}d."
+            done = (
+                N_("User %(user)s activated.") if action == "activate" else N_("User %(user)s deactivated.")
+            )
+            return Message(done, user=username)
         if action == "password":
             store.admin_reset_password(agent.username, username, form.get("password", ""))
-            return f"New password set for {username}: tell them on another channel."
+            return Message(N_("New password set for %(user)s: tell them on another channel."), user=username)
         raise NotFound("user action", action)
 
     return await _change(request, ADMIN, "/admin/users", change)
@@ -223,7 +241,7 @@ async def save_unit(request: Request) -> Response:
             parent=form.get("parent", ""),
             escalation_queue=form.get("escalation_queue") or None,
         )
-        return f"Unit {unit.id} saved."
+        return Message(N_("Unit %(unit)s saved."), unit=unit.id)
 
     return await _change(request, ADMIN, "/admin/org", change)
 
@@ -245,7 +263,11 @@ async def save_queue(request: Request) -> Response:
             description=form.get("description", ""),
             escalates_to=form.get("escalates_to") or None,
         )
-        return f"Queue {queue.name} saved (SLA {queue.sla_minutes} minutes)."
+        return Message(
+            N_("Queue %(queue)s saved (SLA %(minutes)s minutes)."),
+            queue=queue.name,
+            minutes=queue.sla_minutes,
+        )
 
     return await _change(request, ADMIN, "/admin/org", change)
 
@@ -308,7 +330,7 @@ async def revoke_token(request: Request, token_id: str) -> Response:
 
     def change(agent: Agent, form: dict[str, Any]) -> str:
         token = agent.store.admin_revoke_token(agent.username, token_id)
-        return f"Token {token.id} ({token.channel}) revoked."
+        return Message(N_("Token %(token)s (%(channel)s) revoked."), token=token.id, channel=token.channel)
 
     return await _change(request, ADMIN, "/admin/tokens", change)
 
@@ -377,8 +399,12 @@ async def set_secret(request: Request) -> Response:
         agent.store.record_admin_action(
             agent.username, "vault.rotate" if existed else "vault.set", f"vault:{name}", "value not recorded"
         )
-        done = "rotated" if existed else "stored"
-        return f"{name} {done}: the robots use the new value from their next login."
+        done = (
+            N_("%(name)s rotated: the robots use the new value from their next login.")
+            if existed
+            else N_("%(name)s stored: the robots use the new value from their next login.")
+        )
+        return Message(done, name=name)
 
     return await _change(request, ADMIN, "/admin/vault", change)
 
@@ -438,7 +464,7 @@ def edit_schedule_page(request: Request, name: str) -> Response:
     try:
         text = schedule_text(schedule_service(request), name)
     except (TandemError, OSError) as error:
-        return error_page(request, agent, 404, "No such schedule", str(error))
+        return error_page(request, agent, 404, N_("No such schedule"), str(error))
     return _schedule_form(request, agent, text, name, [])
 
 
@@ -457,7 +483,7 @@ async def save_schedule_file(request: Request) -> Response:
             lambda: save_schedule(service, text, editing=editing or None)
         )
     except TandemError as error:  # the schedule being edited is gone
-        return error_page(request, agent, 404, "No such schedule", str(error))
+        return error_page(request, agent, 404, N_("No such schedule"), str(error))
     if schedule is None:
         lines = [
             f"line {p.line}, column {p.column}: {p.message}" + (f" ({p.hint})" if p.hint else "")
@@ -469,8 +495,8 @@ async def save_schedule_file(request: Request) -> Response:
         agent.username, action, f"schedule:{schedule.name}", schedule.file, roles=OPERATING
     )
     back = f"/admin/schedules/{schedule.name}"
-    done = "saved" if editing else "created"
-    return flash(RedirectResponse(back, status_code=303), request, "ok", f"Schedule {schedule.name} {done}.")
+    done = N_("Schedule %(name)s saved.") if editing else N_("Schedule %(name)s created.")
+    return flash(RedirectResponse(back, status_code=303), request, "ok", Message(done, name=schedule.name))
 
 
 def fire_prefix(schedule: str, fire_time: Any) -> str:
@@ -490,7 +516,7 @@ def schedule_history(request: Request, name: str) -> Response:
     try:
         schedule = service.schedule(name)
     except Exception as error:  # an unknown name, or a file with problems
-        return error_page(request, agent, 404, "No such schedule", str(error))
+        return error_page(request, agent, 404, N_("No such schedule"), str(error))
     fires = []
     for summary in service.fires(name, limit=FIRES_SHOWN):
         prefix = fire_prefix(name, summary.fire_time)

@@ -25,8 +25,10 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages.common import (
     OPERATING,
+    Message,
     csrf_ok,
     current_agent,
     error_page,
@@ -130,12 +132,16 @@ async def bulk_confirm_page(request: Request) -> Response:
     form = await request.form()
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
     if not csrf_ok(request, agent, fields) or not agent.can_operate:
-        return error_page(request, agent, 403, "Not allowed", "Ops and admins only, with a fresh form.")
+        return error_page(
+            request, agent, 403, N_("Not allowed"), N_("Ops and admins only, with a fresh form.")
+        )
     action = fields.get("action", "")
     _, given, _ = query_from(fields)
     back = search_link(given, 1)
     if action not in ("retry", "cancel"):
-        return flash(RedirectResponse(back, status_code=303), request, "error", "Choose retry or cancel.")
+        return flash(
+            RedirectResponse(back, status_code=303), request, "error", Message(N_("Choose retry or cancel."))
+        )
     store = store_of(request)
     ticked = [str(v) for v in form.getlist("case_ids")]
     try:
@@ -143,7 +149,9 @@ async def bulk_confirm_page(request: Request) -> Response:
     except ValueError as error:
         return flash(RedirectResponse(back, status_code=303), request, "error", str(error))
     if not ids:
-        return flash(RedirectResponse(back, status_code=303), request, "error", "No case was selected.")
+        return flash(
+            RedirectResponse(back, status_code=303), request, "error", Message(N_("No case was selected."))
+        )
     visible = store.visible_case_ids(agent.username, ids)
     cases = [store.get_case(i) for i in ids if i in visible]
     return render(
@@ -168,7 +176,9 @@ async def bulk_act(request: Request) -> Response:
     form = await request.form()
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
     if not csrf_ok(request, agent, fields) or not agent.can_operate:
-        return error_page(request, agent, 403, "Not allowed", "Ops and admins only, with a fresh form.")
+        return error_page(
+            request, agent, 403, N_("Not allowed"), N_("Ops and admins only, with a fresh form.")
+        )
     _, given, _ = query_from(fields)
     back = search_link(given, 1)
     action = fields.get("action", "")
@@ -179,7 +189,6 @@ async def bulk_act(request: Request) -> Response:
         done, skipped = store.bulk_case_action(
             action, ids, actor=agent.username, reason=fields.get("reason", "")
         )
-        verb = "retried" if action == "retry" else "cancelled"
         if done:
             store.record_admin_action(
                 agent.username,
@@ -188,11 +197,18 @@ async def bulk_act(request: Request) -> Response:
                 ", ".join(c.id for c in done[:20]) + (" ..." if len(done) > 20 else ""),
                 roles=OPERATING,
             )
-        text = f"{len(done)} case(s) {verb}."
-        if skipped:
-            text += f" {len(skipped)} skipped: " + "; ".join(f"{i}: {why}" for i, why in skipped[:5])
-            text += " ..." if len(skipped) > 5 else ""
-        return text
+        if not skipped:
+            summary = (
+                N_("%(count)s case(s) retried.") if action == "retry" else N_("%(count)s case(s) cancelled.")
+            )
+            return Message(summary, count=len(done))
+        reasons = "; ".join(f"{i}: {why}" for i, why in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+        summary = (
+            N_("%(count)s case(s) retried. %(skipped)s skipped: %(reasons)s")
+            if action == "retry"
+            else N_("%(count)s case(s) cancelled. %(skipped)s skipped: %(reasons)s")
+        )
+        return Message(summary, count=len(done), skipped=len(skipped), reasons=reasons)
 
     try:
         message = await anyio.to_thread.run_sync(act)

@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 
 from orchestrator.control_room import i18n
 from orchestrator.control_room.i18n import N_
+from orchestrator.control_room.pages import fragments
 from orchestrator.errors import (
     NotFound,
     PermissionDenied,
@@ -274,14 +275,23 @@ def render(
     """A page of the control room, with the header, flash messages and the callout stream.
 
     A live page (its regions marked ``data-live``) carries the change marks it was rendered
-    with in its stream's address, so a change between rendering and listening is not lost."""
+    with in its stream's address, so a change between rendering and listening is not lost.
+    Asked by ``static/live.js`` for some of its regions (``pages.fragments``), the answer is
+    only those regions, and what the rest of the page needs is not read."""
+    live = template in LIVE_TEMPLATES and agent is not None
+    regions = (
+        fragments.requested_regions(request.headers.get(fragments.REGIONS_HEADER)) if live else frozenset()
+    )
     query = {}
     if "callout_after" in values:
         query["after"] = str(values.pop("callout_after"))
-    if agent is not None and template in LIVE_TEMPLATES:
+    if live and not regions:
         query["marks"] = store_of(request).change_marks().token()
     # An error page reads nothing more from the database (it may be why the page failed).
-    tray = store_of(request).notifications_for(agent.username) if agent and template != "error.html" else []
+    wants_tray = (
+        agent is not None and template != "error.html" and (not regions or regions & fragments.TRAY_REGIONS)
+    )
+    tray = store_of(request).notifications_for(agent.username) if agent and wants_tray else []
     context = {
         "user": agent,
         "csrf": agent.csrf if agent else "",
@@ -293,9 +303,12 @@ def render(
         **values,
     }
     with i18n.using(i18n.for_request(request, agent.user if agent else None)):
-        response = TEMPLATES.TemplateResponse(request, template, context, status_code=status)
+        response: HTMLResponse = TEMPLATES.TemplateResponse(request, template, context, status_code=status)
+    if regions:
+        page = bytes(response.body).decode()
+        response = HTMLResponse(fragments.fragment(page, regions), status_code=status)
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Vary"] = "Accept-Language, Cookie"
+    response.headers["Vary"] = "Accept-Language, Cookie, X-Tandem-Live-Regions"
     if request.cookies.get(FLASH_COOKIE):
         response.delete_cookie(FLASH_COOKIE)
     return response
@@ -318,7 +331,7 @@ def error_status(error: Exception) -> int:
     return 409
 
 
-PROBLEM_HEADINGS = {403: "Not yours to open", 404: "Not found", 409: "That did not work"}
+PROBLEM_HEADINGS = {403: N_("Not yours to open"), 404: N_("Not found"), 409: N_("That did not work")}
 
 
 def problem_page(request: Request, agent: Agent, error: Exception) -> HTMLResponse:

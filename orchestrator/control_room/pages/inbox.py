@@ -11,8 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from orchestrator.control_room.callouts import Audience, CalloutHub, last_callout_id, parse_cursor, stream
+from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages.common import (
     TASK_STATES,
+    Message,
     act_on_task,
     answer_from_form,
     csrf_ok,
@@ -47,9 +49,10 @@ router = APIRouter()
 
 @router.get("/inbox", response_class=HTMLResponse, include_in_schema=False)
 def inbox(
-    request: Request, queue: str = "", state: str = "open", sla: str = "", sort: str = "due"
+    request: Request, queue: str = "", state: str = "open", sla: str = "", sort: str = "due", q: str = ""
 ) -> Response:
-    """The agent's task list: their units' queues, filtered and sorted."""
+    """The agent's task list: their units' queues, filtered, searched (``q``: reference, payload
+    and data values, queue...; ``orchestrator.humans.task_search``) and sorted."""
     agent = current_agent(request)
     if agent is None:
         return to_login(request)
@@ -62,6 +65,7 @@ def inbox(
         statuses=TASK_STATES[state],
         queue=chosen_queue,
         assignee=agent.username if state == "mine" else None,
+        search=q[:200],
         limit=300,
     )
     rows = task_rows(store, tasks)
@@ -74,7 +78,7 @@ def inbox(
         section="inbox",
         tasks=sorted_rows(rows, sort),
         queues=sorted(agent.queues),
-        filters={"queue": chosen_queue or "", "state": state, "sla": sla, "sort": sort},
+        filters={"queue": chosen_queue or "", "state": state, "sla": sla, "sort": sort, "q": q.strip()[:200]},
         callout_after=last_callout_id(store),
     )
 
@@ -116,7 +120,11 @@ def task_screenshot(request: Request, task_id: str) -> Response:
     shots = screenshots_of(store, task.case_id)
     if not shots:
         return error_page(
-            request, agent, 404, "No screenshot", f"the robot kept no screenshot for task {task_id}"
+            request,
+            agent,
+            404,
+            N_("No screenshot"),
+            Message(N_("the robot kept no screenshot for task %(task)s"), task=task_id),
         )
     return FileResponse(shots[-1], media_type="image/png")
 
@@ -130,7 +138,7 @@ async def task_action(request: Request, task_id: str, action: str) -> Response:
     form = dict(await request.form())
     if not csrf_ok(request, agent, form):
         return error_page(
-            request, agent, 403, "Stale form", "The form expired; reload the page and try again."
+            request, agent, 403, N_("Stale form"), N_("The form expired; reload the page and try again.")
         )
     store = store_of(request)
     back = safe_next(str(form.get("back", "")) or f"/tasks/{task_id}")
@@ -179,7 +187,7 @@ async def assist(request: Request) -> Response:
     form = dict(await request.form())
     if not csrf_ok(request, agent, form):
         return error_page(
-            request, agent, 403, "Stale form", "The form expired; reload the page and try again."
+            request, agent, 403, N_("Stale form"), N_("The form expired; reload the page and try again.")
         )
     customer = str(form.get("customer_id", "")).strip().upper()
     back = safe_next(request.headers.get("referer", "").split(urlsplit(str(request.base_url)).netloc, 1)[-1])
@@ -198,12 +206,24 @@ async def assist(request: Request) -> Response:
         )
     except PayloadInvalid as error:
         problems = "; ".join(f"{field}: {message}" for field, message in error.problems)
-        return flash(RedirectResponse(back, status_code=303), request, "error", f"Cannot assist: {problems}")
+        return flash(
+            RedirectResponse(back, status_code=303),
+            request,
+            "error",
+            Message(N_("Cannot assist: %(problems)s"), problems=problems),
+        )
     return flash(
         RedirectResponse(back, status_code=303),
         request,
         "ok",
-        f"A robot is gathering what we know about {customer}; it pops up here in a moment (case {case.id}).",
+        Message(
+            N_(
+                "A robot is gathering what we know about %(customer)s; "
+                "it pops up here in a moment (case %(case)s)."
+            ),
+            customer=customer,
+            case=case.id,
+        ),
     )
 
 

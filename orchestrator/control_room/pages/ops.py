@@ -12,11 +12,13 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from loguru import logger
 
 from orchestrator.control_room.callouts import last_callout_id
+from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages import case_view
 from orchestrator.control_room.pages.case_search import search_view
 from orchestrator.control_room.pages.common import (
     OPERATING,
     Agent,
+    Message,
     artifacts_of,
     csrf_ok,
     current_agent,
@@ -74,7 +76,9 @@ def ops(request: Request, period: str = "7d", page: int = 1) -> Response:
     if agent is None:
         return to_login(request)
     if not agent.can_operate:
-        return error_page(request, agent, 403, "Ops only", "The operations dashboard is for ops and admins.")
+        return error_page(
+            request, agent, 403, N_("Ops only"), N_("The operations dashboard is for ops and admins.")
+        )
     store = store_of(request)
     period = period if period in kpi_module.PERIODS else "7d"
     scope = store.case_scope(agent.username)
@@ -116,7 +120,7 @@ def ops_case(request: Request, case_id: str) -> Response:
     if agent is None:
         return to_login(request)
     if not agent.can_operate:
-        return error_page(request, agent, 403, "Ops only", "Cases are shown to ops and admins.")
+        return error_page(request, agent, 403, N_("Ops only"), N_("Cases are shown to ops and admins."))
     store = store_of(request)
     try:
         store.check_case_visible(case_id, agent.username)
@@ -154,7 +158,7 @@ def ops_case_artifact(request: Request, case_id: str, kind: str, index: int) -> 
     if agent is None:
         return to_login(request)
     if not agent.can_operate:
-        return error_page(request, agent, 403, "Ops only", "Artifacts are shown to ops and admins.")
+        return error_page(request, agent, 403, N_("Ops only"), N_("Artifacts are shown to ops and admins."))
     store = store_of(request)
     try:
         store.check_case_visible(case_id, agent.username)
@@ -163,7 +167,15 @@ def ops_case_artifact(request: Request, case_id: str, kind: str, index: int) -> 
     except (PermissionDenied, NotFound) as error:
         return problem_page(request, agent, error)
     if not 0 <= index < len(files):
-        return error_page(request, agent, 404, "No such file", f"case {case_id} has no {kind} number {index}")
+        return error_page(
+            request,
+            agent,
+            404,
+            N_("No such file"),
+            Message(
+                N_("case %(case)s has no %(kind)s number %(index)s"), case=case_id, kind=kind, index=index
+            ),
+        )
     path = files[index]
     if kind == "png":
         return FileResponse(path, media_type="image/png")
@@ -178,13 +190,19 @@ async def ops_case_action(request: Request, case_id: str, action: str) -> Respon
         return to_login(request)
     form = dict(await request.form())
     if not csrf_ok(request, agent, form) or not agent.can_operate:
-        return error_page(request, agent, 403, "Not allowed", "Ops and admins only, with a fresh form.")
+        return error_page(
+            request, agent, 403, N_("Not allowed"), N_("Ops and admins only, with a fresh form.")
+        )
     store = store_of(request)
     reason = str(form.get("reason", "")).strip()
     back = f"/ops/cases/{case_id}"
     if action not in ("retry", "cancel"):
         return error_page(
-            request, agent, 404, "Unknown action", f"cases can be retried or cancelled, not {action!r}"
+            request,
+            agent,
+            404,
+            N_("Unknown action"),
+            Message(N_("cases can be retried or cancelled, not “%(action)s”"), action=action),
         )
     if action == "cancel" and form.get("confirmed") != "yes":
         # Cancelling ends the customer's case: ask first, on a page of its own (no script needed).
@@ -201,8 +219,8 @@ async def ops_case_action(request: Request, case_id: str, action: str) -> Respon
         return problem_page(request, agent, error)
     except (InvalidTransition, OrchestratorError) as error:
         return flash(RedirectResponse(back, status_code=303), request, "error", str(error))
-    done = "queued again" if action == "retry" else "cancelled"
-    return flash(RedirectResponse(back, status_code=303), request, "ok", f"Case {case_id} {done}.")
+    done = N_("Case %(case)s queued again.") if action == "retry" else N_("Case %(case)s cancelled.")
+    return flash(RedirectResponse(back, status_code=303), request, "ok", Message(done, case=case_id))
 
 
 def _visible_case(store: Any, case_id: str, username: str) -> Case:
@@ -219,10 +237,16 @@ async def ops_schedule_action(request: Request, name: str, action: str) -> Respo
         return to_login(request)
     form = dict(await request.form())
     if not csrf_ok(request, agent, form) or not agent.can_operate:
-        return error_page(request, agent, 403, "Not allowed", "Ops and admins only, with a fresh form.")
+        return error_page(
+            request, agent, 403, N_("Not allowed"), N_("Ops and admins only, with a fresh form.")
+        )
     if action not in ("pause", "resume", "run"):
         return error_page(
-            request, agent, 404, "Unknown action", f"schedules can pause, resume or run, not {action!r}"
+            request,
+            agent,
+            404,
+            N_("Unknown action"),
+            Message(N_("schedules can pause, resume or run, not “%(action)s”"), action=action),
         )
     back = safe_back(str(form.get("back", "")), "/ops#schedules")
     try:
@@ -247,13 +271,13 @@ def schedule_action(request: Request, agent: Agent, name: str, action: str) -> s
     actor = f"ops:{agent.username}"
     if action == "pause":
         service.pause(name, actor=actor)
-        message, detail = f"Schedule {name} paused.", "paused"
+        message, detail = Message(N_("Schedule %(name)s paused."), name=name), "paused"
     elif action == "resume":
         service.resume(name, actor=actor)
-        message, detail = f"Schedule {name} resumed.", "resumed"
+        message, detail = Message(N_("Schedule %(name)s resumed."), name=name), "resumed"
     else:
         summary = service.run_now(name)
-        message = f"Schedule {name} fired: {summary}"
+        message = Message(N_("Schedule %(name)s fired: %(summary)s"), name=name, summary=summary)
         detail = str(summary).splitlines()[0]
     store.record_admin_action(
         agent.username,

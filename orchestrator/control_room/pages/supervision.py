@@ -7,7 +7,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from orchestrator.control_room.callouts import last_callout_id
+from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages.common import (
+    Message,
     csrf_ok,
     current_agent,
     error_page,
@@ -31,7 +33,9 @@ def supervisor(request: Request) -> Response:
     if agent is None:
         return to_login(request)
     if not agent.can_supervise:
-        return error_page(request, agent, 403, "Supervisors only", "This view is for supervisors and admins.")
+        return error_page(
+            request, agent, 403, N_("Supervisors only"), N_("This view is for supervisors and admins.")
+        )
     store = store_of(request)
     rows = sorted_rows(
         task_rows(store, store.list_tasks(agent.username, statuses=("open", "claimed"), limit=500)), "due"
@@ -67,7 +71,11 @@ async def escalate_overdue(request: Request) -> Response:
         return to_login(request)
     form = dict(await request.form())
     if not csrf_ok(request, agent, form) or not agent.can_supervise:
-        return error_page(request, agent, 403, "Not allowed", "Supervisors only, with a fresh form.")
+        return error_page(request, agent, 403, N_("Not allowed"), N_("Supervisors only, with a fresh form."))
     moved = await anyio.to_thread.run_sync(store_of(request).escalate_overdue_tasks)
-    text = f"{len(moved)} overdue task(s) moved to the next level." if moved else "No task needed escalating."
+    text = (
+        Message(N_("%(count)s overdue task(s) moved to the next level."), count=len(moved))
+        if moved
+        else Message(N_("No task needed escalating."))
+    )
     return flash(RedirectResponse("/supervisor", status_code=303), request, "ok", text)

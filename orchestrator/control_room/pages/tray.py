@@ -11,6 +11,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages.common import (
     csrf_ok,
     current_agent,
@@ -56,7 +57,9 @@ async def mark_read(request: Request) -> Response:
         return to_login(request)
     form = await request.form()
     if not csrf_ok(request, agent, dict(form)):
-        return error_page(request, agent, 403, "Not allowed", "This form has expired: reload the page.")
+        return error_page(
+            request, agent, 403, N_("Not allowed"), N_("This form has expired: reload the page.")
+        )
     ids = [int(str(value)) for value in form.getlist("ids") if str(value).isdigit()]
     store = store_of(request)
     await anyio.to_thread.run_sync(lambda: store.mark_notifications_read(agent.username, ids or None))

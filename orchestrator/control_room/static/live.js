@@ -1,7 +1,8 @@
 // Live pages: when the server says that what a page shows moved (a "changed" event on the
 // callout stream, naming topics such as "tasks" or "cases"), fetch the same page again with
 // the user's session and swap in the regions marked data-live whose data-live-on names one of
-// the topics. The page works without this script: it is rendered whole on the server.
+// the topics. The fetch names those regions (X-Tandem-Live-Regions) and the answer holds only
+// them. The page works without this script: it is rendered whole on the server.
 (function () {
   "use strict";
   if (!window.fetch || !window.DOMParser) { return; }
@@ -29,11 +30,22 @@
     return keep;
   }
 
+  // The region in the answer: a whole page, or only the regions asked for, each in a
+  // <template data-live-fragment> (pages/fragments.py).
+  function freshRegion(doc, name) {
+    var css = '[data-live="' + name + '"]';
+    var found = doc.querySelector(css);
+    doc.querySelectorAll("template[data-live-fragment]").forEach(function (holder) {
+      found = found || holder.content.querySelector(css);
+    });
+    return found;
+  }
+
   function swap(regions, doc) {
     var swapped = 0;
     regions.forEach(function (old) {
       var name = old.getAttribute("data-live");
-      var fresh = doc.querySelector('[data-live="' + name + '"]');
+      var fresh = freshRegion(doc, name);
       if (!fresh) { return; }
       // Never pull a field away from someone typing in it.
       if (old.contains(document.activeElement) && document.activeElement !== document.body) { return; }
@@ -55,7 +67,8 @@
     if (busy) { pending = (pending || []).concat(topics); return; }
     busy = true;
     var requested = Date.now();
-    fetch(window.location.href, { credentials: "same-origin", headers: { "X-Tandem-Live": "1" } })
+    var names = regions.map(function (node) { return node.getAttribute("data-live"); }).join(" ");
+    fetch(window.location.href, { credentials: "same-origin", headers: { "X-Tandem-Live-Regions": names } })
       .then(function (response) {
         if (!response.ok || response.redirected) { throw new Error("status " + response.status); }
         return response.text();
@@ -64,7 +77,7 @@
         var doc = new DOMParser().parseFromString(html, "text/html");
         var swapped = swap(regionsFor(topics), doc);
         var seen = { topics: topics, changed_at: changedAt, requested_at: requested, swapped: swapped,
-                     inserted_at: Date.now(), shown_at: null };
+                     bytes: html.length, inserted_at: Date.now(), shown_at: null };
         window.tandemLive.push(seen);
         window.requestAnimationFrame(function () { seen.shown_at = Date.now(); });
       })
