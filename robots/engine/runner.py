@@ -663,7 +663,7 @@ class Engine:
             items = self._render(run, frame, step.for_each, f"{where} (for_each)")
             if isinstance(items, dict):
                 items = [{"key": k, "value": v} for k, v in items.items()]
-            if isinstance(items, tuple):
+            if isinstance(items, tuple | range):  # range(n): n rounds
                 items = list(items)
             if not isinstance(items, list):
                 raise DataError(f"{where}: for_each needs a list, got {type(items).__name__} {items!r}")
@@ -904,14 +904,13 @@ class Engine:
                 outcomes=_offered(spec.outcomes),
             )
             if spec.reopen:
-                # The earlier step is a sibling: the same prefix, its id as the last segment.
-                earlier = f"{path.rsplit('.', 1)[0]}.{spec.reopen}" if "." in path else spec.reopen
-                task_id = run.record.state.tasks.get(earlier)
-                if task_id is None:
+                earlier = earlier_step(run.record.state.tasks, path, spec.reopen)
+                if earlier is None:
                     raise DataError(
                         f"{where}: reopen {spec.reopen!r} names no await_human step that ran before "
-                        "it in the same list of steps"
+                        "it in its list of steps or an enclosing one"
                     )
+                task_id = run.record.state.tasks[earlier]
                 self.humans.reopen_task(task_id, request)
             else:
                 task_id = self.humans.create_task(
@@ -929,6 +928,20 @@ class Engine:
         checked = check_answer(form, answer)
         self._assign(run, frame, step.as_, checked)
         return checked
+
+
+def earlier_step(tasks: Mapping[str, str], path: str, step_id: str) -> str | None:
+    """The path of the step ``step_id`` that made one of ``tasks`` (path -> task id) before
+    the step at ``path``: in the same list of steps or an enclosing one of the same workflow,
+    the innermost first. So a ``reopen`` in the n-th round of a ``for_each`` finds a step of
+    that round before one outside the loop, and never looks into a calling workflow."""
+    frame_start = path.rfind(">") + 1  # a called workflow's steps start after its '>'
+    cut = len(path)
+    while (cut := path.rfind(".", frame_start, cut)) != -1:
+        candidate = f"{path[:cut]}.{step_id}"
+        if candidate in tasks:
+            return candidate
+    return step_id if frame_start == 0 and step_id in tasks else None
 
 
 def _unexpected(run: _Run, what: str, error: Exception) -> SystemException:

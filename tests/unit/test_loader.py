@@ -354,6 +354,39 @@ steps:
     assert len(found) == 1 and found[0].startswith("6:9: await_human inside 'in: crm'")
 
 
+def test_reopen_names_an_earlier_await_human_in_its_list_or_an_enclosing_one() -> None:
+    good = problems_of("""name: t
+steps:
+  - id: ask
+    await_human: {queue: q, reason: r}
+  - for_each: "{{ range(3) }}"
+    steps:
+      - steps:
+          - await_human: {queue: q, reason: again, reopen: ask}
+""")
+    assert good == []
+    found = problems_of("""name: t
+steps:
+  - await_human: {queue: q, reason: too early, reopen: ask}
+  - id: note
+    set: {x: 1}
+  - if: "{{ true }}"
+    then:
+      - id: ask
+        await_human: {queue: q, reason: r}
+  - await_human: {queue: q, reason: inside if, reopen: ask}
+  - await_human: {queue: q, reason: not a person, reopen: note}
+""")
+    hint = "name the id of the earlier await_human step whose task the person sees again"
+    assert found == [
+        f"3:5: reopen 'ask': no await_human step 'ask' comes before this one in its list of steps "
+        f"or an enclosing one | {hint}",
+        f"10:5: reopen 'ask': no await_human step 'ask' comes before this one in its list of steps "
+        f"or an enclosing one | {hint}",
+        f"11:5: reopen 'note': step 'note' is a set step, not an await_human step | {hint}",
+    ]
+
+
 def test_duplicate_ids_and_reserved_names() -> None:
     found = problems_of("""name: t
 steps:
