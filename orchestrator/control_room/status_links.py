@@ -14,18 +14,9 @@ what a person's outcome told the customer replaces it (``orchestrator.humans.out
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from orchestrator.humans.customer_links import sign, status_path
 
-
-def sign(secret: str, purpose: str, value: str) -> str:
-    """HMAC-SHA256 of ``purpose:value`` under ``secret`` (hex, 40 characters)."""
-    return hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()[:40]
-
-
-def status_path(secret: str, case_id: str) -> str:
-    """The signed status link of a case (only the one who started it gets it)."""
-    return f"/webform/status/{case_id}/{sign(secret, 'status', case_id)}"
+__all__ = ["sign", "status_path", "status_words"]
 
 
 #: How a customer reads a case status, for an address change (the webform's workflow).

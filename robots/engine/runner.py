@@ -149,6 +149,7 @@ class _Run:
     deadlines: list[float] = field(default_factory=list)
     depth: int = 0
     unsaved: bool = False  # a step with effects completed since the last checkpoint
+    case: dict[str, Any] = field(default_factory=dict)  # what workflows read as ``case``
 
 
 def idempotency_key(case_id: str, path: str) -> str:
@@ -222,11 +223,15 @@ class Engine:
         state: RunState | None = None,
         attempt: int = 1,
         listener: RunListener | None = None,
+        case_values: Mapping[str, Any] | None = None,
     ) -> RunRecord:
         """Run one case to its end, a human, or a failure; the run's record.
 
         Pass the ``state`` of an earlier run of the same case to resume it: completed steps
         are skipped (their effects restored), answered human tasks give their answers.
+        ``case_values``: what the workflow reads under ``case`` besides ``case.id``, e.g.
+        ``status_url`` (the customer's status link, which the orchestrator gives when the
+        server's public URL is configured; "" otherwise).
         """
         flow = workflow if isinstance(workflow, Workflow) else self.project.workflow(workflow)
         case_id = case_id or f"local-{uuid.uuid4().hex[:12]}"
@@ -248,6 +253,7 @@ class Engine:
             [flow.name],
             attempt,
             listener or RunListener(),
+            case={"status_url": "", **(case_values or {}), "id": case_id},
         )
         try:
             return self._run(flow, inputs, run, attempt)
@@ -314,7 +320,7 @@ class Engine:
 
         return {
             "input": values,
-            "case": {"id": run.record.case_id},
+            "case": dict(run.case),
             "run": {"id": run.record.run_id, "attempt": run.attempt, "robot": self.robot},
             "secret": secret,
         }
@@ -764,6 +770,7 @@ class Engine:
             deadline=min(run.deadlines) if run.deadlines else None,
             secrets=lambda name: self._secret(run, name),
             project_root=self.project.root,
+            case=run.case,
         )
         try:
             result = definition.function(context, params)
