@@ -161,6 +161,7 @@ class _Parser:
             "max_attempts",
             "manual_minutes",
             "runs_in",
+            "customer_status",
         ):
             if key in data:
                 fields[key] = data[key]

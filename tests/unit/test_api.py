@@ -253,6 +253,27 @@ def test_the_ivr_gets_a_signed_status_page_for_its_caller_in_the_words_of_the_wo
     )
 
 
+def test_the_status_page_speaks_the_customers_language_in_the_workflows_words(
+    client: TestClient, ivr: Channel
+) -> None:
+    accepted = ivr.post("/api/cases", _case("CALL-2026-000779")).json()
+    link = accepted["customer_status_url"]
+    german = client.get(link, headers={"Accept-Language": "de-DE,de;q=0.9"}).text
+    assert "Ihr Liefertermin" in german and "Eingegangen" in german  # the workflow's, the catalogue's
+    assert "Ihr Liefertermin wird in wenigen Minuten gebucht" in german
+    english = client.get(link, headers={"Accept-Language": "en"}).text
+    assert "Your delivery appointment" in english and "is booked in a few minutes" in english
+    # A workflow that says nothing to customers gets the general words, translated.
+    assist = _channel(client, "desk", ["customer_assist"])
+    other = assist.post(
+        "/api/cases",
+        {"workflow": "customer_assist", "reference": "desk-1", "payload": {"customer_id": "C000001"}},
+    )
+    general = client.get(other.json()["customer_status_url"], headers={"Accept-Language": "de"}).text
+    assert "Ihr Anliegen ist bei uns eingegangen; es wird in Kürze bearbeitet." in general
+    assert "Liefertermin" not in general
+
+
 def test_the_ivr_starts_appointment_failed_and_names_its_own_fields_in_problems(
     client: TestClient, ivr: Channel
 ) -> None:

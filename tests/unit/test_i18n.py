@@ -133,3 +133,11 @@ def test_an_agent_reads_validation_problems_in_plain_words(problem: str, english
         assert i18n.plain_problem(problem) == english
     with i18n.using(i18n.Locale("de")):
         assert i18n.plain_problem(problem) == german
+
+
+def test_the_general_customer_status_words_are_in_the_catalogue() -> None:
+    from orchestrator.control_room.status_links import DEFAULT_HEADING, DEFAULT_WORDS
+
+    german = i18n.Locale("de")
+    texts = [DEFAULT_HEADING, *(text for words in DEFAULT_WORDS.values() for text in words)]
+    assert [text for text in texts if german.gettext(text) == text] == []

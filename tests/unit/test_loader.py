@@ -387,6 +387,25 @@ steps:
     ]
 
 
+def test_customer_status_words_are_checked_with_the_fix() -> None:
+    found = problems_of("""name: t
+customer_status:
+  don: {title: Booked}
+  done: {}
+  queued: {title: {DE: Eingegangen}}
+steps:
+  - set: {x: 1}
+""")
+    assert found == [
+        "3:3: unknown key 'customer_status.don' in the workflow | did you mean 'done'?",
+        "4:3: the workflow 'customer_status.done': give a title, a text or both (or leave the state out "
+        "for the default words), got {} | see docs/workflow-language.md for what this key takes",
+        "5:12: the workflow 'customer_status.queued.title': language 'DE': name each language by its "
+        "two-letter code in lower case, e.g. {de: ..., en: ...}, got {'DE': 'Eingegangen'} | see "
+        "docs/workflow-language.md for what this key takes",
+    ]
+
+
 def test_duplicate_ids_and_reserved_names() -> None:
     found = problems_of("""name: t
 steps:
