@@ -6,6 +6,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -411,3 +412,22 @@ def test_a_channel_reads_the_payload_schema_of_each_workflow_it_may_start(
     assert ivr.get("/api/workflows/address_change").status_code == 404  # not this token's
     assert ivr.get("/api/workflows/nope").status_code == 404
     assert client.get("/api/workflows").status_code == 401
+
+
+def test_with_a_public_url_the_channel_gets_the_same_whole_link_the_customers_mails_carry(
+    tmp_path: Path,
+) -> None:
+    settings = ServerSettings(
+        database_url=f"sqlite:///{tmp_path / 'linked.db'}",
+        project_root=ROOT,
+        secret_key="the-servers-key-0123456789",
+        public_url="https://service.example.com/",
+    )
+    with TestClient(create_app(settings)) as linked:
+        ivr = _channel(linked, "ivr", ["delivery_appointment"])
+        accepted = ivr.post("/api/cases", _case("CALL-2026-000900")).json()
+        link = accepted["customer_status_url"]
+        assert link.startswith(f"https://service.example.com/webform/status/{accepted['id']}/")
+        store: Any = linked.app.state.store  # type: ignore[attr-defined]
+        assert store.customer_status_url(accepted["id"]) == link  # what case.status_url is in its mails
+        assert linked.get(link.removeprefix("https://service.example.com")).status_code == 200
