@@ -206,3 +206,39 @@ def test_a_step_reopens_a_task_once_a_resumed_run_keeps_the_answer(
     assert task.status == "completed" and orch.answer_for(task_id) == {"slot": "free-2"}
     orch.reopen_task(task_id, replace(request, step="taken[1].again.ask_again"))
     assert orch.get_task(task_id).status == "claimed"  # the next round's step does reopen it
+
+
+class _Killed(BaseException):
+    """The robot's process dies here (kill -9): nothing after this point of its run happens."""
+
+
+def test_a_robot_killed_right_after_reopening_a_task_loses_no_answer(
+    orch: Orchestrator, engine: Engine, clock: Clock
+) -> None:
+    from orchestrator.queue.runtime import DurableHumans
+    from orchestrator.worker.execution import run_claim
+    from robots.errors import HumanTaskRequest
+
+    class DiesAfterReopening(DurableHumans):
+        def reopen_task(self, task_id: str, request: HumanTaskRequest) -> None:
+            super().reopen_task(task_id, request)
+            raise _Killed()  # before the run's checkpoint records that it reopened the task
+
+    case = new_case(orch, "rebook")
+    task_id = run_next(orch, engine).task_id or ""
+    orch.resolve_task(task_id, MUNICH, "corrected", answer={"slot": "taken-1"})
+    dying = Engine(
+        orch.project, humans=DiesAfterReopening(orch, actor="robot-2"), escalate_system_failures=False
+    )
+    claim = orch.claim_next_case("robot-2", 60)
+    assert claim is not None
+    with pytest.raises(_Killed):
+        run_claim(orch, dying, claim)
+    assert orch.get_task(task_id).status == "claimed"  # in front of the agent again
+    # The agent answers while the dead robot's lease runs out; another robot takes the case on.
+    orch.resolve_task(task_id, MUNICH, "corrected", answer={"slot": "free-2"})
+    clock.advance(seconds=61)
+    done = run_next(orch, engine)
+    assert done.status == "done" and done.outputs == {"slot": "free-2"}
+    assert [t.id for t in orch.case_timeline(case.id).tasks] == [task_id]
+    assert [e.action for e in orch.task_events(task_id)].count("reopened") == 1
