@@ -135,6 +135,31 @@ def test_agent_picks_a_slot_one_taken_twice_in_a_row_comes_back_in_the_same_task
     assert customer.get_by_test_id("status").inner_text() == "Booked"
 
 
+def test_a_slot_taken_with_none_left_comes_back_offering_only_postpone_or_reject(
+    store: Orchestrator,
+    control_room: ControlRoomServer,
+    browser: Any,
+    work: Any,
+    demo: DemoApps,
+) -> None:
+    payload = {"customer_id": "C000003", "order_number": "O-100003", "postal_code": "80331"}
+    store.create_case("appointment_failed", "ivr:story-4", payload)
+    first = work()
+    assert first.status == "waiting_human" and first.task_id
+    page = agent_on(browser, control_room.url, first.task_id)
+    page.get_by_label("Slot agreed with the customer").select_option(index=1)
+    demo.control("suedexpress", no_slots=True)  # every slot went while the agent was on the phone
+    page.get_by_role("button", name="Book the agreed slot").click()
+    page.wait_for_url("**/inbox")
+
+    again = work()
+    assert again.status == "waiting_human" and again.task_id == first.task_id  # the same task
+    page.goto(f"/tasks/{first.task_id}")
+    assert "no other slot is free" in page.get_by_test_id("reason").inner_text()
+    assert outcome_buttons(page) == ["Rejected", "Postponed"]  # never done without a booking
+    assert bookings(demo, "suedexpress") == []
+
+
 def test_with_no_slot_at_all_the_agent_can_only_postpone_or_reject(
     store: Orchestrator,
     control_room: ControlRoomServer,
