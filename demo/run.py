@@ -409,6 +409,12 @@ class Demo:
             "webform", ["address_change"], description="demo webform"
         )
 
+        # The control room's address and key are fixed before the robots start: the status
+        # links in the customers' mails the robots send are signed for it.
+        port = free_port(options.host) if options.free_ports else options.port
+        public_url = f"http://{options.host}:{port}"
+        secret_key = os.environ.get("TANDEM_SECRET_KEY") or secrets.token_urlsafe(32)
+
         # The robots first: they take longest to come up (a browser each), and need only the
         # database and the apps; the control room starts while they do.
         env = {
@@ -422,6 +428,8 @@ class Demo:
             "TANDEM_PYTHON": sys.executable,
             "TANDEM_DEMO_DATA": str(self.workdir / "terminal"),
             "PYTHONUNBUFFERED": "1",
+            "TANDEM_PUBLIC_URL": public_url,
+            "TANDEM_SECRET_KEY": secret_key,
         }
         configured = os.environ.get("TANDEM_DEMO_WORKER_COMMAND")
         command = (
@@ -445,9 +453,14 @@ class Demo:
 
         self._cleanup.append(stop_robots)
 
-        port = free_port(options.host) if options.free_ports else options.port
         app = create_app(
-            ServerSettings(database_url=database_url, project_root=options.project_root), store=store
+            ServerSettings(
+                database_url=database_url,
+                project_root=options.project_root,
+                secret_key=secret_key,
+                public_url=public_url,
+            ),
+            store=store,
         )
         # The scheduler, so the next fire the dashboard shows does happen; the dashboard's
         # pause / resume / run now act on this same service.

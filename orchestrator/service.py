@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from orchestrator.humans.administration import AdminStore
+from orchestrator.humans.customer_links import CustomerLinks
 from orchestrator.models import Claim
 from orchestrator.queue.cases import DEFAULT_LEASE_SECONDS
 from orchestrator.queue.runtime import CaseListener, DurableHumans
@@ -22,7 +23,9 @@ class Orchestrator(CaseSearchStore, AdminStore):
     the schema is migrated on open. ``project``: where workflows are found (payloads are
     validated against their input). ``retry_base_seconds`` / ``retry_max_seconds``: the
     exponential backoff of system failures. ``lease_seconds``: the default lease length.
-    ``clock``: where "now" comes from (tests pass a controllable one).
+    ``clock``: where "now" comes from (tests pass a controllable one). ``customer_links``:
+    how the customer's status link is made for their mails (``case.status_url``; the server's
+    public URL and secret key); None: mails carry no link.
     Safe to share between threads; each process opens its own.
     """
 
@@ -37,6 +40,7 @@ class Orchestrator(CaseSearchStore, AdminStore):
         migrate: bool = True,
         pool_size: int = 5,
         clock: Callable[[], datetime] | None = None,
+        customer_links: CustomerLinks | None = None,
     ) -> None:
         if retry_base_seconds < 0 or retry_max_seconds < retry_base_seconds:
             raise ValueError(
@@ -49,6 +53,7 @@ class Orchestrator(CaseSearchStore, AdminStore):
         self.retry_base_seconds = retry_base_seconds
         self.retry_max_seconds = retry_max_seconds
         self.lease_seconds = lease_seconds
+        self.customer_links = customer_links
 
     def listener(self, claim: Claim) -> CaseListener:
         """A ``RunListener`` that stores the claimed case's steps and checkpoints; end the run

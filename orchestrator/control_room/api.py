@@ -50,8 +50,8 @@ from connectors.channels import (
     map_ivr_call,
     map_webform,
 )
-from orchestrator.control_room.status_links import status_path
 from orchestrator.errors import NotFound, PayloadInvalid
+from orchestrator.humans.customer_links import status_path
 from orchestrator.models import ApiToken, Case, CaseTimeline, StepEntry, Transition
 from robots.language.inputs import input_model
 from robots.language.model import Workflow, not_a_process
@@ -318,8 +318,9 @@ class CaseAccepted(BaseModel):
     status_url: str = Field(description="Where to follow the case: GET it with the same token.")
     customer_status_url: str = Field(
         description=(
-            "A signed link (a path on this server) to a page that shows the customer the case's "
-            "status in plain words, without a login: e.g. sent to the caller by SMS. Status only."
+            "A signed link to a page that shows the customer the case's status in plain words, "
+            "without a login: e.g. sent to the caller by SMS. Status only. The whole address when "
+            "the server's public URL is configured (TANDEM_PUBLIC_URL), else a path on this server."
         )
     )
     created_at: datetime
@@ -440,7 +441,8 @@ def _accept(request: Request, response: Response, token: ApiToken, body: CaseReq
         status=case.status,
         created=created,
         status_url=url,
-        customer_status_url=status_path(request.app.state.settings.secret_key, case.id),
+        customer_status_url=(request.app.state.settings.public_url or "")
+        + status_path(request.app.state.settings.secret_key, case.id),
         created_at=case.created_at,
     )
 

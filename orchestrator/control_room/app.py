@@ -37,6 +37,7 @@ from orchestrator.control_room.api import ApiMetrics, MetricsMiddleware, RateLim
 from orchestrator.control_room.limits import DEFAULT_MAX_BODY_BYTES, RequestGuard, bounded_problems
 from orchestrator.control_room.throttle import LoginThrottle
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied
+from orchestrator.humans.customer_links import CustomerLinks, public_url_problem
 from robots.language.project import Project
 
 #: How stale the workflow index may be: a new or renamed workflow file is seen within this.
@@ -123,6 +124,13 @@ class ServerSettings(BaseModel):
         default=True, description="Serve /docs and /openapi.json without a token (they hold no data)."
     )
     secure_cookies: bool = Field(default=False, description="Mark cookies Secure (set behind HTTPS).")
+    public_url: str | None = Field(
+        default=None,
+        description="The address customers reach this server at, e.g. https://service.example.com "
+        "(TANDEM_PUBLIC_URL): the status links in customers' mails and the channel API's "
+        "customer_status_url start with it. Unset: mails carry no status link and the API gives "
+        "the link's path. Robot workers need the same value and TANDEM_SECRET_KEY.",
+    )
     language: str = Field(
         default="en",
         description="The language of pages when neither the user's setting nor the browser names "
@@ -166,6 +174,16 @@ class ServerSettings(BaseModel):
     def _valid_limit(cls, value: str) -> str:
         RateLimiter.parse(value)  # raises ValueError naming the notation
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        problem = public_url_problem(value)
+        if problem is not None:
+            raise ValueError(f"public URL {problem}")
+        return value.rstrip("/")
 
     @field_validator("language")
     @classmethod
@@ -310,6 +328,9 @@ def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> 
         # A store made by the caller (demo, tests): same folders, without re-reading every
         # workflow file for each case the API creates.
         store.project = indexed(store.project)
+    if settings.public_url:
+        # The status links in the mails of the cases this server's store ends (an outcome's mail).
+        store.customer_links = CustomerLinks(settings.secret_key, settings.public_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -374,6 +395,7 @@ def settings_from_environment(**overrides: Any) -> ServerSettings:
         ("token_cache_seconds", "TANDEM_TOKEN_CACHE_SECONDS"),
         ("max_body_bytes", "TANDEM_MAX_BODY_BYTES"),
         ("language", "TANDEM_LANGUAGE"),
+        ("public_url", "TANDEM_PUBLIC_URL"),
         ("time_zone", "TANDEM_TIME_ZONE"),
         ("oidc_issuer", "TANDEM_OIDC_ISSUER"),
         ("oidc_client_id", "TANDEM_OIDC_CLIENT_ID"),

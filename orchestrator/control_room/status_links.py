@@ -1,102 +1,82 @@
-"""Signed status links for customers, and the words their status page uses for each workflow.
+"""The words of a customer's status page: the workflow's own, else the general ones.
 
-A case id alone shows a customer nothing: the status page answers only under the link the
-server signed for that case (``status_path``), with the server's ``secret_key``. Two
+The page itself (``/webform/status/<case>/<signature>``, ``orchestrator.control_room.webform``)
+answers only under the link signed for the case (``orchestrator.humans.customer_links``). Two
 places hand such a link out, each to the one who started the case: the public webform
-redirects its submitter there, and the channel API returns it to the channel that posted
-the case (``customer_status_url``), so an IVR can send it to the caller (by SMS, say) and a
-webform backend show it on its thank-you page. Another channel's case or a repeated
-reference of another channel never yields it: references are per channel.
+redirects its submitter there, and the channel API returns it to the channel that posted the
+case (``customer_status_url``), so an IVR can send it to the caller (by SMS, say) and a
+webform backend show it on its thank-you page; the mails a case sends the customer carry it
+too (``case.status_url``). Another channel's case or a repeated reference of another channel
+never yields it: references are per channel.
 
-What the page says depends on the workflow (an address change, a delivery appointment);
-what a person's outcome told the customer replaces it (``orchestrator.humans.outcomes``).
+What the page says about each case state is the workflow's ``customer_status`` (its YAML:
+a heading, and per state a title and a text, each the same in every language or per
+language); a state the workflow leaves out keeps ``DEFAULT_WORDS``, which promise nothing only
+one process can keep and which the message catalogue translates. What a person's outcome told
+the customer replaces both (``orchestrator.humans.outcomes.customer_notice``).
+
+Only ``done`` (a robot ran the workflow to its end, which verifies each effect) and
+``done_by_hand`` (a person recorded doing the work) say the request was carried out.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from typing import Any
 
+from orchestrator.control_room.i18n import N_
+from orchestrator.humans.customer_links import sign, status_path
+from orchestrator.humans.outcomes import customer_notice
+from robots.language.model import CASE_STATES, StatusWords, Workflow, in_language
 
-def sign(secret: str, purpose: str, value: str) -> str:
-    """HMAC-SHA256 of ``purpose:value`` under ``secret`` (hex, 40 characters)."""
-    return hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()[:40]
+__all__ = ["DEFAULT_HEADING", "DEFAULT_WORDS", "customer_reads", "sign", "status_path", "status_words"]
 
+DEFAULT_HEADING = N_("Your request")
 
-def status_path(secret: str, case_id: str) -> str:
-    """The signed status link of a case (only the one who started it gets it)."""
-    return f"/webform/status/{case_id}/{sign(secret, 'status', case_id)}"
-
-
-#: How a customer reads a case status, for an address change (the webform's workflow).
-ADDRESS_CHANGE: dict[str, tuple[str, str]] = {
-    "queued": ("Received", "We have your request; it will be processed in a few minutes."),
-    "running": ("In progress", "Your new address is being entered in our systems right now."),
-    "waiting_human": (
-        "Being checked",
-        "A colleague is checking your request and will contact you if anything is unclear.",
-    ),
-    "done": (
-        "Done",
-        "Your new address is in all our systems. A confirmation is on its way if you gave an e-mail address.",
-    ),
+#: What a customer reads about a case of a workflow that does not say (per state: title, text).
+DEFAULT_WORDS: dict[str, tuple[str, str]] = {
+    "queued": (N_("Received"), N_("We have your request; it will be processed shortly.")),
+    "running": (N_("In progress"), N_("Your request is being processed right now.")),
+    "waiting_human": (N_("Being checked"), N_("A colleague is working on your request.")),
+    "done": (N_("Done"), N_("Your request has been carried out.")),
+    "done_by_hand": (N_("Done by our team"), N_("A colleague has carried out your request by hand.")),
+    "rejected": (N_("Not possible"), N_("We could not carry out your request.")),
     "failed_business": (
-        "Needs your help",
-        "We could not change the address as given. A colleague will contact you.",
+        N_("Needs your help"),
+        N_("We could not carry out your request. A colleague will contact you."),
     ),
-    "failed_system": (
-        "Delayed",
-        "Our systems had a problem; a colleague will finish your request by hand.",
-    ),
-    "cancelled": ("Cancelled", "This request was cancelled."),
-    "done_by_hand": ("Done by our team", "A colleague has changed your address by hand."),
-    "rejected": ("Not possible", "We could not change the address as given."),
-}
-"""A robot's ``done`` is the only state that says "in all our systems": the workflow's steps
-verified each. What a person's outcome told the customer (done by hand, rejected, postponed,
-cancelled: ``orchestrator.humans.outcomes``) replaces these words when it is recorded."""
-
-#: A delivery appointment booked from the IVR (or one that failed and is booked with an agent).
-DELIVERY_APPOINTMENT: dict[str, tuple[str, str]] = {
-    "queued": ("Received", "We have your call; your delivery appointment is booked in a few minutes."),
-    "running": ("In progress", "Your delivery appointment is being booked with the supplier right now."),
-    "waiting_human": (
-        "Being arranged",
-        "A colleague is arranging your appointment with the supplier and will call you.",
-    ),
-    "done": ("Booked", "Your delivery appointment is booked; the details are on their way to you."),
-    "failed_business": ("Needs your help", "We could not book the appointment. A colleague will call you."),
-    "failed_system": ("Delayed", "Our systems had a problem; a colleague will book your appointment."),
-    "cancelled": ("Cancelled", "This request was cancelled."),
-    "done_by_hand": ("Booked by our team", "A colleague has booked your appointment."),
-    "rejected": ("Not possible", "We could not book a delivery appointment."),
-}
-
-#: Any other workflow: nothing said that only one process can promise.
-ANY_REQUEST: dict[str, tuple[str, str]] = {
-    "queued": ("Received", "We have your request; it will be processed shortly."),
-    "running": ("In progress", "Your request is being processed right now."),
-    "waiting_human": ("Being checked", "A colleague is working on your request."),
-    "done": ("Done", "Your request has been carried out."),
-    "failed_business": (
-        "Needs your help",
-        "We could not carry out your request. A colleague will contact you.",
-    ),
-    "failed_system": ("Delayed", "Our systems had a problem; a colleague will finish your request."),
-    "cancelled": ("Cancelled", "This request was cancelled."),
-    "done_by_hand": ("Done by our team", "A colleague has carried out your request."),
-    "rejected": ("Not possible", "We could not carry out your request."),
-}
-
-#: Workflow -> (the page's heading, its words per case status).
-STATUS_WORDS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
-    "address_change": ("Your address change", ADDRESS_CHANGE),
-    "host_address_change": ("Your address change", ADDRESS_CHANGE),
-    "delivery_appointment": ("Your delivery appointment", DELIVERY_APPOINTMENT),
-    "appointment_failed": ("Your delivery appointment", DELIVERY_APPOINTMENT),
+    "failed_system": (N_("Delayed"), N_("Our systems had a problem; a colleague will finish your request.")),
+    "cancelled": (N_("Cancelled"), N_("This request was cancelled.")),
 }
 
 
-def status_words(workflow: str) -> tuple[str, dict[str, tuple[str, str]]]:
-    """The status page's heading and words for a case of ``workflow``."""
-    return STATUS_WORDS.get(workflow, ("Your request", ANY_REQUEST))
+def status_words(workflow: Workflow | None, language: str) -> tuple[str, dict[str, tuple[str, str]]]:
+    """The page's heading and its (title, text) per case state for a customer reading
+    ``language``: the workflow's ``customer_status`` where it says, the defaults elsewhere
+    (and for a workflow that cannot be loaded, ``None``). The defaults are the catalogue's
+    English texts; the page translates them."""
+    heading, words = DEFAULT_HEADING, dict(DEFAULT_WORDS)
+    if workflow is None:
+        return heading, words
+    declared = workflow.customer_status
+    heading = in_language(declared.heading, language) or heading
+    for state in CASE_STATES:
+        spec: StatusWords | None = getattr(declared, state)
+        if spec is not None:
+            title, text = words[state]
+            words[state] = (
+                in_language(spec.title, language) or title,
+                in_language(spec.text, language) or text,
+            )
+    return heading, words
+
+
+def customer_reads(
+    workflow: Workflow | None, status: str, outputs: dict[str, Any] | None, language: str
+) -> tuple[str, str]:
+    """The title and text a customer reads about a case in ``status``: what a person's
+    outcome told them when one is recorded for it, else the words of the workflow's state."""
+    title, text = status_words(workflow, language)[1].get(status, (status, ""))
+    notice = customer_notice(status, outputs)
+    if notice is not None:
+        title, text = str(notice.get("title") or title), str(notice.get("text") or text)
+    return title, text

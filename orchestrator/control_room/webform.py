@@ -43,10 +43,11 @@ from connectors.channels import (
 from orchestrator.control_room import i18n
 from orchestrator.control_room.api import enforce_rate, start_case
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.status_links import ADDRESS_CHANGE, sign, status_path, status_words
+from orchestrator.control_room.status_links import customer_reads, sign, status_path, status_words
 from orchestrator.errors import NotFound, PayloadInvalid
-from orchestrator.humans.outcomes import customer_notice
 from orchestrator.models import FINISHED, CaseTimeline
+from robots.errors import DefinitionError
+from robots.language.model import Workflow
 
 CSRF_COOKIE = "tandem_webform_csrf"
 CHANNEL = "webform"
@@ -55,9 +56,6 @@ FORM_FIELDS = ("customer_number", "street", "house_number", "zip", "city", "emai
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates" / "webform"))
 i18n.install(templates.env)
 router = APIRouter(prefix="/webform", include_in_schema=False)
-
-#: How a customer reads an address change's status (kept here for the form's users).
-STATUS_TEXT = ADDRESS_CHANGE
 
 #: The form's field labels (the problem summary names fields by them).
 FIELD_LABELS: dict[str, str] = {
@@ -242,6 +240,16 @@ async def submit_address_change(request: Request) -> Response:
     return RedirectResponse(status_path(_secret(request), case.id), status_code=303)
 
 
+def _workflow(request: Request, name: str) -> Workflow | None:
+    """The case's workflow for its customer words; None (the general words) when it no longer
+    loads: a customer's page never fails over a workflow file."""
+    try:
+        workflow: Workflow = request.app.state.store.project.workflow(name)
+        return workflow
+    except DefinitionError:
+        return None
+
+
 @router.get("/status/{case_id}/{signature}", response_class=HTMLResponse)
 def case_status(request: Request, case_id: str, signature: str) -> Response:
     """The status of a case (signed link only: the webform's submitter or the channel's customer)."""
@@ -253,11 +261,10 @@ def case_status(request: Request, case_id: str, signature: str) -> Response:
     except NotFound:
         return _message_page(request, N_("Not found"), N_("This request does not exist (any more)."), 404)
     case = timeline.case
-    heading, words = status_words(case.workflow)
-    title, explanation = words.get(case.status, (case.status, ""))
-    notice = customer_notice(case.status, case.outputs)
-    if notice is not None:
-        title, explanation = str(notice.get("title") or title), str(notice.get("text") or explanation)
+    language = i18n.for_request(request).language
+    workflow = _workflow(request, case.workflow)
+    heading, words = status_words(workflow, language)
+    title, explanation = customer_reads(workflow, case.status, case.outputs, language)
     history = [(t.at, words.get(t.to_status, (t.to_status, ""))[0]) for t in timeline.transitions]
     return _render(
         request,

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from connectors.smtp import Mail, Mailer, SmtpMailer
 from orchestrator.errors import InvalidTransition
+from orchestrator.humans.customer_links import CustomerLinks
 from orchestrator.humans.notifications import NotificationStore
 from orchestrator.humans.roles import allowed, require
 from orchestrator.humans.tasks import AnswerInvalid
@@ -190,6 +191,14 @@ def plain_reason(task: HumanTask) -> tuple[str, str]:
 
 class OutcomeStore(NotificationStore):
     """Ending human tasks with an outcome (see the module docstring)."""
+
+    customer_links: CustomerLinks | None = None
+    """How a case's status link for the customer is made (``Orchestrator(customer_links=...)``)."""
+
+    def customer_status_url(self, case_id: str) -> str:
+        """The whole address of the case's status page for the customer's mails, or "" when
+        the server's public URL is not configured (then a mail carries no link)."""
+        return self.customer_links.status_url(case_id) if self.customer_links is not None else ""
 
     def correction_fields(self, task: HumanTask) -> list[dict[str, Any]]:
         """The case input as form fields a person may correct (an escalation or a robot
@@ -525,10 +534,11 @@ class OutcomeStore(NotificationStore):
                 "reason": task.outcome_note or "",
             }
             actor = task.closed_by or "orchestrator"
+            case_values = {"id": case.id, "status_url": self.customer_status_url(case.id)}
         if not template or not email:
             return None
         try:
-            subject, text, html = render_mail(str(template), data, language)
+            subject, text, html = render_mail(str(template), data, language, case=case_values)
             message_id = (mailer or SmtpMailer.from_env()).send(
                 Mail(
                     to=[str(email)],

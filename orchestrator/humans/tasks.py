@@ -197,12 +197,14 @@ class TaskStore(PeopleStore):
         """An answered task back in front of a person with a new reason, data and form (the
         robot found the answer out of date, e.g. the slot was taken meanwhile): it is claimed
         by whoever answered it (they have the customer on the line) or else open, due by its
-        queue's SLA from now, and a 'task' callout goes out. An open task is left as it is."""
+        queue's SLA from now, and a 'task' callout goes out. An open task is left as it is, and
+        so is one this step (``request.step``) reopened already: a run resumed after a crash
+        reaching the step again must not throw away the answer given to it meanwhile."""
         with self._tx() as session:
             task = session.scalars(sa.select(TaskRow).where(TaskRow.id == task_id).with_for_update()).first()
             if task is None:
                 raise NotFound("task", task_id)
-            if task.status in OPEN_TASK:
+            if task.status in OPEN_TASK or (request.step and task.step == request.step):
                 return
             self._reopen_in(session, task, request, actor)
 
@@ -213,6 +215,7 @@ class TaskStore(PeopleStore):
         if task.outcome == "postponed":
             holder = None  # back in the queue for whoever is there at the time
         task.reason, task.data, task.form = request.reason, dict(request.data), list(request.form)
+        task.step = request.step or task.step  # the step whose answer the task holds next
         task.outcomes = dict(request.outcomes) or task.outcomes
         task.answer = task.outcome = task.outcome_note = None
         task.closed_at = task.closed_by = task.available_at = None

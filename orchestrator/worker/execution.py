@@ -64,6 +64,7 @@ def run_claim_and_claim_next(
             state=claim.state,
             attempt=claim.attempt,
             listener=listener,
+            case_values={"status_url": orchestrator.customer_status_url(case.id)},
         )
         request = next_claim()
         if request is None:

@@ -37,6 +37,7 @@ from typing import Any
 from loguru import logger
 
 from orchestrator.errors import LeaseLost
+from orchestrator.humans.customer_links import CustomerLinks
 from orchestrator.storage.db import database_url
 from robots.language.project_paths import artifacts_dir, logs_dir
 
@@ -81,6 +82,9 @@ class WorkerSettings:
     name: str = field(default_factory=socket.gethostname)
     """The robots' ids are ``<name>#1`` ... (default: the host name). Two workers on one
     machine need names of their own."""
+    customer_links: CustomerLinks | None = field(default_factory=CustomerLinks.from_environment)
+    """How the customer's status link in a case's mails is made (``case.status_url``):
+    ``TANDEM_PUBLIC_URL`` and ``TANDEM_SECRET_KEY``, the control room's; None: no link."""
 
     def __post_init__(self) -> None:
         if not self.name.strip() or "#" in self.name:
@@ -186,7 +190,9 @@ def robot_main(index: int, settings: WorkerSettings) -> None:
     signal.signal(signal.SIGINT, on_term)
     configure_logging(log_dir=settings.log_dir or logs_dir(settings.project_root))
     project = Project(settings.project_root)
-    orchestrator = Orchestrator(settings.url, project=project, migrate=False, pool_size=2)
+    orchestrator = Orchestrator(
+        settings.url, project=project, migrate=False, pool_size=2, customer_links=settings.customer_links
+    )
     orchestrator.register_robot(robot_id, host=socket.gethostname(), pid=os.getpid())
     sessions = make_sessions(headed=settings.headed)
     engine = Engine(

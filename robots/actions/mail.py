@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -77,12 +78,19 @@ def _template_path(template: str, language: str | None) -> Path:
 
 
 def render_mail(
-    template: str, data: dict[str, Any], language: str | None = None
+    template: str,
+    data: dict[str, Any],
+    language: str | None = None,
+    *,
+    case: Mapping[str, Any] | None = None,
 ) -> tuple[str, str, str | None]:
     """``templates/mail/<template>.txt`` (and ``.html`` when there is one) rendered with
     ``data``: (subject from its first 'Subject:' line, or "", text, html or None).
     ``language``: a customer's language; ``<template>.de.txt`` (and ``.de.html``) is used for
-    ``de`` when it exists."""
+    ``de`` when it exists. ``case``: what the template reads as ``case`` (``case.id``,
+    ``case.status_url``: the customer's status link, or "" when there is none), unless
+    ``data`` has a ``case`` of its own."""
+    data = {"case": {"id": "", "status_url": "", **(case or {})}, **data}
     path = _template_path(template, language)
     if not path.is_file():
         known = sorted(p.stem for p in template_dir().glob("*.txt") if "." not in p.stem)
@@ -105,12 +113,16 @@ def send(ctx: ActionContext, params: SendParams) -> dict[str, Any]:
     """Send a mail from a template in ``templates/mail`` (or a plain ``body``).
 
     The first line ``Subject: ...`` of a .txt template is the subject; a .html template of
-    the same name adds an HTML part. The Message-ID is derived from the case and step.
+    the same name adds an HTML part. Besides ``data``, a template reads ``case.id`` and
+    ``case.status_url`` (the customer's status link; empty where the server has no public
+    URL). The Message-ID is derived from the case and step.
     Example: ``- mail.send: {to: "{{ input.email }}", template: address_changed, data: {name: "{{ name }}"}}``
     """
     subject, text, html = params.subject, params.body or "", None
     if params.template is not None:
-        template_subject, text, html = render_mail(params.template, params.data, params.language)
+        template_subject, text, html = render_mail(
+            params.template, params.data, params.language, case=ctx.case
+        )
         subject = subject or template_subject
     if not subject:
         raise BusinessException(

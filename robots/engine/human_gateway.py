@@ -72,7 +72,8 @@ class HumanGateway(ABC):
         """Put an answered task back in front of a person with a new reason, data and form
         (``await_human`` with ``reopen``: e.g. the slot agreed was taken meanwhile, here are
         the free ones now); ``answer_for`` is None again until they answer. A task that is
-        open already is left as it is (a resumed run reaching the step again)."""
+        open already, or that the step ``request.step`` reopened already, is left as it is (a
+        resumed run reaching the step again keeps the answer given meanwhile)."""
         raise NotImplementedError(f"{type(self).__name__} cannot reopen tasks")
 
 
@@ -113,7 +114,7 @@ class InMemoryHumans(HumanGateway):
 
     def reopen_task(self, task_id: str, request: HumanTaskRequest) -> None:
         task = self.tasks[task_id]
-        if task.status == "open":
+        if task.status == "open" or (request.step and task.request.step == request.step):
             return
         task.request, task.status, task.answer = request, "open", None
         if self._auto_answer is not None:

@@ -149,6 +149,7 @@ class _Run:
     deadlines: list[float] = field(default_factory=list)
     depth: int = 0
     unsaved: bool = False  # a step with effects completed since the last checkpoint
+    case: dict[str, Any] = field(default_factory=dict)  # what workflows read as ``case``
 
 
 def idempotency_key(case_id: str, path: str) -> str:
@@ -222,11 +223,15 @@ class Engine:
         state: RunState | None = None,
         attempt: int = 1,
         listener: RunListener | None = None,
+        case_values: Mapping[str, Any] | None = None,
     ) -> RunRecord:
         """Run one case to its end, a human, or a failure; the run's record.
 
         Pass the ``state`` of an earlier run of the same case to resume it: completed steps
         are skipped (their effects restored), answered human tasks give their answers.
+        ``case_values``: what the workflow reads under ``case`` besides ``case.id``, e.g.
+        ``status_url`` (the customer's status link, which the orchestrator gives when the
+        server's public URL is configured; "" otherwise).
         """
         flow = workflow if isinstance(workflow, Workflow) else self.project.workflow(workflow)
         case_id = case_id or f"local-{uuid.uuid4().hex[:12]}"
@@ -248,6 +253,7 @@ class Engine:
             [flow.name],
             attempt,
             listener or RunListener(),
+            case={"status_url": "", **(case_values or {}), "id": case_id},
         )
         try:
             return self._run(flow, inputs, run, attempt)
@@ -314,7 +320,7 @@ class Engine:
 
         return {
             "input": values,
-            "case": {"id": run.record.case_id},
+            "case": dict(run.case),
             "run": {"id": run.record.run_id, "attempt": run.attempt, "robot": self.robot},
             "secret": secret,
         }
@@ -663,7 +669,7 @@ class Engine:
             items = self._render(run, frame, step.for_each, f"{where} (for_each)")
             if isinstance(items, dict):
                 items = [{"key": k, "value": v} for k, v in items.items()]
-            if isinstance(items, tuple):
+            if isinstance(items, tuple | range):  # range(n): n rounds
                 items = list(items)
             if not isinstance(items, list):
                 raise DataError(f"{where}: for_each needs a list, got {type(items).__name__} {items!r}")
@@ -764,6 +770,7 @@ class Engine:
             deadline=min(run.deadlines) if run.deadlines else None,
             secrets=lambda name: self._secret(run, name),
             project_root=self.project.root,
+            case=run.case,
         )
         try:
             result = definition.function(context, params)
@@ -904,14 +911,13 @@ class Engine:
                 outcomes=_offered(spec.outcomes),
             )
             if spec.reopen:
-                # The earlier step is a sibling: the same prefix, its id as the last segment.
-                earlier = f"{path.rsplit('.', 1)[0]}.{spec.reopen}" if "." in path else spec.reopen
-                task_id = run.record.state.tasks.get(earlier)
-                if task_id is None:
+                earlier = earlier_step(run.record.state.tasks, path, spec.reopen)
+                if earlier is None:
                     raise DataError(
                         f"{where}: reopen {spec.reopen!r} names no await_human step that ran before "
-                        "it in the same list of steps"
+                        "it in its list of steps or an enclosing one"
                     )
+                task_id = run.record.state.tasks[earlier]
                 self.humans.reopen_task(task_id, request)
             else:
                 task_id = self.humans.create_task(
@@ -929,6 +935,20 @@ class Engine:
         checked = check_answer(form, answer)
         self._assign(run, frame, step.as_, checked)
         return checked
+
+
+def earlier_step(tasks: Mapping[str, str], path: str, step_id: str) -> str | None:
+    """The path of the step ``step_id`` that made one of ``tasks`` (path -> task id) before
+    the step at ``path``: in the same list of steps or an enclosing one of the same workflow,
+    the innermost first. So a ``reopen`` in the n-th round of a ``for_each`` finds a step of
+    that round before one outside the loop, and never looks into a calling workflow."""
+    frame_start = path.rfind(">") + 1  # a called workflow's steps start after its '>'
+    cut = len(path)
+    while (cut := path.rfind(".", frame_start, cut)) != -1:
+        candidate = f"{path[:cut]}.{step_id}"
+        if candidate in tasks:
+            return candidate
+    return step_id if frame_start == 0 and step_id in tasks else None
 
 
 def _unexpected(run: _Run, what: str, error: Exception) -> SystemException:

@@ -161,6 +161,7 @@ class _Parser:
             "max_attempts",
             "manual_minutes",
             "runs_in",
+            "customer_status",
         ):
             if key in data:
                 fields[key] = data[key]
@@ -591,6 +592,33 @@ def check_workflow(workflow: Workflow, source: Source | None = None) -> list[Pro
 
     visit(workflow.steps, None)
     visit(workflow.on_error, None)
+
+    def check_reopen(steps: tuple[StepBase, ...], before: frozenset[str]) -> None:
+        """``reopen`` names an await_human step before it, in its list or an enclosing one."""
+        earlier = set(before)
+        for step in steps:
+            if isinstance(step, AwaitHumanStep) and step.await_human.reopen:
+                target = step.await_human.reopen
+                if target not in earlier:
+                    kind = seen_ids[target].kind if target in seen_ids else None
+                    report(
+                        step,
+                        f"reopen {target!r}: "
+                        + (
+                            f"step {target!r} is a {kind} step, not an await_human step"
+                            if kind not in (None, "await_human")
+                            else f"no await_human step {target!r} comes before this one in its "
+                            "list of steps or an enclosing one"
+                        ),
+                        "name the id of the earlier await_human step whose task the person sees again",
+                    )
+            for _, block in child_blocks(step):
+                check_reopen(block, frozenset(earlier))
+            if isinstance(step, AwaitHumanStep) and step.id:
+                earlier.add(step.id)
+
+    check_reopen(workflow.steps, frozenset())
+    check_reopen(workflow.on_error, frozenset())
     return problems
 
 

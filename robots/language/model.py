@@ -719,6 +719,84 @@ WHEN_IN_SPEC = frozenset({"escalate", "callout"})
 """Keywords whose spec may hold the step's ``when`` (``escalate: {when: ..., queue: ...}``)."""
 
 
+CASE_STATES = (
+    "queued",
+    "running",
+    "waiting_human",
+    "done",
+    "done_by_hand",
+    "rejected",
+    "failed_business",
+    "failed_system",
+    "cancelled",
+)
+"""The states of a case a customer's status page speaks of (``customer_status``)."""
+
+LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")
+
+
+def _languages(value: Any) -> Any:
+    if isinstance(value, dict):
+        wrong = [str(key) for key in value if not LANGUAGE_CODE.match(str(key))]
+        if wrong:
+            raise ValueError(
+                f"language {', '.join(map(repr, wrong))}: name each language by its two-letter code "
+                "in lower case, e.g. {de: ..., en: ...}"
+            )
+        if not value:
+            raise ValueError("give the text, or a mapping from language to text, e.g. {de: ..., en: ...}")
+    return value
+
+
+CustomerText = Annotated[str | dict[str, str], BeforeValidator(_languages)]
+"""A text a customer reads: the same in every language, or per language (``{de: ..., en: ...}``)."""
+
+
+def in_language(text: str | dict[str, str] | None, language: str) -> str | None:
+    """``text`` for a customer who reads ``language``: its own, else English, else the first
+    one written; None when there is no text."""
+    if text is None or isinstance(text, str):
+        return text
+    return text.get(language) or text.get("en") or next(iter(text.values()), None)
+
+
+class StatusWords(Frozen):
+    """What a customer's status page says about a case in one state."""
+
+    title: CustomerText | None = Field(None, description="The headline, e.g. 'Booked' (or per language).")
+    text: CustomerText | None = Field(
+        None, description="The explanation, e.g. 'Your delivery appointment is booked.' (or per language)."
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> StatusWords:
+        if self.title is None and self.text is None:
+            raise ValueError("give a title, a text or both (or leave the state out for the default words)")
+        return self
+
+
+class CustomerStatus(Frozen):
+    """What the customer's status page says per case state; a state left out keeps the
+    general words (docs/control-room.md, "What the customer reads"). Only ``done`` (a robot
+    ran the workflow to its end, verifying each effect) and ``done_by_hand`` (a person recorded
+    doing it) may tell the customer it is done."""
+
+    heading: CustomerText | None = Field(None, description="The page's heading, e.g. 'Your address change'.")
+    queued: StatusWords | None = Field(None, description="Received, not started yet.")
+    running: StatusWords | None = Field(None, description="A robot works on it now.")
+    waiting_human: StatusWords | None = Field(None, description="A person works on it (or will).")
+    done: StatusWords | None = Field(
+        None, description="A robot ran the workflow to its end: the effect is verified."
+    )
+    done_by_hand: StatusWords | None = Field(None, description="A person recorded doing the work by hand.")
+    rejected: StatusWords | None = Field(None, description="A person refused it with a reason.")
+    failed_business: StatusWords | None = Field(
+        None, description="It cannot go on as asked; a person takes over."
+    )
+    failed_system: StatusWords | None = Field(None, description="The systems failed; a person takes over.")
+    cancelled: StatusWords | None = Field(None, description="Cancelled by the service.")
+
+
 class Workflow(Frozen):
     """One business process: typed input, the systems it uses, its steps and outputs."""
 
@@ -741,6 +819,11 @@ class Workflow(Frozen):
     )
     manual_minutes: float = Field(
         0, ge=0, le=24 * 60, description="Minutes a person needs for one case by hand (at most a day)."
+    )
+    customer_status: CustomerStatus = Field(
+        default_factory=CustomerStatus,
+        description="What the customer's status page says per case state (title, text; each the same "
+        "in every language or per language); states left out keep the general words.",
     )
     file: str = Field("", exclude=True, description="The file it was read from (set by the loader).")
 

@@ -15,7 +15,7 @@ import os
 import pkgutil
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_type_hints
@@ -63,6 +63,9 @@ class ActionContext:
     """Reads a secret from the robot's vault and masks it from then on (the engine's)."""
     project_root: Path | None = None
     """The user's project folder (``--project``, ``TANDEM_HOME`` or the current folder)."""
+    case: Mapping[str, Any] = field(default_factory=dict)
+    """The case as workflows read it under ``case``: ``id``, ``status_url`` (the customer's
+    status link, or "" when whoever runs the case gave none)."""
 
     def project_path(self, name: str) -> Path:
         """``name`` (an image, a file) as the user means it: relative to their project folder."""

@@ -131,6 +131,34 @@ WORKFLOWS = {
         steps:
           - set: {x: 1}
         """,
+    "rebook.yaml": """
+        name: rebook
+        queue: exceptions
+        input: {}
+        steps:
+          - id: agent
+            await_human:
+              queue: appointments
+              reason: "Agree a slot"
+              form: [{name: slot, type: string}]
+            as: agreed
+          - set: {booked: "{{ agreed.slot.startswith('free') }}"}
+          - id: taken
+            for_each: "{{ range(3) }}"
+            steps:
+              - id: again
+                when: "{{ not booked }}"
+                steps:
+                  - id: ask_again
+                    await_human:
+                      reopen: agent
+                      queue: appointments
+                      reason: "{{ agreed.slot }} was taken: agree another"
+                      form: [{name: slot, type: string}]
+                    as: agreed
+                  - set: {booked: "{{ agreed.slot.startswith('free') }}"}
+          - output: {slot: "{{ agreed.slot }}"}
+        """,
     "bad_data.yaml": """
         name: bad_data
         queue: address_exceptions

@@ -160,3 +160,85 @@ def test_postponed_for_a_robot_runs_the_case_again_then_and_brings_back_the_same
     task = orch.get_task(task_id)
     assert task.status == "open" and task.outcome is None and task.available_at is None
     assert [e.action for e in orch.task_events(task_id)][-2:] == ["postponed", "reopened"]
+
+
+def test_a_slot_taken_round_after_round_comes_back_in_the_same_task(
+    orch: Orchestrator, engine: Engine
+) -> None:
+    case = new_case(orch, "rebook")
+    task_id = run_next(orch, engine).task_id or ""
+    for taken in ("taken-1", "taken-2"):
+        orch.resolve_task(task_id, MUNICH, "corrected", answer={"slot": taken})
+        again = run_next(orch, engine)
+        assert again.status == "waiting_human" and again.task_id == task_id
+        task = orch.get_task(task_id)
+        assert task.reason == f"{taken} was taken: agree another" and task.status == "claimed"
+        assert task.assignee == MUNICH  # back to the agent who has the customer on the line
+    orch.resolve_task(task_id, MUNICH, "corrected", answer={"slot": "free-3"})
+    done = run_next(orch, engine)
+    assert done.status == "done" and done.outputs == {"slot": "free-3"}
+    assert [t.id for t in orch.case_timeline(case.id).tasks] == [task_id]
+    events = [e.action for e in orch.task_events(task_id)]
+    assert events.count("reopened") == 2
+
+
+def test_a_step_reopens_a_task_once_a_resumed_run_keeps_the_answer(
+    orch: Orchestrator, engine: Engine
+) -> None:
+    from dataclasses import replace
+
+    from robots.errors import HumanTaskRequest
+
+    new_case(orch, "rebook")
+    task_id = run_next(orch, engine).task_id or ""
+    orch.resolve_task(task_id, MUNICH, "corrected", answer={"slot": "taken-1"})
+    request = HumanTaskRequest(
+        queue="appointments",
+        reason="taken: agree another",
+        step="taken[0].again.ask_again",
+        kind="await_human",
+    )
+    orch.reopen_task(task_id, request)
+    orch.resolve_task(task_id, MUNICH, "corrected", answer={"slot": "free-2"})
+    # A robot killed before its checkpoint recorded the reopening reaches the step again.
+    orch.reopen_task(task_id, request)
+    task = orch.get_task(task_id)
+    assert task.status == "completed" and orch.answer_for(task_id) == {"slot": "free-2"}
+    orch.reopen_task(task_id, replace(request, step="taken[1].again.ask_again"))
+    assert orch.get_task(task_id).status == "claimed"  # the next round's step does reopen it
+
+
+class _Killed(BaseException):
+    """The robot's process dies here (kill -9): nothing after this point of its run happens."""
+
+
+def test_a_robot_killed_right_after_reopening_a_task_loses_no_answer(
+    orch: Orchestrator, engine: Engine, clock: Clock
+) -> None:
+    from orchestrator.queue.runtime import DurableHumans
+    from orchestrator.worker.execution import run_claim
+    from robots.errors import HumanTaskRequest
+
+    class DiesAfterReopening(DurableHumans):
+        def reopen_task(self, task_id: str, request: HumanTaskRequest) -> None:
+            super().reopen_task(task_id, request)
+            raise _Killed()  # before the run's checkpoint records that it reopened the task
+
+    case = new_case(orch, "rebook")
+    task_id = run_next(orch, engine).task_id or ""
+    orch.resolve_task(task_id, MUNICH, "corrected", answer={"slot": "taken-1"})
+    dying = Engine(
+        orch.project, humans=DiesAfterReopening(orch, actor="robot-2"), escalate_system_failures=False
+    )
+    claim = orch.claim_next_case("robot-2", 60)
+    assert claim is not None
+    with pytest.raises(_Killed):
+        run_claim(orch, dying, claim)
+    assert orch.get_task(task_id).status == "claimed"  # in front of the agent again
+    # The agent answers while the dead robot's lease runs out; another robot takes the case on.
+    orch.resolve_task(task_id, MUNICH, "corrected", answer={"slot": "free-2"})
+    clock.advance(seconds=61)
+    done = run_next(orch, engine)
+    assert done.status == "done" and done.outputs == {"slot": "free-2"}
+    assert [t.id for t in orch.case_timeline(case.id).tasks] == [task_id]
+    assert [e.action for e in orch.task_events(task_id)].count("reopened") == 1

@@ -115,9 +115,16 @@ def store(tmp_path: Path) -> Iterator[Orchestrator]:
 
 @pytest.fixture
 def control_room(store: Orchestrator) -> Iterator[ControlRoomServer]:
-    """The control room over ``store``, served by uvicorn on a free loopback port."""
-    app = create_app(ServerSettings(secret_key="control-room-test-secret-0123456789"), store=store)
-    with ControlRoomServer(app) as server:
+    """The control room over ``store``, served by uvicorn on a free loopback port that is its
+    public URL too (so the customers' mails of ``store``'s cases link to its status pages)."""
+    from demo.server import free_port
+
+    port = free_port("127.0.0.1")
+    settings = ServerSettings(
+        secret_key="control-room-test-secret-0123456789", public_url=f"http://127.0.0.1:{port}"
+    )
+    app = create_app(settings, store=store)
+    with ControlRoomServer(app, "127.0.0.1", port) as server:
         yield server
 
 

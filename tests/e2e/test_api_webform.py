@@ -100,7 +100,10 @@ def test_a_customer_submits_the_form_and_sees_the_case_finish(
     assert page.get_by_test_id("status").inner_text() == "Done"
     history = page.get_by_role("table", name="History").inner_text()
     assert "Received" in history and "In progress" in history and "Done" in history
-    assert any("anna.schmidt@example.com" in str(message["To"]) for message in mail_sink.messages)
+    (confirmation,) = [m for m in mail_sink.messages if "anna.schmidt@example.com" in str(m["To"])]
+    # The confirmation links to the same status page the webform sent the customer to.
+    body = confirmation.get_body(("plain",)).get_content()
+    assert f"You can see the state of your request here at any time: {page.url}" in body.splitlines()
 
 
 def test_a_post_without_the_forms_csrf_token_is_refused(

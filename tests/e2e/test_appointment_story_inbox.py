@@ -5,6 +5,7 @@ can only postpone or reject."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,7 +71,7 @@ def outcome_buttons(page: Any) -> list[str]:
     ]
 
 
-def test_agent_picks_a_slot_a_taken_one_comes_back_in_the_same_task(
+def test_agent_picks_a_slot_one_taken_twice_in_a_row_comes_back_in_the_same_task(
     store: Orchestrator,
     control_room: ControlRoomServer,
     browser: Any,
@@ -91,35 +92,72 @@ def test_agent_picks_a_slot_a_taken_one_comes_back_in_the_same_task(
     agreed = slots.locator("option").nth(2).get_attribute("value")
     assert agreed
     slots.select_option(agreed)
-    book_through_the_portal(demo, "suedexpress", "O-100004", "50667", agreed)  # while on the phone
-    page.get_by_role("button", name="Book the agreed slot").click()
-    page.wait_for_url("**/inbox")
+    for _ in range(2):  # taken while on the phone, and the next one agreed is taken too
+        book_through_the_portal(demo, "suedexpress", "O-100004", "50667", agreed)
+        page.get_by_role("button", name="Book the agreed slot").click()
+        page.wait_for_url("**/inbox")
 
-    again = work()
-    assert again.status == "waiting_human" and again.task_id == first.task_id  # no second task
-    assert [t.id for t in store.list_tasks("max.agent", statuses=("open", "claimed", "completed"))] == [
-        first.task_id
-    ]
-    page.goto(f"/tasks/{first.task_id}")
-    assert f"Slot {agreed} at Sued Express was taken meanwhile" in page.get_by_test_id("reason").inner_text()
-    fresh = [
-        o for o in page.get_by_label("Slot agreed with the customer").locator("option").all_inner_texts()
-    ]
-    assert agreed not in fresh
-    page.get_by_label("Slot agreed with the customer").select_option(index=1)
+        again = work()
+        assert again.status == "waiting_human" and again.task_id == first.task_id  # no second task
+        assert [t.id for t in store.list_tasks("max.agent", statuses=("open", "claimed", "completed"))] == [
+            first.task_id
+        ]
+        page.goto(f"/tasks/{first.task_id}")
+        reason = page.get_by_test_id("reason").inner_text()
+        assert f"Slot {agreed} at Sued Express was taken meanwhile" in reason
+        fresh = page.get_by_label("Slot agreed with the customer").locator("option").all_inner_texts()
+        assert agreed not in fresh
+        agreed = fresh[1]
+        page.get_by_label("Slot agreed with the customer").select_option(agreed)
     page.get_by_label("Note for the customer (optional)").fill("Please ring twice")
     page.get_by_role("button", name="Book the agreed slot").click()
     page.wait_for_url("**/inbox")
 
-    assert store.get_task(first.task_id).answer == {"slot": fresh[1], "note": "Please ring twice"}
+    assert store.get_task(first.task_id).answer == {"slot": agreed, "note": "Please ring twice"}
     done = work()
     assert done.status == "done", done.error
     mine = [b for b in bookings(demo, "suedexpress") if b["order"] == "O-100003"]
     assert len(mine) == 1 and done.outputs and done.outputs["booking_number"] == mine[0]["booking"]
+    assert f"{mine[0]['date']} {mine[0]['window']}" == agreed
+    assert [t.id for t in store.case_timeline(case.id).tasks] == [first.task_id]
     (mail,) = mail_sink.wait_for(1)
     body = mail.get_body().get_content()
     assert "Please ring twice" in body and str(mine[0]["booking"]) in body
     assert store.get_case(case.id).status == "done"
+
+    # The summary carries the customer's status link; it opens their case's page, no login.
+    found = re.search(r"You can follow your request here at any time: (\S+)", body)
+    assert found and found.group(1).startswith(f"{control_room.url}/webform/status/{case.id}/")
+    customer = browser.new_context().new_page()
+    customer.goto(found.group(1))
+    assert customer.get_by_test_id("reference").inner_text() == case.id
+    assert customer.get_by_test_id("status").get_attribute("data-status") == "done"
+    assert customer.get_by_test_id("status").inner_text() == "Booked"
+
+
+def test_a_slot_taken_with_none_left_comes_back_offering_only_postpone_or_reject(
+    store: Orchestrator,
+    control_room: ControlRoomServer,
+    browser: Any,
+    work: Any,
+    demo: DemoApps,
+) -> None:
+    payload = {"customer_id": "C000003", "order_number": "O-100003", "postal_code": "80331"}
+    store.create_case("appointment_failed", "ivr:story-4", payload)
+    first = work()
+    assert first.status == "waiting_human" and first.task_id
+    page = agent_on(browser, control_room.url, first.task_id)
+    page.get_by_label("Slot agreed with the customer").select_option(index=1)
+    demo.control("suedexpress", no_slots=True)  # every slot went while the agent was on the phone
+    page.get_by_role("button", name="Book the agreed slot").click()
+    page.wait_for_url("**/inbox")
+
+    again = work()
+    assert again.status == "waiting_human" and again.task_id == first.task_id  # the same task
+    page.goto(f"/tasks/{first.task_id}")
+    assert "no other slot is free" in page.get_by_test_id("reason").inner_text()
+    assert outcome_buttons(page) == ["Rejected", "Postponed"]  # never done without a booking
+    assert bookings(demo, "suedexpress") == []
 
 
 def test_with_no_slot_at_all_the_agent_can_only_postpone_or_reject(

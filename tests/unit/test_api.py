@@ -6,6 +6,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -253,6 +254,27 @@ def test_the_ivr_gets_a_signed_status_page_for_its_caller_in_the_words_of_the_wo
     )
 
 
+def test_the_status_page_speaks_the_customers_language_in_the_workflows_words(
+    client: TestClient, ivr: Channel
+) -> None:
+    accepted = ivr.post("/api/cases", _case("CALL-2026-000779")).json()
+    link = accepted["customer_status_url"]
+    german = client.get(link, headers={"Accept-Language": "de-DE,de;q=0.9"}).text
+    assert "Ihr Liefertermin" in german and "Eingegangen" in german  # the workflow's, the catalogue's
+    assert "Ihr Liefertermin wird in wenigen Minuten gebucht" in german
+    english = client.get(link, headers={"Accept-Language": "en"}).text
+    assert "Your delivery appointment" in english and "is booked in a few minutes" in english
+    # A workflow that says nothing to customers gets the general words, translated.
+    assist = _channel(client, "desk", ["customer_assist"])
+    other = assist.post(
+        "/api/cases",
+        {"workflow": "customer_assist", "reference": "desk-1", "payload": {"customer_id": "C000001"}},
+    )
+    general = client.get(other.json()["customer_status_url"], headers={"Accept-Language": "de"}).text
+    assert "Ihr Anliegen ist bei uns eingegangen; es wird in Kürze bearbeitet." in general
+    assert "Liefertermin" not in general
+
+
 def test_the_ivr_starts_appointment_failed_and_names_its_own_fields_in_problems(
     client: TestClient, ivr: Channel
 ) -> None:
@@ -390,3 +412,22 @@ def test_a_channel_reads_the_payload_schema_of_each_workflow_it_may_start(
     assert ivr.get("/api/workflows/address_change").status_code == 404  # not this token's
     assert ivr.get("/api/workflows/nope").status_code == 404
     assert client.get("/api/workflows").status_code == 401
+
+
+def test_with_a_public_url_the_channel_gets_the_same_whole_link_the_customers_mails_carry(
+    tmp_path: Path,
+) -> None:
+    settings = ServerSettings(
+        database_url=f"sqlite:///{tmp_path / 'linked.db'}",
+        project_root=ROOT,
+        secret_key="the-servers-key-0123456789",
+        public_url="https://service.example.com/",
+    )
+    with TestClient(create_app(settings)) as linked:
+        ivr = _channel(linked, "ivr", ["delivery_appointment"])
+        accepted = ivr.post("/api/cases", _case("CALL-2026-000900")).json()
+        link = accepted["customer_status_url"]
+        assert link.startswith(f"https://service.example.com/webform/status/{accepted['id']}/")
+        store: Any = linked.app.state.store  # type: ignore[attr-defined]
+        assert store.customer_status_url(accepted["id"]) == link  # what case.status_url is in its mails
+        assert linked.get(link.removeprefix("https://service.example.com")).status_code == 200

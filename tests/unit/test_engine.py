@@ -513,6 +513,75 @@ def test_await_human_suspends_and_resumes_with_the_answer_without_redoing_effect
     assert len(humans.tasks) == 1
 
 
+REBOOKING = """
+    - id: agent
+      await_human:
+        queue: appointments
+        reason: agree a slot
+        form: [{name: slot, type: string}]
+      as: agreed
+    - test.effect: {key: book, value: "{{ agreed.slot }}"}
+    - set: {booked: "{{ agreed.slot.startswith('free') }}"}
+    - id: taken
+      for_each: "{{ range(3) }}"
+      as: round
+      steps:
+        - id: again
+          when: "{{ not booked }}"
+          steps:
+            - id: ask_again
+              await_human:
+                reopen: agent
+                queue: appointments
+                reason: "{{ agreed.slot }} was taken (round {{ loop.number }})"
+                form: [{name: slot, type: string}]
+              as: agreed
+            - test.effect: {key: book, value: "{{ agreed.slot }}"}
+            - set: {booked: "{{ agreed.slot.startswith('free') }}"}
+    - output: {slot: "{{ agreed.slot }}", booked: "{{ booked }}"}
+"""
+
+
+def test_a_reopen_in_each_round_of_a_for_each_brings_back_the_same_task() -> None:
+    humans = InMemoryHumans()
+    flow = steps_workflow(REBOOKING)
+    record = run(flow, humans=humans, case_id="case-r")
+    (task_id,) = humans.tasks
+    for answer, reason in (
+        ("taken-1", "taken-1 was taken (round 1)"),
+        ("taken-2", "taken-2 was taken (round 2)"),
+    ):
+        humans.complete(task_id, {"slot": answer})
+        record = run(flow, humans=humans, case_id="case-r", state=record.state)
+        assert record.status == "waiting_human" and record.task_id == task_id
+        assert humans.tasks[task_id].request.reason == reason
+    humans.complete(task_id, {"slot": "free-3"})
+    done = run(flow, humans=humans, case_id="case-r", state=record.state)
+    assert done.status == "done" and done.outputs == {"slot": "free-3", "booked": True}
+    assert list(humans.tasks) == [task_id]  # one task, three answers
+    assert [c["key"] for c in CALLS] == ["book"] * 3  # each booking tried once, none repeated
+    assert len({c["idem"] for c in CALLS}) == 3
+    assert [r.outcome for r in done.steps if r.path == "taken[2].again"] == ["skipped"]
+
+
+def test_a_resumed_run_reaching_a_reopen_again_keeps_the_answer_given_meanwhile() -> None:
+    humans = InMemoryHumans()
+    flow = steps_workflow(REBOOKING)
+    record = run(flow, humans=humans, case_id="case-k")
+    (task_id,) = humans.tasks
+    humans.complete(task_id, {"slot": "taken-1"})
+    waiting = run(flow, humans=humans, case_id="case-k", state=record.state)
+    assert waiting.task_id == task_id
+    # The robot was killed after reopening the task but before its checkpoint said so, and
+    # the agent answered before another robot took the case on.
+    lost = waiting.state.model_copy(deep=True)
+    del lost.tasks["taken[0].again.ask_again"]
+    humans.complete(task_id, {"slot": "free-2"})
+    done = run(flow, humans=humans, case_id="case-k", state=lost)
+    assert done.status == "done" and done.outputs == {"slot": "free-2", "booked": True}
+    assert humans.tasks[task_id].status == "completed"
+
+
 def test_a_wrong_answer_fails_the_case_with_the_reasons() -> None:
     humans = InMemoryHumans(auto_answer=lambda request: {"count": "many"})
     record = run(

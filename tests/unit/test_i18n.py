@@ -319,3 +319,11 @@ def test_every_state_a_badge_can_show_is_in_german() -> None:
     states |= {"idle", "busy", "stopped", "stale", "paused", "active", "inactive", "revoked"}
     untranslated = sorted(s for s in states if german.gettext(s.replace("_", " ")) == s.replace("_", " "))
     assert untranslated == []
+
+
+def test_the_general_customer_status_words_are_in_the_catalogue() -> None:
+    from orchestrator.control_room.status_links import DEFAULT_HEADING, DEFAULT_WORDS
+
+    german = i18n.Locale("de")
+    texts = [DEFAULT_HEADING, *(text for words in DEFAULT_WORDS.values() for text in words)]
+    assert [text for text in texts if german.gettext(text) == text] == []

@@ -354,6 +354,58 @@ steps:
     assert len(found) == 1 and found[0].startswith("6:9: await_human inside 'in: crm'")
 
 
+def test_reopen_names_an_earlier_await_human_in_its_list_or_an_enclosing_one() -> None:
+    good = problems_of("""name: t
+steps:
+  - id: ask
+    await_human: {queue: q, reason: r}
+  - for_each: "{{ range(3) }}"
+    steps:
+      - steps:
+          - await_human: {queue: q, reason: again, reopen: ask}
+""")
+    assert good == []
+    found = problems_of("""name: t
+steps:
+  - await_human: {queue: q, reason: too early, reopen: ask}
+  - id: note
+    set: {x: 1}
+  - if: "{{ true }}"
+    then:
+      - id: ask
+        await_human: {queue: q, reason: r}
+  - await_human: {queue: q, reason: inside if, reopen: ask}
+  - await_human: {queue: q, reason: not a person, reopen: note}
+""")
+    hint = "name the id of the earlier await_human step whose task the person sees again"
+    assert found == [
+        f"3:5: reopen 'ask': no await_human step 'ask' comes before this one in its list of steps "
+        f"or an enclosing one | {hint}",
+        f"10:5: reopen 'ask': no await_human step 'ask' comes before this one in its list of steps "
+        f"or an enclosing one | {hint}",
+        f"11:5: reopen 'note': step 'note' is a set step, not an await_human step | {hint}",
+    ]
+
+
+def test_customer_status_words_are_checked_with_the_fix() -> None:
+    found = problems_of("""name: t
+customer_status:
+  don: {title: Booked}
+  done: {}
+  queued: {title: {DE: Eingegangen}}
+steps:
+  - set: {x: 1}
+""")
+    assert found == [
+        "3:3: unknown key 'customer_status.don' in the workflow | did you mean 'done'?",
+        "4:3: the workflow 'customer_status.done': give a title, a text or both (or leave the state out "
+        "for the default words), got {} | see docs/workflow-language.md for what this key takes",
+        "5:12: the workflow 'customer_status.queued.title': language 'DE': name each language by its "
+        "two-letter code in lower case, e.g. {de: ..., en: ...}, got {'DE': 'Eingegangen'} | see "
+        "docs/workflow-language.md for what this key takes",
+    ]
+
+
 def test_duplicate_ids_and_reserved_names() -> None:
     found = problems_of("""name: t
 steps:

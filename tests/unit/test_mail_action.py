@@ -135,3 +135,50 @@ def test_a_customer_gets_the_mail_in_their_language(
     assert german.get_body(("plain",)).get_content().startswith("Guten Tag Lea Weber,")
     # No language, or one without its own text: the default template.
     assert english["Subject"] == french["Subject"] == "Your new address is on file"
+
+
+def test_a_template_reads_the_customers_status_link_when_the_case_has_one(
+    home: Path, sink: MailSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = Path(__file__).resolve().parents[2]  # Tandem's own templates/mail
+    monkeypatch.setenv("TANDEM_HOME", str(shipped))
+    flow = steps_workflow("""
+    - call: summary
+      with: {}
+    """)
+    write(
+        home / "workflows" / "summary.yaml",
+        """
+        name: summary
+        steps:
+          - mail.send:
+              to: lea.weber@example.com
+              template: appointment_summary
+              data: {name: Lea, order_number: O-100003, supplier_name: Sued Express, date: "2026-12-08",
+                     window: "08:00-12:00", booking_number: SE-1, note: ""}
+        """,
+    )
+    engine = Engine(Project(home), services={"mail": SmtpMailer(port=sink.port)}, artifacts_dir=home / "a")
+    link = "https://service.example.com/webform/status/c-1/0123456789abcdef"
+    linked = engine.run(flow, {}, case_id="c-1", case_values={"status_url": link})
+    plain = engine.run(flow, {}, case_id="c-2")  # whoever ran it had no public address: no link
+    assert linked.status == plain.status == "done", (linked.error, plain.error)
+    with_link, without = sink.wait_for(2)
+    assert (
+        f"You can follow your request here at any time: {link}"
+        in with_link.get_body(("plain",)).get_content()
+    )
+    assert "follow your request" not in without.get_body(("plain",)).get_content()
+
+
+def test_the_engine_gives_every_workflow_of_the_run_the_case_values() -> None:
+    engine = Engine(Project(Path("/nonexistent")))
+    record = engine.run(
+        steps_workflow('- output: {url: "{{ case.status_url }}", id: "{{ case.id }}"}'),
+        {},
+        case_id="c-9",
+        case_values={"status_url": "https://x.example/s", "id": "not this"},
+    )
+    assert record.outputs == {"url": "https://x.example/s", "id": "c-9"}
+    bare = engine.run(steps_workflow('- output: {url: "{{ case.status_url }}"}'), {}, case_id="c-10")
+    assert bare.outputs == {"url": ""}

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.control_room.webform import STATUS_TEXT
+from orchestrator.control_room.status_links import customer_reads
 from orchestrator.errors import PermissionDenied
-from orchestrator.humans.outcomes import CUSTOMER_DONE, customer_notice, offered_outcomes
+from orchestrator.humans.outcomes import CUSTOMER_DONE, offered_outcomes
 from orchestrator.models import FINISHED, Case
 from orchestrator.service import Orchestrator
 from robots.engine.records import RunRecord
@@ -54,11 +54,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Orchestrat
 _serial = itertools.count()
 
 
-def customer_title(case: Case) -> str:
-    """What the webform's status page shows as the headline."""
-    title = STATUS_TEXT.get(case.status, (case.status, ""))[0]
-    notice = customer_notice(case.status, case.outputs)
-    return str(notice["title"]) if notice else title
+def customer_title(store: Orchestrator, case: Case) -> str:
+    """What the customer's status page shows as the headline (in English)."""
+    return customer_reads(store.project.workflow(case.workflow), case.status, case.outputs, "en")[0]
 
 
 def robot_run(store: Orchestrator, clock: Clock, result: str, round_no: int) -> bool:
@@ -147,7 +145,7 @@ def test_done_only_with_an_effect_and_exactly_one_final_state(
             done = human_outcome(store, clock, case, what)
             last_effect = "hand" if done == "done_by_hand" else last_effect if done is None else None
         case = store.get_case(case.id)
-        shown_done = customer_title(case) in CUSTOMER_DONE_TITLES
+        shown_done = customer_title(store, case) in CUSTOMER_DONE_TITLES
         assert shown_done == (case.status in CUSTOMER_DONE)
         if case.status == "done":
             assert last_effect == "robot", "done without a robot's verified run"

@@ -57,3 +57,32 @@ def test_input_problems_become_field_and_message() -> None:
         "String should have at least 3 characters",
     )
     assert _problem("the input must be a mapping") == ("payload", "the input must be a mapping")
+
+
+def test_customer_status_links_need_the_public_url_and_the_servers_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from orchestrator.control_room.app import ServerSettings
+    from orchestrator.humans.customer_links import CustomerLinks, status_path
+
+    monkeypatch.delenv("TANDEM_PUBLIC_URL", raising=False)
+    assert WorkerSettings().customer_links is None  # no public address: mails carry no link
+    monkeypatch.setenv("TANDEM_PUBLIC_URL", "https://service.example.com/")
+    monkeypatch.delenv("TANDEM_SECRET_KEY", raising=False)
+    with pytest.raises(ValueError, match="TANDEM_SECRET_KEY is not: set it to the control room's key"):
+        WorkerSettings()
+    monkeypatch.setenv("TANDEM_SECRET_KEY", "the-servers-key-0123456789")
+    links = WorkerSettings().customer_links
+    assert links is not None and "the-servers-key" not in repr(links)
+    assert links.status_url("c-1") == "https://service.example.com" + status_path(
+        "the-servers-key-0123456789", "c-1"
+    )
+    with pytest.raises(
+        ValueError, match=r"not an http\(s\) address: give it like https://service\.example\.com"
+    ):
+        CustomerLinks("the-servers-key-0123456789", "service.example.com")
+    with pytest.raises(ValueError, match=r"not an http\(s\) address"):
+        ServerSettings(public_url="ftp://service.example.com")
+    assert (
+        ServerSettings(public_url="https://service.example.com/").public_url == "https://service.example.com"
+    )
