@@ -531,7 +531,7 @@ class OutcomeStore(NotificationStore):
         if not template or not email:
             return None
         try:
-            subject, text, html = render_mail(str(template), data, language)
+            subject, text, html = render_mail(str(template), data, language, root=self.project.root)
             message_id = (mailer or SmtpMailer.from_env()).send(
                 Mail(
                     to=[str(email)],

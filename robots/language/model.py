@@ -291,7 +291,7 @@ class SystemSpec(Frozen):
         description="Web: a Playwright selector seen only on the login page, e.g. 'text=Please sign "
         "in': after web.goto it tells that the session expired, and the robot logs in again. Terminal: "
         "text on the screen (or re:regex), e.g. 'PLEASE SIGN ON'; desktop: a text (read by OCR in "
-        "the program's window) or an image (.png, relative to TANDEM_HOME): on screen when an 'in' "
+        "the program's window) or an image (.png, relative to the project folder): on screen when an 'in' "
         "block starts, it makes the robot log in again.",
     )
     rows: int = Field(24, ge=5, le=200, description="Terminal system: screen rows.")
