@@ -60,10 +60,15 @@ class Host:
         self.args = args
         self.data_dir: Path = args.data_dir
         self.store = self.data_dir / "host-customers.json"
-        if not self.store.exists():
-            self.store.write_text(
-                json.dumps(data.customers(), ensure_ascii=False, indent=1), encoding="utf-8"
-            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with (self.data_dir / "host.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # robots start their hosts at the same moment
+            if not self.store.exists():
+                temporary = self.store.with_suffix(".tmp")
+                temporary.write_text(
+                    json.dumps(data.customers(), ensure_ascii=False, indent=1), encoding="utf-8"
+                )
+                temporary.replace(self.store)
         self.user: str | None = None
         self.screen = "KSS000"
         self.fields: list[Field] = []
