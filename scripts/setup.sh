@@ -26,8 +26,10 @@ command -v xclip >/dev/null 2>&1 || missing+=(xclip)
 command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
 dpkg -s tesseract-ocr-deu >/dev/null 2>&1 || missing+=(tesseract-ocr-deu)
 dpkg -s tesseract-ocr-eng >/dev/null 2>&1 || missing+=(tesseract-ocr-eng)
-# A terminal program not written here, driven by the terminal-system tests
+# Terminal programs not written here, driven by the terminal-system tests (vim; abook, a
+# curses address book, for tests/e2e/test_terminal_abook.py)
 command -v vim >/dev/null 2>&1 || missing+=(vim)
+command -v abook >/dev/null 2>&1 || missing+=(abook)
 dpkg -s python3-tk >/dev/null 2>&1 || "$PYTHON" -c 'import tkinter' 2>/dev/null || missing+=(python3-tk)
 if ((${#missing[@]})); then
     if command -v apt-get >/dev/null 2>&1; then

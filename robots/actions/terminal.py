@@ -115,7 +115,8 @@ class KeyParams(ActionParams):
 
     keys: str = Field(
         description="A key, or several separated by spaces: enter, tab, backtab, esc, f1..f12, "
-        "shift+f1..f12, pf1..pf24, pageup, pagedown, up/down/left/right, home, end, delete, ctrl+c."
+        "shift+f1..f12, pf1..pf24, pageup, pagedown, up/down/left/right, home, end, delete, ctrl+c, "
+        "or one character (a program's one-key command: w, q, /)."
     )
     times: int = Field(1, ge=1, le=80, description="How often to press them.")
     timeout: float = _timeout()

@@ -122,6 +122,7 @@ class DesktopSessions(SystemSessions):
                 errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _stop with the program
                 process = subprocess.Popen(
                     shlex.split(command),
+                    cwd=project_root,  # relative paths in the command line are the project's
                     env=display_env(display),
                     stdout=subprocess.DEVNULL,
                     stderr=errors,

@@ -280,8 +280,9 @@ def _take_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def start_program(name: str, spec: SystemSpec) -> TerminalSession:
-    """Start the system's program in a new pseudo-terminal with an emulator reading it."""
+def start_program(name: str, spec: SystemSpec, folder: Path | None = None) -> TerminalSession:
+    """Start the system's program in a new pseudo-terminal with an emulator reading it, in
+    ``folder`` (the project folder: relative paths in its command line are the project's)."""
     import pyte
 
     if not spec.program:
@@ -291,6 +292,10 @@ def start_program(name: str, spec: SystemSpec) -> TerminalSession:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", spec.rows, spec.columns, 0, 0))
     env = {**os.environ, "TERM": "xterm", "LINES": str(spec.rows), "COLUMNS": str(spec.columns)}
     env.setdefault("LANG", "C.UTF-8")
+    # The emulator reads UTF-8 and, as xterm does in UTF-8, ignores the switch to the line-drawing
+    # character set: curses programs are told to draw their boxes with Unicode lines instead
+    # (else a border reads 'lqqqk' and a screen's text holds letters it does not show).
+    env.setdefault("NCURSES_NO_UTF8_ACS", "1")
     try:
         process = subprocess.Popen(
             shlex.split(command),
@@ -298,6 +303,7 @@ def start_program(name: str, spec: SystemSpec) -> TerminalSession:
             stdout=slave,
             stderr=slave,
             env=env,
+            cwd=folder,
             start_new_session=True,
             # The pty becomes the program's controlling terminal (after setsid): Ctrl+C is a
             # SIGINT, and when the robot dies and the pty closes, the program gets SIGHUP
@@ -373,7 +379,7 @@ class TerminalSessions(SystemSessions):
             self.discard(name)
             session = None
         if session is None:
-            session = start_program(name, spec)
+            session = start_program(name, spec, project_root)
             self._sessions[name] = session
             # The first screen must be drawn before the login types into it.
             session.wait_until(lambda: session.changes > 0, self.start_timeout)

@@ -279,7 +279,8 @@ class SystemSpec(Frozen):
     program: str | None = Field(
         None,
         description="Command line that starts a desktop program, or the terminal program "
-        "(e.g. 'ssh -tt robot@host', 'telnet host 23', 'python -m demo.host').",
+        "(e.g. 'ssh -tt robot@host', 'telnet host 23', 'python -m demo.host'); it runs in the "
+        "project folder, so relative paths in it are the project's.",
     )
     window: str | None = Field(
         None, description="Title (a regular expression) of a desktop program's window."
