@@ -285,6 +285,18 @@ class SystemSpec(Frozen):
     window: str | None = Field(
         None, description="Title (a regular expression) of a desktop program's window."
     )
+    tn3270: str | None = Field(
+        None,
+        description="Terminal system: a TN3270 host as host:port (L:host:port for TLS; ${ENV} "
+        "allowed), reached through Debian's s3270 instead of a 'program': the keyboard lock is "
+        "the host's own, function keys are PF keys, rows x columns choose the model (24x80, "
+        "32x80, 43x80, 27x132).",
+    )
+    code_page: str | None = Field(
+        None,
+        description="TN3270 system: the host's code page for s3270 (e.g. 1141 for German hosts; "
+        "default 037).",
+    )
     login: str | None = Field(None, description="Sub-workflow that logs in (run once per session).")
     credentials: str | None = Field(None, description="Vault entry with the robot's login.")
     logged_out: str | None = Field(
@@ -325,6 +337,14 @@ class SystemSpec(Frozen):
     login_location: Location | None = Field(
         None, exclude=True, description="Where 'login' was written (set by the loader)."
     )
+
+    @model_validator(mode="after")
+    def _tn3270_is_a_terminal(self) -> SystemSpec:
+        if self.tn3270 is not None and self.kind != "terminal":
+            raise ValueError("tn3270 is for terminal systems (kind: terminal)")
+        if self.tn3270 is not None and self.program is not None:
+            raise ValueError("give a program or a tn3270 host, not both")
+        return self
 
     @field_validator("logged_out_url")
     @classmethod
