@@ -237,7 +237,7 @@ TIMED = (
 
 
 # The real cases: the two web processes as the robot benchmark runs them (the address
-# change without its desktop-terminal part), each case new to the apps.
+# change without its terminal part), each case new to the apps.
 REAL_WORKFLOWS = ("delivery_appointment", "address_change")
 
 
@@ -406,7 +406,7 @@ def section(results: list[dict[str, Any]], real: list[dict[str, Any]] | None, co
     if real:
         lines += [
             "Overhead in a real case (demo apps, real Chromium, one robot, each workflow after a "
-            "warm-up case; the address change without its desktop-terminal part, as in the robot "
+            "warm-up case; the address change without its terminal part, as in the robot "
             "benchmark; both send their confirmation mail to a local SMTP sink; apps and sink in a "
             "process of their own): the robot's "
             "orchestrator calls (checkpoints with the step records; the outcome stored together with "

@@ -2,7 +2,7 @@
 
 Run ``.venv/bin/python -m bench.robots_bench`` (``--quick`` for a smoke run, ``--help``).
 In one run, against the demo apps (in a process of their own), the same address changes
-(CRM and billing; the desktop terminal is left out of the comparison because no other
+(CRM and billing; the terminal host is left out of the comparison because no other
 variant drives it) and delivery appointments (NordLogistik or Sued Express, chosen by
 postal code) go through six variants, each a robot in its own worker process
 (``bench.robots_variants``):
@@ -487,7 +487,7 @@ def report(summary: dict[str, Any], info: dict[str, Any]) -> str:
         f"appointments, a quarter each at NordLogistik and at Sued Express, compared per supplier), "
         f"after {info['warmup']} warm-up cases per variant "
         f"that log into every system; interleaved in rounds of {info['batch']} (order rotating); Tandem ran "
-        f"{info['tandem_cases']} consecutive cases in all for the memory measurement. The desktop "
+        f"{info['tandem_cases']} consecutive cases in all for the memory measurement. The "
         "terminal step of `address_change` is left out of every variant (only Tandem drives it). "
         f"Effects checked in the apps' audit logs: {info['effects']}.",
         "",

@@ -107,7 +107,7 @@ class Variant(Protocol):
 def bench_workflows(target: Path) -> Path:
     """The project's workflows for the benchmark, written to ``target``.
 
-    ``address_change`` loses its desktop-terminal part (the system and the step): the
+    ``address_change`` loses its terminal part (the system and the step): the
     comparison covers the web systems only, because none of the other variants drives the
     terminal. Everything else — the delivery workflow and the appointment sub-workflows it
     calls when it finds no free slot, the logins — is copied unchanged.

@@ -51,6 +51,9 @@ def serve(
         for name, url in apps.urls.items():
             logins = ", ".join(f"{user} / {password}" for user, password in LOGINS[name].items())
             print(f"{name:12} {url:28} {logins}")
+        print(
+            "host         python -m demo.host --data-dir demo-data   (in an 80x24 terminal; ROBOT / term-pw-9)"
+        )
         print("desktop      python -m demo.desktop_terminal --data-dir demo-data   (ROBOT / term-pw-9)")
         print("# for robots in another shell (workflows read these):")
         for name, url in apps.urls.items():

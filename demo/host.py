@@ -18,6 +18,11 @@ Like a real host it has:
 
 Saves are written to ``DIR/host-customers.json`` and audited in ``DIR/host.jsonl`` (one line
 per save: what changed from what to what), so tests can count saves and check values.
+
+Failure switches, like the web apps' ``/_control``: ``DIR/host-control.json`` with
+``{"down": true}`` (customer lookups and saves are refused: ``KSE099 SYSTEM NOT AVAILABLE``)
+or ``{"slow_ms": 1500}`` (a save takes that long, the input locked meanwhile), read at
+every command.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Any
 from demo import data
 
 STATUS_ROW, INDICATOR = 22, "X SYSTEM"
+NOT_AVAILABLE = "KSE099 SYSTEM NOT AVAILABLE - TRY AGAIN LATER"
 
 
 @dataclass
@@ -60,10 +66,15 @@ class Host:
         self.args = args
         self.data_dir: Path = args.data_dir
         self.store = self.data_dir / "host-customers.json"
-        if not self.store.exists():
-            self.store.write_text(
-                json.dumps(data.customers(), ensure_ascii=False, indent=1), encoding="utf-8"
-            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with (self.data_dir / "host.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # robots start their hosts at the same moment
+            if not self.store.exists():
+                temporary = self.store.with_suffix(".tmp")
+                temporary.write_text(
+                    json.dumps(data.customers(), ensure_ascii=False, indent=1), encoding="utf-8"
+                )
+                temporary.replace(self.store)
         self.user: str | None = None
         self.screen = "KSS000"
         self.fields: list[Field] = []
@@ -135,6 +146,14 @@ class Host:
         loaded: dict[str, Any] = json.loads(self.store.read_text(encoding="utf-8"))
         return loaded
 
+    def switches(self) -> dict[str, Any]:
+        """The failure switches in ``host-control.json`` (none when it is missing or broken)."""
+        try:
+            loaded = json.loads((self.data_dir / "host-control.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+
     def save(self) -> None:
         assert self.customer is not None
         values = {f.name: f.value.strip() for f in self.fields}
@@ -144,6 +163,14 @@ class Host:
         if not values["street"] or not values["city"]:
             self.status = "KSE022 STREET AND CITY REQUIRED"
             return
+        switches = self.switches()
+        if switches.get("down"):
+            self.status = NOT_AVAILABLE
+            return
+        slow_ms = float(switches.get("slow_ms") or 0)
+        if slow_ms > 0:  # the host works on the save, the keyboard locked, before it is stored
+            self.draw(True)
+            time.sleep(slow_ms / 1000)
         with (self.data_dir / "host.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # several hosts (robots) share one data file
             customers = self.customers()
@@ -189,7 +216,9 @@ class Host:
                 self.menu(f"KSE002 OPTION {values['option'] or '?'} NOT VALID")
         elif self.screen == "KSM010":
             number = values["customer"].upper()
-            if number in self.customers():
+            if self.switches().get("down"):
+                self.lookup(NOT_AVAILABLE)
+            elif number in self.customers():
                 self.address(number, "CHANGE THE ADDRESS AND PRESS F5")
             else:
                 self.lookup(f"KSE011 CUSTOMER {number or '?'} NOT FOUND")

@@ -26,8 +26,12 @@ command -v xclip >/dev/null 2>&1 || missing+=(xclip)
 command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
 dpkg -s tesseract-ocr-deu >/dev/null 2>&1 || missing+=(tesseract-ocr-deu)
 dpkg -s tesseract-ocr-eng >/dev/null 2>&1 || missing+=(tesseract-ocr-eng)
-# A terminal program not written here, driven by the terminal-system tests
+# Terminal programs not written here, driven by the terminal-system tests (vim; abook, a
+# curses address book, for tests/e2e/test_terminal_abook.py)
 command -v vim >/dev/null 2>&1 || missing+=(vim)
+command -v abook >/dev/null 2>&1 || missing+=(abook)
+# s3270, the scripting 3270 emulator behind terminal systems with a 'tn3270' host
+command -v s3270 >/dev/null 2>&1 || missing+=(s3270)
 dpkg -s python3-tk >/dev/null 2>&1 || "$PYTHON" -c 'import tkinter' 2>/dev/null || missing+=(python3-tk)
 if ((${#missing[@]})); then
     if command -v apt-get >/dev/null 2>&1; then
@@ -54,6 +58,23 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
     .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored" >&2 || true
     .venv/bin/python -c 'import robots, playwright, pydantic' || { say "package installation failed"; exit 1; }
     echo "$want" > "$stamp"
+fi
+
+# A TN3270 test host for tests/e2e/test_terminal_tn3270.py: mainframe-mocker (PyPI) needs
+# Python 3.12 or newer, so it gets a virtualenv of its own when such a Python is here.
+host_python=""
+pyenv_root="$(pyenv root 2>/dev/null || true)"
+for candidate in python3.14 python3.13 python3.12 ${pyenv_root:+"$pyenv_root"/versions/3.1[2-9]*/bin/python3}; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import venv, sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then
+        host_python="$candidate"
+        break
+    fi
+done
+if [ -n "$host_python" ] && [ ! -x .venv-tn3270/bin/mfmock ]; then
+    say "installing the TN3270 test host (mainframe-mocker) with $host_python"
+    "$host_python" -m venv .venv-tn3270 &&
+        .venv-tn3270/bin/python -m pip install -q mainframe-mocker==0.1.8 2>&1 | grep -v "is ignored" >&2 || true
+    [ -x .venv-tn3270/bin/mfmock ] || say "no TN3270 test host: its test will be skipped"
 fi
 
 # Playwright's own Chromium only where no system Chromium exists (it needs the internet).

@@ -538,7 +538,9 @@ class OutcomeStore(NotificationStore):
         if not template or not email:
             return None
         try:
-            subject, text, html = render_mail(str(template), data, language, case=case_values)
+            subject, text, html = render_mail(
+                str(template), data, language, case=case_values, root=self.project.root
+            )
             message_id = (mailer or SmtpMailer.from_env()).send(
                 Mail(
                     to=[str(email)],

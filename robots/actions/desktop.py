@@ -321,7 +321,7 @@ def take_screenshot(ctx: ActionContext, params: ScreenshotParams) -> str:
 class LaunchParams(ActionParams):
     """A program to start on the robot's display."""
 
-    command: str = Field(description="The command line.")
+    command: str = Field(description="The command line (run in the project folder).")
     window: str | None = Field(None, description="Wait for a window titled like this (regex).")
     timeout: float = Field(20.0, gt=0, le=MAX_DURATION, description="Seconds to wait for the window.")
 
@@ -340,6 +340,7 @@ def launch(ctx: ActionContext, params: LaunchParams) -> dict[str, Any]:
     try:
         process = subprocess.Popen(
             shlex.split(params.command),
+            cwd=ctx.project_root,  # relative paths in the command line are the project's
             env=display_env(session.display),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -2,14 +2,14 @@
 
 Excel goes through rpaframework's ``RPA.Excel.Files``; CSV through Python's csv module
 (rpaframework reads CSV the same way, with more machinery); PDFs through
-``RPA.PDF`` (HTML rendered by fpdf2). Relative paths are under the project root.
+``RPA.PDF`` (HTML rendered by fpdf2). Relative paths are under the folder of the project whose workflow runs
+(``ActionContext.project_path``).
 """
 
 from __future__ import annotations
 
 import csv
 import html
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,12 +17,6 @@ from pydantic import Field
 
 from robots.errors import BusinessException, SystemException
 from robots.language.registry import ActionContext, ActionParams, action
-
-
-def project_path(name: str) -> Path:
-    """``name`` resolved against the project root (``TANDEM_HOME``)."""
-    path = Path(name)
-    return path if path.is_absolute() else Path(os.environ.get("TANDEM_HOME", ".")) / path
 
 
 class ReadRowsParams(ActionParams):
@@ -71,7 +65,10 @@ def read_rows(ctx: ActionContext, params: ReadRowsParams) -> list[dict[str, Any]
     Example: ``- files.read_rows: {path: data/activations.xlsx, sheet: November}`` with ``as: rows``
     """
     return read_rows_from(
-        project_path(params.path), sheet=params.sheet, delimiter=params.delimiter, encoding=params.encoding
+        ctx.project_path(params.path),
+        sheet=params.sheet,
+        delimiter=params.delimiter,
+        encoding=params.encoding,
     )
 
 
@@ -91,7 +88,7 @@ def write_rows(ctx: ActionContext, params: WriteRowsParams) -> str:
 
     Example: ``- files.write_rows: {path: out/report.xlsx, rows: "{{ results }}"}``
     """
-    path = project_path(params.path)
+    path = ctx.project_path(params.path)
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = params.columns or (list(params.rows[0]) if params.rows else [])
     if path.suffix.lower() == ".csv":
@@ -142,7 +139,7 @@ def pdf_summary(ctx: ActionContext, params: PdfParams) -> str:
     from RPA.PDF import PDF
 
     if params.path:
-        target = project_path(params.path)
+        target = ctx.project_path(params.path)
     else:
         ctx.artifacts_dir.mkdir(parents=True, exist_ok=True)
         target = ctx.artifacts_dir / f"summary-{ctx.step}.pdf"

@@ -19,9 +19,10 @@ _TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, k
 _HTML_TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
 
 
-def template_dir() -> Path:
-    """Where mail templates live: ``templates/mail`` under the project root."""
-    return Path(os.environ.get("TANDEM_HOME", ".")) / "templates" / "mail"
+def template_dir(root: Path | None = None) -> Path:
+    """Where mail templates live: ``templates/mail`` under the project folder (``root``, else
+    ``TANDEM_HOME``)."""
+    return (root or Path(os.environ.get("TANDEM_HOME", "."))) / "templates" / "mail"
 
 
 def _one_or_many(value: Any) -> Any:
@@ -46,7 +47,9 @@ class SendParams(ActionParams):
         description="The customer's language ('de', 'en', 'de-DE'): templates/mail/<name>.<language>.txt "
         "when there is one, else <name>.txt. Empty: <name>.txt.",
     )
-    attachments: list[str] = Field(default_factory=list, description="Paths of files to attach.")
+    attachments: list[str] = Field(
+        default_factory=list, description="Paths of files to attach (relative to the project folder)."
+    )
 
     @model_validator(mode="after")
     def _content(self) -> SendParams:
@@ -67,14 +70,14 @@ def _render(name: str, source: str, data: dict[str, Any], *, html: bool) -> str:
         raise SystemException(f"mail template {name} is broken: {error}") from None
 
 
-def _template_path(template: str, language: str | None) -> Path:
+def _template_path(template: str, language: str | None, root: Path | None) -> Path:
     """``<template>.<language>.txt`` when the language has its own text, else ``<template>.txt``."""
     base = (language or "").strip().lower().replace("_", "-").split("-", 1)[0]
     if base.isalpha():
-        localised = template_dir() / f"{template}.{base}.txt"
+        localised = template_dir(root) / f"{template}.{base}.txt"
         if localised.is_file():
             return localised
-    return template_dir() / f"{template}.txt"
+    return template_dir(root) / f"{template}.txt"
 
 
 def render_mail(
@@ -83,17 +86,18 @@ def render_mail(
     language: str | None = None,
     *,
     case: Mapping[str, Any] | None = None,
+    root: Path | None = None,
 ) -> tuple[str, str, str | None]:
     """``templates/mail/<template>.txt`` (and ``.html`` when there is one) rendered with
     ``data``: (subject from its first 'Subject:' line, or "", text, html or None).
     ``language``: a customer's language; ``<template>.de.txt`` (and ``.de.html``) is used for
     ``de`` when it exists. ``case``: what the template reads as ``case`` (``case.id``,
     ``case.status_url``: the customer's status link, or "" when there is none), unless
-    ``data`` has a ``case`` of its own."""
+    ``data`` has a ``case`` of its own. ``root``: the project folder (default ``TANDEM_HOME``)."""
     data = {"case": {"id": "", "status_url": "", **(case or {})}, **data}
-    path = _template_path(template, language)
+    path = _template_path(template, language, root)
     if not path.is_file():
-        known = sorted(p.stem for p in template_dir().glob("*.txt") if "." not in p.stem)
+        known = sorted(p.stem for p in template_dir(root).glob("*.txt") if "." not in p.stem)
         raise SystemException(f"no mail template {template!r} (looked for {path}); templates: {known}")
     subject = ""
     text = _render(path.name, path.read_text(encoding="utf-8"), data, html=False)
@@ -121,14 +125,14 @@ def send(ctx: ActionContext, params: SendParams) -> dict[str, Any]:
     subject, text, html = params.subject, params.body or "", None
     if params.template is not None:
         template_subject, text, html = render_mail(
-            params.template, params.data, params.language, case=ctx.case
+            params.template, params.data, params.language, case=ctx.case, root=ctx.project_root
         )
         subject = subject or template_subject
     if not subject:
         raise BusinessException(
             "mail.send: no subject (give 'subject' or start the template with 'Subject: ...')"
         )
-    attachments = [Path(p) for p in params.attachments]
+    attachments = [ctx.project_path(p) for p in params.attachments]
     missing = [str(p) for p in attachments if not p.is_file()]
     if missing:
         raise SystemException(f"mail.send: attachment not found: {', '.join(missing)}")

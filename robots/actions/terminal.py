@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from robots.drivers.terminal_session import TerminalSession, key_bytes
+from robots.drivers.screen_session import ScreenSession
 from robots.errors import BusinessException, SystemException
 from robots.language.model import MAX_DURATION
 from robots.language.registry import ActionContext, ActionParams, action
@@ -19,8 +19,8 @@ from robots.language.registry import ActionContext, ActionParams, action
 DEFAULT_TIMEOUT = 10.0
 
 
-def _session(ctx: ActionContext) -> TerminalSession:
-    if not isinstance(ctx.session, TerminalSession):
+def _session(ctx: ActionContext) -> ScreenSession:
+    if not isinstance(ctx.session, ScreenSession):
         raise SystemException(
             f"step {ctx.step}: terminal actions run inside an 'in:' block of a terminal system"
         )
@@ -103,10 +103,10 @@ def type_text(ctx: ActionContext, params: TypeParams) -> dict[str, int]:
         )
     full = params.length is not None and len(text) >= params.length
     if params.next_field and not (full and params.auto_skip):
-        session.send(key_bytes("tab"))
+        session.press("tab")
     if params.enter:
         session.settle(ctx.remaining(params.timeout))
-        session.send(key_bytes("enter"))
+        session.press("enter")
     return {"row": row, "column": column}
 
 
@@ -115,7 +115,8 @@ class KeyParams(ActionParams):
 
     keys: str = Field(
         description="A key, or several separated by spaces: enter, tab, backtab, esc, f1..f12, "
-        "shift+f1..f12, pf1..pf24, pageup, pagedown, up/down/left/right, home, end, delete, ctrl+c."
+        "shift+f1..f12, pf1..pf24, pageup, pagedown, up/down/left/right, home, end, delete, ctrl+c, "
+        "or one character (a program's one-key command: w, q, /)."
     )
     times: int = Field(1, ge=1, le=80, description="How often to press them.")
     timeout: float = _timeout()
@@ -128,13 +129,13 @@ def key(ctx: ActionContext, params: KeyParams) -> None:
     Example: ``- terminal.key: f5`` or ``{keys: tab, times: 2}``
     """
     session = _session(ctx)
-    sequence = [key_bytes(name) for name in params.keys.split()]
+    sequence = [session.key_code(name) for name in params.keys.split()]
     if not sequence:
         raise SystemException("terminal.key: say which key (e.g. enter, f5, tab)")
     for _ in range(params.times):
-        for data in sequence:
+        for code in sequence:
             session.settle(ctx.remaining(params.timeout))
-            session.send(data)
+            session.send_key(code)
 
 
 class ReadParams(ActionParams):
@@ -157,7 +158,7 @@ class ReadParams(ActionParams):
         return self
 
 
-def _read(session: TerminalSession, params: ReadParams) -> str:
+def _read(session: ScreenSession, params: ReadParams) -> str:
     if params.label is not None:
         value = session.beside(params.label, params.length)[2]
     elif params.row is not None:
@@ -198,8 +199,10 @@ class WaitParams(ActionParams):
 def wait_for(ctx: ActionContext, params: WaitParams) -> dict[str, Any]:
     """Wait until a text appears (or one of several: says which) or is gone; fails after the timeout.
 
-    Returns ``{text, index, row, column}``: the text given (for ``any``, which one and its index)
-    and where it is. Example: ``- terminal.wait_for: {any: [KSM020, KSE011], timeout: 5}``
+    Returns ``{text, index, found, row, column}``: the text given (for ``any``, which one and its
+    index), what is on screen there (for a ``re:`` text, what the expression matched: a whole
+    message with ``re:KSE0[0-9]+.*``) and where it is.
+    Example: ``- terminal.wait_for: {any: [KSM020, KSE011], timeout: 5}``
     """
     session = _session(ctx)
     timeout = ctx.remaining(params.timeout)
@@ -207,7 +210,7 @@ def wait_for(ctx: ActionContext, params: WaitParams) -> dict[str, Any]:
         gone = params.gone
         if not session.wait_until(lambda: session.find(gone, params.row) is None, timeout):
             raise SystemException(f"{gone!r} is still on the screen after {params.timeout:g}s")
-        return {"text": gone, "index": 0, "row": None, "column": None}
+        return {"text": gone, "index": 0, "found": None, "row": None, "column": None}
     texts = params.any if params.any is not None else [params.text or ""]
     found: dict[str, Any] = {}
     # A sign-on screen instead of the one waited for: the host signed the robot off in the
@@ -222,7 +225,7 @@ def wait_for(ctx: ActionContext, params: WaitParams) -> dict[str, Any]:
         for index, text in enumerate(texts):
             where = session.find(text, params.row)
             if where is not None:
-                found.update(text=text, index=index, row=where[0], column=where[1])
+                found.update(text=text, index=index, found=where[2].rstrip(), row=where[0], column=where[1])
                 return True
         return bool(signed_off) and session.find(signed_off or "") is not None
 

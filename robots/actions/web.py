@@ -8,7 +8,6 @@ matches nothing, or several elements, fails with what the page had instead.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -835,7 +834,7 @@ _TABLE_SCRIPT = """(table) => {
 class UploadParams(ElementParams):
     """The file input and the files to put in it."""
 
-    files: list[str] = Field(description="Paths of the files to upload.")
+    files: list[str] = Field(description="Paths of the files to upload (relative to the project folder).")
 
 
 @action("web.upload", needs="web", side_effect=True)
@@ -844,14 +843,15 @@ def upload(ctx: ActionContext, params: UploadParams) -> list[str]:
 
     Example: ``- web.upload: {label: Attachment, files: ["{{ letter }}"]}``
     """
-    missing = [f for f in params.files if not Path(f).is_file()]
+    paths = [ctx.project_path(f) for f in params.files]
+    missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise SystemException(f"upload: no such file: {', '.join(missing)}")
     _act(
         ctx,
         params,
         f"upload into {params.describe()}",
-        lambda loc, t: loc.set_input_files(params.files, timeout=t),
+        lambda loc, t: loc.set_input_files(paths, timeout=t),
     )
     return params.files
 

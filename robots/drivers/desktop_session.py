@@ -42,6 +42,8 @@ class DesktopSession:
     case_id: str | None = None
     launched: list[subprocess.Popen[bytes]] = field(default_factory=list)
     """Programs started by ``desktop.launch``; stopped with the session so none outlives the robot."""
+    project_root: Path | None = None
+    """The folder of the project whose workflow uses the system: its images are relative to it."""
 
     def activate(self) -> None:
         """Raise the program's window and give it the keyboard focus (there is no window manager
@@ -106,7 +108,9 @@ class DesktopSessions(SystemSessions):
             os.environ["DISPLAY"] = self._display_name
         return self._display_name
 
-    def _launch(self, name: str, spec: SystemSpec, login: LoginRunner | None) -> DesktopSession:
+    def _launch(
+        self, name: str, spec: SystemSpec, login: LoginRunner | None, project_root: Path | None = None
+    ) -> DesktopSession:
         display = self.display
         process = None
         window_id = None
@@ -118,6 +122,7 @@ class DesktopSessions(SystemSessions):
                 errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _stop with the program
                 process = subprocess.Popen(
                     shlex.split(command),
+                    cwd=project_root,  # relative paths in the command line are the project's
                     env=display_env(display),
                     stdout=subprocess.DEVNULL,
                     stderr=errors,
@@ -135,7 +140,7 @@ class DesktopSessions(SystemSessions):
                         f"{name!r} ({command}) showed no window titled like {spec.window!r}"
                         + (f"; it said: {error_text}" if error_text else "")
                     ) from None
-        session = DesktopSession(name, spec, display, process, window_id)
+        session = DesktopSession(name, spec, display, process, window_id, project_root=project_root)
         # Kept before the login: a failed login must still leave a screenshot, and the
         # program must be stopped by discard/close rather than outlive the robot.
         self._sessions[name] = session
@@ -147,7 +152,13 @@ class DesktopSessions(SystemSessions):
 
     @contextlib.contextmanager
     def session(
-        self, name: str, spec: SystemSpec, *, login: LoginRunner | None, case_id: str
+        self,
+        name: str,
+        spec: SystemSpec,
+        *,
+        login: LoginRunner | None,
+        case_id: str,
+        project_root: Path | None = None,
     ) -> Iterator[Any]:
         session = self._sessions.get(name)
         if session is not None and session.process is not None and session.process.poll() is not None:
@@ -155,8 +166,9 @@ class DesktopSessions(SystemSessions):
             self.discard(name)
             session = None
         if session is None:
-            session = self._launch(name, spec, login)
+            session = self._launch(name, spec, login, project_root)
         else:
+            session.project_root = project_root or session.project_root
             session.activate()
             if login is not None and spec.logged_out and looks_logged_out(session):
                 logger.info("session of {} expired: logging in again", name)
@@ -199,7 +211,8 @@ def looks_logged_out(session: DesktopSession) -> bool:
 
 def sign_on_screen(session: DesktopSession, sign: str, project_root: Path | None = None) -> bool:
     """Is ``sign`` in the program's window (the whole screen without one): an image (a ``.png``
-    path, relative to the project folder) or a text read by OCR?"""
+    path, relative to the project folder: ``project_root``, else the session's) or a text read
+    by OCR? A ``SystemException`` names the file when the image is missing."""
     with tempfile.TemporaryDirectory() as folder:
         area = None
         if session.window_id:
@@ -210,8 +223,13 @@ def sign_on_screen(session: DesktopSession, sign: str, project_root: Path | None
         if sign.lower().endswith(".png"):
             import pyscreeze
 
-            root = project_root or Path(os.environ.get("TANDEM_HOME", "."))
+            root = project_root or session.project_root or Path(os.environ.get("TANDEM_HOME", "."))
             needle = Path(sign) if Path(sign).is_absolute() else root / sign
+            if not needle.is_file():
+                raise SystemException(
+                    f"system {session.system}: the image {sign!r} is not there ({needle}); images "
+                    "are relative to the project folder (the one holding workflows/)"
+                )
             try:
                 return pyscreeze.locate(str(needle), str(shot), confidence=0.9) is not None
             except pyscreeze.ImageNotFoundException:

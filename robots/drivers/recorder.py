@@ -86,7 +86,13 @@ class RecorderSessions(SystemSessions):
 
     @contextlib.contextmanager
     def session(
-        self, name: str, spec: SystemSpec, *, login: LoginRunner | None, case_id: str
+        self,
+        name: str,
+        spec: SystemSpec,
+        *,
+        login: LoginRunner | None,
+        case_id: str,
+        project_root: Path | None = None,
     ) -> Iterator[Any]:
         base_url = expressions.resolve_env(spec.url, where=f"system {name} (url)") if spec.url else ""
         session = self.browser.open(name, spec, base_url)

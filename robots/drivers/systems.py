@@ -32,9 +32,19 @@ class SystemSessions(ABC):
     @abstractmethod
     @contextmanager
     def session(
-        self, name: str, spec: SystemSpec, *, login: LoginRunner | None, case_id: str
+        self,
+        name: str,
+        spec: SystemSpec,
+        *,
+        login: LoginRunner | None,
+        case_id: str,
+        project_root: Path | None = None,
     ) -> Iterator[Any]:
-        """A logged-in, clean session of system ``name`` for the duration of a block."""
+        """A logged-in, clean session of system ``name`` for the duration of a block.
+
+        ``project_root`` is the folder of the project whose workflow uses the system: the
+        images and files a system names (a desktop ``logged_out`` or ``input_locked`` image)
+        are relative to it."""
 
     def discard(self, name: str) -> None:
         """Close the session of ``name`` (after a failure); the next use opens a new one."""
@@ -52,7 +62,13 @@ class Unavailable(SystemSessions):
 
     @contextmanager
     def session(
-        self, name: str, spec: SystemSpec, *, login: LoginRunner | None, case_id: str
+        self,
+        name: str,
+        spec: SystemSpec,
+        *,
+        login: LoginRunner | None,
+        case_id: str,
+        project_root: Path | None = None,
     ) -> Iterator[Any]:
         raise SystemException(
             f"this robot cannot open {spec.kind} system {name!r}: no {spec.kind} session provider is "
@@ -73,10 +89,17 @@ class ByKind(SystemSessions):
 
     @contextmanager
     def session(
-        self, name: str, spec: SystemSpec, *, login: LoginRunner | None, case_id: str
+        self,
+        name: str,
+        spec: SystemSpec,
+        *,
+        login: LoginRunner | None,
+        case_id: str,
+        project_root: Path | None = None,
     ) -> Iterator[Any]:
         self._kinds[name] = spec.kind
-        with self._for(spec.kind).session(name, spec, login=login, case_id=case_id) as session:
+        provider = self._for(spec.kind)
+        with provider.session(name, spec, login=login, case_id=case_id, project_root=project_root) as session:
             yield session
 
     def discard(self, name: str) -> None:

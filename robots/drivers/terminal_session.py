@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import shlex
 import signal
 import struct
@@ -34,6 +33,7 @@ from typing import Any
 
 from loguru import logger
 
+from robots.drivers.screen_session import ScreenSession, text_pattern
 from robots.drivers.systems import LoginRunner, SystemSessions
 from robots.errors import SystemException
 from robots.language import expressions
@@ -109,15 +109,8 @@ def key_bytes(name: str) -> str:
     )
 
 
-def text_pattern(text: str) -> re.Pattern[str]:
-    """A text to look for on screen: literal, or ``re:`` and a regular expression."""
-    if text.startswith("re:"):
-        return re.compile(text[3:])
-    return re.compile(re.escape(text))
-
-
 @dataclass
-class TerminalSession:
+class TerminalSession(ScreenSession):
     """A program in a pseudo-terminal and the screen the emulator keeps of it."""
 
     system: str
@@ -143,54 +136,10 @@ class TerminalSession:
         with self.lock:
             return list(self.screen.display)
 
-    def text(self) -> str:
-        """The whole screen, rows joined by newlines, trailing spaces removed."""
-        return "\n".join(line.rstrip() for line in self.lines())
-
     def cursor(self) -> tuple[int, int]:
         """The cursor's (row, column), 1-based as hosts count."""
         with self.lock:
             return self.screen.cursor.y + 1, self.screen.cursor.x + 1
-
-    def read(self, row: int, column: int = 1, length: int | None = None) -> str:
-        """The text at ``row``/``column`` (1-based), ``length`` characters (default: to the row's end)."""
-        lines = self.lines()
-        if not 1 <= row <= len(lines):
-            raise SystemException(f"row {row} is off the screen (rows 1..{len(lines)})")
-        line = lines[row - 1]
-        if not 1 <= column <= len(line):
-            raise SystemException(f"column {column} is off the screen (columns 1..{len(line)})")
-        end = len(line) if length is None else column - 1 + length
-        return line[column - 1 : end]
-
-    def find(self, text: str, row: int | None = None) -> tuple[int, int, str] | None:
-        """Where ``text`` (or ``re:`` regex) is on screen: (row, column, what matched), 1-based."""
-        pattern = text_pattern(text)
-        for number, line in enumerate(self.lines(), start=1):
-            if row is not None and number != row:
-                continue
-            found = pattern.search(line)
-            if found:
-                return number, found.start() + 1, found.group(0)
-        return None
-
-    def beside(self, label: str, length: int | None = None) -> tuple[int, int, str]:
-        """The value to the right of a label on its row: after the label and its dots, colons and
-        spaces; ``length`` characters, or up to two spaces in a row or the end of the row."""
-        found = self.find(label)
-        if found is None:
-            raise SystemException(f"the label {label!r} is not on the screen")
-        row, column, matched = found
-        line = self.lines()[row - 1]
-        start = column - 1 + len(matched)
-        while start < len(line) and line[start] in " .:=>":
-            # '. . :' leaders and separators belong to the label, not the value
-            start += 1
-        if length is not None:
-            return row, start + 1, line[start : start + length]
-        rest = line[start:]
-        value = re.split(r" {2,}", rest, maxsplit=1)[0]
-        return row, start + 1, value
 
     # -- waiting ---------------------------------------------------------------------------------
 
@@ -243,13 +192,25 @@ class TerminalSession:
             written = os.write(self.master, encoded)
             encoded = encoded[written:]
 
+    def key_code(self, name: str) -> str:
+        return key_bytes(name)
+
+    def send_key(self, code: str) -> None:
+        self.send(code)
+
+    def stop(self) -> None:
+        stop_program(self)
+
+    def ended(self) -> bool:
+        return self.process.poll() is not None
+
+    def wait_for_first_screen(self, timeout: float) -> None:
+        self.wait_until(lambda: self.changes > 0, timeout)
+        self.settle(timeout)
+
     def exit_description(self) -> str:
         code = self.process.poll()
         return "still running" if code is None else f"exit code {code}"
-
-    def looks_logged_out(self) -> bool:
-        """Is the system's ``logged_out`` text on screen?"""
-        return bool(self.spec.logged_out) and self.find(self.spec.logged_out or "") is not None
 
     # -- the reader ------------------------------------------------------------------------------
 
@@ -280,8 +241,9 @@ def _take_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def start_program(name: str, spec: SystemSpec) -> TerminalSession:
-    """Start the system's program in a new pseudo-terminal with an emulator reading it."""
+def start_program(name: str, spec: SystemSpec, folder: Path | None = None) -> TerminalSession:
+    """Start the system's program in a new pseudo-terminal with an emulator reading it, in
+    ``folder`` (the project folder: relative paths in its command line are the project's)."""
     import pyte
 
     if not spec.program:
@@ -291,6 +253,10 @@ def start_program(name: str, spec: SystemSpec) -> TerminalSession:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", spec.rows, spec.columns, 0, 0))
     env = {**os.environ, "TERM": "xterm", "LINES": str(spec.rows), "COLUMNS": str(spec.columns)}
     env.setdefault("LANG", "C.UTF-8")
+    # The emulator reads UTF-8 and, as xterm does in UTF-8, ignores the switch to the line-drawing
+    # character set: curses programs are told to draw their boxes with Unicode lines instead
+    # (else a border reads 'lqqqk' and a screen's text holds letters it does not show).
+    env.setdefault("NCURSES_NO_UTF8_ACS", "1")
     try:
         process = subprocess.Popen(
             shlex.split(command),
@@ -298,6 +264,7 @@ def start_program(name: str, spec: SystemSpec) -> TerminalSession:
             stdout=slave,
             stderr=slave,
             env=env,
+            cwd=folder,
             start_new_session=True,
             # The pty becomes the program's controlling terminal (after setsid): Ctrl+C is a
             # SIGINT, and when the robot dies and the pty closes, the program gets SIGHUP
@@ -351,27 +318,38 @@ def stop_program(session: TerminalSession) -> None:
 
 
 class TerminalSessions(SystemSessions):
-    """The terminal session provider of one robot: one pseudo-terminal per system."""
+    """The terminal session provider of one robot: one pseudo-terminal (or, for a ``tn3270``
+    system, one s3270 connection) per system."""
 
     def __init__(self, *, start_timeout: float = 20.0) -> None:
-        self._sessions: dict[str, TerminalSession] = {}
+        self._sessions: dict[str, ScreenSession] = {}
         self.start_timeout = start_timeout
 
     @contextlib.contextmanager
     def session(
-        self, name: str, spec: SystemSpec, *, login: LoginRunner | None, case_id: str
+        self,
+        name: str,
+        spec: SystemSpec,
+        *,
+        login: LoginRunner | None,
+        case_id: str,
+        project_root: Path | None = None,
     ) -> Iterator[Any]:
         session = self._sessions.get(name)
-        if session is not None and session.process.poll() is not None:
+        if session is not None and session.ended():
             logger.warning("{} has ended ({}): starting it again", name, session.exit_description())
             self.discard(name)
             session = None
         if session is None:
-            session = start_program(name, spec)
+            if spec.tn3270:
+                from robots.drivers.tn3270_session import connect
+
+                session = connect(name, spec, self.start_timeout)
+            else:
+                session = start_program(name, spec, project_root)
             self._sessions[name] = session
             # The first screen must be drawn before the login types into it.
-            session.wait_until(lambda: session.changes > 0, self.start_timeout)
-            session.settle(self.start_timeout)
+            session.wait_for_first_screen(self.start_timeout)
             if login is not None:
                 login(session)
             logger.info("started {} in a terminal ({}x{})", name, spec.columns, spec.rows)
@@ -383,7 +361,7 @@ class TerminalSessions(SystemSessions):
         yield session
 
     @staticmethod
-    def login_again(session: TerminalSession, login: LoginRunner | None = None) -> None:
+    def login_again(session: ScreenSession, login: LoginRunner | None = None) -> None:
         """Run the login once more in the same program (never recursively)."""
         login = login or session.relogin
         if login is None:
@@ -397,7 +375,7 @@ class TerminalSessions(SystemSessions):
     def discard(self, name: str) -> None:
         session = self._sessions.pop(name, None)
         if session is not None:
-            stop_program(session)
+            session.stop()
 
     def capture_failure(self, name: str, directory: Path) -> list[str]:
         session = self._sessions.get(name)

@@ -344,7 +344,13 @@ class WebSessions(SystemSessions):
 
     @contextlib.contextmanager
     def session(
-        self, name: str, spec: SystemSpec, *, login: LoginRunner | None, case_id: str
+        self,
+        name: str,
+        spec: SystemSpec,
+        *,
+        login: LoginRunner | None,
+        case_id: str,
+        project_root: Path | None = None,
     ) -> Iterator[Any]:
         session = self._sessions.get(name)
         if session is not None and (

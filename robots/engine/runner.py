@@ -816,7 +816,9 @@ class Engine:
                 self._login(run, frame, step.in_, login_name, session, path)
 
         previous = (run.system, run.session)
-        with self.systems.session(step.in_, spec, login=login, case_id=run.record.case_id) as session:
+        with self.systems.session(
+            step.in_, spec, login=login, case_id=run.record.case_id, project_root=self.project.root
+        ) as session:
             run.system, run.session = step.in_, session
             try:
                 self._steps(run, frame, step.steps, path)

@@ -279,10 +279,23 @@ class SystemSpec(Frozen):
     program: str | None = Field(
         None,
         description="Command line that starts a desktop program, or the terminal program "
-        "(e.g. 'ssh -tt robot@host', 'telnet host 23', 'python -m demo.host').",
+        "(e.g. 'ssh -tt robot@host', 'telnet host 23', 'python -m demo.host'); it runs in the "
+        "project folder, so relative paths in it are the project's.",
     )
     window: str | None = Field(
         None, description="Title (a regular expression) of a desktop program's window."
+    )
+    tn3270: str | None = Field(
+        None,
+        description="Terminal system: a TN3270 host as host:port (L:host:port for TLS; ${ENV} "
+        "allowed), reached through Debian's s3270 instead of a 'program': the keyboard lock is "
+        "the host's own, function keys are PF keys, rows x columns choose the model (24x80, "
+        "32x80, 43x80, 27x132).",
+    )
+    code_page: str | None = Field(
+        None,
+        description="TN3270 system: the host's code page for s3270 (e.g. 1141 for German hosts; "
+        "default 037).",
     )
     login: str | None = Field(None, description="Sub-workflow that logs in (run once per session).")
     credentials: str | None = Field(None, description="Vault entry with the robot's login.")
@@ -291,7 +304,7 @@ class SystemSpec(Frozen):
         description="Web: a Playwright selector seen only on the login page, e.g. 'text=Please sign "
         "in': after web.goto it tells that the session expired, and the robot logs in again. Terminal: "
         "text on the screen (or re:regex), e.g. 'PLEASE SIGN ON'; desktop: a text (read by OCR in "
-        "the program's window) or an image (.png, relative to TANDEM_HOME): on screen when an 'in' "
+        "the program's window) or an image (.png, relative to the project folder): on screen when an 'in' "
         "block starts, it makes the robot log in again.",
     )
     rows: int = Field(24, ge=5, le=200, description="Terminal system: screen rows.")
@@ -324,6 +337,14 @@ class SystemSpec(Frozen):
     login_location: Location | None = Field(
         None, exclude=True, description="Where 'login' was written (set by the loader)."
     )
+
+    @model_validator(mode="after")
+    def _tn3270_is_a_terminal(self) -> SystemSpec:
+        if self.tn3270 is not None and self.kind != "terminal":
+            raise ValueError("tn3270 is for terminal systems (kind: terminal)")
+        if self.tn3270 is not None and self.program is not None:
+            raise ValueError("give a program or a tn3270 host, not both")
+        return self
 
     @field_validator("logged_out_url")
     @classmethod

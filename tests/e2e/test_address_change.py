@@ -1,4 +1,4 @@
-"""address_change end to end: CRM, billing and the terminal changed, verified, mail sent."""
+"""address_change end to end: CRM, billing and the green-screen host changed, verified, mail sent."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 
 def terminal_audit(robot_env: dict[str, str]) -> list[dict[str, object]]:
-    path = Path(robot_env["TANDEM_DEMO_DATA"]) / "terminal.jsonl"
+    path = Path(robot_env["TANDEM_DEMO_DATA"]) / "host.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 

@@ -6,7 +6,7 @@ it defaults to 200 with ``TANDEM_CHAOS_FULL=1`` and to 12 otherwise. When the ro
 those before 10 kills landed (a quiet machine works them fast), more cases are fed in, four
 at a time, until the kills are done (at most 200). Measured on the shared 2-core machine
 while other suites ran (load average 10-20): a robot process needs 10-50 s from spawn to its
-first case (imports, Chromium, logins, Xvfb, the Tk terminal), a case 10-45 s, so 10 kills
+first case (imports, Chromium, logins, the host in its terminal), a case 10-45 s, so 10 kills
 and 200 cases do not fit the 6 minutes this test may use there; 12 cases do.
 On a quieter moment (2026-11-23) the full run — 200 cases, 4 robots, 10 SIGKILLs — passed
 in 465 s: run it with ``TANDEM_CHAOS_FULL=1`` before a release.
@@ -64,7 +64,7 @@ def wanted(index: int) -> dict[str, str]:
 
 @pytest.fixture
 def chaos_customers(demo: DemoApps, tmp_path: Path) -> Path:
-    """MAX_CASES extra customers in the CRM, billing and the terminal's data file (its own dir)."""
+    """MAX_CASES extra customers in the CRM, billing and the host's data file (its own dir)."""
     seed = data.customers()
     template = seed["C000001"]
     extra = {}
@@ -75,7 +75,7 @@ def chaos_customers(demo: DemoApps, tmp_path: Path) -> Path:
         demo.apps[app].customers.update(json.loads(json.dumps(extra)))
     terminal_dir = tmp_path / "terminal"
     terminal_dir.mkdir()
-    (terminal_dir / "terminal-customers.json").write_text(json.dumps({**seed, **extra}), encoding="utf-8")
+    (terminal_dir / "host-customers.json").write_text(json.dumps({**seed, **extra}), encoding="utf-8")
     return terminal_dir
 
 
@@ -194,7 +194,7 @@ def test_killed_robots_lose_no_case_and_write_no_address_twice(
     assert statuses["done"] >= created * 0.9, statuses  # a kill must not send cases to humans wholesale
     terminal = [
         json.loads(line)
-        for line in (Path(worker_env["TANDEM_DEMO_DATA"]) / "terminal.jsonl").read_text().splitlines()
+        for line in (Path(worker_env["TANDEM_DEMO_DATA"]) / "host.jsonl").read_text().splitlines()
     ]
     for system, entries in (
         ("crm", demo.audit("crm")),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from robots.drivers.desktop_session import DesktopSessions
+from tests.conftest import ROOT
 from tests.e2e.test_desktop_actions import SCRATCHPAD, desktop, files, flow, lines_of, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not shutil.which("tesseract"), reason="needs tesseract")]
@@ -178,3 +179,50 @@ def test_keys_wait_while_the_input_locked_sign_is_on_screen(
         assert "saved typed" in lines_of(second_log, "saved typed")
     finally:
         desktop.discard("locked")
+
+
+def test_a_logged_out_image_is_found_in_the_project_not_in_tandem_home(
+    desktop: DesktopSessions,
+    files: dict[str, Path],
+    log: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The project (tmp_path) lies outside Tandem's checkout, which TANDEM_HOME names; the
+    system's ``logged_out`` image, checked when the block starts, is the project's."""
+    from robots.language.loader import parse_workflow
+
+    monkeypatch.setenv("TANDEM_HOME", str(ROOT))
+    (tmp_path / "workflows").mkdir(exist_ok=True)
+    (tmp_path / "images").mkdir(exist_ok=True)
+    shutil.copy(files["target"], tmp_path / "images" / "signed-off.png")  # always on the pad's screen
+    (tmp_path / "workflows" / "pad_login.yaml").write_text(
+        "name: pad_login\nruns_in: desktop\nsteps:\n"
+        '  - desktop.type: {text: "signed on", clear: true}\n  - desktop.hotkey: ctrl+s\n',
+        encoding="utf-8",
+    )
+    program = f"{sys.executable} {SCRATCHPAD} {log} {files['target']} {files['done']}"
+    yaml = (
+        "name: t\nsystems:\n"
+        f"  pad: {{kind: desktop, program: '{program}', window: Scratch Pad, login: pad_login, "
+        "logged_out: images/signed-off.png}\n"
+        'steps:\n  - in: pad\n    steps:\n      - desktop.type: {text: "a case", clear: true}\n'
+    )
+    workflow, problems = parse_workflow(yaml, "t.yaml")
+    assert not problems and workflow is not None, problems
+    desktop.discard("pad")
+    try:
+        assert run(desktop, tmp_path, workflow).status == "done"  # started: logged in once
+        logins = lines_of(log, "saved signed on").count("saved signed on")
+        second = run(desktop, tmp_path, workflow)  # the sign is on screen: logged in again
+        assert second.status == "done", second.error
+        assert lines_of(log, "x", timeout=1).count("saved signed on") == logins + 1
+
+        (tmp_path / "images" / "signed-off.png").unlink()
+        missing = run(desktop, tmp_path, workflow)
+        assert missing.status == "failed_system"
+        assert f"the image 'images/signed-off.png' is not there ({tmp_path / 'images'}" in (
+            missing.error or ""
+        )
+    finally:
+        desktop.discard("pad")

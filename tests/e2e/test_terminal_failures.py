@@ -1,4 +1,4 @@
-"""The desktop program's failure switches: a host that is down, a slow save (address_change)."""
+"""The green-screen host's failure switches: a host that is down, a slow save (address_change)."""
 
 from __future__ import annotations
 
@@ -22,18 +22,18 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def terminal_control(robot_env: dict[str, str]) -> Iterator[Path]:
     """The terminal's switch file; removed afterwards so other tests meet a healthy host."""
-    path = Path(robot_env["TANDEM_DEMO_DATA"]) / "terminal-control.json"
+    path = Path(robot_env["TANDEM_DEMO_DATA"]) / "host-control.json"
     yield path
     path.unlink(missing_ok=True)
 
 
 def terminal_changes(robot_env: dict[str, str], customer: str) -> list[dict[str, object]]:
-    path = Path(robot_env["TANDEM_DEMO_DATA"]) / "terminal.jsonl"
+    path = Path(robot_env["TANDEM_DEMO_DATA"]) / "host.jsonl"
     entries = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     return [e for e in entries if e["action"] == "address_changed" and e["entity"] == customer]
 
 
-def test_a_terminal_host_that_is_down_is_retried_then_handed_over_with_a_screenshot(
+def test_a_terminal_host_that_is_down_is_retried_then_handed_over_with_its_screen(
     robot: Robot, demo: DemoApps, terminal_control: Path, robot_env: dict[str, str]
 ) -> None:
     terminal_control.write_text('{"down": true}')
@@ -51,7 +51,8 @@ def test_a_terminal_host_that_is_down_is_retried_then_handed_over_with_a_screens
     assert record.error == "the terminal did not show customer C000013"
     attempts = [s for s in record.steps if s.path == "terminal"]
     assert [s.outcome for s in attempts] == ["retrying", "retrying", "failed"]
-    assert any(path.endswith(".png") for path in attempts[-1].artifacts)  # the screen at the failure
+    (screen,) = [path for path in attempts[-1].artifacts if path.endswith("-screen.txt")]
+    assert "KSE099 SYSTEM NOT AVAILABLE" in Path(screen).read_text(encoding="utf-8")  # the screen then
     assert terminal_changes(robot_env, "C000013") == []
     assert robot.humans.tasks[record.task_id].request.queue == "address_exceptions"
 

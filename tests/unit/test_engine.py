@@ -206,7 +206,13 @@ class _Sessions(SystemSessions):
 
     @contextmanager
     def session(
-        self, name: str, spec: SystemSpec, *, login: LoginRunner | None, case_id: str
+        self,
+        name: str,
+        spec: SystemSpec,
+        *,
+        login: LoginRunner | None,
+        case_id: str,
+        project_root: Path | None = None,
     ) -> Iterator[Any]:
         if name not in self.current:
             self.opened += 1

@@ -14,7 +14,7 @@ from robots.engine.human_gateway import InMemoryHumans
 from robots.engine.records import RunRecord
 from robots.engine.runner import Engine
 from robots.language.project import Project
-from tests.conftest import steps_workflow
+from tests.conftest import ROOT, steps_workflow
 
 ROWS = [
     {"customer": "C000001", "name": "Anna Schmidt", "city": "Berlin", "amount": 12},
@@ -68,7 +68,9 @@ def test_a_missing_sheet_names_the_sheets_there_are(tmp_path: Path) -> None:
 def test_csv_rows_with_column_order_append_and_relative_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TANDEM_HOME", str(tmp_path))
+    # The project (tmp_path) is outside Tandem's checkout, which TANDEM_HOME names: relative
+    # paths are under the project whose workflow runs, whatever the environment says.
+    monkeypatch.setenv("TANDEM_HOME", str(ROOT))
     record = run(
         tmp_path,
         """
@@ -82,6 +84,7 @@ def test_csv_rows_with_column_order_append_and_relative_path(
         {"rows": ROWS},
     )
     assert record.status == "done", record.error
+    assert not (ROOT / "out" / "list.csv").exists()
     assert (tmp_path / "out" / "list.csv").read_text(encoding="utf-8").splitlines() == [
         "name,customer",
         "Anna Schmidt,C000001",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,8 +120,9 @@ def test_parameters_are_checked_when_the_workflow_loads() -> None:
 def test_a_customer_gets_the_mail_in_their_language(
     home: Path, sink: MailSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shipped = Path(__file__).resolve().parents[2]  # Tandem's own templates/mail
-    monkeypatch.setenv("TANDEM_HOME", str(shipped))
+    shipped = Path(__file__).resolve().parents[2]  # Tandem's own templates/mail, in the project
+    shutil.copytree(shipped / "templates" / "mail", home / "templates" / "mail", dirs_exist_ok=True)
+    monkeypatch.setenv("TANDEM_HOME", str(home.parent))  # the project's templates count, not these
     step = """
     - mail.send:
         to: lea.weber@example.com
