@@ -43,6 +43,13 @@ class SystemSessions(ABC):
         """Keep evidence of a failure (screenshot, trace) in ``directory``; the files."""
         return []
 
+    def step_screenshot(self, name: str, directory: Path, stem: str) -> str | None:
+        """Keep a small picture of what session ``name`` shows now, after a step, as
+        ``directory/stem.<ext>``; the file, or None when this kind of system has none to give
+        (the default) or is logging in. Cheap enough to take after every step: the engine
+        asks only where a workflow or the robot's setting wants them."""
+        return None
+
     def close(self) -> None:
         """Close every session and the processes behind them."""
 
@@ -87,6 +94,11 @@ class ByKind(SystemSessions):
         if name in self._kinds:
             return self._for(self._kinds[name]).capture_failure(name, directory)
         return []
+
+    def step_screenshot(self, name: str, directory: Path, stem: str) -> str | None:
+        if name in self._kinds:
+            return self._for(self._kinds[name]).step_screenshot(name, directory, stem)
+        return None
 
     def close(self) -> None:
         for provider in self.providers.values():

@@ -10,11 +10,14 @@ every request) and closing it is the one thing that gives that back. Renewing ev
 costs one login per 25 cases and halves the sawtooth the renderers' growth makes (robot
 benchmark: about 690-820 MB, within 10 % over 500 cases after the first 100;
 docs/benchmarks.md). A crashed browser is replaced.
-On a failure the robot keeps a screenshot and a Playwright trace of the case.
+On a failure the robot keeps a screenshot and a Playwright trace of the case. Where a
+workflow asks for step screenshots, each web step leaves a small JPEG of the page
+(``WebSession.thumbnail``).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
@@ -55,6 +58,12 @@ def trace_mode(value: str | None = None) -> str:
     if mode not in TRACE_MODES:
         raise ValueError(f"TANDEM_TRACE={mode!r} is not a trace mode: use one of {', '.join(TRACE_MODES)}")
     return mode
+
+
+THUMBNAIL_WIDTH = 640
+"""Width in pixels of a step screenshot (the page's viewport scaled down to it, never up)."""
+THUMBNAIL_QUALITY = 50
+"""JPEG quality of a step screenshot: text stays readable at ``THUMBNAIL_WIDTH``, 4-6 KB a page."""
 
 
 def _log_in(session: WebSession, login: LoginRunner) -> None:
@@ -100,6 +109,8 @@ class WebSession:
         False  # the system's login workflow runs (robots.drivers.web_login watches for a refusal)
     )
     stale: bool = False  # the page still shows the last case's screen (see fresh_case)
+    cdp: Any = None  # a DevTools session on ``cdp_page``, for step screenshots
+    cdp_page: Any = None
 
     @property
     def scope(self) -> Any:
@@ -146,6 +157,35 @@ class WebSession:
         self.leave_frame()
         self.dialog_policy, self.dialog_prompt, self.dialogs = "accept", None, []
         self.stale = True
+
+    def thumbnail(self) -> bytes:
+        """A small JPEG of what the page's viewport shows now (a step screenshot).
+
+        Chromium's own capture, scaled while it encodes: Playwright's ``page.screenshot``
+        cannot scale, so its JPEG of a 1280 px viewport is three times the bytes, for the
+        same time (about 33 ms either way, most of it waiting for a fresh frame). The clip is
+        the visual viewport where the page is scrolled to, so the picture is what a person
+        at the robot's screen would see.
+        """
+        if self.cdp is None or self.cdp_page is not self.page:
+            if self.cdp is not None:
+                with contextlib.suppress(Exception):
+                    self.cdp.detach()
+            self.cdp, self.cdp_page = self.context.new_cdp_session(self.page), self.page
+        view = self.cdp.send("Page.getLayoutMetrics")["cssVisualViewport"]
+        width, height = view["clientWidth"], view["clientHeight"]
+        clip = {
+            "x": view["pageX"],
+            "y": view["pageY"],
+            "width": width,
+            "height": height,
+            "scale": min(1.0, THUMBNAIL_WIDTH / max(width, 1)),
+        }
+        shot = self.cdp.send(
+            "Page.captureScreenshot",
+            {"format": "jpeg", "quality": THUMBNAIL_QUALITY, "clip": clip, "optimizeForSpeed": True},
+        )
+        return base64.b64decode(shot["data"])
 
     def enter_frame(self, css: str) -> None:
         """Work inside the iframe ``css`` (of the current frame) from now on."""
@@ -407,6 +447,18 @@ class WebSessions(SystemSessions):
         directory.mkdir(parents=True, exist_ok=True)
         with self._watchdog(f"saving the evidence of {name}"):
             return self._save_evidence(session, name, directory)
+
+    def step_screenshot(self, name: str, directory: Path, stem: str) -> str | None:
+        session = self._sessions.get(name)
+        # Never a login's page (it shows the robot's user name), never the last case's screen.
+        if session is None or session.logging_in or session.stale or session.page is None:
+            return None
+        with self._watchdog(f"a step screenshot of {name}"):
+            picture = session.thumbnail()
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / f"{stem}.jpg"
+        target.write_bytes(picture)
+        return str(target)
 
     def _save_evidence(self, session: WebSession, name: str, directory: Path) -> list[str]:
         files: list[str] = []

@@ -320,6 +320,11 @@ class SystemSpec(Frozen):
         ge=1,
         description="Reopen the session after N cases (default 25: a kept context grows with every case).",
     )
+    step_screenshots: bool | None = Field(
+        None,
+        description="Web system: keep a small picture of the page after each of its steps (shown "
+        "beside the step on the case page); unset: as the workflow's step_screenshots says.",
+    )
     description: str = ""
     login_location: Location | None = Field(
         None, exclude=True, description="Where 'login' was written (set by the loader)."
@@ -741,6 +746,12 @@ class Workflow(Frozen):
     )
     manual_minutes: float = Field(
         0, ge=0, le=24 * 60, description="Minutes a person needs for one case by hand (at most a day)."
+    )
+    step_screenshots: bool = Field(
+        False,
+        description="Keep a small picture of the page after each web step of a case (the case page "
+        "shows it beside the step, live while the case runs). It may show customer data: it is kept "
+        "and shown like a failure's screenshot.",
     )
     file: str = Field("", exclude=True, description="The file it was read from (set by the loader).")
 
