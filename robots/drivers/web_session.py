@@ -24,6 +24,7 @@ import signal
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +46,13 @@ def default_timeout() -> float:
 
 
 TRACE_MODES = {
-    "on-failure": "a trace of every action, request and console message, kept when a case fails",
+    "on-failure": "a trace of every action, request and console message, kept when a case fails; "
+    "a case that failed before is traced with the page's DOM at each action too (as snapshots), "
+    "so the trace of a failure that repeats shows the page at each step",
     "snapshots": "as on-failure, plus the page's DOM before and after every action (for "
     "debugging a workflow: about 15 % slower per case in the robot benchmark)",
+    "screenshots": "as on-failure, plus Playwright's screencast: pictures of the page as it "
+    "changes, which the trace viewer shows for each action and in its film strip",
     "off": "no trace (the failure's screenshot and page HTML are still kept)",
 }
 
@@ -102,7 +107,10 @@ class WebSession:
     cases: int = 0
     case_id: str | None = None
     tracing: bool = False  # each case is traced (TANDEM_TRACE is not off)
-    snapshots: bool = False  # the traces keep DOM snapshots (TANDEM_TRACE=snapshots)
+    snapshots: bool = (
+        False  # the case's trace keeps DOM snapshots (TANDEM_TRACE=snapshots, or it failed before)
+    )
+    screencast: bool = False  # the traces keep the screencast (TANDEM_TRACE=screenshots)
     trace_running: bool = False
     relogin: LoginRunner | None = None
     logging_in: bool = (
@@ -199,8 +207,8 @@ class WebSession:
 
     def begin_trace(self, title: str) -> None:
         """Start a trace of its own for the case: actions, network, console (and DOM snapshots
-        when asked for). No screencast: it slowed every navigation by a third in the robot
-        benchmark; a failure's screenshot and page HTML are saved apart.
+        or the screencast when asked for: each costs 5-20 % of a case, docs/benchmarks.md); a
+        failure's screenshot and page HTML are saved apart.
 
         A whole trace per case, not a chunk of one long trace (which would save two round
         trips, about 1 ms): for a browser context Playwright keeps one network log from the
@@ -212,7 +220,7 @@ class WebSession:
         """
         with contextlib.suppress(Exception):  # a trace that cannot be stopped is gone anyway
             self.end_trace()
-        self.context.tracing.start(screenshots=False, snapshots=self.snapshots, title=title)
+        self.context.tracing.start(screenshots=self.screencast, snapshots=self.snapshots, title=title)
         skip_client_stacks(self.context.tracing)
         self.trace_running = True
 
@@ -262,6 +270,9 @@ def skip_client_stacks(tracing: Any) -> None:
 RECYCLE_AFTER = 25
 """A system's context is renewed after this many of its cases unless the system says otherwise."""
 
+DETAILED_CASES_KEPT = 1000
+"""How many failed cases a robot remembers to trace with DOM snapshots when they run again."""
+
 
 class WebSessions(SystemSessions):
     """The web session provider of one robot (one Chromium for the robot's life)."""
@@ -275,6 +286,7 @@ class WebSessions(SystemSessions):
         self._playwright: Any = None
         self._browser: Any = None
         self._sessions: dict[str, WebSession] = {}
+        self._detailed: OrderedDict[str, None] = OrderedDict()  # cases to trace with snapshots
         self.browser_starts = 0
         self._tag = uuid.uuid4().hex[:12]
         self._pid: int | None = None
@@ -376,11 +388,23 @@ class WebSessions(SystemSessions):
             _log_in(session, login)
             logger.info("logged into {} in {:.0f} ms", name, (time.perf_counter() - started) * 1000)
         # Cases are traced from their first step (``session``), so never the login: a trace
-        # keeps request bodies, and the login's hold the password. DOM snapshots only when
-        # asked for: they cost about 15 % of a case.
+        # keeps request bodies, and the login's hold the password.
         session.tracing = self.trace != "off"
-        session.snapshots = self.trace == "snapshots"
+        session.screencast = self.trace == "screenshots"
         return session
+
+    def trace_in_detail(self, case_id: str) -> None:
+        """Trace ``case_id``'s next runs with DOM snapshots (it failed before).
+
+        DOM snapshots cost 3-24 % of a case (docs/benchmarks.md, watch-bench): too much for
+        every case, worth it for a case that failed, whose next failure's trace then shows the
+        page at each step. Called after this robot kept a failure's evidence, and by the
+        worker for a claimed case with failures on any robot.
+        """
+        self._detailed[case_id] = None
+        self._detailed.move_to_end(case_id)
+        while len(self._detailed) > DETAILED_CASES_KEPT:
+            self._detailed.popitem(last=False)
 
     @contextlib.contextmanager
     def session(
@@ -407,6 +431,9 @@ class WebSessions(SystemSessions):
             session.case_id = case_id
             session.cases += 1
             if session.tracing:
+                session.snapshots = self.trace == "snapshots" or (
+                    self.trace == "on-failure" and case_id in self._detailed
+                )
                 session.begin_trace(f"case {case_id}")
         session.relogin = login
         session.leave_frame()
@@ -477,6 +504,9 @@ class WebSessions(SystemSessions):
                 session.end_trace(path=str(trace))
                 scrub_zip(trace, PROCESS_MASKER)  # secrets a step used are in it: never keep them
                 files.append(str(trace))
+                if session.case_id is not None and self.trace == "on-failure":
+                    self.trace_in_detail(session.case_id)
+                    session.snapshots = True
                 session.begin_trace(f"case {session.case_id}")
         return files
 

@@ -1,6 +1,6 @@
 """Watching a robot in real Chromium: a running case's page shows each web step's picture as
 the step lands, and a failed case's Playwright trace opens in the trace viewer the control
-room serves itself, with the network blocked.
+room serves itself, with the network blocked, showing the page at each step of a retry.
 
 The robot is real (its own Chromium, the demo supplier portal) and runs in this thread, as
 the Playwright driver is shared; the case page is a second browser, signed in as an ops
@@ -10,6 +10,10 @@ show every picture stored so far.
 
 from __future__ import annotations
 
+import shutil
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +24,12 @@ from demo.server import DemoApps
 from orchestrator.service import Orchestrator
 from orchestrator.worker.execution import run_claim
 from robots.drivers.systems import ByKind
-from robots.drivers.web_session import THUMBNAIL_WIDTH
+from robots.drivers.web_session import THUMBNAIL_WIDTH, WebSessions
 from robots.engine.records import StepRecord
 from robots.engine.runner import Engine
 from robots.language.loader import parse_workflow
+from robots.language.project import Project
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -32,10 +38,32 @@ BOOKING = {"order_number": "O-100002", "postal_code": "20095", "email": "jonas@e
 WAIT = 20_000  # ms: generous, the machine is shared
 
 
+PEEK_FAILS = """
+name: peek_fails
+input:
+  customer: {type: string}
+systems:
+  crm: {kind: web, url: "${CRM_URL}", login: crm_login, credentials: crm_robot}
+steps:
+  - in: crm
+    retry: 2
+    steps:
+      - web.goto: "/customers/{{ input.customer }}"
+      - fail: {message: the customer page looks wrong, kind: system}
+"""
+
+
 @pytest.fixture
-def store(store: Orchestrator) -> Orchestrator:
-    store.load_organisation()
-    return store
+def store(tmp_path: Path) -> Iterator[Orchestrator]:
+    """The project's workflows and one that always fails in the CRM, with the demo organisation."""
+    workflows = tmp_path / "workflows"
+    shutil.copytree(ROOT / "workflows", workflows)
+    (workflows / "peek_fails.yaml").write_text(PEEK_FAILS.lstrip(), encoding="utf-8")
+    project = Project(ROOT, workflows_dir=workflows)
+    orchestrator = Orchestrator(f"sqlite:///{tmp_path / 'control-room.db'}", project=project)
+    orchestrator.load_organisation()
+    yield orchestrator
+    orchestrator.close()
 
 
 def sign_in(browser: Any, base: str, username: str, path: str, **options: Any) -> Any:
@@ -164,3 +192,94 @@ steps:
         assert Path(files[0]).stat().st_size < 60_000
     assert sorted(pictured("all")) == ["1.1", "1.2", "2.1"]
     assert pictured("off") == {}
+
+
+def kept_traces(store: Orchestrator, case_id: str) -> list[Path]:
+    steps = store.case_timeline(case_id).steps
+    return [Path(str(a)) for step in steps for a in step.artifacts if str(a).endswith(".zip")]
+
+
+def has_page_snapshots(trace: Path) -> bool:
+    """Whether a Playwright trace holds DOM snapshots (the viewer shows the page at each step)."""
+    with zipfile.ZipFile(trace) as archive:
+        events = "".join(
+            archive.read(name).decode("utf-8", "replace")
+            for name in archive.namelist()
+            if name.endswith(".trace")
+        )
+    return '"type":"frame-snapshot"' in events
+
+
+def test_a_failed_cases_trace_opens_in_the_trace_viewer_offline_with_the_page_at_each_step(
+    control_room: ControlRoomServer,
+    browser: Any,
+    store: Orchestrator,
+    robot_sessions: ByKind,
+    demo: DemoApps,
+    tmp_path: Path,
+) -> None:
+    case, _ = store.create_case("peek_fails", "ivr:peek-1", {"customer": "C000001"})
+    claim = store.claim_next_case("vm#1")
+    assert claim is not None and claim.case.id == case.id
+    failed = run_claim(store, robot(store, robot_sessions, tmp_path / "artifacts"), claim)
+    assert failed is not None and failed.status != "done", failed
+
+    # The in block's two attempts each kept a trace: the first one lean (actions, network,
+    # console), the retry's with the page's DOM at each step, as the case had failed before.
+    first, retried = kept_traces(store, case.id)
+    assert not has_page_snapshots(first)
+    assert has_page_snapshots(retried)
+    # Another robot, which never saw the case fail, is told by the worker that it did.
+    store.clock = lambda: datetime.now(UTC) + timedelta(hours=1)  # past the retry's backoff
+    again = store.claim_next_case("vm#2")
+    assert again is not None and again.case.id == case.id and again.case.failures >= 1
+    other = ByKind({"web": WebSessions()})
+    try:
+        assert run_claim(store, robot(store, other, tmp_path / "other"), again) is not None
+    finally:
+        other.close()
+    assert all(has_page_snapshots(trace) for trace in kept_traces(store, case.id)[2:])
+
+    page = sign_in(browser, control_room.url, "admin", f"/ops/cases/{case.id}")
+    left: list[str] = []  # requests for anything but the control room: blocked
+
+    def offline(route: Any) -> None:
+        if route.request.url.startswith(control_room.url):
+            route.continue_()
+        else:
+            left.append(route.request.url)
+            route.abort()
+
+    page.context.route("**/*", offline)
+    link = page.get_by_role("link", name="Open Playwright trace 2 in the trace viewer")
+    with page.context.expect_page() as opened:
+        link.click()
+    viewer = opened.value
+    # The viewer lists the trace's actions and shows the page the robot had at each one.
+    navigate = viewer.get_by_text("Navigate", exact=True).first
+    navigate.wait_for(timeout=60_000)
+    assert "/customers/C000001" in viewer.locator("body").inner_text()
+    navigate.click()
+    shown = False
+    for _ in range(240):  # the snapshot renders in a frame of the viewer's own
+        snapshots = [frame for frame in viewer.frames if frame != viewer.main_frame]
+        shown = any("Customer number" in frame_text(frame) for frame in snapshots)
+        if shown:
+            break
+        viewer.wait_for_timeout(250)
+    assert shown, "the trace viewer did not show the CRM's page at the step"
+    assert left == [], f"the viewer asked the network for {left}"
+
+    # The viewer's files are for the people who may open case pages.
+    agent = sign_in(browser, control_room.url, "max.agent", "/inbox")
+    assert agent.request.get("/ops/trace-viewer/index.html").status == 403
+    stranger = browser.new_context(base_url=control_room.url).new_page()
+    stranger.goto("/ops/trace-viewer/index.html")
+    assert "/login" in stranger.url
+
+
+def frame_text(frame: Any) -> str:
+    try:
+        return str(frame.evaluate("() => document.body ? document.body.innerText : ''"))
+    except Exception:  # a frame that is navigating or gone
+        return ""
