@@ -68,7 +68,7 @@ def trace_mode(value: str | None = None) -> str:
 THUMBNAIL_WIDTH = 640
 """Width in pixels of a step screenshot (the page's viewport scaled down to it, never up)."""
 THUMBNAIL_QUALITY = 50
-"""JPEG quality of a step screenshot: text stays readable at ``THUMBNAIL_WIDTH``, 4-6 KB a page."""
+"""JPEG quality of a step screenshot: text stays readable at ``THUMBNAIL_WIDTH``, 5-15 KB a page."""
 
 
 def _log_in(session: WebSession, login: LoginRunner) -> None:
@@ -207,7 +207,7 @@ class WebSession:
 
     def begin_trace(self, title: str) -> None:
         """Start a trace of its own for the case: actions, network, console (and DOM snapshots
-        or the screencast when asked for: each costs 5-20 % of a case, docs/benchmarks.md); a
+        or the screencast when asked for: each costs about 11-14 % of a case, docs/benchmarks.md); a
         failure's screenshot and page HTML are saved apart.
 
         A whole trace per case, not a chunk of one long trace (which would save two round
@@ -396,7 +396,7 @@ class WebSessions(SystemSessions):
     def trace_in_detail(self, case_id: str) -> None:
         """Trace ``case_id``'s next runs with DOM snapshots (it failed before).
 
-        DOM snapshots cost 3-24 % of a case (docs/benchmarks.md, watch-bench): too much for
+        DOM snapshots cost about 11 % of a case (docs/benchmarks.md, watch-bench): too much for
         every case, worth it for a case that failed, whose next failure's trace then shows the
         page at each step. Called after this robot kept a failure's evidence, and by the
         worker for a claimed case with failures on any robot.
