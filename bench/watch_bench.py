@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import platform
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -234,6 +235,7 @@ def run(rounds: int) -> tuple[list[Variant], float]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        shutil.rmtree(work, ignore_errors=True)  # the pictures and traces of the bench's cases
     return variants, load
 
 
