@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from demo.run import ControlRoomServer
 from demo.server import DemoApps
@@ -89,6 +90,16 @@ def robot(store: Orchestrator, sessions: ByKind, artifacts: Path, mode: str = "w
     )
 
 
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical findings on the page."""
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 def pictures_stored(store: Orchestrator, case_id: str) -> int:
     steps = store.case_timeline(case_id).steps
     return sum(1 for step in steps for artifact in step.artifacts if str(artifact).endswith(".jpg"))
@@ -132,6 +143,7 @@ def test_a_running_case_page_shows_each_web_steps_picture_as_it_lands(
         "n => document.querySelectorAll('a.step-shot img').length === n", arg=final, timeout=WAIT
     )
     assert page.evaluate("window.notReloaded === true"), "the page was reloaded"
+    assert serious_violations(page) == []
 
     # Each picture is a small JPEG of the robot's page; a click opens it at full size.
     first = page.locator("a.step-shot img").first
@@ -241,6 +253,7 @@ def test_a_failed_cases_trace_opens_in_the_trace_viewer_offline_with_the_page_at
     assert all(has_page_snapshots(trace) for trace in kept_traces(store, case.id)[2:])
 
     page = sign_in(browser, control_room.url, "admin", f"/ops/cases/{case.id}")
+    assert serious_violations(page) == []
     left: list[str] = []  # requests for anything but the control room: blocked
 
     def offline(route: Any) -> None:
