@@ -50,8 +50,9 @@ class SystemSessions(ABC):
     def step_screenshot(self, name: str, directory: Path, stem: str) -> str | None:
         """Keep a small picture of what session ``name`` shows now, after a step, as
         ``directory/stem.<ext>``; the file, or None when this kind of system has none to give
-        (the default) or is logging in. Cheap enough to take after every step: the engine
-        asks only where a workflow or the robot's setting wants them."""
+        (the default) or is logging in. Not free (about 40 ms in a browser, most of it
+        waiting for a fresh frame): the engine asks only where a workflow or the robot's
+        setting wants them."""
         return None
 
     def close(self) -> None:

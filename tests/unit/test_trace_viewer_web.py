@@ -100,6 +100,8 @@ def test_the_case_page_shows_step_pictures_beside_their_steps_and_links_traces_t
     assert "The page after step 2" in page
     viewer = f"/ops/trace-viewer/index.html?trace=%2Fops%2Fcases%2F{case.id}%2Fartifact%2Ftrace%2F0"
     assert f'href="{viewer}"' in page
+    german = html.unescape(admin.get(f"/ops/cases/{case.id}", headers={"Accept-Language": "de"}).text)
+    assert "Die Seite nach Schritt 2" in german and "Playwright-Trace 1 im Trace-Viewer öffnen" in german
     shown = admin.get(f"/ops/cases/{case.id}/artifact/step/0")
     assert shown.headers["content-type"] == "image/jpeg" and shown.content == picture.read_bytes()
     assert admin.get(f"/ops/cases/{case.id}/artifact/step/1").status_code == 404
