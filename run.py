@@ -86,9 +86,11 @@ def _project(root: Path) -> Any:
 def _check_robot_settings() -> None:
     """Refuse bad robot settings from the environment before anything starts."""
     from robots.drivers.web_session import trace_mode
+    from robots.engine.runner import step_screenshot_mode
 
     try:
         trace_mode()
+        step_screenshot_mode()
     except ValueError as error:
         _fail(str(error))
 

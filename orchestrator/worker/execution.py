@@ -55,6 +55,9 @@ def run_claim_and_claim_next(
         logger.error("case {}: workflow {} does not load: {}", case.id, case.workflow, error)
         return orchestrator.fail_run(claim, f"workflow {case.workflow!r} does not load: {error}"), None
     listener = CaseListener(orchestrator, claim, on_step=on_step)
+    if case.failures:
+        # It failed before: should it fail again, its trace shows the page at each step.
+        engine.systems.trace_in_detail(case.id)
     try:
         record = engine.run(
             flow,

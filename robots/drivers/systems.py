@@ -53,6 +53,18 @@ class SystemSessions(ABC):
         """Keep evidence of a failure (screenshot, trace) in ``directory``; the files."""
         return []
 
+    def trace_in_detail(self, case_id: str) -> None:
+        """Case ``case_id`` failed before (on this robot or another): record its next runs in
+        more detail, where a provider can (a web trace with the page at each step)."""
+
+    def step_screenshot(self, name: str, directory: Path, stem: str) -> str | None:
+        """Keep a small picture of what session ``name`` shows now, after a step, as
+        ``directory/stem.<ext>``; the file, or None when this kind of system has none to give
+        (the default) or is logging in. Not free (about 40 ms in a browser, most of it
+        waiting for a fresh frame): the engine asks only where a workflow or the robot's
+        setting wants them."""
+        return None
+
     def close(self) -> None:
         """Close every session and the processes behind them."""
 
@@ -110,6 +122,15 @@ class ByKind(SystemSessions):
         if name in self._kinds:
             return self._for(self._kinds[name]).capture_failure(name, directory)
         return []
+
+    def trace_in_detail(self, case_id: str) -> None:
+        for provider in self.providers.values():
+            provider.trace_in_detail(case_id)
+
+    def step_screenshot(self, name: str, directory: Path, stem: str) -> str | None:
+        if name in self._kinds:
+            return self._for(self._kinds[name]).step_screenshot(name, directory, stem)
+        return None
 
     def close(self) -> None:
         for provider in self.providers.values():

@@ -10,17 +10,21 @@ every request) and closing it is the one thing that gives that back. Renewing ev
 costs one login per 25 cases and halves the sawtooth the renderers' growth makes (robot
 benchmark: about 690-820 MB, within 10 % over 500 cases after the first 100;
 docs/benchmarks.md). A crashed browser is replaced.
-On a failure the robot keeps a screenshot and a Playwright trace of the case.
+On a failure the robot keeps a screenshot and a Playwright trace of the case. Where a
+workflow asks for step screenshots, each web step leaves a small JPEG of the page
+(``WebSession.thumbnail``).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,9 +46,13 @@ def default_timeout() -> float:
 
 
 TRACE_MODES = {
-    "on-failure": "a trace of every action, request and console message, kept when a case fails",
+    "on-failure": "a trace of every action, request and console message, kept when a case fails; "
+    "a case that failed before is traced with the page's DOM at each action too (as snapshots), "
+    "so the trace of a failure that repeats shows the page at each step",
     "snapshots": "as on-failure, plus the page's DOM before and after every action (for "
     "debugging a workflow: about 15 % slower per case in the robot benchmark)",
+    "screenshots": "as on-failure, plus Playwright's screencast: pictures of the page as it "
+    "changes, which the trace viewer shows for each action and in its film strip",
     "off": "no trace (the failure's screenshot and page HTML are still kept)",
 }
 
@@ -55,6 +63,12 @@ def trace_mode(value: str | None = None) -> str:
     if mode not in TRACE_MODES:
         raise ValueError(f"TANDEM_TRACE={mode!r} is not a trace mode: use one of {', '.join(TRACE_MODES)}")
     return mode
+
+
+THUMBNAIL_WIDTH = 640
+"""Width in pixels of a step screenshot (the page's viewport scaled down to it, never up)."""
+THUMBNAIL_QUALITY = 50
+"""JPEG quality of a step screenshot: text stays readable at ``THUMBNAIL_WIDTH``, 5-15 KB a page."""
 
 
 def _log_in(session: WebSession, login: LoginRunner) -> None:
@@ -93,13 +107,18 @@ class WebSession:
     cases: int = 0
     case_id: str | None = None
     tracing: bool = False  # each case is traced (TANDEM_TRACE is not off)
-    snapshots: bool = False  # the traces keep DOM snapshots (TANDEM_TRACE=snapshots)
+    snapshots: bool = (
+        False  # the case's trace keeps DOM snapshots (TANDEM_TRACE=snapshots, or it failed before)
+    )
+    screencast: bool = False  # the traces keep the screencast (TANDEM_TRACE=screenshots)
     trace_running: bool = False
     relogin: LoginRunner | None = None
     logging_in: bool = (
         False  # the system's login workflow runs (robots.drivers.web_login watches for a refusal)
     )
     stale: bool = False  # the page still shows the last case's screen (see fresh_case)
+    cdp: Any = None  # a DevTools session on ``cdp_page``, for step screenshots
+    cdp_page: Any = None
 
     @property
     def scope(self) -> Any:
@@ -147,6 +166,35 @@ class WebSession:
         self.dialog_policy, self.dialog_prompt, self.dialogs = "accept", None, []
         self.stale = True
 
+    def thumbnail(self) -> bytes:
+        """A small JPEG of what the page's viewport shows now (a step screenshot).
+
+        Chromium's own capture, scaled while it encodes: Playwright's ``page.screenshot``
+        cannot scale, so its JPEG of a 1280 px viewport is three times the bytes, for the
+        same time (about 33 ms either way, most of it waiting for a fresh frame). The clip is
+        the visual viewport where the page is scrolled to, so the picture is what a person
+        at the robot's screen would see.
+        """
+        if self.cdp is None or self.cdp_page is not self.page:
+            if self.cdp is not None:
+                with contextlib.suppress(Exception):
+                    self.cdp.detach()
+            self.cdp, self.cdp_page = self.context.new_cdp_session(self.page), self.page
+        view = self.cdp.send("Page.getLayoutMetrics")["cssVisualViewport"]
+        width, height = view["clientWidth"], view["clientHeight"]
+        clip = {
+            "x": view["pageX"],
+            "y": view["pageY"],
+            "width": width,
+            "height": height,
+            "scale": min(1.0, THUMBNAIL_WIDTH / max(width, 1)),
+        }
+        shot = self.cdp.send(
+            "Page.captureScreenshot",
+            {"format": "jpeg", "quality": THUMBNAIL_QUALITY, "clip": clip, "optimizeForSpeed": True},
+        )
+        return base64.b64decode(shot["data"])
+
     def enter_frame(self, css: str) -> None:
         """Work inside the iframe ``css`` (of the current frame) from now on."""
         self.frame = (self.frame if self.frame is not None else self.page).frame_locator(css)
@@ -159,8 +207,8 @@ class WebSession:
 
     def begin_trace(self, title: str) -> None:
         """Start a trace of its own for the case: actions, network, console (and DOM snapshots
-        when asked for). No screencast: it slowed every navigation by a third in the robot
-        benchmark; a failure's screenshot and page HTML are saved apart.
+        or the screencast when asked for: each costs about 11-14 % of a case, docs/benchmarks.md); a
+        failure's screenshot and page HTML are saved apart.
 
         A whole trace per case, not a chunk of one long trace (which would save two round
         trips, about 1 ms): for a browser context Playwright keeps one network log from the
@@ -172,7 +220,7 @@ class WebSession:
         """
         with contextlib.suppress(Exception):  # a trace that cannot be stopped is gone anyway
             self.end_trace()
-        self.context.tracing.start(screenshots=False, snapshots=self.snapshots, title=title)
+        self.context.tracing.start(screenshots=self.screencast, snapshots=self.snapshots, title=title)
         skip_client_stacks(self.context.tracing)
         self.trace_running = True
 
@@ -222,6 +270,9 @@ def skip_client_stacks(tracing: Any) -> None:
 RECYCLE_AFTER = 25
 """A system's context is renewed after this many of its cases unless the system says otherwise."""
 
+DETAILED_CASES_KEPT = 1000
+"""How many failed cases a robot remembers to trace with DOM snapshots when they run again."""
+
 
 class WebSessions(SystemSessions):
     """The web session provider of one robot (one Chromium for the robot's life)."""
@@ -235,6 +286,7 @@ class WebSessions(SystemSessions):
         self._playwright: Any = None
         self._browser: Any = None
         self._sessions: dict[str, WebSession] = {}
+        self._detailed: OrderedDict[str, None] = OrderedDict()  # cases to trace with snapshots
         self.browser_starts = 0
         self._tag = uuid.uuid4().hex[:12]
         self._pid: int | None = None
@@ -336,11 +388,23 @@ class WebSessions(SystemSessions):
             _log_in(session, login)
             logger.info("logged into {} in {:.0f} ms", name, (time.perf_counter() - started) * 1000)
         # Cases are traced from their first step (``session``), so never the login: a trace
-        # keeps request bodies, and the login's hold the password. DOM snapshots only when
-        # asked for: they cost about 15 % of a case.
+        # keeps request bodies, and the login's hold the password.
         session.tracing = self.trace != "off"
-        session.snapshots = self.trace == "snapshots"
+        session.screencast = self.trace == "screenshots"
         return session
+
+    def trace_in_detail(self, case_id: str) -> None:
+        """Trace ``case_id``'s next runs with DOM snapshots (it failed before).
+
+        DOM snapshots cost about 11 % of a case (docs/benchmarks.md, watch-bench): too much for
+        every case, worth it for a case that failed, whose next failure's trace then shows the
+        page at each step. Called after this robot kept a failure's evidence, and by the
+        worker for a claimed case with failures on any robot.
+        """
+        self._detailed[case_id] = None
+        self._detailed.move_to_end(case_id)
+        while len(self._detailed) > DETAILED_CASES_KEPT:
+            self._detailed.popitem(last=False)
 
     @contextlib.contextmanager
     def session(
@@ -373,6 +437,9 @@ class WebSessions(SystemSessions):
             session.case_id = case_id
             session.cases += 1
             if session.tracing:
+                session.snapshots = self.trace == "snapshots" or (
+                    self.trace == "on-failure" and case_id in self._detailed
+                )
                 session.begin_trace(f"case {case_id}")
         session.relogin = login
         session.leave_frame()
@@ -414,6 +481,18 @@ class WebSessions(SystemSessions):
         with self._watchdog(f"saving the evidence of {name}"):
             return self._save_evidence(session, name, directory)
 
+    def step_screenshot(self, name: str, directory: Path, stem: str) -> str | None:
+        session = self._sessions.get(name)
+        # Never a login's page (it shows the robot's user name), never the last case's screen.
+        if session is None or session.logging_in or session.stale or session.page is None:
+            return None
+        with self._watchdog(f"a step screenshot of {name}"):
+            picture = session.thumbnail()
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / f"{stem}.jpg"
+        target.write_bytes(picture)
+        return str(target)
+
     def _save_evidence(self, session: WebSession, name: str, directory: Path) -> list[str]:
         files: list[str] = []
         stamp = time.strftime("%H%M%S")
@@ -431,6 +510,9 @@ class WebSessions(SystemSessions):
                 session.end_trace(path=str(trace))
                 scrub_zip(trace, PROCESS_MASKER)  # secrets a step used are in it: never keep them
                 files.append(str(trace))
+                if session.case_id is not None and self.trace == "on-failure":
+                    self.trace_in_detail(session.case_id)
+                    session.snapshots = True
                 session.begin_trace(f"case {session.case_id}")
         return files
 

@@ -15,12 +15,21 @@ rest (``RunListener.finished``). So no effect ever starts while an earlier one i
 recorded, and a case that does A, B, C writes before B, before C and at the end — not after
 every step. Steps without effects outside the run (``decide``, ``set``, ``output``) never
 cause a write: if the run stops before their completion is stored, they are evaluated again.
+
+Step screenshots ("watch a robot"): where the workflow or its system asks for them
+(``step_screenshots: true``), or the robot's ``TANDEM_STEP_SCREENSHOTS`` says ``all``, each
+step that completed an action in a web system's page leaves a small JPEG of the page in the
+step's record, beside its failure evidence (``SystemSessions.step_screenshot``), and that
+record is stored at once (a checkpoint of its own), so the case page shows the step while
+its ``in`` block still runs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import re
 import signal
 import threading
 import time
@@ -93,6 +102,25 @@ def _shorten(text: str, limit: int) -> str:
     return cut + "…" if len(cut) < len(text) else cut
 
 
+STEP_SCREENSHOT_MODES = {
+    "workflow": "a picture after each web step of the workflows (or systems) that ask for it "
+    "with step_screenshots: true",
+    "all": "a picture after every web step of every case (e.g. while watching a new workflow)",
+    "off": "no step pictures, whatever the workflows ask (a robot that must keep no pictures)",
+}
+
+
+def step_screenshot_mode(value: str | None = None) -> str:
+    """The step screenshot mode: ``value``, else ``TANDEM_STEP_SCREENSHOTS``, else ``workflow``."""
+    mode = (value or os.environ.get("TANDEM_STEP_SCREENSHOTS") or "workflow").strip().lower()
+    if mode not in STEP_SCREENSHOT_MODES:
+        raise ValueError(
+            f"TANDEM_STEP_SCREENSHOTS={mode!r} is not a step screenshot mode: use one of "
+            f"{', '.join(STEP_SCREENSHOT_MODES)}"
+        )
+    return mode
+
+
 class DataError(BusinessException):
     """A value the workflow computed does not fit (undefined name, wrong type): no retry helps."""
 
@@ -150,6 +178,8 @@ class _Run:
     depth: int = 0
     unsaved: bool = False  # a step with effects completed since the last checkpoint
     case: dict[str, Any] = field(default_factory=dict)  # what workflows read as ``case``
+    pictures_asked: bool = False  # the case's workflow asks for step screenshots (or the robot does)
+    pictures: bool = False  # the steps running now get a step screenshot (set per ``in`` block)
 
 
 def idempotency_key(case_id: str, path: str) -> str:
@@ -182,7 +212,9 @@ class Engine:
     ``humans`` receives escalations, ``await_human`` tasks and callouts; ``systems`` opens
     sessions for ``in`` blocks; ``services`` are backends actions may use (``mail``,
     ``vault``...). ``escalate_system_failures=False`` leaves a failed system run to the
-    caller (the orchestrator retries the case before escalating).
+    caller (the orchestrator retries the case before escalating). ``step_screenshots`` is
+    a mode of ``STEP_SCREENSHOT_MODES`` (default: ``TANDEM_STEP_SCREENSHOTS``, else
+    ``workflow``).
     """
 
     def __init__(
@@ -196,6 +228,7 @@ class Engine:
         artifacts_dir: Path | str | None = None,
         escalate_system_failures: bool = True,
         sleep: Callable[[float], None] = time.sleep,
+        step_screenshots: str | None = None,
     ) -> None:
         self.project = project or Project()
         self.humans = humans or InMemoryHumans()
@@ -210,6 +243,7 @@ class Engine:
         self.artifacts_dir = Path(artifacts_dir)
         self.escalate_system_failures = escalate_system_failures
         self.sleep = sleep
+        self.step_screenshots = step_screenshot_mode(step_screenshots)
 
     # -- a run ---------------------------------------------------------------------------
 
@@ -254,6 +288,9 @@ class Engine:
             attempt,
             listener or RunListener(),
             case={"status_url": "", **(case_values or {}), "id": case_id},
+        )
+        run.pictures_asked = self.step_screenshots == "all" or (
+            self.step_screenshots == "workflow" and flow.step_screenshots
         )
         try:
             return self._run(flow, inputs, run, attempt)
@@ -533,7 +570,19 @@ class Engine:
             try:
                 with self._deadline(run, step, path):
                     outputs = self._execute(run, frame, step, path, attempt)
+                pictured = (
+                    run.pictures
+                    and isinstance(step, ActionStep)
+                    and get_action(step.action).needs is not None
+                    and self._step_screenshot(run, record)
+                )
                 self._end(run, record, "ok", outputs=outputs if leaf else None)
+                if pictured:
+                    # "Watch a robot": the step and its picture reach the case page now, not
+                    # when its ``in`` block ends. The state saved with them is the last
+                    # checkpoint's (the block is one unit) plus steps without effects.
+                    run.unsaved = False
+                    run.listener.checkpoint(run.record)
                 return
             except WaitingForHuman:
                 self._end(run, record, "waiting")
@@ -573,6 +622,26 @@ class Engine:
                 raise
             finally:
                 run.depth -= 1
+
+    def _step_screenshot(self, run: _Run, record: StepRecord) -> bool:
+        """Keep a small picture of the system's page with the step's record ("watch a
+        robot"); whether there is one.
+
+        A picture that cannot be taken (no page, a provider without pictures, a login running)
+        is no reason to fail a step that did its work: the step just has none.
+        """
+        if run.system is None:
+            return False
+        name = f"step-{len(run.record.steps):04d}-{_safe_file_part(record.path)}-{record.attempt}"
+        try:
+            picture = self.systems.step_screenshot(run.system, run.artifacts, name)
+        except Exception as error:  # the browser is gone: the next step will say so
+            logger.debug("no step screenshot of {}: {}", record.path, error)
+            return False
+        if picture is None:
+            return False
+        record.artifacts = [*record.artifacts, picture]
+        return True
 
     def _handle(self, run: _Run, frame: _Frame, step: StepBase, path: str, error: RobotException) -> None:
         previous = frame.scope.get("error")
@@ -815,15 +884,17 @@ class Engine:
             def login(session: Any) -> None:
                 self._login(run, frame, step.in_, login_name, session, path)
 
-        previous = (run.system, run.session)
+        previous = (run.system, run.session, run.pictures)
+        asked = spec.step_screenshots if spec.step_screenshots is not None else run.pictures_asked
         with self.systems.session(
             step.in_, spec, login=login, case_id=run.record.case_id, project_root=self.project.root
         ) as session:
             run.system, run.session = step.in_, session
+            run.pictures = self.step_screenshots == "all" or (self.step_screenshots == "workflow" and asked)
             try:
                 self._steps(run, frame, step.steps, path)
             finally:
-                run.system, run.session = previous
+                run.system, run.session, run.pictures = previous
 
     def _login(self, run: _Run, frame: _Frame, system: str, name: str, session: Any, path: str) -> None:
         spec = frame.workflow.systems[system]
@@ -836,8 +907,9 @@ class Engine:
             for k, v in {"credentials": spec.credentials, "url": spec.url, "system": system}.items()
             if k in sub.input
         }
-        previous = (run.system, run.session)
-        run.system, run.session = system, session
+        previous = (run.system, run.session, run.pictures)
+        # No step screenshots of a login: its page shows the robot's user name.
+        run.system, run.session, run.pictures = system, session, False
         run.atomic_depth += 1
         try:
             values = validate_input(sub, inputs)
@@ -848,7 +920,7 @@ class Engine:
             raise DataError(f"login workflow {name!r} of system {system!r}: {error}") from None
         finally:
             run.atomic_depth -= 1
-            run.system, run.session = previous
+            run.system, run.session, run.pictures = previous
 
     def _call(self, run: _Run, frame: _Frame, step: CallStep, path: str) -> Any:
         if step.call in run.call_chain:
@@ -951,6 +1023,11 @@ def earlier_step(tasks: Mapping[str, str], path: str, step_id: str) -> str | Non
         if candidate in tasks:
             return candidate
     return step_id if frame_start == 0 and step_id in tasks else None
+
+
+def _safe_file_part(path: str) -> str:
+    """A step's path as part of a file name (``4[1].crm>login.2`` → ``4_1_.crm_login.2``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", path)[:80]
 
 
 def _unexpected(run: _Run, what: str, error: Exception) -> SystemException:

@@ -160,6 +160,7 @@ class _Parser:
             "queue",
             "max_attempts",
             "manual_minutes",
+            "step_screenshots",
             "runs_in",
             "customer_status",
         ):

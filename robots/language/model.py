@@ -333,6 +333,11 @@ class SystemSpec(Frozen):
         ge=1,
         description="Reopen the session after N cases (default 25: a kept context grows with every case).",
     )
+    step_screenshots: bool | None = Field(
+        None,
+        description="Web system: keep a small picture of the page after each of its steps (shown "
+        "beside the step on the case page); unset: as the workflow's step_screenshots says.",
+    )
     description: str = ""
     login_location: Location | None = Field(
         None, exclude=True, description="Where 'login' was written (set by the loader)."
@@ -845,6 +850,12 @@ class Workflow(Frozen):
         default_factory=CustomerStatus,
         description="What the customer's status page says per case state (title, text; each the same "
         "in every language or per language); states left out keep the general words.",
+    )
+    step_screenshots: bool = Field(
+        False,
+        description="Keep a small picture of the page after each web step of a case (the case page "
+        "shows it beside the step, live while the case runs). It may show customer data: it is kept "
+        "and shown like a failure's screenshot.",
     )
     file: str = Field("", exclude=True, description="The file it was read from (set by the loader).")
 

@@ -20,13 +20,13 @@ def test_the_default_is_a_trace_kept_on_failure_without_dom_snapshots(
     monkeypatch.setenv("TANDEM_TRACE", " Snapshots ")
     assert trace_mode() == "snapshots"
     assert trace_mode("off") == "off"
-    assert set(TRACE_MODES) == {"on-failure", "snapshots", "off"}
+    assert set(TRACE_MODES) == {"on-failure", "snapshots", "screenshots", "off"}
 
 
 def test_an_unknown_mode_is_refused_with_the_modes_there_are(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TANDEM_TRACE", "always")
     with pytest.raises(
-        ValueError, match="'always' is not a trace mode: use one of on-failure, snapshots, off"
+        ValueError, match="'always' is not a trace mode: use one of on-failure, snapshots, screenshots, off"
     ):
         trace_mode()
 

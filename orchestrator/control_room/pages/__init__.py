@@ -22,7 +22,8 @@ Pages::
     GET  /supervisor                 SLA breaches, reassign, escalate a task or every overdue one
     GET  /ops                        robots, queues, cases, schedules, KPIs (of the user's units)
     POST /ops/cases/bulk[/confirm]   bulk retry / cancel of found cases, with a confirmation (case_search.py)
-    GET  /ops/cases/{id}             a case's timeline, failure screenshot and trace; retry, cancel
+    GET  /ops/cases/{id}             a case's timeline, step and failure screenshots, traces; retry, cancel
+    GET  /ops/trace-viewer/...       Playwright's trace viewer, served offline (trace_viewer.py)
     GET  /admin/...                  users, units and queues, tokens, vault, schedules, audit log (admin.py)
     POST /assist                     "customer on the line": starts the customer_assist robot
     GET  /notifications, /notifications/{id}/open; POST /notifications/read   the tray
@@ -42,6 +43,7 @@ from orchestrator.control_room.pages import (
     ops,
     supervision,
     tasks_api,
+    trace_viewer,
     tray,
 )
 
@@ -53,6 +55,7 @@ for _area in (
     tray,
     supervision,
     case_search,
+    trace_viewer,
     ops,
     tasks_api,
     admin,

@@ -3,7 +3,9 @@
 A step record keeps the step as written (``web.fill label=Street, value={{ input.street }}``),
 masked by the engine. The page shows it as a person reads it: the action once, the case's
 own values in place of ``{{ input.x }}`` (personal fields masked, as the workflow marks them
-``personal: true``), and each screenshot once, captioned with the step that took it.
+``personal: true``), and each screenshot once, captioned with the step that took it. A step
+screenshot (a ``.jpg`` the robot kept after a web step, where the workflow asks for them) is
+shown beside its step.
 """
 
 from __future__ import annotations
@@ -110,3 +112,21 @@ def screenshots(steps: list[StepEntry], payload: dict[str, Any], personal: set[s
                 shown.append(by_digest[digest])
             index += 1
     return shown
+
+
+STEP_PICTURE = ".jpg"
+"""The suffix of step screenshots (failure screenshots are ``.png``)."""
+
+
+def step_pictures(steps: list[StepEntry]) -> dict[int, int]:
+    """For each step (by its record's id) with a step screenshot, the picture's position among
+    the case's step screenshots (the artifact route's index, as ``artifacts_of`` counts)."""
+    found: dict[int, int] = {}
+    index = 0
+    for step in steps:
+        for artifact in step.artifacts or []:
+            path = Path(str(artifact.get("path", "")) if isinstance(artifact, dict) else str(artifact))
+            if path.suffix.lower() == STEP_PICTURE and path.is_file():
+                found.setdefault(step.id, index)
+                index += 1
+    return found

@@ -13,7 +13,7 @@ from loguru import logger
 
 from orchestrator.control_room.callouts import last_callout_id
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages import case_view
+from orchestrator.control_room.pages import case_view, trace_viewer
 from orchestrator.control_room.pages.case_search import search_view
 from orchestrator.control_room.pages.common import (
     OPERATING,
@@ -143,8 +143,12 @@ def ops_case(request: Request, case_id: str) -> Response:
         working=[r for r in store.list_robots() if r.case_id == case.id and r.status == "busy"],
         seconds_since=lambda moment: max(0, round((store.now() - moment).total_seconds())),
         shots=case_view.screenshots(timeline.steps, payload, personal),
+        pictures=case_view.step_pictures(timeline.steps),
         screenshots=len(artifacts_of(timeline.steps, ".png")),
-        traces=len(artifacts_of(timeline.steps, ".zip")),
+        traces=[
+            trace_viewer.viewer_link(f"/ops/cases/{case.id}/artifact/trace/{index}")
+            for index in range(len(artifacts_of(timeline.steps, ".zip")))
+        ],
         can_retry=case.status in ("failed_business", "failed_system", "waiting_human", "cancelled"),
         can_cancel=case.status not in FINISHED,
         callout_after=last_callout_id(store),
@@ -153,7 +157,8 @@ def ops_case(request: Request, case_id: str) -> Response:
 
 @router.get("/ops/cases/{case_id}/artifact/{kind}/{index}", include_in_schema=False)
 def ops_case_artifact(request: Request, case_id: str, kind: str, index: int) -> Response:
-    """A failure screenshot (``png``) or Playwright trace (``trace``) of a case, by position."""
+    """A failure screenshot (``png``), step screenshot (``step``) or Playwright trace
+    (``trace``) of a case, by position."""
     agent = current_agent(request)
     if agent is None:
         return to_login(request)
@@ -162,7 +167,7 @@ def ops_case_artifact(request: Request, case_id: str, kind: str, index: int) -> 
     store = store_of(request)
     try:
         store.check_case_visible(case_id, agent.username)
-        suffix = {"png": ".png", "trace": ".zip"}.get(kind)
+        suffix = {"png": ".png", "step": case_view.STEP_PICTURE, "trace": ".zip"}.get(kind)
         files = artifacts_of(store.case_timeline(case_id).steps, suffix) if suffix else []
     except (PermissionDenied, NotFound) as error:
         return problem_page(request, agent, error)
@@ -179,6 +184,8 @@ def ops_case_artifact(request: Request, case_id: str, kind: str, index: int) -> 
     path = files[index]
     if kind == "png":
         return FileResponse(path, media_type="image/png")
+    if kind == "step":
+        return FileResponse(path, media_type="image/jpeg")
     return FileResponse(path, media_type="application/zip", filename=path.name)
 
 

@@ -41,14 +41,19 @@
     return found;
   }
 
+  function isField(node) {
+    return node.matches("input, textarea, select, button, [contenteditable]");
+  }
+
   function swap(regions, doc) {
     var swapped = 0;
     regions.forEach(function (old) {
       var name = old.getAttribute("data-live");
       var fresh = freshRegion(doc, name);
       if (!fresh) { return; }
-      // Never pull a field away from someone typing in it.
-      if (old.contains(document.activeElement) && document.activeElement !== document.body) { return; }
+      // Never pull a field away from someone typing in it (a focused link, such as a step
+      // picture opened in another tab, does not hold the region still).
+      if (old.contains(document.activeElement) && isField(document.activeElement)) { return; }
       if (old.innerHTML === fresh.innerHTML) { return; }
       var keep = checkedIn(old);
       var node = document.importNode(fresh, true);

@@ -1,0 +1,88 @@
+"""Playwright's trace viewer, served by the control room: a case's trace opens with one click.
+
+The Playwright package that the robots use ships the viewer as static files (the page, its
+scripts and a service worker that unpacks a trace in the browser). The control room serves
+them under ``/ops/trace-viewer/`` to the people who may open case pages, and the case page
+links each kept trace as ``/ops/trace-viewer/index.html?trace=<the trace's address>``. The
+viewer's service worker fetches the trace from this server with the user's session (the
+same origin), so nothing leaves the building and nothing is loaded from the internet.
+
+A service worker needs a secure context: the control room over HTTPS, or on ``localhost``.
+Over plain HTTP on another host name the browser refuses the worker; the page then says so
+and the trace can still be downloaded and opened with ``python -m playwright show-trace``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import mimetypes
+from functools import cache
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from orchestrator.control_room.pages.common import current_agent, error_page, to_login
+
+VIEWER_URL = "/ops/trace-viewer"
+"""Where the viewer's files are served (the service worker's scope)."""
+
+router = APIRouter()
+
+
+@cache
+def viewer_dir() -> Path | None:
+    """The folder of the installed Playwright's trace viewer, or None when it has none there.
+
+    Found without importing Playwright (the control room does not drive browsers)."""
+    spec = importlib.util.find_spec("playwright")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    package = Path(next(iter(spec.submodule_search_locations)))
+    folder = package / "driver" / "package" / "lib" / "vite" / "traceViewer"
+    return folder.resolve() if (folder / "index.html").is_file() else None
+
+
+def viewer_link(trace_url: str) -> str | None:
+    """The address that opens the trace at ``trace_url`` (a path on this server) in the
+    viewer, or None when the installed Playwright has no viewer to serve."""
+    if viewer_dir() is None:
+        return None
+    return f"{VIEWER_URL}/index.html?trace={quote(trace_url, safe='')}"
+
+
+@router.get(VIEWER_URL, include_in_schema=False)
+def viewer_root() -> Response:
+    """The viewer's folder itself: its page."""
+    return RedirectResponse(f"{VIEWER_URL}/index.html", status_code=307)
+
+
+@router.get(VIEWER_URL + "/{name:path}", include_in_schema=False)
+def viewer_file(request: Request, name: str) -> Response:
+    """One of the viewer's files, to the people who may open case pages (ops and admins)."""
+    agent = current_agent(request)
+    if agent is None:
+        return to_login(request)
+    if not agent.can_operate:
+        return error_page(request, agent, 403, "Ops only", "Traces are shown to ops and admins.")
+    folder = viewer_dir()
+    if folder is None:
+        return error_page(
+            request,
+            agent,
+            404,
+            "No trace viewer",
+            "The installed Playwright package has no trace viewer files: download the trace from the "
+            "case page and open it with 'python -m playwright show-trace FILE'.",
+        )
+    path = (folder / (name or "index.html")).resolve()
+    if not path.is_relative_to(folder) or not path.is_file():
+        return error_page(request, agent, 404, "No such file", f"the trace viewer has no file {name!r}")
+    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if path.suffix == ".js":
+        kind = "text/javascript"  # a service worker must come as JavaScript, whatever the OS's table says
+    response = FileResponse(path, media_type=kind)
+    # The files belong to the installed Playwright: a browser may keep them until it changes.
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
