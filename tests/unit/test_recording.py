@@ -94,7 +94,7 @@ def test_what_to_record_in_is_checked_before_a_browser_starts() -> None:
     assert (page.system, page.spec.url, page.start) == ("app", "http://127.0.0.1:8102", "/login?next=/x")
     for system, url, message in [
         ("nope", None, "no workflow of the project declares a system 'nope' (systems: billing, crm"),
-        ("terminal", None, "'terminal' is a desktop system"),
+        ("terminal", None, "'terminal' is a terminal system: the recorder records web systems"),
         (None, "ftp://x", "--url needs an address like http://"),
         (None, None, "give --system NAME"),
         ("crm", "http://x", "give --system NAME"),

@@ -23,7 +23,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from orchestrator.control_room.pages.common import current_agent, error_page, to_login
+from orchestrator.control_room.i18n import N_
+from orchestrator.control_room.pages.common import Message, current_agent, error_page, to_login
 
 VIEWER_URL = "/ops/trace-viewer"
 """Where the viewer's files are served (the service worker's scope)."""
@@ -65,20 +66,28 @@ def viewer_file(request: Request, name: str) -> Response:
     if agent is None:
         return to_login(request)
     if not agent.can_operate:
-        return error_page(request, agent, 403, "Ops only", "Traces are shown to ops and admins.")
+        return error_page(request, agent, 403, N_("Ops only"), N_("Traces are shown to ops and admins."))
     folder = viewer_dir()
     if folder is None:
         return error_page(
             request,
             agent,
             404,
-            "No trace viewer",
-            "The installed Playwright package has no trace viewer files: download the trace from the "
-            "case page and open it with 'python -m playwright show-trace FILE'.",
+            N_("No trace viewer"),
+            N_(
+                "The installed Playwright package has no trace viewer files: download the trace from "
+                "the case page and open it with 'python -m playwright show-trace FILE'."
+            ),
         )
     path = (folder / (name or "index.html")).resolve()
     if not path.is_relative_to(folder) or not path.is_file():
-        return error_page(request, agent, 404, "No such file", f"the trace viewer has no file {name!r}")
+        return error_page(
+            request,
+            agent,
+            404,
+            N_("No such file"),
+            Message(N_("The trace viewer has no file %(name)s."), name=repr(name)),
+        )
     kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     if path.suffix == ".js":
         kind = "text/javascript"  # a service worker must come as JavaScript, whatever the OS's table says
