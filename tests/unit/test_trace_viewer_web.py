@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from orchestrator.control_room.app import ServerSettings, create_app
 from orchestrator.control_room.pages.trace_viewer import viewer_dir
 from orchestrator.service import Orchestrator
-from robots.engine.records import RunState, StepRecord
+from robots.engine.records import RunRecord, RunState, StepRecord
 from robots.language.project import Project
 from tests.conftest import ROOT
 
@@ -106,3 +106,37 @@ def test_the_case_page_shows_step_pictures_beside_their_steps_and_links_traces_t
     assert shown.headers["content-type"] == "image/jpeg" and shown.content == picture.read_bytes()
     assert admin.get(f"/ops/cases/{case.id}/artifact/step/1").status_code == 404
     assert sign_in(app, "max.agent").get(f"/ops/cases/{case.id}/artifact/step/0").status_code == 403
+
+
+def test_a_german_case_page_names_the_error_kind_and_the_state_changes_in_german(
+    app: TestClient, store: Orchestrator
+) -> None:
+    case, _ = store.create_case(
+        "delivery_appointment", "german-error", {"order_number": "O-100008", "postal_code": "04109"}
+    )
+    claim = store.claim_next_case("unit-robot", workflows=["delivery_appointment"])
+    assert claim is not None and claim.case.id == case.id
+    now = datetime.now(UTC)
+    store.finish_run(
+        claim,
+        RunRecord(
+            run_id=claim.run_id,
+            case_id=case.id,
+            workflow="delivery_appointment",
+            version="1",
+            robot="unit-robot",
+            status="failed_business",
+            started_at=now,
+            ended_at=now,
+            error="no such order",
+            error_kind="business",
+            error_step="lookup",
+        ),
+    )
+    admin = sign_in(app, "admin")
+    english = html.unescape(admin.get(f"/ops/cases/{case.id}").text)
+    assert "Business exception at lookup: no such order" in english
+    assert "queued → running" in english
+    german = html.unescape(admin.get(f"/ops/cases/{case.id}", headers={"Accept-Language": "de"}).text)
+    assert "Fachlicher Fehler bei lookup: no such order" in german
+    assert "queued → running" not in german and "neu → " in german

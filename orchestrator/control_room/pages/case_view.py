@@ -16,8 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.control_room.i18n import N_
 from orchestrator.models import StepEntry
 from robots.masking import mask_personal
+
+#: How the case page names the kind of error a case stopped on (the catalogue translates it).
+ERROR_KINDS = {"business": N_("Business exception"), "system": N_("System exception")}
 
 _INPUT = re.compile(r"\{\{\s*input((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*\}\}")
 _MISSING = object()

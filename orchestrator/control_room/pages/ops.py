@@ -149,6 +149,7 @@ def ops_case(request: Request, case_id: str) -> Response:
             trace_viewer.viewer_link(f"/ops/cases/{case.id}/artifact/trace/{index}")
             for index in range(len(artifacts_of(timeline.steps, ".zip")))
         ],
+        error_kind=case_view.ERROR_KINDS.get(case.error_kind or "", case.error_kind or ""),
         can_retry=case.status in ("failed_business", "failed_system", "waiting_human", "cancelled"),
         can_cancel=case.status not in FINISHED,
         callout_after=last_callout_id(store),
