@@ -7,6 +7,7 @@ for the system's ``settle_ms`` and its ``input_locked`` text gone).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -199,6 +200,10 @@ class WaitParams(ActionParams):
 def wait_for(ctx: ActionContext, params: WaitParams) -> dict[str, Any]:
     """Wait until a text appears (or one of several: says which) or is gone; fails after the timeout.
 
+    Then it waits until the new screen is drawn whole (quiet for the system's ``settle_ms``, no
+    ``input_locked`` text), so a read in the next step sees all of it, not the half a program
+    has written when the text appeared.
+
     Returns ``{text, index, found, row, column}``: the text given (for ``any``, which one and its
     index), what is on screen there (for a ``re:`` text, what the expression matched: a whole
     message with ``re:KSE0[0-9]+.*``) and where it is.
@@ -210,6 +215,7 @@ def wait_for(ctx: ActionContext, params: WaitParams) -> dict[str, Any]:
         gone = params.gone
         if not session.wait_until(lambda: session.find(gone, params.row) is None, timeout):
             raise SystemException(f"{gone!r} is still on the screen after {params.timeout:g}s")
+        _drawn(ctx, session, params.timeout)
         return {"text": gone, "index": 0, "found": None, "row": None, "column": None}
     texts = params.any if params.any is not None else [params.text or ""]
     found: dict[str, Any] = {}
@@ -239,7 +245,21 @@ def wait_for(ctx: ActionContext, params: WaitParams) -> dict[str, Any]:
             f"{session.system} signed the robot off ({signed_off!r} is on the screen) while it "
             f"waited for {' or '.join(repr(t) for t in texts)}"
         )
+    if found["text"] != session.spec.input_locked:
+        _drawn(ctx, session, params.timeout)
     return found
+
+
+def _drawn(ctx: ActionContext, session: ScreenSession, timeout: float) -> None:
+    """Let the screen whose sign was just seen be drawn whole before the next step reads it.
+
+    A program in a terminal draws a new screen in several writes (its id in the corner first,
+    the fields after), so a read right after the id appeared may meet half of it. This waits
+    as typing does (the screen quiet for ``settle_ms``, no ``input_locked`` text); a screen that
+    does not settle in time is left to the next step, which settles or fails itself.
+    """
+    with contextlib.suppress(SystemException):
+        session.settle(ctx.remaining(timeout))
 
 
 class ExistsParams(ActionParams):
