@@ -114,7 +114,7 @@ class ScreenSession:
         spaces; ``length`` characters, or up to two spaces in a row or the end of the row."""
         found = self.find(label)
         if found is None:
-            raise SystemException(f"the label {label!r} is not on the screen; it shows:\n" + self.text())
+            raise SystemException(f"the label {label!r} is not on the screen")
         row, column, matched = found
         line = self.lines()[row - 1]
         start = column - 1 + len(matched)
