@@ -185,7 +185,23 @@ class Locale:
         if isinstance(template, str) and not values:
             message, values = template, dict(getattr(message, "values", {}))
         text = translations(self.language).gettext(message)
-        return text % values if values else text
+        if values:
+            return text % values
+        if text == message and self.language != "en":
+            return self.store_error(message) or text
+        return text
+
+    def store_error(self, message: str) -> str | None:
+        """A refusal of the store (``orchestrator.errors``, raised in English) in this
+        language, or None for a text it does not know."""
+        for pattern, template in _STORE_ERRORS:
+            matched = pattern.match(message)
+            if matched:
+                found = {key: value for key, value in matched.groupdict().items() if value is not None}
+                if "status" in found:
+                    found["status"] = self.gettext(found["status"].replace("_", " "))
+                return translations(self.language).gettext(template) % found
+        return None
 
     def ngettext(self, singular: str, plural: str, count: int, **values: Any) -> str:
         """The singular or plural form for ``count`` (``%(count)s`` is filled too)."""
@@ -275,6 +291,46 @@ _PLAIN_PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 ENTERED = N_("entered: %(value)s")
+
+#: What the store says when it refuses an agent (``orchestrator.errors``, in English: the JSON
+#: API sends it so) -> the catalogue's text for it, filled with what the pattern captures. The
+#: pages show these in the reader's language; a refusal not listed here stays as it is.
+_STORE_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), text)
+    for pattern, text in (
+        (r"^no task '(?P<key>[^']*)'$", N_("There is no task %(key)s.")),
+        (r"^no case '(?P<key>[^']*)'$", N_("There is no case %(key)s.")),
+        (
+            r"^task (?P<task>\S+) is claimed by (?P<who>\S+); only an open task can be claimed$",
+            N_("%(who)s has already claimed task %(task)s; only an open task can be claimed."),
+        ),
+        (
+            r"^task (?P<task>\S+) is (?P<status>[a-z_]+); only an open task can be claimed$",
+            N_("Task %(task)s is %(status)s; only an open task can be claimed."),
+        ),
+        (
+            r"^task (?P<task>\S+) is postponed until (?P<until>.+ UTC); it can be claimed from then",
+            N_("Task %(task)s is postponed until %(until)s; it can be claimed from then."),
+        ),
+        (
+            r"^task (?P<task>\S+) is held by (?P<who>\S+); claim it first$",
+            N_("%(who)s is working on task %(task)s; claim it first."),
+        ),
+        (
+            r"^task (?P<task>\S+) is held by (?P<who>\S+); only they or a supervisor may release it$",
+            N_("%(who)s is working on task %(task)s; only they or a supervisor may release it."),
+        ),
+        (
+            r"^task (?P<task>\S+) belongs to a unit outside \S+'s \((?P<unit>[^)]*)\)$",
+            N_("Task %(task)s belongs to a unit outside yours (%(unit)s)."),
+        ),
+        (
+            r"^case (?P<case>\S+) belongs to units outside \S+'s$",
+            N_("Case %(case)s belongs to units outside yours."),
+        ),
+        (r"^task (?P<task>\S+) is (?P<status>[a-z_]+) already$", N_("Task %(task)s is already %(status)s.")),
+    )
+)
 _PROBLEM = re.compile(r"^(?P<field>[\w.\[\]-]+): (?P<message>.*?)(?: \(got (?P<given>.*)\))?$", re.S)
 
 

@@ -327,3 +327,36 @@ def test_the_general_customer_status_words_are_in_the_catalogue() -> None:
     german = i18n.Locale("de")
     texts = [DEFAULT_HEADING, *(text for words in DEFAULT_WORDS.values() for text in words)]
     assert [text for text in texts if german.gettext(text) == text] == []
+
+
+@pytest.mark.parametrize(
+    "refusal, german",
+    [
+        ("no case 'c-1'", "Den Fall c-1 gibt es nicht."),
+        (
+            "task t-1 is done; only an open task can be claimed",
+            "Die Aufgabe t-1 ist erledigt; nur eine offene",
+        ),
+        (
+            "task t-1 is postponed until 2026-12-07 09:00 UTC; it can be claimed from then (it pops up",
+            "bis 2026-12-07 09:00 UTC zurückgestellt",
+        ),
+        (
+            "task t-1 is held by max.agent; claim it first",
+            "max.agent bearbeitet die Aufgabe t-1; übernehmen Sie sie zuerst.",
+        ),
+        (
+            "task t-1 is held by max.agent; only they or a supervisor may release it",
+            "nur diese Person oder eine Teamleitung",
+        ),
+        (
+            "case c-1 belongs to units outside anna.agent's",
+            "Der Fall c-1 gehört zu Einheiten außerhalb Ihrer eigenen.",
+        ),
+        ("task t-1 is cancelled already", "Die Aufgabe t-1 ist bereits abgebrochen."),
+    ],
+)
+def test_the_stores_refusals_read_in_german(refusal: str, german: str) -> None:
+    assert german in i18n.Locale("de").gettext(refusal)
+    assert i18n.Locale("en").gettext(refusal) == refusal
+    assert i18n.Locale("de").gettext("a refusal nobody listed") == "a refusal nobody listed"

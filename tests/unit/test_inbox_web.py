@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -542,3 +543,34 @@ def test_cancelling_a_case_from_its_page_asks_first(
     )
     assert done.status_code == 303
     assert store.get_case(case_id).status == "cancelled"
+
+
+def test_the_stores_refusals_are_shown_in_the_readers_language(
+    store: Orchestrator, agents: dict[str, TestClient]
+) -> None:
+    task_id = new_task(store)
+    store.claim_task(task_id, "max.agent")
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    supervisor = agents["sven.supervisor"]
+    page = supervisor.post(
+        f"/tasks/{task_id}/claim", data={"csrf_token": csrf_of(supervisor)}, headers=german
+    ).text
+    assert (
+        f"max.agent hat die Aufgabe {task_id} bereits übernommen; nur eine offene Aufgabe kann "
+        "übernommen werden." in html.unescape(page)
+    )
+    refused = agents["anna.agent"].get(f"/tasks/{task_id}", headers=german)
+    assert refused.status_code == 403
+    assert (
+        f"Die Aufgabe {task_id} gehört zu einer Einheit außerhalb Ihrer eigenen (berlin)."
+        in html.unescape(refused.text)
+    )
+    missing = agents["max.agent"].get("/tasks/t-nothing", headers=german)
+    assert missing.status_code == 404 and "Die Aufgabe t-nothing gibt es nicht." in html.unescape(
+        missing.text
+    )
+    # In English, and through the JSON API, the store's own words.
+    english = agents["anna.agent"].get(f"/tasks/{task_id}", headers={"Accept-Language": "en"})
+    assert f"task {task_id} belongs to a unit outside anna.agent&#39;s (berlin)" in english.text
+    answer = agents["anna.agent"].get(f"/api/tasks/{task_id}", headers=german).json()
+    assert answer["error"].startswith(f"task {task_id} belongs to a unit outside")

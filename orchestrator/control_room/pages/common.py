@@ -250,9 +250,11 @@ def read_flash(request: Request) -> list[tuple[str, str]]:
         return []
     with contextlib.suppress(ValueError, UnicodeDecodeError):
         kind, text, *translatable = json.loads(_unb64(value))
+        locale = i18n.for_request(request, _flash_reader(request))
         if len(translatable) == 2 and isinstance(translatable[1], dict):
-            locale = i18n.for_request(request, _flash_reader(request))
             text = locale.gettext(str(translatable[0]), **{k: str(v) for k, v in translatable[1].items()})
+        else:  # a plain text: the store's refusals are known in other languages too
+            text = locale.gettext(str(text))
         return [(str(kind), str(text))]
     return []
 
