@@ -187,7 +187,7 @@ class Locale:
         text = translations(self.language).gettext(message)
         if values:
             return text % values
-        if text == message and self.language != "en":
+        if text == message:
             return self.store_error(message) or text
         return text
 
@@ -200,6 +200,9 @@ class Locale:
                 found = {key: value for key, value in matched.groupdict().items() if value is not None}
                 if "status" in found:
                     found["status"] = self.gettext(found["status"].replace("_", " "))
+                if "until" in found:  # the store says UTC; the reader reads their own clock
+                    moment = datetime.strptime(found["until"], "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+                    found["until"] = self.local_time(moment)
                 return translations(self.language).gettext(template) % found
         return None
 
@@ -309,7 +312,8 @@ _STORE_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             N_("Task %(task)s is %(status)s; only an open task can be claimed."),
         ),
         (
-            r"^task (?P<task>\S+) is postponed until (?P<until>.+ UTC); it can be claimed from then",
+            r"^task (?P<task>\S+) is postponed until (?P<until>\d{4}-\d\d-\d\d \d\d:\d\d UTC); "
+            r"it can be claimed from then",
             N_("Task %(task)s is postponed until %(until)s; it can be claimed from then."),
         ),
         (

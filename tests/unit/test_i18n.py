@@ -339,7 +339,7 @@ def test_the_general_customer_status_words_are_in_the_catalogue() -> None:
         ),
         (
             "task t-1 is postponed until 2026-12-07 09:00 UTC; it can be claimed from then (it pops up",
-            "bis 2026-12-07 09:00 UTC zurückgestellt",
+            "bis 2026-12-07 10:00 CET zurückgestellt",
         ),
         (
             "task t-1 is held by max.agent; claim it first",
@@ -358,5 +358,11 @@ def test_the_general_customer_status_words_are_in_the_catalogue() -> None:
 )
 def test_the_stores_refusals_read_in_german(refusal: str, german: str) -> None:
     assert german in i18n.Locale("de").gettext(refusal)
-    assert i18n.Locale("en").gettext(refusal) == refusal
+    assert i18n.Locale("en").gettext(refusal).endswith(".")  # in English, a sentence of its own
     assert i18n.Locale("de").gettext("a refusal nobody listed") == "a refusal nobody listed"
+
+
+def test_a_postponed_tasks_refusal_says_the_time_on_the_readers_clock() -> None:
+    refusal = "task t-1 is postponed until 2026-07-01 08:00 UTC; it can be claimed from then (it pops up"
+    assert "until 2026-07-01 10:00 CEST;" in i18n.Locale("en").gettext(refusal)
+    assert "until 2026-07-01 04:00 EDT;" in i18n.Locale("en", "America/New_York").gettext(refusal)

@@ -502,7 +502,7 @@ def test_a_postponed_task_shows_until_when_and_cannot_be_claimed_before(
     assert claim.status_code == 409
     assert "postponed until 2099-12-07 10:00 UTC" in claim.json()["error"]
     page = client.post(f"/tasks/{task_id}/claim", data={"csrf_token": csrf_of(client)})
-    assert "is postponed until 2099-12-07 10:00 UTC" in page.text  # the flash on the task page
+    assert "is postponed until 2099-12-07 11:00 CET" in page.text  # the flash, on the reader's clock
     assert store.get_task(task_id).status == "open"
 
 
@@ -569,8 +569,8 @@ def test_the_stores_refusals_are_shown_in_the_readers_language(
     assert missing.status_code == 404 and "Die Aufgabe t-nothing gibt es nicht." in html.unescape(
         missing.text
     )
-    # In English, and through the JSON API, the store's own words.
+    # In English, the same sentence; through the JSON API, the store's own words.
     english = agents["anna.agent"].get(f"/tasks/{task_id}", headers={"Accept-Language": "en"})
-    assert f"task {task_id} belongs to a unit outside anna.agent&#39;s (berlin)" in english.text
+    assert f"Task {task_id} belongs to a unit outside yours (berlin)." in english.text
     answer = agents["anna.agent"].get(f"/api/tasks/{task_id}", headers=german).json()
     assert answer["error"].startswith(f"task {task_id} belongs to a unit outside")
