@@ -12,6 +12,7 @@ import pytest
 from connectors.mail_sink import MailSink
 from connectors.smtp import SmtpMailer
 from demo.server import free_port
+from robots.actions.mail import render_mail
 from robots.engine.human_gateway import InMemoryHumans
 from robots.engine.records import RunRecord
 from robots.engine.runner import Engine
@@ -183,3 +184,33 @@ def test_the_engine_gives_every_workflow_of_the_run_the_case_values() -> None:
     assert record.outputs == {"url": "https://x.example/s", "id": "c-9"}
     bare = engine.run(steps_workflow('- output: {url: "{{ case.status_url }}"}'), {}, case_id="c-10")
     assert bare.outputs == {"url": ""}
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize(
+    "template, data",
+    [
+        ("request_rejected", {"reference": "R-1", "reason": "no such order"}),
+        ("request_done_by_hand", {"reference": "R-1", "note": "booked by phone", "text": "Done."}),
+        (
+            "appointment_booked",
+            {
+                "name": "Lea",
+                "order_number": "O-100003",
+                "supplier_name": "Sued Express",
+                "date": "2026-12-08",
+                "window": "08:00-12:00",
+                "booking_number": "SE-1",
+            },
+        ),
+    ],
+)
+def test_every_shipped_customer_mail_links_the_status_page_when_there_is_one(
+    template: str, data: dict[str, str], language: str
+) -> None:
+    shipped = Path(__file__).resolve().parents[2]
+    link = "https://service.example.com/webform/status/c-1/0123456789abcdef"
+    _, text, html = render_mail(template, data, language, case={"status_url": link}, root=shipped)
+    assert link in text and (html is None or f'href="{link}"' in html)
+    _, text, html = render_mail(template, data, language, root=shipped)  # no public address
+    assert "webform/status" not in text and "\n\n\n" not in text
