@@ -238,7 +238,7 @@ def wait_for(ctx: ActionContext, params: WaitParams) -> dict[str, Any]:
     if not session.wait_until(appeared, timeout):
         wanted = " or ".join(repr(t) for t in texts)
         raise SystemException(
-            f"{wanted} did not appear on the screen within {params.timeout:g}s; it shows:\n" + session.text()
+            f"{wanted} did not appear on the screen within {params.timeout:g}s; {_shows(session)}"
         )
     if not found:
         raise SystemException(
@@ -248,6 +248,13 @@ def wait_for(ctx: ActionContext, params: WaitParams) -> dict[str, Any]:
     if found["text"] != session.spec.input_locked:
         _drawn(ctx, session, params.timeout)
     return found
+
+
+def _shows(session: ScreenSession) -> str:
+    """What the screen shows, for an error: its text on one line and cut short, as a web
+    error quotes a page (the whole screen, cursor included, is kept with the failure's
+    evidence; a log line should not carry a screen full of customer data)."""
+    return f"the screen shows: {' '.join(session.text().split())[:300]!r}"
 
 
 def _drawn(ctx: ActionContext, session: ScreenSession, timeout: float) -> None:
@@ -307,7 +314,7 @@ def expect(ctx: ActionContext, params: ExpectParams) -> str:
     if params.text is not None:
         text = params.text
         if not session.wait_until(lambda: session.find(text) is not None, timeout):
-            raise SystemException(f"expected {text!r} on the screen; it shows:\n{session.text()}")
+            raise SystemException(f"expected {text!r} on the screen; {_shows(session)}")
         return text
     wanted = (params.equals or "").strip()
     if not session.wait_until(lambda: _read(session, params).strip() == wanted, timeout):

@@ -87,3 +87,11 @@ def test_desktop_chords_take_keysym_names_and_short_names() -> None:
     assert parse_keys("ctrl++") == [0xFFE3, ord("+")]
     with pytest.raises(SystemException, match=r"unknown key\(s\) \['nokey'\]"):
         parse_keys("alt+nokey")
+
+
+def test_an_error_quotes_the_screen_on_one_line_and_cut_short() -> None:
+    from robots.actions.terminal import _shows
+
+    shown = _shows(session(*SCREEN, *(f"ROW {n} " + "x" * 70 for n in range(15))))
+    assert shown.startswith("the screen shows: 'KSM020 CUSTOMER ADDRESS CUSTOMER NO. : C000002")
+    assert "\n" not in shown and len(shown) < 330
