@@ -181,6 +181,8 @@ class Locale:
         """``message`` in this language, with ``%(name)s`` filled from ``values``. A message
         that carries its catalogue text and values (``pages.common.Message``: an error page's,
         a flash's) is translated by that text and filled with its values."""
+        if not message:  # nothing to say (the catalogue's "" is its header, not a text)
+            return ""
         template = getattr(message, "template", None)
         if isinstance(template, str) and not values:
             message, values = template, dict(getattr(message, "values", {}))
@@ -201,7 +203,10 @@ class Locale:
                 if "status" in found:
                     found["status"] = self.gettext(found["status"].replace("_", " "))
                 if "until" in found:  # the store says UTC; the reader reads their own clock
-                    moment = datetime.strptime(found["until"], "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+                    try:
+                        moment = datetime.strptime(found["until"], "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+                    except ValueError:  # not a time the store wrote: not its refusal
+                        return None
                     found["until"] = self.local_time(moment)
                 return translations(self.language).gettext(template) % found
         return None

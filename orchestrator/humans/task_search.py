@@ -5,9 +5,9 @@ or occurs (case-insensitive, as a part of it) in one of what the inbox shows of 
 holds for it: the task's queue, reason and assignee, its case's reference and workflow, and
 any value, at any depth, of the case's payload (customer number, order number, name...) or of
 the data the robot gathered for the task. Keys are not searched (``customer_id`` does not
-find every task that has one); neither are values under keys that look secret
-(``password``, ``token``...) nor the workflow's ``secret: true`` inputs, so the search box
-never tells whether a task holds a secret.
+find every task that has one); neither are values under keys the masking treats as secret
+(``robots.masking``: ``password``, ``token``...) nor the workflow's ``secret: true`` inputs:
+the search box finds no value the task page would mask.
 
 The database narrows the candidates first (``candidate_condition``: each word's longest run
 of plain ASCII characters in the lower-cased columns and JSON texts), which any real match

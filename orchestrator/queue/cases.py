@@ -16,9 +16,11 @@ claim, so a robot whose lease expired (and whose case another robot took) change
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -602,10 +604,13 @@ class CaseStore(OutcomeStore):
         """Remove the personal data of cases finished more than ``older_than`` ago; how many.
 
         Gone: payload, outputs, checkpoint, error text, step outputs and errors, task data,
-        answers, reasons and comments, callout contents. Kept: the transitions, runs, step
-        and task events (who, what, when) - the audit trail - and a "purged" entry in it.
+        answers, reasons and comments, callout contents, and the steps' evidence files
+        (screenshots, step pictures, traces, page HTML, screens) where this process can reach
+        them. Kept: the transitions, runs, step and task events (who, what, when) - the audit
+        trail - and a "purged" entry in it.
         """
         cutoff = (now or self.now()) - older_than
+        evidence: list[str] = []
         with self._tx() as session:
             ids = list(
                 session.scalars(
@@ -623,8 +628,12 @@ class CaseStore(OutcomeStore):
                     .where(CaseRow.id.in_(chunk))
                     .values(payload={}, outputs=None, run_state=None, error=None, purged_at=self.now())
                 )
+                for files in session.scalars(sa.select(StepRow.artifacts).where(StepRow.case_id.in_(chunk))):
+                    evidence += [str(path) for path in files or []]
                 session.execute(
-                    sa.update(StepRow).where(StepRow.case_id.in_(chunk)).values(outputs=None, error=None)
+                    sa.update(StepRow)
+                    .where(StepRow.case_id.in_(chunk))
+                    .values(outputs=None, error=None, artifacts=[])
                 )
                 # Reasons, titles and comments are rendered from case data: they go too; who did
                 # what and when (the events themselves) stays.
@@ -654,4 +663,19 @@ class CaseStore(OutcomeStore):
                             reason=f"personal data removed (finished before {cutoff:%Y-%m-%d %H:%M} UTC)",
                         )
                     )
-            return len(ids)
+        _remove_files(evidence)
+        return len(ids)
+
+
+def _remove_files(paths: list[str]) -> None:
+    """Delete evidence files, and the folders they leave empty (a run's, then its case's);
+    a file already gone or out of reach (another machine's disk) is skipped."""
+    folders: set[Path] = set()
+    for name in paths:
+        path = Path(name)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+            folders.update((path.parent, path.parent.parent))
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty

@@ -98,9 +98,13 @@ def type_text(ctx: ActionContext, params: TypeParams) -> dict[str, int]:
         and not session.wait_until(arrived, ctx.remaining(params.timeout))
     ):
         shown = session.read(row, column, len(expected))
+        arrived_chars = next(
+            (n for n, (a, b) in enumerate(zip(expected, shown, strict=False)) if a != b), len(expected)
+        )
         raise SystemException(
-            f"typed {expected!r} at row {row}, column {column}, but the screen shows {shown!r} "
-            "(keys lost in an input lock, or the cursor was not in a field)"
+            f"typed {expected!r} at row {row}, column {column}, but the screen shows other characters "
+            f"there (the first {arrived_chars} of {len(expected)} arrived: keys lost in an input lock, "
+            "or the cursor was not in a field)"
         )
     full = params.length is not None and len(text) >= params.length
     if params.next_field and not (full and params.auto_skip):
@@ -251,10 +255,12 @@ def wait_for(ctx: ActionContext, params: WaitParams) -> dict[str, Any]:
 
 
 def _shows(session: ScreenSession) -> str:
-    """What the screen shows, for an error: its text on one line and cut short, as a web
-    error quotes a page (the whole screen, cursor included, is kept with the failure's
-    evidence; a log line should not carry a screen full of customer data)."""
-    return f"the screen shows: {' '.join(session.text().split())[:300]!r}"
+    """Which screen is up, for an error: its first line (a host's screen id and title), not
+    its fields. An error is logged and shown in task reasons, and a screen's fields hold
+    customer data; the whole screen, cursor included, is kept with the failure's evidence."""
+    first = next((line.strip() for line in session.lines() if line.strip()), "")
+    first = " ".join(first.split())[:80]
+    return f"the screen's first line reads {first!r} (the whole screen is kept with the failure)"
 
 
 def _drawn(ctx: ActionContext, session: ScreenSession, timeout: float) -> None:
@@ -319,7 +325,9 @@ def expect(ctx: ActionContext, params: ExpectParams) -> str:
     wanted = (params.equals or "").strip()
     if not session.wait_until(lambda: _read(session, params).strip() == wanted, timeout):
         where = f"beside {params.label!r}" if params.label else f"at row {params.row}, column {params.column}"
-        raise SystemException(f"expected {wanted!r} {where}, the screen shows {_read(session, params)!r}")
+        raise SystemException(
+            f"expected {wanted!r} {where}, the screen shows another value; {_shows(session)}"
+        )
     return wanted
 
 

@@ -383,8 +383,15 @@ class TerminalSessions(SystemSessions):
             return []
         directory.mkdir(parents=True, exist_ok=True)
         target = directory / f"{name}-{time.strftime('%H%M%S')}-screen.txt"
-        row, column = session.cursor()
-        target.write_text(f"{session.text()}\n\n(cursor at row {row}, column {column})\n", encoding="utf-8")
+        try:
+            row, column = session.cursor()
+            screen = f"{session.text()}\n\n(cursor at row {row}, column {column})\n"
+            target.write_text(screen, encoding="utf-8")
+        except Exception as error:  # evidence is best effort: the failure itself must go on
+            # A session that cannot answer any more (its program ended, s3270 stopped after a
+            # timeout) has no screen to keep; the failure's own error says why.
+            logger.debug("{}: no screen to keep for the failure: {}", name, error)
+            return []
         return [str(target)]
 
     def close(self) -> None:

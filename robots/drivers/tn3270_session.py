@@ -138,6 +138,8 @@ class Tn3270Session(ScreenSession):
 
     def cursor(self) -> tuple[int, int]:
         self.command("Query(Cursor)")
+        if len(self.status) < 10:
+            raise SystemException(f"{self.system}: s3270 gave no cursor position ({' '.join(self.status)!r})")
         return int(self.status[8]) + 1, int(self.status[9]) + 1
 
     def keyboard(self) -> str:
@@ -173,9 +175,10 @@ class Tn3270Session(ScreenSession):
         def ready() -> bool:
             rows = self.lines()
             if self.keyboard() == "E":
+                first = next((r.strip() for r in rows if r.strip()), "")
                 raise SystemException(
                     f"{self.system}: the keyboard is locked by an operator error (a key the field "
-                    "does not take); the screen shows:\n" + "\n".join(r.rstrip() for r in rows)
+                    f"does not take) on the screen whose first line reads {first[:80]!r}"
                 )
             return self.keyboard() == "U" and not (locked and any(locked.search(r) for r in rows))
 

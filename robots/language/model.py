@@ -583,9 +583,20 @@ def _outcome_mapping(value: Any) -> Any:
     return value
 
 
+def _corrected_says_nothing(value: dict[str, OutcomeSpec | None]) -> dict[str, OutcomeSpec | None]:
+    corrected = value.get("corrected")
+    if corrected is not None and (corrected.title or corrected.text or corrected.mail):
+        raise ValueError(
+            "corrected: give it only a label: the case goes back to a robot, and the customer reads "
+            "the words of its state (the workflow's customer_status), not a title, text or mail"
+        )
+    return value
+
+
 Outcomes = Annotated[
     dict[Literal["corrected", "done_by_hand", "rejected", "postponed", "cancelled"], OutcomeSpec | None],
     BeforeValidator(_outcome_mapping),
+    AfterValidator(_corrected_says_nothing),
 ]
 """The outcomes a human task offers: a list of names or a mapping name -> texts (None: every
 outcome with the default texts)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from orchestrator.service import Orchestrator
+from robots.engine.records import RunRecord, RunState, StepRecord
 from robots.engine.runner import Engine
 from tests.contract.conftest import Clock, new_case, run_next
 
@@ -33,3 +35,49 @@ def test_personal_data_of_old_finished_cases_is_purged_and_the_audit_kept(
     )
     assert orch.get_case(recent.id).payload == unfinished.payload  # not finished: untouched
     assert orch.purge_personal_data(timedelta(days=30)) == 0  # purged once
+
+
+def test_the_purge_deletes_the_evidence_files_of_the_purged_cases(
+    orch: Orchestrator, clock: Clock, tmp_path: Path
+) -> None:
+    case = new_case(orch, "ask", payload={"customer": "Lea Weber"})
+    claim = orch.claim_next_case("robot-1")
+    assert claim is not None and claim.case.id == case.id
+    run = tmp_path / "artifacts" / case.id / claim.run_id
+    run.mkdir(parents=True)
+    picture, trace = run / "step-0001-1-1.jpg", run / "trace.zip"
+    picture.write_bytes(b"\xff\xd8 Lea Weber's address on a page")
+    trace.write_bytes(b"PK Lea Weber")
+    now = clock()
+    step = StepRecord(
+        path="1", kind="web.goto", label="web.goto /", started_at=now, outcome="ok", artifacts=[str(picture)]
+    )
+    failed = StepRecord(
+        path="2",
+        kind="in",
+        label="crm",
+        started_at=now,
+        outcome="failed",
+        artifacts=[str(trace), "/nowhere/x.png"],
+    )
+    orch.save_checkpoint(claim, RunState(), [step, failed])
+    orch.finish_run(
+        claim,
+        RunRecord(
+            run_id=claim.run_id,
+            case_id=case.id,
+            workflow="ask",
+            version="1",
+            robot="robot-1",
+            status="failed_business",
+            started_at=now,
+            ended_at=now,
+            error="no such customer",
+            error_kind="business",
+        ),
+    )
+    clock.advance(days=31)
+
+    assert orch.purge_personal_data(timedelta(days=30)) == 1
+    assert not picture.exists() and not trace.exists() and not (tmp_path / "artifacts" / case.id).exists()
+    assert all(step.artifacts == [] for step in orch.case_timeline(case.id).steps)

@@ -125,7 +125,9 @@ def test_without_waiting_out_the_input_lock_lost_keys_are_caught_not_saved(
     path.write_text(hasty, encoding="utf-8")
     record = run(project, sessions, NEW)
     assert record.status == "failed_system"
-    assert "but the screen shows" in (record.error or "")  # typed during the lock, and noticed
+    assert "but the screen shows other characters there" in (
+        record.error or ""
+    )  # typed during the lock, and noticed
     assert audit(data, "address_changed") == []
     in_block = next(step for step in record.steps if step.kind == "in")
     (evidence, *_) = [Path(p) for p in in_block.artifacts if p.endswith("-screen.txt")]

@@ -366,3 +366,11 @@ def test_a_postponed_tasks_refusal_says_the_time_on_the_readers_clock() -> None:
     refusal = "task t-1 is postponed until 2026-07-01 08:00 UTC; it can be claimed from then (it pops up"
     assert "until 2026-07-01 10:00 CEST;" in i18n.Locale("en").gettext(refusal)
     assert "until 2026-07-01 04:00 EDT;" in i18n.Locale("en", "America/New_York").gettext(refusal)
+
+
+def test_texts_that_only_look_like_a_refusal_or_say_nothing_are_shown_as_they_are() -> None:
+    german = i18n.Locale("de")
+    fake = "task T1 is postponed until 2026-13-01 10:00 UTC; it can be claimed from then"
+    assert german.gettext(fake) == fake  # no such month: not the store's refusal, no error
+    assert german.gettext("") == "" and german.gettext(None) == ""  # type: ignore[arg-type]
+    assert german.gettext("100% sure") == "100% sure"

@@ -875,3 +875,18 @@ def test_a_calls_with_is_checked_against_the_called_workflows_input(project: Pro
         (3, "call 'sub': sub has no input 'nte'", "did you mean 'note'?"),
         (5, "call 'sub': input 'n' is required", "add n: ... under 'with:'"),
     ]
+
+
+def test_a_corrected_outcome_has_no_customer_words_of_its_own() -> None:
+    text = """
+name: t
+steps:
+  - await_human:
+      queue: q
+      reason: r
+      outcomes:
+        corrected: {label: "Book it", text: "It is being booked"}
+"""
+    [problem] = problems_of(text)
+    assert "corrected: give it only a label" in problem and "customer_status" in problem
+    assert problems_of(text.replace(', text: "It is being booked"', "")) == []

@@ -57,6 +57,16 @@ def test_the_installed_playwright_ships_a_viewer_the_control_room_serves(app: Te
     assert admin.get("/ops/trace-viewer/no-such-file.js").status_code == 404
 
 
+def test_the_viewer_opens_only_this_servers_traces(app: TestClient) -> None:
+    admin = sign_in(app, "admin")
+    own = "/ops/trace-viewer/index.html?trace=%2Fops%2Fcases%2Fc-1%2Fartifact%2Ftrace%2F0"
+    assert admin.get(own).status_code == 200
+    assert admin.get(own).headers["X-Content-Type-Options"] == "nosniff"
+    for foreign in ("https://attacker.example/t.zip", "//attacker.example/t.zip", "/api/cases/c-1"):
+        refused = admin.get("/ops/trace-viewer/index.html", params={"trace": foreign})
+        assert refused.status_code == 400 and "this server's cases only" in html.unescape(refused.text)
+
+
 def test_only_people_who_may_open_case_pages_get_the_viewer(app: TestClient) -> None:
     assert sign_in(app, "max.agent").get("/ops/trace-viewer/index.html").status_code == 403
     anonymous = TestClient(app.app).get("/ops/trace-viewer/index.html", follow_redirects=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import mimetypes
+import re
 from functools import cache
 from pathlib import Path
 from urllib.parse import quote
@@ -30,6 +31,9 @@ VIEWER_URL = "/ops/trace-viewer"
 """Where the viewer's files are served (the service worker's scope)."""
 
 router = APIRouter()
+
+#: The traces the viewer may open: a case's kept trace on this server (``viewer_link``).
+_OWN_TRACE = re.compile(r"^/ops/cases/[A-Za-z0-9_.:-]{1,64}/artifact/trace/\d{1,4}$")
 
 
 @cache
@@ -88,10 +92,26 @@ def viewer_file(request: Request, name: str) -> Response:
             N_("No such file"),
             Message(N_("The trace viewer has no file %(name)s."), name=repr(name)),
         )
+    traces = request.query_params.getlist("trace")
+    if any(not _OWN_TRACE.match(trace) for trace in traces):
+        # The viewer loads whatever its 'trace' parameter names: a link that names another
+        # site's file would show that site's pages under this server's name.
+        return error_page(
+            request,
+            agent,
+            400,
+            N_("Not a trace of this server"),
+            N_(
+                "The trace viewer opens the traces of this server's cases only: use the link on "
+                "the case page."
+            ),
+        )
     kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     if path.suffix == ".js":
         kind = "text/javascript"  # a service worker must come as JavaScript, whatever the OS's table says
     response = FileResponse(path, media_type=kind)
     # The files belong to the installed Playwright: a browser may keep them until it changes.
     response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
     return response
