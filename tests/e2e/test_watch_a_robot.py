@@ -235,7 +235,13 @@ def test_a_failed_cases_trace_opens_in_the_trace_viewer_offline_with_the_page_at
     case, _ = store.create_case("peek_fails", "ivr:peek-1", {"customer": "C000001"})
     claim = store.claim_next_case("vm#1")
     assert claim is not None and claim.case.id == case.id
-    failed = run_claim(store, robot(store, robot_sessions, tmp_path / "artifacts"), claim)
+    # A browser of its own: the session's shared one has traced other tests' failed cases
+    # with snapshots, and a context that once did may keep recording them (Playwright).
+    mine = ByKind({"web": WebSessions()})
+    try:
+        failed = run_claim(store, robot(store, mine, tmp_path / "artifacts"), claim)
+    finally:
+        mine.close()
     assert failed is not None and failed.status != "done", failed
 
     # The in block's two attempts each kept a trace: the first one lean (actions, network,
