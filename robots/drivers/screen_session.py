@@ -83,6 +83,12 @@ class ScreenSession:
         """Wait until the first screen is there and takes keys (before the login types)."""
         raise NotImplementedError
 
+    def heading(self) -> str:
+        """The screen's first line with text, spaces collapsed, at most 80 characters: which
+        screen is up (a host's screen id and title), for an error, without its fields."""
+        first = next((line.strip() for line in self.lines() if line.strip()), "")
+        return " ".join(first.split())[:80]
+
     def text(self) -> str:
         """The whole screen, rows joined by newlines, trailing spaces removed."""
         return "\n".join(line.rstrip() for line in self.lines())

@@ -175,10 +175,9 @@ class Tn3270Session(ScreenSession):
         def ready() -> bool:
             rows = self.lines()
             if self.keyboard() == "E":
-                first = next((r.strip() for r in rows if r.strip()), "")
                 raise SystemException(
                     f"{self.system}: the keyboard is locked by an operator error (a key the field "
-                    f"does not take) on the screen whose first line reads {first[:80]!r}"
+                    f"does not take) on the screen whose first line reads {self.heading()!r}"
                 )
             return self.keyboard() == "U" and not (locked and any(locked.search(r) for r in rows))
 
