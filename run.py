@@ -430,7 +430,7 @@ def token_create(
     data_dir: DataDir = None,
 ) -> None:
     """Issue a token; it is printed once and stored only as a hash."""
-    from orchestrator.control_room.api import cli_create_token as create_token
+    from orchestrator.control_room.token_cli import cli_create_token as create_token
 
     _use(project, data_dir, database_url)
 
@@ -442,7 +442,7 @@ def token_list(
     database_url: DatabaseUrl = None, project: ProjectDir = None, data_dir: DataDir = None
 ) -> None:
     """Every token: id, channel, workflows, revoked or not (never the secret)."""
-    from orchestrator.control_room.api import cli_list_tokens as list_tokens
+    from orchestrator.control_room.token_cli import cli_list_tokens as list_tokens
 
     _use(project, data_dir, database_url)
 
@@ -457,7 +457,7 @@ def token_revoke(
     data_dir: DataDir = None,
 ) -> None:
     """Revoke a token; it stops working within the token cache time (token_cache_seconds, 2 s)."""
-    from orchestrator.control_room.api import cli_revoke_token as revoke_token
+    from orchestrator.control_room.token_cli import cli_revoke_token as revoke_token
 
     _use(project, data_dir, database_url)
 

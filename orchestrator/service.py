@@ -7,17 +7,18 @@ from datetime import datetime
 
 from orchestrator.humans.administration import AdminStore
 from orchestrator.humans.customer_links import CustomerLinks
+from orchestrator.humans.escalation import EscalationStore
 from orchestrator.models import Claim
-from orchestrator.queue.cases import DEFAULT_LEASE_SECONDS
+from orchestrator.queue.runs import DEFAULT_LEASE_SECONDS, RunStore
 from orchestrator.queue.runtime import CaseListener, DurableHumans
 from orchestrator.queue.search import CaseSearchStore
 from robots.language.project import Project
 
 
-class Orchestrator(CaseSearchStore, AdminStore):
-    """Durable cases, claims, audit trail, human tasks, organisation and robots; case search
-    and bulk actions (``CaseSearchStore``); the admin screens' changes with their audit log
-    (``AdminStore``).
+class Orchestrator(RunStore, CaseSearchStore, EscalationStore, AdminStore):
+    """Durable cases, claims and runs (``RunStore``), audit trail, human tasks, organisation and
+    robots; case search and bulk actions (``CaseSearchStore``); escalation of tasks
+    (``EscalationStore``); the admin screens' changes with their audit log (``AdminStore``).
 
     ``url``: a SQLAlchemy URL (default ``TANDEM_DATABASE_URL`` or ``sqlite:///tandem.db``);
     the schema is migrated on open. ``project``: where workflows are found (payloads are

@@ -17,25 +17,25 @@
 Every call except health needs ``Authorization: Bearer <token>``; tokens are per channel,
 stored only as hashes, and scoped to the workflows they may start (see
 ``orchestrator`` tokens). Each token has a rate limit (``ServerSettings.rate_limit``).
+
+Owns: the API's routes, their request and response shapes and its error shape
+(``ErrorBody``, ``error_body``); ``start_case`` (shared with the webform). Tokens and rate
+limits are ``orchestrator.control_room.api_access``, the metrics
+``orchestrator.control_room.api_metrics``, ``run.py token`` ``orchestrator.control_room.token_cli``.
+
+May import: ``orchestrator.control_room.api_access`` and ``api_metrics``, ``orchestrator.errors``,
+``orchestrator.models``, ``orchestrator.humans.customer_links``, ``connectors`` and ``robots``;
+the store only through ``request.app.state``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import threading
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi import Path as PathParam
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from limits import RateLimitItem, parse_many, storage, strategies
-from limits.errors import ConfigurationError as LimitsConfigurationError
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
@@ -50,6 +50,8 @@ from connectors.channels import (
     map_ivr_call,
     map_webform,
 )
+from orchestrator.control_room.api_access import Token
+from orchestrator.control_room.api_metrics import ApiMetrics
 from orchestrator.errors import NotFound, PayloadInvalid
 from orchestrator.humans.customer_links import status_path
 from orchestrator.models import ApiToken, Case, CaseTimeline, StepEntry, Transition
@@ -58,12 +60,6 @@ from robots.language.model import Workflow, not_a_process
 
 #: What a case id looks like (``c-`` and letters/digits); anything else is a 422, not a lookup.
 CASE_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 # --- errors ----------------------------------------------------------------------------
@@ -100,208 +96,6 @@ def error_body(message: str, problems: list[dict[str, str]] | None = None) -> di
     if problems is not None:
         body["problems"] = problems
     return body
-
-
-# --- rate limits -----------------------------------------------------------------------
-
-
-class RateLimiter:
-    """Counts requests per key (token, client address) against limits like ``50/second``."""
-
-    def __init__(self, storage_uri: str = "memory://") -> None:
-        try:
-            self._storage = storage.storage_from_string(storage_uri)
-        except (LimitsConfigurationError, ValueError) as error:
-            raise ValueError(
-                f"rate_limit_storage {storage_uri!r} cannot be used ({error}); "
-                "use 'memory://' or 'redis://host:6379'"
-            ) from None
-        # A sliding window counter: smooth like a moving window, but O(1) memory per key.
-        self._limiter = strategies.SlidingWindowCounterRateLimiter(self._storage)
-        self._parsed: dict[str, list[RateLimitItem]] = {}
-
-    @staticmethod
-    def parse(notation: str) -> list[RateLimitItem]:
-        """The limits of ``notation`` ('50/second;1000/minute'); ValueError saying how to write one."""
-        try:
-            items = parse_many(notation)
-        except ValueError:
-            raise ValueError(
-                f"rate limit {notation!r} is not valid: write e.g. '50/second' or '50/second;1000/minute'"
-            ) from None
-        if not items:
-            raise ValueError(f"rate limit {notation!r} names no limit: write e.g. '50/second'")
-        return items
-
-    def hit(self, notation: str, key: str) -> float | None:
-        """Count one request for ``key``; None when allowed, else seconds until the next is."""
-        items = self._parsed.get(notation)
-        if items is None:
-            items = self._parsed[notation] = self.parse(notation)
-        for item in items:
-            if not self._limiter.hit(item, key):
-                reset_at = self._limiter.get_window_stats(item, key).reset_time
-                return max(1.0, reset_at - time.time())
-        return None
-
-
-def enforce_rate(request: Request, notation: str, key: str) -> None:
-    """Raise 429 (with Retry-After) when ``key`` is over ``notation``."""
-    limiter: RateLimiter = request.app.state.rate_limiter
-    wait = limiter.hit(notation, key)
-    if wait is not None:
-        raise HTTPException(
-            status_code=429,
-            detail=f"rate limit {notation} exceeded; retry in {wait:.0f} s",
-            headers={"Retry-After": str(int(wait + 0.999))},
-        )
-
-
-# --- metrics ---------------------------------------------------------------------------
-
-
-class ApiMetrics:
-    """The app's Prometheus metrics, in a registry of its own (several apps in one process)."""
-
-    def __init__(self, store: Any) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "tandem_http_requests",
-            "HTTP requests by method, route and status.",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "tandem_http_request_seconds",
-            "Time to answer an HTTP request, by route.",
-            ["route"],
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
-            registry=self.registry,
-        )
-        self.cases = Counter(
-            "tandem_api_cases",
-            "Case requests through the API, by workflow, channel and outcome (created/existing).",
-            ["workflow", "channel", "outcome"],
-            registry=self.registry,
-        )
-        self.rejected = Counter(
-            "tandem_api_rejected",
-            "API requests refused, by reason (auth, scope, rate, invalid).",
-            ["reason"],
-            registry=self.registry,
-        )
-
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Record one answered request."""
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
-
-    def exposition(self) -> bytes:
-        """The metrics in Prometheus' text format."""
-        return generate_latest(self.registry)
-
-
-class MetricsMiddleware:
-    """Counts and times every HTTP request by its route template (not the raw path: bounded labels)."""
-
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on, noting its status and duration."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, noting_status)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
-
-
-# --- auth ------------------------------------------------------------------------------
-
-
-class TokenCache:
-    """Recently verified tokens, so a busy channel does not cost a database read per request.
-
-    Only valid tokens are kept, for ``seconds`` (``ServerSettings.token_cache_seconds``): a
-    revoked token stops working within that time on every server process. 0 turns it off.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._lock = threading.Lock()
-        self._tokens: dict[str, tuple[float, ApiToken]] = {}
-
-    def verify(self, plaintext: str, store: Any) -> ApiToken | None:
-        """The token's record if it is valid (from the cache or the store), else None."""
-        if self.seconds <= 0:
-            return store.verify_token(plaintext)
-        key = hashlib.sha256(plaintext.encode()).hexdigest()
-        now = time.monotonic()
-        with self._lock:
-            cached = self._tokens.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        token: ApiToken | None = store.verify_token(plaintext)
-        with self._lock:
-            if token is None:
-                self._tokens.pop(key, None)
-            else:
-                if len(self._tokens) > 10_000:  # bounded: tokens are few, this only guards memory
-                    self._tokens.clear()
-                self._tokens[key] = (now + self.seconds, token)
-        return token
-
-
-_bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="channel token",
-    description="The channel's API token (issued with `run.py token create`).",
-)
-
-
-def channel_token(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ApiToken:
-    """The caller's token, checked and counted against its rate limit; 401/429 otherwise."""
-    metrics: ApiMetrics = request.app.state.metrics
-    presented = credentials.credentials if credentials is not None else ""
-    token = request.app.state.token_cache.verify(presented, request.app.state.store) if presented else None
-    if token is None:
-        metrics.rejected.labels("auth").inc()
-        raise HTTPException(
-            status_code=401,
-            detail=(
-                "the API token is not valid or was revoked; ask the operators for a new one"
-                if presented
-                else "an API token is required: send 'Authorization: Bearer <token>'"
-            ),
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"' if presented else "Bearer"},
-        )
-    settings = request.app.state.settings
-    limit = settings.channel_rate_limits.get(token.channel, settings.rate_limit)
-    try:
-        enforce_rate(request, limit, f"token:{token.id}")
-    except HTTPException:
-        metrics.rejected.labels("rate").inc()
-        raise
-    return token
-
-
-Token = Annotated[ApiToken, Depends(channel_token)]
 
 
 # --- responses -------------------------------------------------------------------------
@@ -652,69 +446,3 @@ def metrics(request: Request, token: Token) -> Response:
     """Request counts and latencies, cases created per workflow and channel, refusals."""
     exposition: bytes = request.app.state.metrics.exposition()
     return Response(exposition, media_type=CONTENT_TYPE_LATEST)
-
-
-# --- tokens from the command line (run.py token ...) -----------------------------------
-
-
-def _cli_store() -> Any:
-    from orchestrator.service import Orchestrator
-
-    return Orchestrator()
-
-
-def cli_create_token(channel: str, workflows: list[str], description: str, console: Any) -> int:
-    """``run.py token create``: issue a token and print its secret once; the exit code."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,50}", channel):
-        console.print(f"[red]channel {channel!r}: use 1-50 letters, digits, '_', '-' or '.'[/red]")
-        return 2
-    store = _cli_store()
-    try:
-        unknown = [w for w in workflows if w != "*" and w not in store.project.workflow_files()]
-        if unknown:
-            known = ", ".join(sorted(store.project.workflow_files()))
-            console.print(f"[red]no workflow named {', '.join(unknown)}; workflows: {known}[/red]")
-            return 2
-        token, secret = store.create_token(channel, workflows, description=description)
-    finally:
-        store.close()
-    console.print(f"token {token.id} for channel {token.channel} may start: {', '.join(token.workflows)}")
-    console.print("the secret (shown only now; send it as 'Authorization: Bearer <secret>'):")
-    console.print(secret, highlight=False, markup=False, soft_wrap=True)
-    return 0
-
-
-def cli_list_tokens(console: Any) -> None:
-    """``run.py token list``: every token without its secret."""
-    from rich.table import Table
-
-    store = _cli_store()
-    try:
-        tokens = store.list_tokens()
-    finally:
-        store.close()
-    table = Table("id", "channel", "workflows", "created", "revoked", "description")
-    for token in tokens:
-        table.add_row(
-            token.id,
-            token.channel,
-            ", ".join(token.workflows),
-            f"{token.created_at:%Y-%m-%d %H:%M}",
-            f"{token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "",
-            token.description,
-        )
-    console.print(table)
-
-
-def cli_revoke_token(token_id: str, console: Any) -> int:
-    """``run.py token revoke``: revoke by id; the exit code."""
-    store = _cli_store()
-    try:
-        store.revoke_token(token_id)
-    except NotFound:
-        console.print(f"[red]no API token {token_id!r}; `run.py token list` shows them[/red]")
-        return 1
-    finally:
-        store.close()
-    console.print(f"token {token_id} revoked")
-    return 0

@@ -33,7 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.control_room import i18n
-from orchestrator.control_room.api import ApiMetrics, MetricsMiddleware, RateLimiter, TokenCache, error_body
+from orchestrator.control_room.api import error_body
+from orchestrator.control_room.api_access import RateLimiter, TokenCache
+from orchestrator.control_room.api_metrics import ApiMetrics, MetricsMiddleware
 from orchestrator.control_room.limits import DEFAULT_MAX_BODY_BYTES, RequestGuard, bounded_problems
 from orchestrator.control_room.throttle import LoginThrottle
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied
@@ -238,7 +240,8 @@ HTML_ERRORS: dict[int, tuple[str, str]] = {
 
 def _error_page(request: Request, status: int, heading: str, message: str, *, who: bool = True) -> Response:
     """The control room's error page; ``who``: show the signed-in user's header (asks the store)."""
-    from orchestrator.control_room.pages.common import current_agent, error_page
+    from orchestrator.control_room.pages.common import error_page
+    from orchestrator.control_room.pages.sessions import current_agent
 
     return error_page(request, current_agent(request) if who else None, status, heading, message)
 

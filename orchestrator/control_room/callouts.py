@@ -57,7 +57,7 @@ ANNOUNCE_INTERVAL = 1.0
 
 
 class CalloutSource(Protocol):
-    """Where callouts are read from: the orchestrator's store (``TaskStore``) fits."""
+    """Where callouts are read from: the orchestrator's store (``CalloutStore``) fits."""
 
     def last_callout_id(self) -> int:
         """The highest callout id stored (0 when there is none)."""

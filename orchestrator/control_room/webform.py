@@ -41,7 +41,8 @@ from connectors.channels import (
     map_webform,
 )
 from orchestrator.control_room import i18n
-from orchestrator.control_room.api import enforce_rate, start_case
+from orchestrator.control_room.api import start_case
+from orchestrator.control_room.api_access import enforce_rate
 from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.status_links import customer_reads, sign, status_path, status_words
 from orchestrator.errors import NotFound, PayloadInvalid

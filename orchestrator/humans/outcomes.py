@@ -328,7 +328,7 @@ class OutcomeStore(NotificationStore):
             payload: dict[str, Any] | None = None
             if outcome == "corrected":
                 # An await_human answer may arrive while the robot is still reporting: the
-                # robot takes it when it finishes (CaseStore._finish_other).
+                # robot takes it when it finishes (RunStore._finish_other).
                 if case is None or (not waiting and task.kind != "await_human"):
                     raise InvalidTransition(
                         f"task {task_id}: its case is not waiting for it, nothing can go back to a robot"

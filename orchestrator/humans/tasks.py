@@ -7,13 +7,20 @@ claimed task back to ``open``. How a person ends a task, and what that means for
 and the customer, is ``orchestrator.humans.outcomes``; who may do what is
 ``orchestrator.humans.roles``.
 
-Escalation moves an open or claimed task one level up: to its queue's ``escalates_to``, or
-else to the ``escalation_queue`` of the parent of the unit that owns the queue. The SLA rule
-(``escalate_overdue_tasks``) does it for every open task past its due time; a supervisor of
-the task's unit does it for one task by hand (``escalate_task``), saying why.
+A postponed task comes back to its queue when its time comes (``announce_postponed_tasks``).
+Moving a task one level up (by the SLA rule or a supervisor) is
+``orchestrator.humans.escalation``; the callouts a task sends are
+``orchestrator.humans.callout_store``.
 
 Cases carry no unit of their own; a case belongs to the units of the queues it uses (see
 ``case_scope``), and that is what an ops user of a country or branch sees of cases.
+
+Owns: ``TaskStore`` (create, reopen, read the answer; list, claim, release, reassign,
+comment; postponed tasks due again; the case scope), ``AnswerInvalid``.
+
+May import: ``orchestrator.humans.callout_store``, ``orchestrator.humans.people``,
+``orchestrator.humans.roles``, ``orchestrator.humans.task_search``, ``orchestrator.storage``,
+``orchestrator.errors``, ``orchestrator.models`` and ``robots``.
 """
 
 from __future__ import annotations
@@ -27,13 +34,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrator.errors import InvalidTransition, NotFound, OrchestratorError, PermissionDenied
-from orchestrator.humans.people import PeopleStore
+from orchestrator.humans.callout_store import CalloutStore, task_callout
 from orchestrator.humans.roles import require
 from orchestrator.humans.task_search import candidate_condition, matches, search_words
-from orchestrator.models import OPEN_TASK, HumanTask, StoredCallout, TaskEvent
+from orchestrator.models import OPEN_TASK, HumanTask, TaskEvent
 from orchestrator.storage.base import new_id
 from orchestrator.storage.tables import (
-    CalloutRow,
     CaseRow,
     OrgUnitRow,
     QueueRow,
@@ -41,7 +47,6 @@ from orchestrator.storage.tables import (
     TaskRow,
     UserRow,
 )
-from robots.engine.human_gateway import Callout
 from robots.engine.runner import DataError, check_answer
 from robots.errors import DefinitionError, HumanTaskRequest
 
@@ -57,7 +62,7 @@ class AnswerInvalid(OrchestratorError):
         super().__init__(f"the answer to task {task_id} does not fit its form: " + "; ".join(problems))
 
 
-def _note_breach(task: TaskRow, moment: datetime) -> None:
+def note_breach(task: TaskRow, moment: datetime) -> None:
     """Record that the task missed its due time, once, when ``moment`` is past it."""
     if moment > task.due_at and task.breached_at is None:
         task.breached_at = task.due_at
@@ -71,8 +76,8 @@ def _origin(request: HumanTaskRequest, key: str) -> str:
     return "failure" if ":failure:" in key else "escalate"
 
 
-class TaskStore(PeopleStore):
-    """Human tasks, their events, and callouts."""
+class TaskStore(CalloutStore):
+    """Human tasks and their events; which cases a user sees."""
 
     # -- the robot's side ----------------------------------------------------------------
 
@@ -117,22 +122,7 @@ class TaskStore(PeopleStore):
         session.add(task)
         session.flush()
         self._task_event(session, task.id, actor, "created", request.reason)
-        session.add(
-            CalloutRow(
-                at=now,
-                kind="task",
-                queue=queue.name,
-                title=f"New task in {queue.name}",
-                message=request.reason,
-                level="info",
-                data={"task_id": task.id, "priority": request.priority},
-                hints=[],
-                case_id=case_id,
-                run_id=run_id,
-                step=request.step,
-                task_id=task.id,
-            )
-        )
+        session.add(task_callout(task, at=now, title=f"New task in {queue.name}", level="info"))
         return task.id
 
     def create_task(
@@ -224,20 +214,13 @@ class TaskStore(PeopleStore):
         task.due_at = now + timedelta(minutes=queue.sla_minutes)
         self._task_event(session, task.id, actor, "reopened", request.reason)
         session.add(
-            CalloutRow(
+            task_callout(
+                task,
                 at=now,
-                kind="task",
+                title=f"Task {task.id} needs you again",
+                level="warning",
                 queue=queue.name,
                 agent=holder,
-                title=f"Task {task.id} needs you again",
-                message=request.reason,
-                level="warning",
-                data={"task_id": task.id, "priority": task.priority},
-                hints=[],
-                case_id=task.case_id,
-                run_id=task.run_id,
-                step=task.step,
-                task_id=task.id,
             )
         )
 
@@ -248,52 +231,6 @@ class TaskStore(PeopleStore):
             if task is None or task.status not in ("completed", "returned"):
                 return None
             return dict(task.answer) if task.answer is not None else None
-
-    def last_callout_id(self) -> int:
-        """The highest callout id stored (0 when there is none): where a new listener starts."""
-        with self.engine.connect() as connection:
-            return int(connection.execute(sa.select(sa.func.max(CalloutRow.id))).scalar() or 0)
-
-    def push_callout(self, callout: Callout) -> int:
-        """Store a robot's callout for the agents it names; its id (ids only grow)."""
-        with self._tx() as session:
-            row = CalloutRow(
-                at=self.now(),
-                kind="callout",
-                queue=callout.queue,
-                agent=callout.agent,
-                title=callout.title,
-                message=callout.message,
-                level=callout.level,
-                data=callout.data,
-                hints=callout.hints,
-                case_id=callout.case_id or None,
-                run_id=callout.run_id or None,
-                step=callout.step or None,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
-
-    def callouts_since(
-        self, after_id: int = 0, *, username: str | None = None, limit: int = 100
-    ) -> list[StoredCallout]:
-        """Callouts with an id above ``after_id``, oldest first; for ``username`` only those for
-        them: their queues (their units and below) or addressed to them by name."""
-        with self._tx() as session:
-            query = sa.select(CalloutRow).where(CalloutRow.id > after_id).order_by(CalloutRow.id).limit(limit)
-            rows = list(session.scalars(query))
-            if username is not None:
-                visible = self._visible_units(session, username)
-                queues = {
-                    q.name for q in session.scalars(sa.select(QueueRow).where(QueueRow.unit_id.in_(visible)))
-                }
-                rows = [
-                    r
-                    for r in rows
-                    if r.agent == username or (r.agent is None and r.queue is not None and r.queue in queues)
-                ]
-            return [StoredCallout.model_validate(r) for r in rows]
 
     # -- the agent's side ----------------------------------------------------------------
 
@@ -517,7 +454,7 @@ class TaskStore(PeopleStore):
         task.status, task.answer, task.closed_at, task.closed_by = status, answer, now, username
         if task.assignee is None:
             task.assignee = username
-        _note_breach(task, now)
+        note_breach(task, now)
         self._task_event(session, task.id, username, status)
 
     def _case_of(self, session: Session, task: TaskRow) -> CaseRow | None:
@@ -530,101 +467,6 @@ class TaskStore(PeopleStore):
         case.not_before = None
         case.finished_at = None
         self._transition(session, case, "queued", actor=actor, reason=reason)
-
-    # -- escalation ----------------------------------------------------------------------
-
-    def _escalation_target(self, session: Session, queue_name: str) -> QueueRow | None:
-        """The next level's queue for tasks of ``queue_name``: the queue's ``escalates_to``, or
-        else the ``escalation_queue`` of its unit's parent; None at the top of the path."""
-        queue = session.get(QueueRow, queue_name)
-        if queue is None:
-            return None
-        target_name = queue.escalates_to
-        if target_name is None:
-            unit = session.get(OrgUnitRow, queue.unit_id)
-            parent = session.get(OrgUnitRow, unit.parent_id) if unit and unit.parent_id else None
-            target_name = parent.escalation_queue if parent else None
-        target = session.get(QueueRow, target_name) if target_name else None
-        return None if target is None or target.name == queue_name else target
-
-    def _move_up(
-        self,
-        session: Session,
-        task: TaskRow,
-        target: QueueRow,
-        moment: datetime,
-        *,
-        actor: str,
-        detail: str,
-        title: str,
-        message: str,
-    ) -> HumanTask:
-        """Put ``task`` into ``target`` one level up, due by that queue's SLA from ``moment``;
-        the task event and a 'task' callout for the target queue's agents are stored."""
-        self._task_event(session, task.id, actor, "escalated", detail)
-        task.queue = target.name
-        task.escalation_level += 1
-        task.due_at = moment + timedelta(minutes=target.sla_minutes)
-        session.add(
-            CalloutRow(
-                at=moment,
-                kind="task",
-                queue=target.name,
-                title=title,
-                message=message,
-                level="warning",
-                data={"task_id": task.id, "escalation_level": task.escalation_level},
-                hints=[],
-                case_id=task.case_id,
-                task_id=task.id,
-            )
-        )
-        session.flush()
-        return HumanTask.model_validate(task)
-
-    def escalation_targets(self) -> dict[str, str]:
-        """For every queue that has a next level: queue name -> the queue its tasks escalate to."""
-        with self._tx() as session:
-            names = list(session.scalars(sa.select(QueueRow.name)))
-            return {name: target.name for name in names if (target := self._escalation_target(session, name))}
-
-    def escalate_task(self, task_id: str, actor: str, reason: str) -> HumanTask:
-        """A supervisor (or admin) of the task's unit moves one open or claimed task to the next
-        level's queue by hand, saying why; the task.
-
-        It is due by the new queue's SLA from now and open there (a claim ends: the holder may
-        not see the new queue). ``InvalidTransition`` when the queue has no higher level.
-        """
-        with self._tx() as session:
-            task, user = self._task_for(session, task_id, actor)
-            require(actor, user.role, "task.escalate")
-            if not reason.strip():
-                raise ValueError("say why the task is escalated: the next level reads it")
-            if task.status not in OPEN_TASK:
-                raise InvalidTransition(
-                    f"task {task_id} is {task.status}; only open or claimed tasks can be escalated"
-                )
-            target = self._escalation_target(session, task.queue)
-            if target is None:
-                raise InvalidTransition(
-                    f"task {task_id} is in {task.queue!r}, the top of its escalation path: the queue "
-                    "names no escalates_to and its unit's parent no escalation_queue "
-                    "(see the organisation file)"
-                )
-            moment = self.now()
-            _note_breach(task, moment)
-            held = f" (was claimed by {task.assignee})" if task.status == "claimed" else ""
-            task.status, task.assignee, task.claimed_at = "open", None, None
-            return self._move_up(
-                session,
-                task,
-                target,
-                moment,
-                actor=actor,
-                detail=f"moved from {task.queue} to {target.name}{held}: {reason.strip()}",
-                title=f"Task escalated to {target.name} by {actor}",
-                message=reason.strip(),
-            )
 
     def announce_postponed_tasks(self, now: datetime | None = None) -> list[HumanTask]:
         """Postponed tasks whose time has come, back in their queue: the announced tasks.
@@ -665,58 +507,12 @@ class TaskStore(PeopleStore):
                     f"postponed until {until:%Y-%m-%d %H:%M} UTC",
                 )
                 session.add(
-                    CalloutRow(
-                        at=moment,
-                        kind="task",
-                        queue=task.queue,
-                        title=f"Postponed task {task.id} is due now",
-                        message=task.reason,
-                        level="warning",
-                        data={"task_id": task.id, "priority": task.priority},
-                        hints=[],
-                        case_id=task.case_id,
-                        run_id=task.run_id,
-                        step=task.step,
-                        task_id=task.id,
+                    task_callout(
+                        task, at=moment, title=f"Postponed task {task.id} is due now", level="warning"
                     )
                 )
                 announced.append(HumanTask.model_validate(task))
         return announced
-
-    def escalate_overdue_tasks(self, now: datetime | None = None) -> list[HumanTask]:
-        """Move open tasks past their due time to the next level's queue; the moved tasks.
-
-        The target is the queue's ``escalates_to`` or else the ``escalation_queue`` of the
-        parent unit. A task with nowhere to go stays and is only marked as breached.
-        """
-        moment = now or self.now()
-        moved: list[HumanTask] = []
-        with self._tx() as session:
-            overdue = list(
-                session.scalars(
-                    sa.select(TaskRow)
-                    .where(TaskRow.status == "open", TaskRow.due_at < moment)
-                    .with_for_update()
-                )
-            )
-            for task in overdue:
-                _note_breach(task, moment)
-                target = self._escalation_target(session, task.queue)
-                if target is None:
-                    continue
-                moved.append(
-                    self._move_up(
-                        session,
-                        task,
-                        target,
-                        moment,
-                        actor="sla",
-                        detail=f"overdue in {task.queue}, moved to {target.name}",
-                        title=f"Overdue task escalated to {target.name}",
-                        message=task.reason,
-                    )
-                )
-        return moved
 
     # -- which cases a user sees -----------------------------------------------------------
 

@@ -15,37 +15,39 @@ every statement is a network round trip, so here:
 SQLite cannot modify data in a CTE nor return the ``FROM`` side of an ``UPDATE``; there the
 same statements run one after another inside the one ``BEGIN IMMEDIATE`` transaction (no
 network, so the count matters less than the time the write lock is held), compiled once and
-run on the driver's cursor (``_Prepared``).
+run on the driver's cursor (``orchestrator.queue.claim_statements``).
 
 A reclaim (the lease of a robot that died or hung expired) counts as a system failure of
 the case. A case whose robots keep dying — a poison case, e.g. a page that crashes the
 browser — is not claimed again once its failures reach the workflow's ``max_attempts``:
-``CaseStore.give_up_lost_case`` hands it to the exception queue instead.
+``RunStore.give_up_lost_case`` hands it to the exception queue instead.
+
+Owns: claiming the next case, finishing a successful run, checkpoints and step records, and
+telling a lost lease. The statements themselves are ``orchestrator.queue.claim_statements``.
+
+May import: ``orchestrator.queue.claim_statements``, ``orchestrator.storage``,
+``orchestrator.errors``, ``orchestrator.models`` and ``robots``; never the case store (the
+store calls this module: ``ClaimingStore`` below is only the part of it used here).
 """
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Any, NoReturn, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from orchestrator.errors import LeaseLost
 from orchestrator.models import Case, Claim
+from orchestrator.queue.claim_statements import STATEMENTS, driver_connection, sqlite_statements, sqlite_write
 from orchestrator.storage.base import new_id
-from orchestrator.storage.db import WriterConnection
-from orchestrator.storage.tables import CaseEventRow, CaseRow, RobotRow, RunRow, StepRow, UTCDateTime
 from robots.engine.records import RunRecord, RunState, StepRecord
 
 
-class CaseStore(Protocol):
-    """What the fast paths need of the case store (``orchestrator.queue.cases.CaseStore``):
+class ClaimingStore(Protocol):
+    """What the fast paths need of the case store (``orchestrator.queue.runs.RunStore``):
     typed here so that this module does not import the one that imports it."""
 
     engine: sa.Engine
@@ -55,434 +57,6 @@ class CaseStore(Protocol):
 
     def give_up_lost_case(self, case_id: str) -> Case:
         """Fail a case whose robots crashed on it too often."""
-
-
-class _Statements:
-    """The statements of the hot path, built once with bind parameters (building them per
-    call cost more than running them on a busy machine)."""
-
-    def picks_among(self, count: int) -> tuple[sa.Select[Any], sa.Select[Any]]:
-        """The two picks (queued, expired lease) restricted to ``count`` workflows, bound
-        one by one as ``p_workflow_0``, ``p_workflow_1`` ... (an expanding ``IN`` can only
-        be compiled per call)."""
-        among = CaseRow.workflow.in_([sa.bindparam(f"p_workflow_{i}") for i in range(count)])
-        return self._first(sa.and_(self._queued, among)), self._first(sa.and_(self._expired, among))
-
-    def __init__(self) -> None:
-        b = sa.bindparam
-        now = b("p_now", type_=UTCDateTime)
-        queued = sa.and_(
-            CaseRow.status == "queued",
-            sa.or_(CaseRow.not_before.is_(None), CaseRow.not_before <= now),
-        )
-        expired = sa.and_(CaseRow.status == "running", CaseRow.lease_expires_at < now)
-
-        def first(condition: sa.ColumnElement[bool]) -> sa.Select[*tuple[Any, ...]]:
-            # In the order of ix_cases_claim_order: priority, deadline (none last), age.
-            return (
-                sa.select(
-                    CaseRow.id,
-                    CaseRow.status,
-                    CaseRow.robot_id,
-                    CaseRow.run_id,
-                    CaseRow.failures,
-                    CaseRow.max_attempts,
-                    CaseRow.priority,
-                    CaseRow.deadline,
-                    CaseRow.created_at,
-                )
-                .where(condition)
-                .order_by(
-                    CaseRow.priority.desc(),
-                    CaseRow.deadline.is_(None),
-                    CaseRow.deadline,
-                    CaseRow.created_at,
-                    CaseRow.id,
-                )
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-
-        # A claim takes the first of two candidates, each one index search: the first queued
-        # case and the first expired lease. (One query with ``queued OR expired`` cannot walk
-        # the index: it read and sorted the whole queue on every claim.)
-        among = CaseRow.workflow.in_(b("p_workflows", expanding=True))
-        self._first, self._queued, self._expired = first, queued, expired
-        self.pick_queued = first(queued)
-        self.pick_expired = first(expired)
-        self.pick_queued_among = first(sa.and_(queued, among))
-        self.pick_expired_among = first(sa.and_(expired, among))
-        self.lose_run = (
-            sa.update(RunRow)
-            .where(RunRow.id == b("p_run"), RunRow.ended_at.is_(None))
-            .values(ended_at=now, status="lost", error=b("p_error"))
-        )
-        take_values: dict[str, Any] = {
-            "status": "running",
-            "attempts": CaseRow.attempts + 1,
-            "robot_id": b("p_robot"),
-            "claim_token": b("p_token"),
-            "lease_expires_at": b("p_lease", type_=UTCDateTime),
-            "run_id": b("p_run"),
-            "not_before": None,
-            "updated_at": now,
-        }
-        # SQLite: pick, then take (p_lost = 1 for a reclaim: the lost run is a failure).
-        self.take = (
-            sa.update(CaseRow)
-            .where(CaseRow.id == b("p_id"))
-            .values({**take_values, "failures": CaseRow.failures + b("p_lost", type_=sa.Integer)})
-            .returning(*CaseRow.__table__.columns)
-        )
-
-        # PostgreSQL: pick and take in one statement, returning what the row held before.
-        # Locking clauses are not allowed on a UNION, so each candidate is locked in its CTE.
-        def pick_and_take(
-            queued_first: sa.Select[*tuple[Any, ...]], expired_first: sa.Select[*tuple[Any, ...]]
-        ) -> sa.Update:
-            both = sa.union_all(
-                sa.select(queued_first.cte("queued_first")), sa.select(expired_first.cte("expired_first"))
-            ).subquery("candidates")
-            c = both.c
-            picked = (
-                sa.select(both)
-                .order_by(c.priority.desc(), c.deadline.is_(None), c.deadline, c.created_at, c.id)
-                .limit(1)
-                .subquery("picked")
-            )
-            lost = sa.case((picked.c.status == "running", 1), else_=0)
-            return (
-                sa.update(CaseRow)
-                .where(CaseRow.id == picked.c.id)
-                .values({**take_values, "failures": CaseRow.failures + lost})
-                .returning(
-                    picked.c.status.label("previous_status"),
-                    picked.c.robot_id.label("previous_robot"),
-                    picked.c.run_id.label("previous_run"),
-                    *CaseRow.__table__.columns,
-                )
-            )
-
-        self.pick_and_take = pick_and_take(self.pick_queued, self.pick_expired)
-        self.pick_and_take_among = pick_and_take(self.pick_queued_among, self.pick_expired_among)
-        self.audit = sa.insert(CaseEventRow)
-        self.open_run = sa.insert(RunRow)
-        self.robot_busy = (
-            sa.update(RobotRow)
-            .where(RobotRow.id == b("p_robot"))
-            .values(status="busy", case_id=b("p_case"), workflow=b("p_workflow"), step=None, heartbeat_at=now)
-        )
-
-        def robot_event(name: str, from_status: str, to_status: str, reason: Any) -> sa.CTE:
-            """The robot's audit entry for the case, as a data-modifying CTE (PostgreSQL)."""
-            return (
-                sa.insert(CaseEventRow)
-                .values(
-                    case_id=b("p_case"),
-                    at=now,
-                    actor=b("p_robot"),
-                    from_status=from_status,
-                    to_status=to_status,
-                    reason=reason,
-                )
-                .cte(name)
-            )
-
-        # PostgreSQL: audit entry + run row + robot row of a fresh claim in one statement.
-        claim_event = robot_event("claim_event", "queued", "running", b("p_reason"))
-        claim_run = (
-            sa.insert(RunRow)
-            .values(
-                id=b("p_run"),
-                case_id=b("p_case"),
-                attempt=b("p_attempt"),
-                robot_id=b("p_robot"),
-                started_at=now,
-                status="running",
-            )
-            .cte("claim_run")
-        )
-        self.after_claim = self.robot_busy.add_cte(claim_event).add_cte(claim_run)
-        # Completion and checkpoints fenced on the token in the update itself: no row = lease lost.
-        fence = (CaseRow.id == b("p_id"), CaseRow.claim_token == b("p_token"), CaseRow.status == "running")
-        self.done_fenced = (
-            sa.update(CaseRow)
-            .where(*fence)
-            .values(
-                status="done",
-                run_state=b("p_state", type_=sa.JSON),
-                outputs=b("p_outputs", type_=sa.JSON),
-                error=None,
-                error_kind=None,
-                error_step=None,
-                finished_at=now,
-                updated_at=now,
-                robot_id=None,
-                claim_token=None,
-                lease_expires_at=None,
-            )
-            # What a Case shows: not the run state just written (parsed again for nothing).
-            .returning(*(CaseRow.__table__.c[name] for name in Case.model_fields))
-        )
-        self.close_run = (
-            sa.update(RunRow).where(RunRow.id == b("p_run")).values(ended_at=now, status="done", error=None)
-        )
-        self.robot_done = (
-            sa.update(RobotRow)
-            .where(RobotRow.id == b("p_robot"))
-            .values(
-                status="idle",
-                case_id=None,
-                workflow=None,
-                step=None,
-                heartbeat_at=now,
-                cases_done=RobotRow.cases_done + 1,
-            )
-        )
-        # PostgreSQL: the whole outcome in one statement. The fenced update is a CTE; the audit
-        # entry, the run and the robot are written only when it matched (a lost lease changes
-        # nothing), and the statement returns what it returned. One statement is atomic on
-        # its own: without step records to add it runs without BEGIN and COMMIT round trips.
-        done = self.done_fenced.cte("done")
-        matched = sa.exists(sa.select(done.c.id))
-        done_event = (
-            sa.insert(CaseEventRow)
-            .from_select(
-                ["case_id", "at", "actor", "from_status", "to_status", "reason"],
-                sa.select(
-                    done.c.id,
-                    now,
-                    b("p_robot"),
-                    sa.literal("running"),
-                    sa.literal("done"),
-                    sa.literal("the run finished"),
-                ),
-            )
-            .cte("done_event")
-        )
-        done_run = self.close_run.where(matched).cte("done_run")
-        done_robot = self.robot_done.where(matched).cte("done_robot")
-        self.done_all = sa.select(done).add_cte(done_event, done_run, done_robot)
-        self.checkpoint_fenced = (
-            sa.update(CaseRow).where(*fence).values(run_state=b("p_state", type_=sa.JSON))
-        )
-        self.steps = sa.insert(StepRow)
-        self.current = sa.select(CaseRow.status, CaseRow.claim_token, CaseRow.robot_id).where(
-            CaseRow.id == b("p_id")
-        )
-
-
-_STATEMENTS = _Statements()
-
-
-def bind_processor(type_: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> Callable[[Any], Any] | None:
-    """SQLAlchemy's bind processor for ``type_`` on ``dialect``, with faster twins (same
-    output) for the two types a step record has twice: a timestamp and a JSON list that
-    is nearly always empty. SQLAlchemy's take 8 and 4 microseconds a value, which a
-    checkpoint of ten steps pays forty times, with the write lock held."""
-    process = type_.dialect_impl(dialect).bind_processor(dialect)
-    if dialect.name != "sqlite" or process is None:
-        return process
-    if isinstance(type_, UTCDateTime):
-        return _sqlite_utc
-    if isinstance(type_, sa.JSON):
-        general = process
-
-        def json_value(value: Any) -> Any:
-            if not value and type(value) in (list, dict):
-                return "[]" if type(value) is list else "{}"
-            return general(value)
-
-        return json_value
-    return process
-
-
-def _sqlite_utc(value: datetime | None) -> str | None:
-    """``UTCDateTime`` as SQLAlchemy writes it into SQLite: its naive UTC (and its refusal of
-    a naive value), formatted with microseconds always."""
-    naive = _UTC.process_bind_param(value, _SQLITE_DIALECT)
-    return None if naive is None else naive.isoformat(" ", timespec="microseconds")
-
-
-_UTC = UTCDateTime()
-_SQLITE_DIALECT = sqlite_dialect.dialect()
-
-
-class _Prepared:
-    """A hot-path statement compiled once for SQLite and run on the driver's own cursor.
-
-    Per execution SQLAlchemy builds an execution context, processes parameters and wraps
-    results: on SQLite that took about three times as long as the SQL, all of it while the
-    one write lock was held. Here the SQL text, the parameter order and the type conversions
-    (``UTCDateTime``, JSON) are worked out once, with SQLAlchemy's own processors.
-    """
-
-    def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect, keys: Sequence[str] = ()) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None)
-        assert isinstance(compiled, SQLCompiler)
-        self.sql = str(compiled)
-        self.binds = [
-            (name, bind_processor(compiled.binds[name].type, dialect)) for name in compiled.positiontup or ()
-        ]
-        # Values written into the statement itself (status="running" ...).
-        self.fixed = {
-            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
-        }
-        returned = statement.exported_columns if isinstance(statement, sa.Select | sa.UpdateBase) else ()
-        self.columns = [
-            (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
-            for column in returned
-        ]
-
-    def _values(self, params: dict[str, Any]) -> tuple[Any, ...]:
-        values = []
-        for name, process in self.binds:
-            value = params[name] if name in params else self.fixed[name]
-            values.append(value if process is None else process(value))
-        return tuple(values)
-
-    def run(self, driver: sqlite3.Connection, params: dict[str, Any]) -> int:
-        """Execute with ``params``; how many rows it changed."""
-        cursor = driver.execute(self.sql, self._values(params))
-        try:
-            return int(cursor.rowcount)
-        finally:
-            cursor.close()
-
-    def rows(self, driver: sqlite3.Connection, params: dict[str, Any]) -> list[SimpleNamespace]:
-        """Execute with ``params``; the rows it returns (attribute access, like SQLAlchemy's)."""
-        cursor = driver.execute(self.sql, self._values(params))
-        try:
-            return [
-                SimpleNamespace(
-                    **{
-                        str(name): value if process is None else process(value)
-                        for (name, process), value in zip(self.columns, row, strict=True)
-                    }
-                )
-                for row in cursor.fetchall()
-            ]
-        finally:
-            cursor.close()
-
-    def run_many(self, driver: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Execute once per row of ``params``."""
-        self.run_rows(driver, [self._values(row) for row in rows])
-
-    def run_rows(self, driver: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Execute once per row of values already in the statement's order and converted."""
-        driver.executemany(self.sql, rows).close()
-
-
-_STEP_KEYS = (
-    "case_id", "run_id", "path", "kind", "label", "depth", "attempt", "outcome", "started_at",
-    "ended_at", "duration_ms", "outputs", "error", "error_kind", "system", "artifacts",
-)  # fmt: skip
-
-
-class _SQLiteStatements:
-    """The hot path's statements prepared for SQLite (``_Prepared``)."""
-
-    def __init__(self, dialect: sa.Dialect) -> None:
-        s = _STATEMENTS
-        self.pick_queued = _Prepared(s.pick_queued, dialect)
-        self.pick_expired = _Prepared(s.pick_expired, dialect)
-        self.take = _Prepared(s.take, dialect)
-        self.lose_run = _Prepared(s.lose_run, dialect)
-        self.audit = _Prepared(
-            s.audit, dialect, ("case_id", "at", "actor", "from_status", "to_status", "reason")
-        )
-        self.open_run = _Prepared(
-            s.open_run, dialect, ("id", "case_id", "attempt", "robot_id", "started_at", "status")
-        )
-        self.robot_busy = _Prepared(s.robot_busy, dialect)
-        self.done = _Prepared(s.done_fenced, dialect)
-        self.close_run = _Prepared(s.close_run, dialect)
-        self.robot_done = _Prepared(s.robot_done, dialect)
-        self.checkpoint = _Prepared(s.checkpoint_fenced, dialect)
-        self.current = _Prepared(s.current, dialect)
-        self.steps = _Prepared(s.steps, dialect, _STEP_KEYS)
-        # step_rows writes the values in _STEP_KEYS's order: the statement's must be the same.
-        assert [name for name, _ in self.steps.binds] == list(_STEP_KEYS), self.steps.binds
-        self._step_processors = dict(self.steps.binds)
-        self.dialect = dialect
-        self._picks_among: dict[int, tuple[_Prepared, _Prepared]] = {}
-
-    def step_rows(self, claim: Claim, steps: Sequence[StepRecord]) -> list[tuple[Any, ...]]:
-        """Step records as ``steps``'s rows (a checkpoint writes ten or more, under the
-        write lock: built directly, not through a dict per record)."""
-        p = self._step_processors
-        when, number, outputs, artifacts = p["started_at"], p["duration_ms"], p["outputs"], p["artifacts"]
-        assert when is not None and number is not None and outputs is not None and artifacts is not None
-        case_id, run_id = claim.case.id, claim.run_id
-        return [
-            (
-                case_id,
-                run_id,
-                r.path,
-                r.kind,
-                r.label,
-                r.depth,
-                r.attempt,
-                r.outcome,
-                when(r.started_at),
-                when(r.ended_at),
-                number(r.duration_ms),
-                outputs(r.outputs),
-                r.error,
-                r.error_kind,
-                r.system,
-                artifacts(list(r.artifacts)),
-            )
-            for r in steps
-        ]
-
-    def picks_among(self, count: int) -> tuple[_Prepared, _Prepared]:
-        """``_Statements.picks_among`` prepared, once per number of workflows."""
-        if count not in self._picks_among:
-            queued, expired = _STATEMENTS.picks_among(count)
-            self._picks_among[count] = (_Prepared(queued, self.dialect), _Prepared(expired, self.dialect))
-        return self._picks_among[count]
-
-
-_SQLITE: dict[str, _SQLiteStatements] = {}
-
-
-def _sqlite(dialect: sa.Dialect) -> _SQLiteStatements:
-    key = f"{dialect.name}+{dialect.driver}"
-    if key not in _SQLITE:
-        _SQLITE[key] = _SQLiteStatements(dialect)
-    return _SQLITE[key]
-
-
-@contextlib.contextmanager
-def _sqlite_write(store: CaseStore) -> Iterator[sqlite3.Connection]:
-    """A write transaction of the hot path on SQLite, on the driver's connection itself.
-
-    What ``engine.begin()`` does (the writer's file lock, ``BEGIN IMMEDIATE``, commit or
-    roll back, the connection back to the pool) without SQLAlchemy's connection and
-    transaction objects and events around it: about 40 microseconds less per transaction,
-    which a robot pays twice per case while Chromium competes for the same cores."""
-    pooled = store.engine.raw_connection()
-    try:
-        driver = pooled.driver_connection
-        assert isinstance(driver, WriterConnection)
-        driver.begin_immediate()
-        try:
-            yield driver
-        except BaseException:
-            driver.rollback()
-            raise
-        driver.commit()
-    finally:
-        pooled.close()
-
-
-def _driver(connection: sa.Connection) -> sqlite3.Connection:
-    """The sqlite3 connection under a SQLAlchemy connection."""
-    driver = connection.connection.driver_connection
-    assert isinstance(driver, sqlite3.Connection)
-    return driver
 
 
 class _Poisoned(Exception):
@@ -504,9 +78,9 @@ def check_held(claim: Claim, case: Any) -> None:
 
 
 def claim_next_case(
-    store: CaseStore, robot_id: str, lease_seconds: float, workflows: list[str] | None
+    store: ClaimingStore, robot_id: str, lease_seconds: float, workflows: list[str] | None
 ) -> Claim | None:
-    """See ``CaseStore.claim_next_case``; poison cases met on the way go to a human."""
+    """See ``RunStore.claim_next_case``; poison cases met on the way go to a human."""
     claim = _claim_once if store.engine.dialect.name == "postgresql" else _claim_once_sqlite
     while True:
         try:
@@ -520,7 +94,7 @@ def lost_reason(robot: str | None) -> str:
 
 
 def _claim_once(
-    store: CaseStore, robot_id: str, lease_seconds: float, workflows: list[str] | None
+    store: ClaimingStore, robot_id: str, lease_seconds: float, workflows: list[str] | None
 ) -> Claim | None:
     now: datetime = store.now()
     token, run_id = new_id("k")[2:], new_id("r")[2:]
@@ -531,9 +105,9 @@ def _claim_once(
         "p_lease": now + timedelta(seconds=lease_seconds),
         "p_run": run_id,
     }
-    statement = _STATEMENTS.pick_and_take
+    statement = STATEMENTS.pick_and_take
     if workflows:
-        statement = _STATEMENTS.pick_and_take_among
+        statement = STATEMENTS.pick_and_take_among
         params["p_workflows"] = list(workflows)
     with store.engine.begin() as connection:
         row = connection.execute(statement, params).first()
@@ -545,11 +119,9 @@ def _claim_once(
                 raise _Poisoned(row.id)
             # Rare (a robot died): the lost run, two audit entries, then as a fresh claim.
             why = lost_reason(row.previous_robot)
+            connection.execute(STATEMENTS.lose_run, {"p_run": row.previous_run, "p_now": now, "p_error": why})
             connection.execute(
-                _STATEMENTS.lose_run, {"p_run": row.previous_run, "p_now": now, "p_error": why}
-            )
-            connection.execute(
-                _STATEMENTS.audit,
+                STATEMENTS.audit,
                 {
                     "case_id": row.id,
                     "at": now,
@@ -560,7 +132,7 @@ def _claim_once(
                 },
             )
         connection.execute(
-            _STATEMENTS.after_claim,
+            STATEMENTS.after_claim,
             {
                 "p_case": row.id,
                 "p_now": now,
@@ -575,18 +147,18 @@ def _claim_once(
 
 
 def _claim_once_sqlite(
-    store: CaseStore, robot_id: str, lease_seconds: float, workflows: list[str] | None
+    store: ClaimingStore, robot_id: str, lease_seconds: float, workflows: list[str] | None
 ) -> Claim | None:
     # SQLite: RETURNING cannot name the FROM side, so pick then take, in one immediate
     # transaction (the write lock is held from BEGIN: nobody else picks meanwhile).
-    with _sqlite_write(store) as driver:
+    with sqlite_write(store.engine) as driver:
         taken = _take_sqlite(store, driver, robot_id, lease_seconds, workflows)
     # Outside the transaction: the write lock is held no longer than the SQL needs.
     return _claim(*taken) if taken is not None else None
 
 
 def _take_sqlite(
-    store: CaseStore,
+    store: ClaimingStore,
     driver: sqlite3.Connection,
     robot_id: str,
     lease_seconds: float,
@@ -598,7 +170,7 @@ def _take_sqlite(
     what else its transaction did."""
     now: datetime = store.now()
     token, run_id = new_id("k")[2:], new_id("r")[2:]
-    prepared = _sqlite(store.engine.dialect)
+    prepared = sqlite_statements(store.engine.dialect)
     params: dict[str, Any] = {"p_now": now}
     pick_queued, pick_expired = prepared.pick_queued, prepared.pick_expired
     if workflows:
@@ -656,7 +228,7 @@ def _take_sqlite(
 
 
 def _claim_order(row: Any) -> tuple[Any, ...]:
-    """The claim order as a sort key (the ORDER BY of ``_Statements.pick_queued``)."""
+    """The claim order as a sort key (the ORDER BY of ``claim_statements.Statements.pick_queued``)."""
     return (-row.priority, row.deadline is None, row.deadline, row.created_at, row.id)
 
 
@@ -672,7 +244,9 @@ def _claim(row: Any, robot_id: str, token: str, run_id: str, reclaimed: bool) ->
     )
 
 
-def finish_done(store: CaseStore, claim: Claim, record: RunRecord, steps: Sequence[StepRecord] = ()) -> Case:
+def finish_done(
+    store: ClaimingStore, claim: Claim, record: RunRecord, steps: Sequence[StepRecord] = ()
+) -> Case:
     """Store a successful run: the fenced update, then audit, run and robot (one statement
     on PostgreSQL) and the step records not checkpointed yet. ``LeaseLost`` (nothing
     changed) when the claim is no longer held."""
@@ -684,13 +258,13 @@ def finish_done(store: CaseStore, claim: Claim, record: RunRecord, steps: Sequen
             with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 row = _store_done(store, connection, claim, record, steps)
     else:
-        with _sqlite_write(store) as driver:
+        with sqlite_write(store.engine) as driver:
             row = _store_done(store, driver, claim, record, steps)
     return Case.model_validate(row)
 
 
 def finish_done_and_claim(
-    store: CaseStore,
+    store: ClaimingStore,
     claim: Claim,
     record: RunRecord,
     steps: Sequence[StepRecord],
@@ -708,7 +282,7 @@ def finish_done_and_claim(
         )
     poisoned = False
     taken = None
-    with _sqlite_write(store) as driver:
+    with sqlite_write(store.engine) as driver:
         row = _store_done(store, driver, claim, record, steps)
         try:
             taken = _take_sqlite(store, driver, claim.robot_id, lease_seconds, workflows)
@@ -721,14 +295,14 @@ def finish_done_and_claim(
 
 
 def _store_done(
-    store: CaseStore,
+    store: ClaimingStore,
     tx: sa.Connection | sqlite3.Connection,
     claim: Claim,
     record: RunRecord,
     steps: Sequence[StepRecord],
 ) -> Any:
     """The outcome's writes inside ``tx``: a SQLAlchemy connection on PostgreSQL, the
-    driver's own connection on SQLite (``_sqlite_write``)."""
+    driver's own connection on SQLite (``claim_statements.sqlite_write``)."""
     now: datetime = store.now()
     params = {
         "p_id": claim.case.id,
@@ -740,9 +314,9 @@ def _store_done(
     after = {"p_case": claim.case.id, "p_now": now, "p_robot": claim.robot_id, "p_run": claim.run_id}
     row: Any
     if isinstance(tx, sa.Connection):
-        row = tx.execute(_STATEMENTS.done_all, {**params, **after}).first()
+        row = tx.execute(STATEMENTS.done_all, {**params, **after}).first()
     else:
-        prepared = _sqlite(store.engine.dialect)
+        prepared = sqlite_statements(store.engine.dialect)
         row = next(iter(prepared.done.rows(tx, params)), None)
         if row is not None:
             prepared.audit.run(
@@ -764,46 +338,46 @@ def _store_done(
     return row
 
 
-def _lost(store: CaseStore, tx: sa.Connection | sqlite3.Connection, claim: Claim) -> NoReturn:
+def _lost(store: ClaimingStore, tx: sa.Connection | sqlite3.Connection, claim: Claim) -> NoReturn:
     """``LeaseLost`` for a fenced write that changed nothing, saying why (read only now:
     the lease expired and another robot holds the case, or it was cancelled)."""
     params = {"p_id": claim.case.id}
     if isinstance(tx, sa.Connection):
-        check_held(claim, tx.execute(_STATEMENTS.current, params).first())
+        check_held(claim, tx.execute(STATEMENTS.current, params).first())
     else:
-        check_held(claim, next(iter(_sqlite(store.engine.dialect).current.rows(tx, params)), None))
+        check_held(claim, next(iter(sqlite_statements(store.engine.dialect).current.rows(tx, params)), None))
     raise LeaseLost(f"robot {claim.robot_id} no longer holds case {claim.case.id}")
 
 
-def save_checkpoint(store: CaseStore, claim: Claim, state: RunState, steps: Sequence[StepRecord]) -> None:
+def save_checkpoint(store: ClaimingStore, claim: Claim, state: RunState, steps: Sequence[StepRecord]) -> None:
     """The state to resume from and the step records since the last checkpoint, in one
     transaction fenced inside its update (no read first)."""
     params = {"p_id": claim.case.id, "p_token": claim.token, "p_state": state.model_dump(mode="json")}
     if store.engine.dialect.name == "postgresql":
         with store.engine.begin() as connection:
-            if connection.execute(_STATEMENTS.checkpoint_fenced, params).rowcount != 1:
+            if connection.execute(STATEMENTS.checkpoint_fenced, params).rowcount != 1:
                 _lost(store, connection, claim)
             insert_steps(store, connection, claim, steps)
         return
-    with _sqlite_write(store) as driver:
-        if _sqlite(store.engine.dialect).checkpoint.run(driver, params) != 1:
+    with sqlite_write(store.engine) as driver:
+        if sqlite_statements(store.engine.dialect).checkpoint.run(driver, params) != 1:
             _lost(store, driver, claim)
         insert_steps(store, driver, claim, steps)
 
 
 def insert_steps(
-    store: CaseStore, tx: sa.Connection | sqlite3.Connection, claim: Claim, steps: Sequence[StepRecord]
+    store: ClaimingStore, tx: sa.Connection | sqlite3.Connection, claim: Claim, steps: Sequence[StepRecord]
 ) -> None:
     """Append ``steps`` to the case's step records, inside the caller's transaction (a
     SQLAlchemy connection, or on SQLite the driver's connection)."""
     if not steps:
         return
     if isinstance(tx, sa.Connection) and tx.dialect.name == "postgresql":
-        tx.execute(_STATEMENTS.steps, [step_values(claim, record) for record in steps])
+        tx.execute(STATEMENTS.steps, [step_values(claim, record) for record in steps])
         return
-    prepared = _sqlite(store.engine.dialect)
+    prepared = sqlite_statements(store.engine.dialect)
     prepared.steps.run_rows(
-        _driver(tx) if isinstance(tx, sa.Connection) else tx, prepared.step_rows(claim, steps)
+        driver_connection(tx) if isinstance(tx, sa.Connection) else tx, prepared.step_rows(claim, steps)
     )
 
 

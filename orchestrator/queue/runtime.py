@@ -16,7 +16,7 @@ from robots.errors import HumanTaskRequest
 
 if TYPE_CHECKING:
     from orchestrator.models import Case, Claim, ClaimRequest
-    from orchestrator.queue.cases import CaseStore
+    from orchestrator.queue.runs import RunStore
 
 
 class CaseListener(RunListener):
@@ -30,7 +30,7 @@ class CaseListener(RunListener):
     case's time small.
     """
 
-    def __init__(self, orchestrator: CaseStore, claim: Claim, *, on_step: Any = None) -> None:
+    def __init__(self, orchestrator: RunStore, claim: Claim, *, on_step: Any = None) -> None:
         self.orchestrator = orchestrator
         self.claim = claim
         self._on_step = on_step
@@ -75,7 +75,7 @@ class CaseListener(RunListener):
 class DurableHumans(HumanGateway):
     """Human tasks and callouts in the orchestrator's database (idempotent on the task key)."""
 
-    def __init__(self, orchestrator: CaseStore, *, actor: str = "robot") -> None:
+    def __init__(self, orchestrator: RunStore, *, actor: str = "robot") -> None:
         self.orchestrator = orchestrator
         self.actor = actor
 

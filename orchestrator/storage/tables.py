@@ -78,7 +78,7 @@ class CaseRow(Base):
     purged_at: Mapped[datetime | None]
 
 
-# The claim order (``orchestrator.queue.claims``): priority, deadline (none last), age. An index in
+# The claim order (``orchestrator.queue.claim_statements``): priority, deadline (none last), age. An index in
 # exactly that order lets the next queued case be read without sorting the queue.
 sa.Index(
     "ix_cases_claim_order",

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events, from_schema
 
-from orchestrator.control_room.pages.common import csrf_token, read_session, session_value
+from orchestrator.control_room.pages.sessions import csrf_token, read_session, session_value
 from robots.errors import HumanTaskRequest
 
 EXAMPLES = 15

@@ -13,7 +13,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from orchestrator.control_room.api import RateLimiter, TokenCache
+from orchestrator.control_room.api_access import RateLimiter, TokenCache
 from orchestrator.control_room.app import ServerSettings, create_app
 from tests.conftest import ROOT
 
@@ -373,7 +373,7 @@ def test_the_token_cache_asks_the_store_again_once_its_entry_expired(
     token, secret = store.create_token("cached", ["delivery_appointment"])
     cache = TokenCache(seconds=30)
     clock = [1000.0]
-    monkeypatch.setattr("orchestrator.control_room.api.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("orchestrator.control_room.api_access.time.monotonic", lambda: clock[0])
     assert cache.verify(secret, store) == token
     store.revoke_token(token.id)
     assert cache.verify(secret, store) == token  # trusted for 30 s

@@ -96,7 +96,7 @@ def test_a_wrong_default_says_what_to_use() -> None:
 
 
 def test_a_time_an_agent_types_is_on_their_clock() -> None:
-    from orchestrator.control_room.pages.common import parse_until
+    from orchestrator.control_room.pages.task_actions import parse_until
 
     moment = parse_until("2026-12-07T10:00", "Europe/Berlin")
     assert moment is not None and moment.astimezone(UTC) == datetime(2026, 12, 7, 9, 0, tzinfo=UTC)

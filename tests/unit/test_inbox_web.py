@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator.control_room.app import ServerSettings, create_app
-from orchestrator.control_room.pages.common import SESSION_COOKIE, read_session, session_value, sla_state
+from orchestrator.control_room.pages.sessions import SESSION_COOKIE, read_session, session_value
+from orchestrator.control_room.pages.task_views import sla_state
 from orchestrator.models import HumanTask
 from orchestrator.service import Orchestrator
 from robots.errors import HumanTaskRequest

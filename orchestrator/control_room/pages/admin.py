@@ -31,20 +31,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from connectors.vault import EncryptedFileVault, VaultError, parse_name
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import (
+from orchestrator.control_room.pages.common import Message, error_page, flash, problem_page, render
+from orchestrator.control_room.pages.ops import schedule_rows, schedule_service
+from orchestrator.control_room.pages.sessions import (
     OPERATING,
     Agent,
-    Message,
     csrf_ok,
     current_agent,
-    error_page,
-    flash,
-    problem_page,
-    render,
     store_of,
     to_login,
 )
-from orchestrator.control_room.pages.ops import schedule_rows, schedule_service
 from orchestrator.errors import NotFound, OrchestratorError, PermissionDenied
 from orchestrator.models import ROLES
 from orchestrator.schedules.editing import NEW_SCHEDULE, save_schedule, schedule_text

@@ -12,25 +12,15 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 
 from orchestrator.control_room.callouts import Audience, CalloutHub, last_callout_id, parse_cursor, stream
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import (
+from orchestrator.control_room.pages.common import Message, error_page, flash, problem_page, render
+from orchestrator.control_room.pages.sessions import csrf_ok, current_agent, safe_next, store_of, to_login
+from orchestrator.control_room.pages.task_actions import act_on_task, answer_from_form, form_input
+from orchestrator.control_room.pages.task_views import (
     TASK_STATES,
-    Message,
-    act_on_task,
-    answer_from_form,
-    csrf_ok,
-    current_agent,
-    error_page,
-    flash,
-    form_input,
-    problem_page,
-    render,
-    safe_next,
     screenshots_of,
     sorted_rows,
-    store_of,
     task_rows,
     task_view,
-    to_login,
 )
 from orchestrator.errors import (
     InvalidTransition,

@@ -9,13 +9,11 @@ from loguru import logger
 
 from orchestrator.control_room import i18n
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import (
+from orchestrator.control_room.pages.common import STATIC_DIR, error_page, render
+from orchestrator.control_room.pages.sessions import (
     SESSION_COOKIE,
-    STATIC_DIR,
     csrf_ok,
     current_agent,
-    error_page,
-    render,
     safe_next,
     start_session,
     store_of,

@@ -15,20 +15,16 @@ from orchestrator.control_room.callouts import last_callout_id
 from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages import case_view, trace_viewer
 from orchestrator.control_room.pages.case_search import search_view
-from orchestrator.control_room.pages.common import (
+from orchestrator.control_room.pages.common import Message, error_page, flash, problem_page, render
+from orchestrator.control_room.pages.sessions import (
     OPERATING,
     Agent,
-    Message,
-    artifacts_of,
     csrf_ok,
     current_agent,
-    error_page,
-    flash,
-    problem_page,
-    render,
     store_of,
     to_login,
 )
+from orchestrator.control_room.pages.task_views import artifacts_of
 from orchestrator.errors import (
     InvalidTransition,
     NotFound,

@@ -25,7 +25,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import Message, current_agent, error_page, to_login
+from orchestrator.control_room.pages.common import Message, error_page
+from orchestrator.control_room.pages.sessions import current_agent, to_login
 
 VIEWER_URL = "/ops/trace-viewer"
 """Where the viewer's files are served (the service worker's scope)."""

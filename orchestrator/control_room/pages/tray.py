@@ -12,15 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import (
-    csrf_ok,
-    current_agent,
-    error_page,
-    render,
-    safe_next,
-    store_of,
-    to_login,
-)
+from orchestrator.control_room.pages.common import error_page, render
+from orchestrator.control_room.pages.sessions import csrf_ok, current_agent, safe_next, store_of, to_login
 
 router = APIRouter()
 

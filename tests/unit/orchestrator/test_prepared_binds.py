@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from orchestrator.queue.claims import bind_processor
+from orchestrator.queue.claim_statements import bind_processor
 from orchestrator.storage.tables import UTCDateTime
 
 SQLITE = sqlite.dialect()
@@ -63,10 +63,11 @@ def test_other_types_and_dialects_keep_sqlalchemys_processors() -> None:
 def test_step_rows_are_what_the_general_path_would_write() -> None:
     from types import SimpleNamespace
 
-    from orchestrator.queue.claims import _SQLiteStatements, step_values
+    from orchestrator.queue.claim_statements import SQLiteStatements
+    from orchestrator.queue.claims import step_values
     from robots.engine.records import StepRecord
 
-    statements = _SQLiteStatements(SQLITE)
+    statements = SQLiteStatements(SQLITE)
     claim: Any = SimpleNamespace(case=SimpleNamespace(id="c_1"), run_id="r_1")
     began = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
     steps = [
