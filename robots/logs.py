@@ -3,7 +3,9 @@
 Every record carries ``case``, ``run``, ``step`` and ``robot`` (set by the engine with
 ``logger.contextualize``), on the terminal too (the run id cut to its start). Before any
 sink sees a record, a patcher masks every value the process knows to be secret or personal
-(``robots.masking.PROCESS_MASKER``), in the message, the extra fields and the traceback.
+(``robots.masking.PROCESS_MASKER``), in the message, the extra fields and the traceback,
+and text an error quoted from an application's page (``robots.masking.page_quote``: it
+may hold personal data nobody marked) is left out.
 Tracebacks are written without local variables (``diagnose`` is off), since those could
 hold secrets, and the traceback text is masked like the message (an exception's text may
 quote a value).
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from robots.masking import PROCESS_MASKER
+from robots.masking import PROCESS_MASKER, without_page_text
 
 if TYPE_CHECKING:
     from loguru import Record
@@ -48,12 +50,18 @@ def _run_tag(run: Any) -> str:
     return text if len(text) <= _RUN_TAG_LENGTH + 1 else text[:_RUN_TAG_LENGTH] + "…"
 
 
+def _safe_text(text: str) -> str:
+    """A log line's text: known secrets and personal values masked, quoted page text left out."""
+    return without_page_text(PROCESS_MASKER.mask_text(text))
+
+
 def _mask_record(record: Record) -> None:
-    record["message"] = PROCESS_MASKER.mask_text(record["message"])
+    record["message"] = _safe_text(record["message"])
     extra = record["extra"]
     for key, value in list(extra.items()):
         if key not in ("json", _TRACE):
-            extra[key] = PROCESS_MASKER.mask(value, key=key)
+            value = PROCESS_MASKER.mask(value, key=key)
+            extra[key] = without_page_text(value) if isinstance(value, str) else value
     payload: dict[str, Any] = {
         "time": record["time"].isoformat(),
         "level": record["level"].name,
@@ -68,11 +76,11 @@ def _mask_record(record: Record) -> None:
     extra[_TRACE] = ""
     if record["exception"] is not None and record["exception"].value is not None:
         kind, value, trace = record["exception"]
-        payload["error"] = PROCESS_MASKER.mask_text(repr(value))
+        payload["error"] = _safe_text(repr(value))
         # Formatted here without locals and masked, instead of by the sink (which would
         # print the exception's own text unmasked, e.g. SQL parameters).
         text = "".join(traceback.format_exception(kind, value, trace)).rstrip("\n")
-        extra[_TRACE] = "\n" + PROCESS_MASKER.mask_text(text)
+        extra[_TRACE] = "\n" + _safe_text(text)
         payload["traceback"] = extra[_TRACE].lstrip("\n")
     extra["json"] = json.dumps(payload, default=str, ensure_ascii=False)
     extra[_RUN_TAG] = _run_tag(payload["run"])

@@ -25,6 +25,33 @@ _MIN_LENGTH = 3  # shorter values would mask ordinary words and digits everywher
 _MAX_VALUES = 20_000
 
 
+# What an application showed (page text, element texts, an answer's body), quoted in an
+# error message between these marks: see ``page_quote``.
+_PAGE_QUOTE = re.compile(r"«[^«»]*»")
+PAGE_TEXT_WITHHELD = "«page text not logged»"
+
+
+def page_quote(text: str, limit: int = 300) -> str:
+    """Text read from an application, quoted for an error message: one line, at most ``limit``
+    characters, between « and ».
+
+    A page can show personal data the run does not know of (the customer's birth date, the
+    next customer in a list), which no masker can hide. Quoted this way it stays in the error
+    a person reads on the case page and in the task (both cleared by the retention purge,
+    which keeps the audit trail only ``without_page_text``), and log lines, which no purge
+    reaches, leave it out.
+    """
+    flat = " ".join(str(text).split()).replace("«", '"').replace("»", '"')
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return f"«{flat}»"
+
+
+def without_page_text(text: str) -> str:
+    """``text`` with every ``page_quote`` replaced by a note that the page text is left out."""
+    return _PAGE_QUOTE.sub(PAGE_TEXT_WITHHELD, text) if "«" in text else text
+
+
 def mask_personal(value: str) -> str:
     """The masked form of one personal value."""
     return value[:1] + "***" if len(value) > 3 else "***"

@@ -61,6 +61,7 @@ from orchestrator.storage.tables import (
 from robots.errors import DefinitionError
 from robots.language.inputs import InputError, validate_input
 from robots.language.model import not_a_process
+from robots.masking import without_page_text
 
 
 def _problem(text: str) -> tuple[str, str]:
@@ -348,7 +349,7 @@ class CaseStore(OutcomeStore):
         answers, reasons and comments, callout contents, and the steps' evidence files
         (screenshots, step pictures, traces, page HTML, screens) where this process can reach
         them. Kept: the transitions, runs, step and task events (who, what, when) - the audit
-        trail - and a "purged" entry in it.
+        trail, without the page text their errors quoted - and a "purged" entry in it.
         """
         cutoff = (now or self.now()) - older_than
         evidence: list[str] = []
@@ -393,6 +394,7 @@ class CaseStore(OutcomeStore):
                     .where(CalloutRow.case_id.in_(chunk))
                     .values(data=None, hints=None, message="", title=removed)
                 )
+                _drop_page_text(session, chunk)
                 for case_id in chunk:
                     session.add(
                         CaseEventRow(
@@ -406,6 +408,19 @@ class CaseStore(OutcomeStore):
                     )
         _remove_files(evidence)
         return len(ids)
+
+
+def _drop_page_text(session: Session, case_ids: list[str]) -> None:
+    """The audit trail (runs, transitions) keeps its errors without the text they quoted from
+    an application's page (``robots.masking.page_quote``), which may be personal data."""
+    for row_class, column in ((RunRow, "error"), (CaseEventRow, "reason")):
+        rows = session.scalars(
+            sa.select(row_class).where(
+                row_class.case_id.in_(case_ids), getattr(row_class, column).contains("«")
+            )
+        )
+        for row in rows:
+            setattr(row, column, without_page_text(getattr(row, column)))
 
 
 def _remove_files(paths: list[str]) -> None:

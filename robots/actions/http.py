@@ -10,6 +10,7 @@ from pydantic import Field
 from robots.errors import BusinessException, SystemException
 from robots.language.model import MAX_DURATION
 from robots.language.registry import ActionContext, ActionParams, action
+from robots.masking import page_quote
 
 
 class RequestParams(ActionParams):
@@ -67,11 +68,11 @@ def request(ctx: ActionContext, params: RequestParams) -> dict[str, Any]:
     }
     if response.status_code in params.business_statuses:
         raise BusinessException(
-            f"{params.method} {params.url} answered {response.status_code}: {response.text[:300]}",
+            f"{params.method} {params.url} answered {response.status_code}: {page_quote(response.text)}",
             data={"response": result},
         )
     if response.status_code >= 500:
         raise SystemException(
-            f"{params.method} {params.url} answered {response.status_code}: {response.text[:300]}"
+            f"{params.method} {params.url} answered {response.status_code}: {page_quote(response.text)}"
         )
     return result

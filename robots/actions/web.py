@@ -16,6 +16,7 @@ from robots.drivers.web_session import WebSession, WebSessions, default_timeout
 from robots.errors import SystemException
 from robots.language.model import MAX_DURATION, url_pattern
 from robots.language.registry import ActionContext, ActionParams, action
+from robots.masking import page_quote
 
 _LOCATOR_KEYS = ("role", "label", "placeholder", "text", "test_id", "css")
 
@@ -177,7 +178,7 @@ def _what_page_has(session: WebSession, target: Target) -> str:
         found = frame_scope.evaluate(_INVENTORY_SCRIPT, kind)
     except Exception:
         return ""
-    shown = ", ".join(repr(item[:60]) for item in found) if found else "none"
+    shown = page_quote(", ".join(repr(item[:60]) for item in found)) if found else "none"
     return f"; the {_where_kind(session, target)} has these {names[kind]}: {shown}{_frames_having(session, target)}"
 
 
@@ -351,7 +352,7 @@ def _ambiguous(locator: Any, target: Target, doing: str) -> SystemException:
         texts = [" ".join(t.split())[:40] for t in locator.all_inner_texts()[:5]]
     except Exception:
         count, texts = 0, []
-    shown = f" ({', '.join(map(repr, texts))})" if texts else ""
+    shown = f" ({page_quote(', '.join(map(repr, texts)))})" if texts else ""
     return SystemException(
         f"{doing}: {target.describe()} matches {count or 'several'} elements{shown}; "
         "make it unique with exact: true, a fuller name, 'within', or choose one with nth"
@@ -709,7 +710,7 @@ def _seen(session: WebSession, params: ExpectParams) -> str:
             return f"the page is at {session.page.url}"
         if not params.has_target():
             body = session.page.inner_text("body", timeout=1000)
-            return f"the page shows: {' '.join(body.split())[:300]!r}"
+            return f"the page shows: {page_quote(body)}"
         locator = _locator(session, params)
         count = locator.count()
         if count == 0:
@@ -718,10 +719,10 @@ def _seen(session: WebSession, params: ExpectParams) -> str:
             return f"{count} elements match"
         first = locator if params.nth is not None else locator.first
         if params.value is not None:
-            return f"the value is {first.input_value(timeout=1000)!r}"
+            return f"the value is {page_quote(repr(first.input_value(timeout=1000)))}"
         if params.visible is False:
             return "it is visible"
-        return f"the element shows {' '.join(first.inner_text(timeout=1000).split())[:200]!r}"
+        return f"the element shows {page_quote(first.inner_text(timeout=1000), 200)}"
     except Exception as error:
         return f"the page could not be read ({str(error).splitlines()[0]})"
 

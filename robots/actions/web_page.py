@@ -18,6 +18,7 @@ from robots.drivers.web_session import WebSessions
 from robots.errors import SystemException
 from robots.language.model import MAX_DURATION
 from robots.language.registry import ActionContext, ActionParams, action
+from robots.masking import page_quote
 
 
 class ReloadParams(ActionParams):
@@ -260,7 +261,7 @@ def _headers(session: Any, params: ReadFieldParams) -> str:
         return ""
     parts = []
     if found.get("rows"):
-        parts.append("row headers: " + ", ".join(repr(t[:40]) for t in found["rows"]))
+        parts.append("row headers: " + page_quote(", ".join(repr(t[:40]) for t in found["rows"])))
     if found.get("columns"):
-        parts.append("column headers: " + ", ".join(repr(t[:40]) for t in found["columns"]))
+        parts.append("column headers: " + page_quote(", ".join(repr(t[:40]) for t in found["columns"])))
     return "; the page has " + "; ".join(parts) if parts else "; the page has no dt or th headers"

@@ -8,6 +8,7 @@ from pathlib import Path
 from orchestrator.service import Orchestrator
 from robots.engine.records import RunRecord, RunState, StepRecord
 from robots.engine.runner import Engine
+from robots.masking import page_quote
 from tests.contract.conftest import Clock, new_case, run_next
 
 
@@ -81,3 +82,37 @@ def test_the_purge_deletes_the_evidence_files_of_the_purged_cases(
     assert orch.purge_personal_data(timedelta(days=30)) == 1
     assert not picture.exists() and not trace.exists() and not (tmp_path / "artifacts" / case.id).exists()
     assert all(step.artifacts == [] for step in orch.case_timeline(case.id).steps)
+
+
+def test_the_audit_trail_keeps_errors_without_the_page_text_they_quoted(
+    orch: Orchestrator, clock: Clock
+) -> None:
+    case = new_case(orch, "ask", payload={"customer": "Lea Weber"})
+    claim = orch.claim_next_case("robot-1")
+    assert claim is not None
+    now = clock()
+    quote = page_quote("Kundin Lea Weber, geboren 12.03.1980")
+    orch.finish_run(
+        claim,
+        RunRecord(
+            run_id=claim.run_id,
+            case_id=case.id,
+            workflow="ask",
+            version="1",
+            robot="robot-1",
+            status="failed_business",
+            started_at=now,
+            ended_at=now,
+            error=f"expected text='Saved', but the page shows: {quote}",
+            error_kind="business",
+        ),
+    )
+    before = orch.case_timeline(case.id)
+    assert "Lea Weber" in before.transitions[-1].reason  # the person reading the case sees it
+    clock.advance(days=31)
+
+    assert orch.purge_personal_data(timedelta(days=30)) == 1
+    after = orch.case_timeline(case.id)
+    kept = [t.reason for t in after.transitions] + [r.error or "" for r in after.runs]
+    assert not any("Lea" in text or "1980" in text for text in kept)
+    assert any("expected text='Saved', but the page shows: «page text not logged»" in text for text in kept)

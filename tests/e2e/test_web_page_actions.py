@@ -111,8 +111,8 @@ def test_a_header_that_is_not_there_lists_the_headers_the_page_has(
     )
     assert record.status == "failed_system"
     assert "read the value beside 'Adresse': nothing matches on" in (record.error or "")
-    assert "row headers: 'Kunde', 'Segment', 'Anschrift', 'Tarif'" in (record.error or "")
-    assert "column headers: 'Order', 'Status', 'Total'" in (record.error or "")
+    assert "row headers: «'Kunde', 'Segment', 'Anschrift', 'Tarif'»" in (record.error or "")
+    assert "column headers: «'Order', 'Status', 'Total'»" in (record.error or "")
 
 
 def test_a_label_inside_an_iframe_is_pointed_out(site: str, project: Project, sessions: WebSessions) -> None:

@@ -10,8 +10,10 @@ import pytest
 from loguru import logger
 
 from robots.engine.runner import Engine
+from robots.errors import SystemException
 from robots.language.project import Project
 from robots.logs import configure_logging
+from robots.masking import page_quote
 from tests.conftest import steps_workflow
 
 SECRET = "Zz-very-secret-4711"
@@ -79,3 +81,21 @@ def test_terminal_lines_carry_case_run_step_and_robot(
     lines = [json.loads(text) for text in (log_dir / "tandem.jsonl").read_text().splitlines()]
     hello = next(item for item in lines if item["message"] == "hello")
     assert hello["run"] == "0123456789abcdef" and "run_tag" not in hello
+
+
+def test_text_quoted_from_a_page_stays_out_of_every_log(
+    log_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shown = page_quote("Kundin Lea Weber\n geboren 12.03.1980 «VIP»")
+    assert shown == '«Kundin Lea Weber geboren 12.03.1980 "VIP"»'  # one line, its own marks kept apart
+    logger.warning("run ended failed_system: expected text='Saved', but the page shows: {}", shown)
+    try:
+        raise SystemException(f"the element shows {shown}")
+    except SystemException:
+        logger.exception("step failed")
+    logger.bind(error=f"the page shows: {shown}").info("with an extra field")
+    logger.complete()
+    written = (log_dir / "tandem.jsonl").read_text() + capsys.readouterr().err
+    assert "Lea" not in written and "1980" not in written
+    assert written.count("«page text not logged»") >= 4  # message, error, traceback, extra field
+    assert page_quote("x" * 500, 10) == "«xxxxxxxxx…»"
