@@ -25,7 +25,8 @@ What it starts, in order, and stops in reverse:
    robot, with a callout).
 
 It never reads stdin, so it runs the same in a terminal, under CI and under a test; SIGINT
-or SIGTERM stops it.
+or SIGTERM stops it. The control room's thread and the robots' process group are
+``demo.processes``; the mix of cases is ``demo.case_mix``.
 """
 
 from __future__ import annotations
@@ -36,31 +37,23 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
 import httpx
-import uvicorn
+
+from demo.case_mix import DemoCase, demo_cases
+from demo.processes import ControlRoomServer, DemoError, RobotProcess, port_taken, start_robots
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 8000
-#: How long the robots get to finish their current case after Ctrl-C before they are killed.
-#: Short on purpose: the demo's database is thrown away, so an interrupted case costs nothing,
-#: and a demo should stop when asked.
-ROBOT_STOP_SECONDS = 10.0
-
-
-class DemoError(RuntimeError):
-    """The demo cannot start (a port is taken, a part did not come up); the message says what to do."""
 
 
 @dataclass
@@ -78,246 +71,6 @@ class DemoOptions:
     """The command that starts the robots; default ``TANDEM_DEMO_WORKER_COMMAND`` (split like a
     shell would), else ``run.py worker --robots N``."""
     progress_every: float = 5.0
-
-
-@dataclass
-class DemoCase:
-    """One case the demo submits through a channel."""
-
-    channel: str
-    body: dict[str, Any]
-    note: str
-
-
-def demo_cases(stamp: str) -> list[DemoCase]:
-    """The demo's mix: what a morning in the back-office looks like, in miniature.
-
-    ``stamp`` makes references unique per demo run (a channel never reuses a call id).
-    """
-    cases: list[DemoCase] = []
-    moves = [
-        ("C000001", "Chausseestraße", "5", "10115", "Berlin", "anna.schmidt@example.com"),
-        ("C000002", "Jungfernstieg", "12", "20354", "Hamburg", "jonas.mueller@example.com"),
-        ("C000004", "Ehrenstraße", "3", "50672", "Köln", ""),
-    ]
-    for number, street, house, zip_code, city, email in moves:
-        cases.append(
-            DemoCase(
-                "webform",
-                {
-                    "form": "address-change",
-                    "submission_id": f"demo-{stamp}-{number}",
-                    "fields": {
-                        "customer_number": number,
-                        "street": street,
-                        "house_number": house,
-                        "zip": zip_code,
-                        "city": city,
-                        "email": email,
-                    },
-                },
-                f"address change {number} -> {city}",
-            )
-        )
-    cases.append(
-        DemoCase(
-            "webform",
-            {
-                "form": "address-change",
-                "submission_id": f"demo-{stamp}-C000003",
-                # Hamburg's postal code with Munich as the city: the plausibility rule stops it.
-                "fields": {
-                    "customer_number": "C000003",
-                    "street": "Leopoldstraße",
-                    "house_number": "9",
-                    "zip": "20095",
-                    "city": "München",
-                    "email": "",
-                },
-            },
-            "address change C000003 (implausible: goes to address_review)",
-        )
-    )
-    from demo.data import CUSTOMERS
-
-    def ivr(event: str, customer: dict[str, Any], urgent: bool = False) -> DemoCase:
-        return DemoCase(
-            "ivr",
-            {
-                "event": event,
-                "call_id": f"DEMO-{stamp}-{event[:4].upper()}-{customer['id']}",
-                "caller_number": customer["phone"],
-                "order_number": customer["order_number"],
-                "postal_code": customer["postal_code"],
-                "customer_number": customer["id"],
-                "caller_name": customer["name"],
-                "email": customer["email"],
-                "urgent": urgent,
-            },
-            f"{event} {customer['order_number']} ({customer['postal_code']} {customer['city']})",
-        )
-
-    by_id = {c["id"]: c for c in CUSTOMERS}
-    # North (NordLogistik has slots): booked straight through.
-    for number in ("C000007", "C000008", "C000018"):
-        cases.append(ivr("delivery appointment", by_id[number]))
-    # South (Sued Express is fully booked in the demo): escalated to the appointment team.
-    for number in ("C000005", "C000006"):
-        cases.append(ivr("delivery appointment", by_id[number]))
-    # Appointment failed: robot gathers phone, supplier, free slots -> agent pop-up -> robot books.
-    cases.append(ivr("appointment failed", by_id["C000009"], urgent=True))
-    cases.append(ivr("appointment failed", by_id["C000010"]))
-    return cases
-
-
-def _port_taken(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the caller's main thread owns SIGINT/SIGTERM
-        pass
-
-
-class ControlRoomServer:
-    """The control room app served by uvicorn in a thread (the demo, tests and benchmarks).
-
-    ``stop()`` first ends the open callout streams (SSE connections would otherwise keep
-    uvicorn waiting), then stops the server and waits for its thread.
-    """
-
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        from demo.server import free_port
-
-        self.app = app
-        self.host = host
-        self.port = port or free_port(host)
-        self._server = _Server(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=self.port,
-                log_level="warning",
-                access_log=False,
-                timeout_graceful_shutdown=3,
-            )
-        )
-        self._thread = threading.Thread(target=self._server.run, name="control-room", daemon=True)
-
-    @property
-    def url(self) -> str:
-        """The base URL."""
-        return f"http://{self.host}:{self.port}"
-
-    def start(self, timeout: float = 20.0) -> ControlRoomServer:
-        """Start serving and wait until the health check answers; ``DemoError`` if it does not."""
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/api/health", timeout=2).status_code < 500:
-                    return self
-            if not self._thread.is_alive():
-                break
-            time.sleep(0.1)
-        self.stop()
-        raise DemoError(f"the control room did not answer on {self.url} (is port {self.port} taken?)")
-
-    def stop(self) -> None:
-        """End the callout streams, stop the server, wait for its thread."""
-        from orchestrator.control_room.callouts import hub_closed_quietly
-
-        hub_closed_quietly(getattr(self.app.state, "callout_hub", None))
-        self._server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(10)
-
-    def __enter__(self) -> ControlRoomServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-@dataclass
-class RobotProcess:
-    """The robots' worker process (its own process group) and its log."""
-
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    marker: str
-    """The value of ``MARKER_VARIABLE`` in the environment of the worker and all it starts."""
-    _log: Any = field(default=None, repr=False)
-
-    @property
-    def pid(self) -> int:
-        """The worker's pid (= its process group id)."""
-        return self.process.pid
-
-    def stop(self, timeout: float = ROBOT_STOP_SECONDS) -> int | None:
-        """SIGTERM the worker, wait, then SIGKILL whatever is left of its group; the exit code."""
-        if self.process.poll() is None:
-            # The worker alone: it tells its robots to finish their case and close their
-            # browsers; a SIGTERM to the whole group would hit the browsers mid-step.
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.process.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout)
-        # Whatever the worker left behind in its group (a browser, Xvfb) goes too ...
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(5)
-        # ... and what left the group (Playwright starts browsers in a session of their own):
-        # everything started under this demo carries its marker in the environment.
-        for pid in marked_processes(self.marker):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        if self._log is not None:
-            self._log.close()
-        return self.process.returncode
-
-
-#: Set in the environment of the robots' worker; its children inherit it, so whatever they
-#: start can be found again (and ended) even when it left the process group.
-MARKER_VARIABLE = "TANDEM_DEMO_RUN"
-
-
-def marked_processes(marker: str) -> list[int]:
-    """Pids of live processes (of this user) whose environment carries ``MARKER_VARIABLE=marker``."""
-    wanted = f"{MARKER_VARIABLE}={marker}".encode()
-    found: list[int] = []
-    proc = Path("/proc")
-    if not proc.is_dir():  # not Linux: the process group is all we can go by
-        return found
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            if wanted in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-    return found
-
-
-def start_robots(command: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> RobotProcess:
-    """Start the worker command in its own process group, output to ``log_path``."""
-    log = log_path.open("ab")
-    marker = secrets.token_hex(8)
-    process = subprocess.Popen(
-        command,
-        env={**env, MARKER_VARIABLE: marker},
-        cwd=str(cwd),
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        process_group=0,  # Ctrl-C in the terminal reaches the demo only; it stops the robots in order
-    )
-    return RobotProcess(process, log_path, marker, log)
 
 
 class Demo:
@@ -344,7 +97,7 @@ class Demo:
             return
         wanted = {"control room": self.options.port, **DEFAULT_PORTS}
         for name, port in wanted.items():
-            if _port_taken(self.options.host, port):
+            if port_taken(self.options.host, port):
                 raise DemoError(
                     f"port {port} on {self.options.host} (for the {name}) is in use, maybe by a demo that is "
                     "still running: stop it, or start with any free ports: run.py demo --free-ports"

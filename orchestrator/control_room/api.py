@@ -21,7 +21,7 @@ stored only as hashes, and scoped to the workflows they may start (see
 Owns: the API's routes, their request and response shapes and its error shape
 (``ErrorBody``, ``error_body``); ``start_case`` (shared with the webform). Tokens and rate
 limits are ``orchestrator.control_room.api_access``, the metrics
-``orchestrator.control_room.api_metrics``, ``run.py token`` ``orchestrator.control_room.token_cli``.
+``orchestrator.control_room.api_metrics``.
 
 May import: ``orchestrator.control_room.api_access`` and ``api_metrics``, ``orchestrator.errors``,
 ``orchestrator.models``, ``orchestrator.humans.customer_links``, ``connectors`` and ``robots``;

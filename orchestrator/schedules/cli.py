@@ -19,14 +19,15 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from orchestrator.schedules.model import (
-    Schedule,
+from orchestrator.schedules.fires import FireProgress, FireSummary
+from orchestrator.schedules.loading import (
     load_schedule_files,
     load_schedules,
     project_workflows,
     schedule_files,
 )
-from orchestrator.schedules.service import FireProgress, FireSummary, ScheduleError, ScheduleService
+from orchestrator.schedules.model import Schedule
+from orchestrator.schedules.service import ScheduleError, ScheduleService
 from robots.errors import Problem
 from robots.language.yamlsource import load_yaml_file
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.schedules.model import Schedule, parse_schedule, project_workflows
+from orchestrator.schedules.loading import parse_schedule, project_workflows
+from orchestrator.schedules.model import Schedule
 from orchestrator.schedules.service import ScheduleService
 from robots.errors import Problem
 

@@ -1,4 +1,4 @@
-"""Schedules and batch runs: turning files, queries and fixed payloads into cases on time.
+"""The schedule service: turning files, queries and fixed payloads into cases on time.
 
 ``ScheduleService`` is the small API the CLI and the control room use::
 
@@ -16,66 +16,58 @@ On top of that a fire is *claimed* in the ``schedule_fires`` table (unique per s
 fire time): when two scheduler processes wake for the same fire, one does the work and the
 other records nothing and returns ``already_fired``. A claim whose owner stopped
 heart-beating (the process died mid-batch) is taken over after ``stale_after`` and the fire
-runs again; the references make that safe.
+runs again; the references make that safe. The fire records, the references and the misfire
+policy's choice are ``orchestrator.schedules.fires``.
 
 **APScheduler.** The jobs live in APScheduler's ``SQLAlchemyJobStore`` on the same
 database (table ``schedule_jobs``, created with the others by the orchestrator's
 migrations), so a scheduler that was down knows which fires it missed. Our own executor hands
 APScheduler's due run times to ``fire_due``, which applies the schedule's misfire policy
-(``MisfireSpec``) and fires. Calendars are applied by the trigger (``BusinessDayTrigger``)
-and again at fire time.
+(``MisfireSpec``) and fires (``orchestrator.schedules.scheduler`` builds that scheduler).
+Calendars are applied by the trigger (``BusinessDayTrigger``) and again at fire time.
+
+This module owns the service itself: which schedules are loaded, their pause state, firing
+one (source rows -> cases), and the jobs the background scheduler holds.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import socket
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.job import Job
-from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import STATE_STOPPED
 from loguru import logger
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from orchestrator.schedules.model import (
-    Schedule,
-    WorkflowInputs,
-    load_schedules,
-    project_workflows,
-    schedule_files,
+from orchestrator.schedules.fires import (
+    FireKind,
+    FireProgress,
+    FireRecords,
+    FireSummary,
+    RejectedRow,
+    as_utc,
+    db_time,
+    fire_reference,
+    select_fire_times,
+    states_table,
 )
+from orchestrator.schedules.loading import WorkflowInputs, load_schedules, project_workflows, schedule_files
+from orchestrator.schedules.model import Schedule
+from orchestrator.schedules.scheduler import new_scheduler
 from orchestrator.schedules.sources import SourceError, SourceRow, read_rows
 from orchestrator.storage import db
 from robots.errors import Problem, TandemError
 from robots.language.registry import suggest
 
-__all__ = [
-    "CaseCreator",
-    "FireSummary",
-    "RejectedRow",
-    "ScheduleError",
-    "ScheduleService",
-    "ScheduleStatus",
-    "fire_reference",
-    "select_fire_times",
-]
-
-FireKind = Literal["scheduled", "manual"]
-FireStatus = Literal["done", "failed", "skipped", "missed", "already_fired", "running_elsewhere"]
+__all__ = ["CaseCreator", "ScheduleError", "ScheduleService", "ScheduleStatus", "scheduled_fire"]
 
 
 class CaseCreator(Protocol):
@@ -107,144 +99,8 @@ class ScheduleError(TandemError):
     """A schedule operation cannot be done (unknown name, no case store); says how to fix it."""
 
 
-# -- the fire record ------------------------------------------------------------------------------
-
-# The mapping the service works with. The tables themselves are created by the orchestrator's
-# Alembic migrations (``0002_schedule_tables``, with APScheduler's ``schedule_jobs``), so a
-# database opened by ``Orchestrator(migrate=True)`` has them.
-metadata = sa.MetaData()
-
-fires_table = sa.Table(
-    "schedule_fires",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("schedule", sa.String(200), nullable=False),
-    sa.Column("fire_time", sa.DateTime, nullable=False, comment="UTC"),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("owner", sa.String(200), nullable=False),
-    sa.Column("started_at", sa.DateTime, nullable=False),
-    sa.Column("heartbeat_at", sa.DateTime, nullable=False),
-    sa.Column("finished_at", sa.DateTime),
-    sa.Column("total", sa.Integer, nullable=False, default=0),
-    sa.Column("created", sa.Integer, nullable=False, default=0),
-    sa.Column("existed", sa.Integer, nullable=False, default=0),
-    sa.Column("rejected", sa.Integer, nullable=False, default=0),
-    sa.Column("rejections", sa.Text, nullable=False, default="[]"),
-    sa.Column("message", sa.Text, nullable=False, default=""),
-    sa.UniqueConstraint("schedule", "fire_time", name="uq_schedule_fires_fire"),
-)
-
-states_table = sa.Table(
-    "schedule_states",
-    metadata,
-    sa.Column("schedule", sa.String(200), primary_key=True),
-    sa.Column("paused", sa.Boolean, nullable=False),
-    sa.Column("file_paused", sa.Boolean, nullable=False, comment="the file's paused: when ops changed it"),
-    sa.Column("changed_by", sa.String(200), nullable=False),
-    sa.Column("changed_at", sa.DateTime, nullable=False),
-)
-
-JOBS_TABLE = "schedule_jobs"
+# How often a running fire heart-beats at most (its record shows the dashboard its progress).
 _PROGRESS_EVERY = timedelta(seconds=5)
-_FINAL = ("done", "skipped", "missed")
-# Rejection reasons kept per fire in the database (the summary returned keeps them all).
-_MAX_STORED_REJECTIONS = 500
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError(f"a fire time needs a time zone, got {moment!r}")
-    return moment.astimezone(UTC)
-
-
-def _db(moment: datetime) -> datetime:
-    """Naive UTC, the same on SQLite and PostgreSQL."""
-    return _utc(moment).replace(tzinfo=None)
-
-
-def _from_db(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None else None
-
-
-# The case store takes references of up to 200 characters.
-_MAX_KEY = 120
-
-
-def fire_reference(schedule: str, fire_time: datetime, key: str) -> str:
-    """The case reference of one row of one fire: ``nightly@2026-11-23T01:00:00Z/K-1001``.
-
-    A very long key is shortened to its start plus a hash of the whole, so it stays unique
-    and the reference fits the case store.
-    """
-    if len(key) > _MAX_KEY:
-        key = f"{key[:80]}~{hashlib.sha256(key.encode()).hexdigest()[:24]}"
-    return f"{schedule}@{_utc(fire_time):%Y-%m-%dT%H:%M:%SZ}/{key}"
-
-
-# -- results ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RejectedRow:
-    """A source row that did not become a case, and why."""
-
-    where: str
-    key: str | None
-    reasons: tuple[str, ...]
-
-    def __str__(self) -> str:
-        key = f" (key {self.key})" if self.key else ""
-        return f"{self.where}{key}: {'; '.join(self.reasons)}"
-
-
-@dataclass
-class FireSummary:
-    """What one fire did: cases created, rows whose case already existed, rows rejected."""
-
-    schedule: str
-    fire_time: datetime
-    kind: FireKind
-    status: FireStatus
-    total: int = 0
-    created: int = 0
-    existed: int = 0
-    rejections: list[RejectedRow] = field(default_factory=list)
-    message: str = ""
-    references: list[str] = field(default_factory=list)
-    """The references of the rows that became (or already were) cases, in source order."""
-    recorded_rejected: int | None = None
-    """From the fire record: how many rows were rejected (the details may be capped or purged)."""
-
-    @property
-    def rejected(self) -> int:
-        """How many rows were rejected."""
-        return self.recorded_rejected if self.recorded_rejected is not None else len(self.rejections)
-
-    def __str__(self) -> str:
-        head = f"{self.schedule} @ {self.fire_time:%Y-%m-%d %H:%M:%S %Z} ({self.kind}): {self.status}"
-        if self.status in ("done", "failed"):
-            head += (
-                f" - {self.total} rows: {self.created} created, {self.existed} already existed, "
-                f"{self.rejected} rejected"
-            )
-        lines = [head]
-        if self.message:
-            lines.append(f"  {self.message}")
-        lines += [f"  rejected {rejection}" for rejection in self.rejections]
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class FireProgress:
-    """Progress of a running fire (for a progress bar)."""
-
-    schedule: str
-    done: int
-    total: int
-    created: int
-    existed: int
-    rejected: int
 
 
 @dataclass(frozen=True)
@@ -261,31 +117,6 @@ class ScheduleStatus:
     last_fire: FireSummary | None
     file: str
     description: str
-
-
-# -- misfire policy --------------------------------------------------------------------------------
-
-
-def select_fire_times(
-    schedule: Schedule, due: Sequence[datetime], now: datetime
-) -> tuple[list[datetime], list[datetime]]:
-    """Which of the ``due`` fire times run now, and which are missed, by the misfire policy.
-
-    Returns ``(to_fire, missed)``; see ``MisfireSpec`` for the policies.
-    """
-    ordered = sorted(_utc(moment) for moment in due)
-    grace = schedule.misfire.grace_time
-    in_time = [moment for moment in ordered if _utc(now) - moment <= grace]
-    late = [moment for moment in ordered if moment not in in_time]
-    policy = schedule.misfire.policy
-    if policy == "run_all":
-        return in_time, late
-    # run_once coalesces the fires within grace into the latest one; skip runs only the latest
-    # due fire, and only when it is on time - which is the same selection with skip's short
-    # default grace. The latest due fire is the least late, so it is in time if any is.
-    if in_time:
-        return [ordered[-1]], ordered[:-1]
-    return [], ordered
 
 
 # -- the service ----------------------------------------------------------------------------------
@@ -353,17 +184,28 @@ class ScheduleService:
             engine = db.create_engine(database_url)
             db.migrate(engine)
         self.engine = engine
-        self.owner = owner or _default_owner()
-        self.stale_after = stale_after
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.records = FireRecords(
+            engine, owner=owner or _default_owner(), stale_after=stale_after, now=self.now
+        )
         self._workflows = workflows
         self._given = list(schedules) if schedules is not None else None
         self.problems: list[Problem] = []
         self.schedules: dict[str, Schedule] = {}
-        self._scheduler: _BackgroundScheduler | None = None
+        self._scheduler: BackgroundScheduler | None = None
         self._signature: tuple[tuple[str, int], ...] = ()
         self._reload_lock = threading.Lock()
         self.reload()
+
+    @property
+    def owner(self) -> str:
+        """Who this service claims fires as (default host:pid:random): the fire records' owner."""
+        return self.records.owner
+
+    @property
+    def stale_after(self) -> timedelta:
+        """How long a claimed fire may go without a heartbeat before another scheduler takes it over."""
+        return self.records.stale_after
 
     # -- schedules -------------------------------------------------------------------------
 
@@ -410,7 +252,7 @@ class ScheduleService:
 
     def now(self) -> datetime:
         """The current time (UTC) of this service's clock."""
-        return _utc(self._clock())
+        return as_utc(self._clock())
 
     # -- pause / resume / list -----------------------------------------------------------------
 
@@ -441,7 +283,7 @@ class ScheduleService:
             "paused": paused,
             "file_paused": schedule.paused,
             "changed_by": actor,
-            "changed_at": _db(self.now()),
+            "changed_at": db_time(self.now()),
         }
         with self.engine.begin() as connection:
             updated = connection.execute(
@@ -477,12 +319,7 @@ class ScheduleService:
 
     def fires(self, name: str | None = None, *, limit: int = 20) -> list[FireSummary]:
         """The latest fire records (newest first), of one schedule or of all."""
-        query = sa.select(fires_table).order_by(fires_table.c.fire_time.desc(), fires_table.c.id.desc())
-        if name is not None:
-            query = query.where(fires_table.c.schedule == name)
-        with self.engine.connect() as connection:
-            rows = connection.execute(query.limit(limit)).all()
-        return [self._summary_of(row) for row in rows]
+        return self.records.latest(name, limit=limit)
 
     def purge_rejections(self, older_than: timedelta, *, now: datetime | None = None) -> int:
         """Forget the rejected rows' details (keys, reasons with the values) of old fires; how many.
@@ -491,20 +328,10 @@ class ScheduleService:
         status and who fired when are kept. Meant for the same retention job that purges the
         cases' personal data.
         """
-        cutoff = _db((now or self.now()) - older_than)
-        with self.engine.begin() as connection:
-            purged = connection.execute(
-                sa.update(fires_table)
-                .where(
-                    (fires_table.c.fire_time < cutoff)
-                    & (fires_table.c.status != "running")
-                    & (fires_table.c.rejections != "[]")
-                )
-                .values(rejections="[]")
-            ).rowcount
+        purged = self.records.forget_rejections((now or self.now()) - older_than)
         if purged:
             logger.info("forgot the rejected rows of {} fires older than {}", purged, older_than)
-        return int(purged)
+        return purged
 
     # -- firing --------------------------------------------------------------------------------
 
@@ -519,7 +346,7 @@ class ScheduleService:
         """Handle fire times that came due (from APScheduler) by the schedule's misfire policy."""
         schedule = self.schedule(name)
         to_fire, missed = select_fire_times(schedule, due, now or self.now())
-        summaries = [self._record_missed(schedule, moment, to_fire) for moment in missed]
+        summaries = [self.records.record_missed(schedule, moment, to_fire) for moment in missed]
         summaries += [self.fire(name, moment) for moment in to_fire]
         return summaries
 
@@ -538,14 +365,14 @@ class ScheduleService:
         their reasons, and the other rows still became cases.
         """
         schedule = self.schedule(name)
-        fire_time = _utc(fire_time).replace(microsecond=0)
+        fire_time = as_utc(fire_time).replace(microsecond=0)
         summary = FireSummary(name, fire_time, kind, "done")
         if kind == "scheduled":
             reason = "paused" if self.is_paused(name) else schedule.closed_reason(fire_time)
             if reason is not None:
                 summary.status, summary.message = "skipped", f"skipped: {reason}"
-                if self._claim(summary) is None:
-                    self._finish(summary)
+                if self.records.claim(summary) is None:
+                    self.records.finish(summary)
                 logger.info("schedule {} fire {} skipped: {}", name, fire_time, reason)
                 return summary
         if self.cases is None:
@@ -553,7 +380,7 @@ class ScheduleService:
                 f"schedule {name!r}: no case store was given to the schedule service; "
                 "pass the orchestrator's store: ScheduleService(store, engine=store.engine)"
             )
-        elsewhere = self._claim(summary)
+        elsewhere = self.records.claim(summary)
         if elsewhere is not None:
             return elsewhere
         try:
@@ -562,7 +389,7 @@ class ScheduleService:
             # SourceError explains itself; anything else (a corrupt workbook...) is named by type.
             text = str(error) if isinstance(error, SourceError) else f"{type(error).__name__}: {error}"
             summary.status, summary.message = "failed", f"cannot read the source: {text}"
-            self._finish(summary)
+            self.records.finish(summary)
             logger.error("schedule {} fire {} failed: {}", name, fire_time, summary.message)
             return summary
         summary.total = len(rows)
@@ -574,10 +401,10 @@ class ScheduleService:
             summary.status = "failed"
             at = summary.created + summary.existed + summary.rejected + 1
             summary.message = f"the case store failed at row {at}: {error}"
-            self._finish(summary)
+            self.records.finish(summary)
             logger.error("schedule {} fire {} failed: {}", name, fire_time, summary.message)
             return summary
-        self._finish(summary)
+        self.records.finish(summary)
         logger.info(
             "schedule {} fire {}: {} created, {} already existed, {} rejected",
             name,
@@ -636,148 +463,8 @@ class ScheduleService:
                 )
             # Often enough for the dashboard's progress, rarely enough not to slow the batch.
             if self.now() - last_beat > min(self.stale_after / 10, _PROGRESS_EVERY):
-                self._heartbeat(summary)
+                self.records.heartbeat(summary)
                 last_beat = self.now()
-
-    # -- fire records -----------------------------------------------------------------------------
-
-    def _claim(self, summary: FireSummary) -> FireSummary | None:
-        """Claim the fire; None when it is ours now, else what the other claim says."""
-        now = _db(self.now())
-        values = {
-            "schedule": summary.schedule,
-            "fire_time": _db(summary.fire_time),
-            "kind": summary.kind,
-            "status": "running",
-            "owner": self.owner,
-            "started_at": now,
-            "heartbeat_at": now,
-            "total": 0,
-            "created": 0,
-            "existed": 0,
-            "rejected": 0,
-            "rejections": "[]",
-            "message": "",
-        }
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(sa.insert(fires_table).values(**values))
-            return None
-        except IntegrityError:
-            pass
-        key = (fires_table.c.schedule == summary.schedule) & (
-            fires_table.c.fire_time == _db(summary.fire_time)
-        )
-        with self.engine.begin() as connection:
-            row = connection.execute(sa.select(fires_table).where(key)).one()
-            stale = row.heartbeat_at < now - self.stale_after
-            if row.status in _FINAL or (row.status == "running" and not stale):
-                other = self._summary_of(row)
-                other.kind = summary.kind
-                other.status = "already_fired" if row.status in _FINAL else "running_elsewhere"
-                other.message = (
-                    f"{row.status} by {row.owner} (started {row.started_at:%Y-%m-%d %H:%M:%S} UTC)"
-                    + (f": {row.message}" if row.message else "")
-                )
-                return other
-            # A failed fire, or one whose owner stopped heart-beating: take it over, but only if
-            # nobody else did in between (compare-and-set on the owner and heartbeat we saw).
-            taken = connection.execute(
-                sa.update(fires_table)
-                .where(
-                    key
-                    & (fires_table.c.owner == row.owner)
-                    & (fires_table.c.heartbeat_at == row.heartbeat_at)
-                )
-                .values(**{k: v for k, v in values.items() if k not in ("schedule", "fire_time")})
-            ).rowcount
-        if taken:
-            logger.warning(
-                "schedule {} fire {}: taking over from {} ({})",
-                summary.schedule,
-                summary.fire_time,
-                row.owner,
-                row.status,
-            )
-            return None
-        return self._claim(summary)
-
-    def _heartbeat(self, summary: FireSummary) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(
-                sa.update(fires_table)
-                .where(self._mine(summary))
-                .values(
-                    heartbeat_at=_db(self.now()),
-                    total=summary.total,
-                    created=summary.created,
-                    existed=summary.existed,
-                    rejected=summary.rejected,
-                )
-            )
-
-    def _mine(self, summary: FireSummary) -> Any:
-        return (
-            (fires_table.c.schedule == summary.schedule)
-            & (fires_table.c.fire_time == _db(summary.fire_time))
-            & (fires_table.c.owner == self.owner)
-        )
-
-    def _finish(self, summary: FireSummary) -> None:
-        rejections = [
-            {"where": r.where, "key": r.key, "reasons": list(r.reasons)}
-            for r in summary.rejections[:_MAX_STORED_REJECTIONS]
-        ]
-        now = _db(self.now())
-        with self.engine.begin() as connection:
-            connection.execute(
-                sa.update(fires_table)
-                .where(self._mine(summary))
-                .values(
-                    status=summary.status,
-                    heartbeat_at=now,
-                    finished_at=now,
-                    total=summary.total,
-                    created=summary.created,
-                    existed=summary.existed,
-                    rejected=summary.rejected,
-                    rejections=json.dumps(rejections),
-                    message=summary.message,
-                )
-            )
-
-    def _record_missed(self, schedule: Schedule, moment: datetime, fired: list[datetime]) -> FireSummary:
-        coalesced = fired and schedule.misfire.policy == "run_once" and moment < fired[-1]
-        why = (
-            f"coalesced into the fire of {fired[-1]:%Y-%m-%d %H:%M:%S} UTC (misfire policy run_once)"
-            if coalesced
-            else f"missed: more than {schedule.misfire.grace_time} late "
-            f"(misfire policy {schedule.misfire.policy})"
-        )
-        summary = FireSummary(schedule.name, _utc(moment), "scheduled", "missed", message=why)
-        if self._claim(summary) is None:
-            self._finish(summary)
-        logger.warning("schedule {} fire {}: {}", schedule.name, moment, why)
-        return summary
-
-    def _summary_of(self, row: Any) -> FireSummary:
-        rejections = [
-            RejectedRow(item["where"], item.get("key"), tuple(item["reasons"]))
-            for item in json.loads(row.rejections)
-        ]
-        summary = FireSummary(
-            schedule=row.schedule,
-            fire_time=_from_db(row.fire_time) or datetime.min.replace(tzinfo=UTC),
-            kind=row.kind,
-            status=row.status,
-            total=row.total,
-            created=row.created,
-            existed=row.existed,
-            rejections=rejections,
-            message=row.message,
-            recorded_rejected=row.rejected,
-        )
-        return summary
 
     # -- the background scheduler -----------------------------------------------------------------
 
@@ -790,17 +477,7 @@ class ScheduleService:
         """
         if self._scheduler is not None:
             return
-        scheduler = _BackgroundScheduler(
-            jobstores={
-                "default": _SharedEngineJobStore(engine=self.engine, tablename=JOBS_TABLE),
-                "housekeeping": MemoryJobStore(),
-            },
-            executors={"default": _FireExecutor(self), "housekeeping": ThreadPoolExecutor(max_workers=1)},
-            # We apply the misfire policy ourselves, so APScheduler must hand over every due
-            # run time (no coalescing, no grace of its own).
-            job_defaults={"coalesce": False, "misfire_grace_time": None, "max_instances": 4},
-            timezone=UTC,
-        )
+        scheduler = new_scheduler(self.engine, self.fire_due)
         scheduler.start(paused=True)
         self._scheduler = scheduler
         self._sync_jobs()
@@ -853,21 +530,14 @@ class ScheduleService:
         abandoned fire over, and the references make the rerun create only what is missing.
         Failed fires are left to ops (``fire(name, fire_time)`` runs one again).
         """
-        limit = _db(self.now() - self.stale_after)
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(fires_table.c.schedule, fires_table.c.fire_time, fires_table.c.kind).where(
-                    (fires_table.c.status == "running") & (fires_table.c.heartbeat_at < limit)
-                )
-            ).all()
         summaries = []
-        for row in rows:
-            if row.schedule not in self.schedules:
+        for schedule, fire_time, kind in self.records.abandoned():
+            if schedule not in self.schedules:
                 continue
             logger.warning(
-                "schedule {} fire {} was abandoned mid-batch: running it again", row.schedule, row.fire_time
+                "schedule {} fire {} was abandoned mid-batch: running it again", schedule, fire_time
             )
-            summaries.append(self.fire(row.schedule, row.fire_time.replace(tzinfo=UTC), kind=row.kind))
+            summaries.append(self.fire(schedule, fire_time, kind=kind))
         return summaries
 
     def next_job_time(self, name: str) -> datetime | None:
@@ -879,67 +549,13 @@ class ScheduleService:
 
 
 def scheduled_fire(name: str, *, fingerprint: str = "") -> None:
-    """The job function APScheduler stores. ``_FireExecutor`` runs the fire instead of it.
+    """The job function APScheduler stores. The scheduler's executor runs the fire instead of it.
 
     It exists so the job store holds an importable reference; calling it outside the
-    service's executor is a configuration error.
+    service's executor is a configuration error. Stored jobs name it as
+    ``orchestrator.schedules.service:scheduled_fire``, so it stays in this module.
     """
     raise ScheduleError(
         f"schedule {name!r} was run by an executor that is not ScheduleService's; "
         "start the scheduler with ScheduleService.start()"
     )
-
-
-class _SharedEngineJobStore(SQLAlchemyJobStore):
-    """APScheduler's SQLAlchemy job store on an engine it shares (so it must not dispose it).
-
-    Its ``start()`` still creates ``schedule_jobs`` if missing; the migrations made it
-    already, so that is a no-op (and schedulers starting at once never race to create it).
-    """
-
-    def shutdown(self) -> None:
-        """Leave the shared engine open: the case store and the fire records still use it."""
-
-
-class _BackgroundScheduler(BackgroundScheduler):
-    """APScheduler's background scheduler without its last round after ``shutdown()``.
-
-    APScheduler 3's loop wakes up on shutdown and processes due jobs once more before it
-    looks at the state; a job due then is handed to the already stopped executor, fails, and
-    its run time is advanced in the job store - a fire lost. We skip that round, so the fire
-    stays due and the next scheduler's misfire policy handles it.
-    """
-
-    def _process_jobs(self) -> float | None:
-        if self.state == STATE_STOPPED:
-            return None
-        result: float | None = super()._process_jobs()
-        return result
-
-
-class _FireExecutor(ThreadPoolExecutor):
-    """Hands APScheduler's due run times to ``ScheduleService.fire_due`` (which knows the policy)."""
-
-    def __init__(self, service: ScheduleService) -> None:
-        super().__init__(max_workers=2)
-        self._service = service
-
-    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
-        def run() -> list[JobExecutionEvent]:
-            summaries = self._service.fire_due(job.id, run_times)
-            events = []
-            for summary in summaries:
-                code = EVENT_JOB_MISSED if summary.status == "missed" else EVENT_JOB_EXECUTED
-                events.append(
-                    JobExecutionEvent(code, job.id, job._jobstore_alias, summary.fire_time, retval=summary)
-                )
-            return events
-
-        def done(future: Any) -> None:
-            error = future.exception()
-            if error is not None:
-                self._run_job_error(job.id, error, error.__traceback__)
-            else:
-                self._run_job_success(job.id, future.result())
-
-        self._pool.submit(run).add_done_callback(done)

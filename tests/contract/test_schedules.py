@@ -22,14 +22,10 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
-from orchestrator.schedules.service import (
-    JOBS_TABLE,
-    FireSummary,
-    ScheduleService,
-    fire_reference,
-    states_table,
-)
-from orchestrator.schedules.service import metadata as schedules_metadata
+from orchestrator.schedules.fires import FireSummary, fire_reference, states_table
+from orchestrator.schedules.fires import metadata as schedules_metadata
+from orchestrator.schedules.scheduler import JOBS_TABLE
+from orchestrator.schedules.service import ScheduleService
 from orchestrator.service import Orchestrator
 from orchestrator.storage import db
 from robots.language.project import Project

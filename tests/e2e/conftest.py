@@ -13,7 +13,7 @@ import pytest
 
 from connectors.mail_sink import MailSink
 from demo.data import robot_secrets
-from demo.run import ControlRoomServer
+from demo.processes import ControlRoomServer
 from demo.server import DemoApps
 from orchestrator.control_room.app import ServerSettings, create_app
 from orchestrator.service import Orchestrator

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from demo.run import ControlRoomServer
+from demo.processes import ControlRoomServer
 from orchestrator.service import Orchestrator
 from robots.errors import HumanTaskRequest
 

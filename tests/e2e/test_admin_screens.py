@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from demo.run import ControlRoomServer
+from demo.processes import ControlRoomServer
 from orchestrator.service import Orchestrator
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from connectors.mail_sink import MailSink
-from demo.run import ControlRoomServer
+from demo.processes import ControlRoomServer
 from demo.server import DemoApps
 from orchestrator.models import Case
 from orchestrator.service import Orchestrator

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from demo.run import ControlRoomServer
+from demo.processes import ControlRoomServer
 from orchestrator.service import Orchestrator
 from robots.engine.records import RunState, StepRecord
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from demo.run import ControlRoomServer
+from demo.processes import ControlRoomServer
 from orchestrator.control_room import callouts
 from orchestrator.service import Orchestrator
 from orchestrator.storage.tables import TaskRow

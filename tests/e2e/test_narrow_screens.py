@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from demo.run import ControlRoomServer
+from demo.processes import ControlRoomServer
 from orchestrator.service import Orchestrator
 from robots.errors import HumanTaskRequest
 

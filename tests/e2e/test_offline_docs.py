@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from demo.run import ControlRoomServer
+from demo.processes import ControlRoomServer
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from demo.run import ControlRoomServer
+from demo.processes import ControlRoomServer
 from orchestrator.control_room.app import ServerSettings, create_app
 from orchestrator.service import Orchestrator
 

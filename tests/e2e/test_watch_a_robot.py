@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from demo.run import ControlRoomServer
+from demo.processes import ControlRoomServer
 from demo.server import DemoApps
 from orchestrator.service import Orchestrator
 from orchestrator.worker.execution import run_claim

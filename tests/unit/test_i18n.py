@@ -312,7 +312,7 @@ def test_every_state_a_badge_can_show_is_in_german() -> None:
     from typing import get_args
 
     from orchestrator.models import CaseStatus, TaskStatus
-    from orchestrator.schedules.service import FireStatus
+    from orchestrator.schedules.fires import FireStatus
 
     german = i18n.Locale("de")
     states = {*get_args(CaseStatus), *get_args(TaskStatus), *get_args(FireStatus)}

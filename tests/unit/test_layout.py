@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("robots", "connectors", "orchestrator", "demo", "business_rules")
+PACKAGES = ("robots", "connectors", "orchestrator", "demo", "business_rules", "commandline")
 
 # Each module belongs to the area of its longest matching prefix.
 AREAS = {
@@ -37,6 +37,7 @@ AREAS = {
     "orchestrator.control_room": "control room",
     "orchestrator": "service",
     "demo": "demo",
+    "commandline": "command line",
 }
 ROBOT_SIDE = {"robots core", "language", "drivers", "actions", "engine", "connectors"}
 # Which areas each area may import (besides itself). Robots never import the orchestrator;
@@ -58,7 +59,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     # The worker reads the database's URL from storage.db before it opens the service.
     "worker": ROBOT_SIDE | {"orchestrator core", "service", "queue", "humans", "storage"},
     "control room": ROBOT_SIDE | {"orchestrator core", "service", "queue", "humans", "schedules"},
-    "demo": ROBOT_SIDE | set(AREAS.values()),
+    # The demo and the command line sit on top: each may import everything below it; the
+    # command line starts the demo, never the other way round.
+    "demo": ROBOT_SIDE | (set(AREAS.values()) - {"command line"}),
+    "command line": ROBOT_SIDE | set(AREAS.values()),
 }
 
 

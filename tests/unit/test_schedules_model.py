@@ -11,16 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.schedules.model import (
-    Schedule,
+from orchestrator.schedules.fires import select_fire_times
+from orchestrator.schedules.loading import (
     WorkflowInputs,
     load_schedule,
     load_schedules,
     parse_schedule,
-    parse_span,
     project_workflows,
 )
-from orchestrator.schedules.service import select_fire_times
+from orchestrator.schedules.model import Schedule, parse_span
 from robots.errors import DefinitionError
 from tests.conftest import ROOT, write
 

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from orchestrator.schedules.service import FireSummary, ScheduleError, ScheduleService, fire_reference
+from orchestrator.schedules.fires import FireSummary, fire_reference
+from orchestrator.schedules.service import ScheduleError, ScheduleService
 from robots.language.inputs import validate_input
 from robots.language.project import Project
 from tests.conftest import ROOT, write

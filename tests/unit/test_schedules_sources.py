@@ -10,7 +10,8 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from orchestrator.schedules.model import Schedule, parse_schedule
+from orchestrator.schedules.loading import parse_schedule
+from orchestrator.schedules.model import Schedule
 from orchestrator.schedules.sources import SourceError, read_rows
 from tests.conftest import write
 

@@ -44,7 +44,7 @@ from orchestrator.control_room.pages.sessions import (
 from orchestrator.errors import NotFound, OrchestratorError, PermissionDenied
 from orchestrator.models import ROLES
 from orchestrator.schedules.editing import NEW_SCHEDULE, save_schedule, schedule_text
-from orchestrator.schedules.service import fire_reference
+from orchestrator.schedules.fires import fire_reference
 from robots.errors import TandemError
 
 router = APIRouter()
@@ -496,7 +496,7 @@ async def save_schedule_file(request: Request) -> Response:
 
 
 def fire_prefix(schedule: str, fire_time: Any) -> str:
-    """The reference prefix of the cases one fire created (``schedules.service.fire_reference``)."""
+    """The reference prefix of the cases one fire created (``schedules.fires.fire_reference``)."""
     return fire_reference(schedule, fire_time, "")
 
 
