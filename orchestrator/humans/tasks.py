@@ -42,7 +42,8 @@ from orchestrator.storage.tables import (
     UserRow,
 )
 from robots.engine.human_gateway import Callout
-from robots.engine.runner import DataError, check_answer
+from robots.engine.human_steps import check_answer
+from robots.engine.run_context import DataError
 from robots.errors import DefinitionError, HumanTaskRequest
 
 SUPERVISING = ("supervisor", "admin")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from robots.engine.human_gateway import Callout, HumanGateway
 from robots.engine.records import RunRecord, StepRecord
-from robots.engine.runner import RunListener
+from robots.engine.run_context import RunListener
 from robots.errors import HumanTaskRequest
 
 if TYPE_CHECKING:

@@ -34,7 +34,7 @@ from pydantic import (
 
 from robots.errors import DefinitionError, Problem
 from robots.language import expressions
-from robots.language.model import NAME_PATTERN
+from robots.language.model_values import NAME_PATTERN
 from robots.language.registry import suggest
 from robots.language.yamlsource import PathKey, Source, load_yaml, load_yaml_file
 
