@@ -57,7 +57,7 @@ def _since(value: str | None) -> Any:
     """``--since``: a duration back from now (30m, 2h, 1d) or a date/time (2026-12-05T08:00)."""
     from datetime import UTC, datetime, timedelta
 
-    from robots.language.model import parse_duration
+    from robots.language.model_values import parse_duration
 
     if not value:
         return None

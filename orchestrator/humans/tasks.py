@@ -47,7 +47,8 @@ from orchestrator.storage.tables import (
     TaskRow,
     UserRow,
 )
-from robots.engine.runner import DataError, check_answer
+from robots.engine.human_steps import check_answer
+from robots.engine.run_context import DataError
 from robots.errors import DefinitionError, HumanTaskRequest
 
 SUPERVISING = ("supervisor", "admin")

@@ -1,6 +1,6 @@
 """The engine's two hooks, backed by the orchestrator: step records/checkpoints and humans.
 
-``CaseListener`` implements ``robots.engine.runner.RunListener`` for one claimed case: it stores
+``CaseListener`` implements ``robots.engine.run_context.RunListener`` for one claimed case: it stores
 each finished step and every checkpoint (``RunState``) so a resumed case skips completed
 steps. ``DurableHumans`` implements ``robots.engine.human_gateway.HumanGateway`` on the task tables.
 """
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from robots.engine.human_gateway import Callout, HumanGateway
 from robots.engine.records import RunRecord, StepRecord
-from robots.engine.runner import RunListener
+from robots.engine.run_context import RunListener
 from robots.errors import HumanTaskRequest
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from robots.language.model import NAME_PATTERN
+from robots.language.model_values import NAME_PATTERN
 from robots.language.registry import suggest
 
 # -- durations ---------------------------------------------------------------------------------

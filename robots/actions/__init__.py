@@ -1,4 +1,9 @@
-"""The action library: one module per namespace, each action one typed function.
+"""The action library: a module per namespace (or per area of a large one), each action one typed function.
+
+The ``web`` namespace is split by area: ``web_navigation`` (where the
+steps work), ``web_input`` (acting on elements), ``web_reading`` (waiting, checking,
+reading) and ``web_page`` (the page as a whole), with ``web_elements`` finding their
+elements and explaining a miss.
 
 ``@action("web.fill")`` (``robots.language.registry``) registers a function with its
 parameter model; the registry imports every module here by name on first use. Adding an

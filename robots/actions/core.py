@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from robots.language.model import Duration
+from robots.language.model_values import Duration
 from robots.language.registry import ActionContext, ActionParams, action
 
 

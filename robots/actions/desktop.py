@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 
 from robots.drivers.desktop_session import DesktopSession, display_env, screenshot
 from robots.errors import SystemException
-from robots.language.model import MAX_DURATION
+from robots.language.model_values import MAX_DURATION
 from robots.language.registry import ActionContext, ActionParams, action
 
 Region = tuple[int, int, int, int]

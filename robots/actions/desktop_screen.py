@@ -20,7 +20,7 @@ from robots.actions.desktop import Region, _locate, _session
 from robots.drivers import ocr
 from robots.drivers.desktop_session import DesktopSession, screenshot
 from robots.errors import SystemException
-from robots.language.model import MAX_DURATION
+from robots.language.model_values import MAX_DURATION
 from robots.language.registry import ActionContext, ActionParams, action
 
 

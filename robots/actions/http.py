@@ -8,7 +8,7 @@ import httpx
 from pydantic import Field
 
 from robots.errors import BusinessException, SystemException
-from robots.language.model import MAX_DURATION
+from robots.language.model_values import MAX_DURATION
 from robots.language.registry import ActionContext, ActionParams, action
 from robots.masking import page_quote
 

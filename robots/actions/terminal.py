@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from robots.drivers.screen_session import ScreenSession
 from robots.errors import BusinessException, SystemException
-from robots.language.model import MAX_DURATION
+from robots.language.model_values import MAX_DURATION
 from robots.language.registry import ActionContext, ActionParams, action
 
 DEFAULT_TIMEOUT = 10.0

@@ -1,5 +1,6 @@
 """Web actions about the page as a whole and about values without a label of their own:
-reload the page, read its address, read a value by the header beside or above it.
+reload the page, read its address, keep a screenshot of it, run a script in it, read a
+value by the header beside or above it.
 
 Many back-office pages show a record as header/value pairs — ``<dt>Segment</dt><dd>A</dd>``,
 ``<th>Anschrift</th><td>…</td>`` — or as a table whose cells are named by their column and
@@ -13,10 +14,11 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from robots.actions.web import _act, _clean, _frame_ready, _scope, _session, _timeout_ms
+from robots.actions.web_elements import Target, _act, _frame_ready, _scope, _session, _timeout_ms
+from robots.actions.web_reading import _clean
 from robots.drivers.web_session import WebSessions
 from robots.errors import SystemException
-from robots.language.model import MAX_DURATION
+from robots.language.model_values import MAX_DURATION
 from robots.language.registry import ActionContext, ActionParams, action
 from robots.masking import page_quote
 
@@ -38,7 +40,7 @@ def reload(ctx: ActionContext, params: ReloadParams) -> str:
 
     Example: ``- web.reload``
     """
-    from robots.actions.web import _looks_logged_out
+    from robots.actions.web_navigation import _looks_logged_out
 
     session = _session(ctx, navigating=True)
     session.leave_frame()
@@ -78,7 +80,7 @@ def read_url(ctx: ActionContext, params: ReadUrlParams) -> Any:
     session = _session(ctx)
     url = str(session.page.url)
     if params.frame:
-        from robots.actions.web import _frame_of
+        from robots.actions.web_elements import _frame_of
 
         frame = _frame_of(session, session.frame_path)
         if isinstance(frame, str):
@@ -265,3 +267,50 @@ def _headers(session: Any, params: ReadFieldParams) -> str:
     if found.get("columns"):
         parts.append("column headers: " + page_quote(", ".join(repr(t[:40]) for t in found["columns"])))
     return "; the page has " + "; ".join(parts) if parts else "; the page has no dt or th headers"
+
+
+class ScreenshotParams(Target):
+    """What to capture."""
+
+    path: str | None = Field(None, description="File name in the case's artifacts (default: step-based).")
+    full_page: bool = Field(True, description="The whole page, not only the visible part.")
+
+
+@action("web.screenshot", needs="web")
+def screenshot(ctx: ActionContext, params: ScreenshotParams) -> str:
+    """Save a screenshot of the page (or of one element) with the case; returns its path.
+
+    Example: ``- web.screenshot`` or ``- web.screenshot: {test_id: booking-summary}``
+    """
+    session = _session(ctx)
+    ctx.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    target = ctx.artifacts_dir / (params.path or f"step-{ctx.step.replace('/', '_')}.png")
+    if params.has_target():
+        _act(ctx, params, "screenshot", lambda loc, t: loc.screenshot(path=str(target), timeout=t))
+    else:
+        session.page.screenshot(path=str(target), full_page=params.full_page)
+    return str(target)
+
+
+class EvaluateParams(ActionParams):
+    """A JavaScript function or expression to run in the page."""
+
+    script: str = Field(description="e.g. 'document.title' or '(arg) => arg * 2'.")
+    arg: Any = Field(None, description="Passed to the function.")
+
+
+@action("web.evaluate", primary="script", needs="web")
+def evaluate(ctx: ActionContext, params: EvaluateParams) -> Any:
+    """Run JavaScript in the page and return its result: the escape hatch, use sparingly.
+
+    Example: ``- web.evaluate: "document.title"`` with ``as: title``
+    """
+    session = _session(ctx)
+    try:
+        return (
+            session.scope.evaluate(params.script, params.arg)
+            if session.frame is None
+            else (session.page.evaluate(params.script, params.arg))
+        )
+    except Exception as error:
+        raise SystemException(f"web.evaluate failed: {str(error).splitlines()[0]}") from None

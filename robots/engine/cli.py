@@ -14,7 +14,8 @@ from rich.text import Text
 
 from robots.engine.human_gateway import InMemoryHumans
 from robots.engine.records import RunRecord, StepRecord
-from robots.engine.runner import Engine, RunListener
+from robots.engine.run_context import RunListener
+from robots.engine.runner import Engine
 from robots.errors import DefinitionError, HumanTaskRequest, Problem
 from robots.language.inputs import InputError, validate_input
 from robots.language.model import not_a_process

@@ -26,9 +26,10 @@ from robots.drivers.recorder import Recorder, RecorderBrowser, RecorderSessions
 from robots.engine.human_gateway import InMemoryHumans
 from robots.engine.runner import Engine
 from robots.errors import TandemError
-from robots.language.model import InStep, SystemSpec, Workflow
+from robots.language.model import SystemSpec, Workflow
 from robots.language.project import Project
 from robots.language.recording import Recording, step_text
+from robots.language.steps import InStep
 
 
 class RecordError(TandemError):

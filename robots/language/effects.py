@@ -14,16 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from robots.errors import Problem
-from robots.language.model import (
-    ActionStep,
-    CallStep,
-    EnsureStep,
-    InStep,
-    StepBase,
-    Workflow,
-    child_blocks,
-)
+from robots.language.model import Workflow
 from robots.language.registry import load_actions
+from robots.language.steps import ActionStep, CallStep, EnsureStep, InStep, StepBase, child_blocks
 
 HINT = (
     "put the change in an 'ensure:' step whose 'check:' reads whether it is already done "

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from robots.errors import TandemError
-from robots.language.model import InputField, Workflow, thaw
+from robots.language.model import InputField, Workflow
+from robots.language.model_values import thaw
 
 _PYTHON_TYPES: dict[str, Any] = {
     "string": str,

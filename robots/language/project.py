@@ -13,8 +13,10 @@ from robots.language.effects import unchecked_changes
 from robots.language.expressions import has_env_ref, is_template
 from robots.language.inputs import value_problem
 from robots.language.loader import load_workflow
-from robots.language.model import CallStep, DecideStep, Location, Workflow, walk
+from robots.language.model import Workflow
+from robots.language.model_values import Location
 from robots.language.registry import suggest
+from robots.language.steps import CallStep, DecideStep, walk
 from robots.language.yamlsource import load_yaml_file
 
 _FIX_IT = "fix it first ('run.py validate' lists all of its problems)"

@@ -27,16 +27,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from robots.language.model import (
-    CONTROL_KEYWORDS,
-    LOADER_FIELDS,
-    SPEC_SHORTHANDS,
-    WHEN_IN_SPEC,
-    BlockStep,
-    StepBase,
-    Workflow,
-)
+from robots.language.model import LOADER_FIELDS, Workflow
 from robots.language.registry import ActionDefinition, load_actions
+from robots.language.steps import CONTROL_KEYWORDS, SPEC_SHORTHANDS, WHEN_IN_SPEC, BlockStep, StepBase
 
 _REF = "#/$defs/{model}"
 _TEMPLATE = {

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from robots.actions import web as web_actions
+from robots.actions import web_reading as web_actions
 from robots.drivers.systems import ByKind
 from robots.drivers.web_session import WebSessions
 from robots.engine.human_gateway import InMemoryHumans

@@ -15,10 +15,11 @@ import pytest
 from robots.engine.runner import Engine
 from robots.language.docs import actions_markdown
 from robots.language.loader import parse_workflow
-from robots.language.model import CONTROL_KEYWORDS, BlockStep, StepBase, walk
 from robots.language.project import Project
 from robots.language.registry import REGISTRY, load_actions
-from robots.language.rules import RuleBook, load_table
+from robots.language.rules import RuleBook
+from robots.language.steps import CONTROL_KEYWORDS, BlockStep, StepBase, walk
+from robots.language.table_parser import load_table
 from tests.conftest import ROOT, steps_workflow, write
 
 DOCS = sorted((ROOT / "docs").glob("*.md"))

@@ -14,7 +14,8 @@ from pydantic import Field
 from robots.drivers.systems import LoginRunner, SystemSessions
 from robots.engine.human_gateway import InMemoryHumans
 from robots.engine.records import RunRecord, RunState
-from robots.engine.runner import DataError, Engine, RunListener, idempotency_key
+from robots.engine.run_context import DataError, RunListener, idempotency_key
+from robots.engine.runner import Engine
 from robots.errors import BusinessException, SystemException
 from robots.language.model import SystemSpec
 from robots.language.project import Project
@@ -347,7 +348,7 @@ def test_a_python_decision_that_raises_is_a_retried_system_exception_naming_the_
 
 
 def test_an_infinite_number_in_an_answer_is_a_wrong_answer() -> None:
-    from robots.engine.runner import check_answer
+    from robots.engine.human_steps import check_answer
     from robots.errors import BusinessException as Refused
 
     with pytest.raises(Refused, match="count: expected integer, got inf"):
@@ -508,7 +509,7 @@ def test_await_human_suspends_and_resumes_with_the_answer_without_redoing_effect
     assert first.status == "waiting_human"
     assert humans.tasks[first.task_id].request.data == {"gathered": 1}
     with pytest.raises(Exception, match="not one of"):
-        from robots.engine.runner import check_answer
+        from robots.engine.human_steps import check_answer
 
         check_answer(humans.tasks[first.task_id].request.form, {"slot": "nonsense"})
     humans.complete(first.task_id, {"slot": "12-16"})
@@ -827,7 +828,7 @@ def test_list_defaults_of_the_input_reach_the_case_as_lists() -> None:
 
 
 def test_a_boolean_answer_is_a_yes_or_a_no_and_nothing_else() -> None:
-    from robots.engine.runner import check_answer
+    from robots.engine.human_steps import check_answer
 
     form = [{"name": "ok", "type": "boolean"}]
     assert check_answer(form, {"ok": "on"}) == {"ok": True}  # a checked checkbox

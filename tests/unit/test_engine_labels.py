@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from robots.engine.runner import _shorten
+from robots.engine.walker import _shorten
 
 
 def test_a_short_label_is_kept() -> None:

@@ -9,9 +9,9 @@ import pytest
 
 from robots.engine.runner import Engine
 from robots.language.effects import unchecked_changes
-from robots.language.model import EnsureStep
 from robots.language.project import Project
 from robots.language.registry import ActionContext, ActionParams, action
+from robots.language.steps import EnsureStep
 from tests.conftest import load_text, steps_workflow, workflow, write
 
 # The "system": one value, and how often it was written.

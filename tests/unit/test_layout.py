@@ -1,4 +1,5 @@
-"""The package layout: no import cycles, and every dependency points the way docs/architecture.md draws.
+"""The package layout: no import cycles, every dependency points the way docs/architecture.md draws,
+and no module grows past what a newcomer can read through.
 
 Every import counts, also one inside a function or under ``TYPE_CHECKING``: a cycle hidden
 in a function is still a cycle a reader has to untangle.
@@ -188,3 +189,20 @@ def test_no_two_modules_share_a_name_for_different_jobs() -> None:
 
 # Names two modules may share because each is the same kind of thing for its own package.
 ALLOWED_TWINS = {"cli", "models", "errors", "model", "service", "common"}
+
+
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_is_over_600_lines() -> None:
+    """A module over 600 lines makes a newcomer's search hard: split it along what it owns.
+
+    Every package counts, and ``run.py``; an oversized module is named with its size.
+    """
+    modules = [*_modules().values(), ROOT / "run.py"]
+    oversized = sorted(
+        f"{path.relative_to(ROOT)} ({lines} lines)"
+        for path in modules
+        if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    )
+    assert not oversized, f"modules over {MAX_MODULE_LINES} lines: " + ", ".join(oversized)

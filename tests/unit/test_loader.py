@@ -9,7 +9,10 @@ from pydantic import BaseModel
 
 from robots.errors import DefinitionError
 from robots.language.loader import load_workflow
-from robots.language.model import (
+from robots.language.model import url_pattern
+from robots.language.project import Project
+from robots.language.registry import ActionContext, ActionParams, action
+from robots.language.steps import (
     ActionStep,
     AwaitHumanStep,
     BlockStep,
@@ -23,10 +26,7 @@ from robots.language.model import (
     InStep,
     OutputStep,
     SetStep,
-    url_pattern,
 )
-from robots.language.project import Project
-from robots.language.registry import ActionContext, ActionParams, action
 from tests.conftest import load_text, steps_workflow, workflow, write
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from robots.errors import DecisionError, DefinitionError
-from robots.language.rules import RuleBook, load_table
+from robots.language.rules import RuleBook
+from robots.language.table_parser import load_table
 from tests.conftest import write
 
 
@@ -238,7 +239,7 @@ def test_examples_with_numbers_nothing_can_use_are_located_problems(
 
 
 def test_an_example_that_raises_is_a_located_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from robots.language.rules import DecisionTable
+    from robots.language.decision_tables import DecisionTable
 
     def broken(self: DecisionTable, inputs: object) -> object:
         raise ValueError("a rule function's bug")
@@ -467,8 +468,8 @@ def test_an_unknown_key_lists_the_keys_allowed_when_nothing_is_close(tmp_path: P
 
 
 def test_a_table_problem_without_a_specific_fix_points_to_the_business_rules() -> None:
+    from robots.language.decision_tables import Column
     from robots.language.explain import RULES_DOCS, fix_hint
-    from robots.language.rules import Column
 
     hint = fix_hint({"type": "value_error", "loc": ("expression",)}, Column, reference=RULES_DOCS)
     assert hint == "see docs/business-rules.md for what this key takes"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from robots.errors import DecisionError, Problem
 from robots.language.loader import parse_workflow
-from robots.language.rules import parse_table
+from robots.language.table_parser import parse_table
 from tests.conftest import ROOT
 
 VALID = (ROOT / "workflows" / "examples" / "hello.yaml").read_text(encoding="utf-8")
