@@ -42,7 +42,7 @@ def validate(
     """Check workflows, rule tables and schedules: every problem, with file:line:column and a fix.
 
     A folder that holds workflows/ is checked as a project of its own, the way robots load it."""
-    from orchestrator.schedules.cli import check_schedules, split_schedule_paths
+    from orchestrator.schedules.schedule_console import check_schedules, split_schedule_paths
     from robots.logs import configure_logging
 
     configure_logging(log_dir=None, console_level="WARNING")
@@ -185,7 +185,7 @@ def run_workflow(
     data_dir: DataDir = None,
 ) -> None:
     """Run one case locally and show its step timeline."""
-    from robots.engine.cli import run_case
+    from robots.engine.run_console import run_case
 
     check_robot_settings()
     root = command_context(project, data_dir).root
@@ -253,8 +253,8 @@ def record(
 
     Elements are found the way the docs teach (role and name, label, test id; CSS last),
     iframes get web.frame, dialogs web.dialog, and a typed password becomes secret(...)."""
-    from robots.engine.record_cli import RecordError, target_for
-    from robots.engine.record_cli import record as record_steps
+    from robots.engine.record_console import RecordError, target_for
+    from robots.engine.record_console import record as record_steps
 
     check_robot_settings()
     root = command_context(project).root

@@ -2,7 +2,7 @@
 
 Owns the options of listing cases (filters, ``--since``, status groups like ``failed``),
 showing and following one, retrying and cancelling it, and listing and showing human tasks;
-what they print is ``orchestrator.queue.cli``'s.
+what they print is ``orchestrator.queue.case_console``'s.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def cases_list(
     if ctx.invoked_subcommand is not None:
         _pass_on(project, data_dir, database_url)
         return
-    from orchestrator.queue.cli import list_cases
+    from orchestrator.queue.case_console import list_cases
 
     statuses = [name for value in status or [] for name in _STATUS_GROUPS.get(value, [value])]
     store = _store(command_context(project, data_dir, database_url))
@@ -146,7 +146,7 @@ def cases_show(
     data_dir: DataDir = None,
 ) -> None:
     """One case: state, input, outputs or error, the timeline of transitions and steps, its tasks."""
-    from orchestrator.queue.cli import show_case
+    from orchestrator.queue.case_console import show_case
 
     context = command_context(project, data_dir, database_url)
     _with_store(context, lambda store: show_case(store, case_id, console, as_json=as_json))
@@ -163,7 +163,7 @@ def cases_follow(
 ) -> None:
     """Print a case's steps and transitions as they happen, until it ends or waits for a person
     (exit 0 when it ended done)."""
-    from orchestrator.queue.cli import follow_case
+    from orchestrator.queue.case_console import follow_case
 
     context = command_context(project, data_dir, database_url)
     _with_store(
@@ -183,7 +183,7 @@ def cases_retry(
     data_dir: DataDir = None,
 ) -> None:
     """Queue a failed, cancelled or waiting case again; it resumes from its last checkpoint."""
-    from orchestrator.queue.cli import retry_case
+    from orchestrator.queue.case_console import retry_case
 
     context = command_context(project, data_dir, database_url)
     _with_store(context, lambda store: retry_case(store, case_id, console, actor=actor, reason=reason))
@@ -201,7 +201,7 @@ def cases_cancel(
     data_dir: DataDir = None,
 ) -> None:
     """Cancel an unfinished case (a running one stops at its next step; its open tasks close)."""
-    from orchestrator.queue.cli import cancel_case
+    from orchestrator.queue.case_console import cancel_case
 
     context = command_context(project, data_dir, database_url)
     _with_store(context, lambda store: cancel_case(store, case_id, console, actor=actor, reason=reason))
@@ -236,7 +236,7 @@ def tasks_list(
     if ctx.invoked_subcommand is not None:
         _pass_on(project, data_dir, database_url)
         return
-    from orchestrator.queue.cli import list_tasks
+    from orchestrator.queue.case_console import list_tasks
 
     statuses = () if show_all else tuple(status or ("open", "claimed"))
     context = command_context(project, data_dir, database_url)
@@ -257,7 +257,7 @@ def tasks_show(
     data_dir: DataDir = None,
 ) -> None:
     """One task: queue, reason, the data gathered for the person, the answer, what happened to it."""
-    from orchestrator.queue.cli import show_task
+    from orchestrator.queue.case_console import show_task
 
     context = command_context(project, data_dir, database_url)
     _with_store(context, lambda store: show_task(store, task_id, console, as_json=as_json))

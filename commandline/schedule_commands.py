@@ -1,7 +1,7 @@
 """``run.py schedules``: check, list, show, fire now, pause, resume and serve the schedules.
 
 The commands read their options and settle the project; what they do and print is
-``orchestrator.schedules.cli``'s.
+``orchestrator.schedules.schedule_console``'s.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ schedules_app = typer.Typer(
 @schedules_app.command("validate")
 def schedules_validate(project: ProjectDir = None, data_dir: DataDir = None) -> None:
     """Check every schedule in schedules/: problems with file:line:column and a fix."""
-    from orchestrator.schedules.cli import validate as validate_schedules
+    from orchestrator.schedules.schedule_console import validate as validate_schedules
 
     context = command_context(project, data_dir)
     raise typer.Exit(validate_schedules(context.root, console))
@@ -31,7 +31,7 @@ def schedules_list(
     database_url: DatabaseUrl = None, project: ProjectDir = None, data_dir: DataDir = None
 ) -> None:
     """Every schedule: workflow, timing, paused or not, next fire, last fire."""
-    from orchestrator.schedules.cli import list_schedules
+    from orchestrator.schedules.schedule_console import list_schedules
 
     context = command_context(project, data_dir, database_url)
     raise typer.Exit(list_schedules(context.root, context.database_url, console))
@@ -45,7 +45,7 @@ def schedules_show(
     data_dir: DataDir = None,
 ) -> None:
     """One schedule: timing, the next fire times, the last fires with their rejected rows."""
-    from orchestrator.schedules.cli import show as show_schedule
+    from orchestrator.schedules.schedule_console import show as show_schedule
 
     context = command_context(project, data_dir, database_url)
     raise typer.Exit(show_schedule(context.root, name, context.database_url, console))
@@ -59,7 +59,7 @@ def schedules_run_now(
     data_dir: DataDir = None,
 ) -> None:
     """Fire a schedule now (pause and calendar do not apply) and print what it created."""
-    from orchestrator.schedules.cli import run_now
+    from orchestrator.schedules.schedule_console import run_now
 
     context = command_context(project, data_dir, database_url)
     raise typer.Exit(run_now(context.root, name, context.database_url, console))
@@ -74,7 +74,7 @@ def schedules_pause(
     data_dir: DataDir = None,
 ) -> None:
     """Pause a schedule for every scheduler process."""
-    from orchestrator.schedules.cli import set_paused
+    from orchestrator.schedules.schedule_console import set_paused
 
     context = command_context(project, data_dir, database_url)
     raise typer.Exit(set_paused(context.root, name, True, actor, context.database_url, console))
@@ -89,7 +89,7 @@ def schedules_resume(
     data_dir: DataDir = None,
 ) -> None:
     """Resume a paused schedule (missed fires are not caught up)."""
-    from orchestrator.schedules.cli import set_paused
+    from orchestrator.schedules.schedule_console import set_paused
 
     context = command_context(project, data_dir, database_url)
     raise typer.Exit(set_paused(context.root, name, False, actor, context.database_url, console))
@@ -100,7 +100,7 @@ def schedules_serve(
     database_url: DatabaseUrl = None, project: ProjectDir = None, data_dir: DataDir = None
 ) -> None:
     """Run the scheduler in the foreground (several may run: each fire happens once); Ctrl-C stops."""
-    from orchestrator.schedules.cli import serve as serve_schedules
+    from orchestrator.schedules.schedule_console import serve as serve_schedules
 
     context = command_context(project, data_dir, database_url)
     raise typer.Exit(serve_schedules(context.root, context.database_url, console))

@@ -104,7 +104,7 @@ def demo(
 
     While it runs, the other commands of its project (run.py cases, schedules show...) use its
     database."""
-    from demo.run import DemoOptions, run_demo
+    from demo.launcher import DemoOptions, run_demo
     from robots.language.project_paths import NoProject, find_project
 
     check_robot_settings()

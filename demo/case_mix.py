@@ -3,7 +3,7 @@
 Owns ``demo_cases``: webform address changes (one of them implausible), IVR delivery
 appointments (the southern supplier is fully booked, so those reach the appointment team)
 and IVR "appointment failed" calls (robot -> agent -> robot, with a callout), as the
-channel API's request bodies. ``run.py demo`` (``demo.run``) posts them.
+channel API's request bodies. ``run.py demo`` (``demo.launcher``) posts them.
 """
 
 from __future__ import annotations

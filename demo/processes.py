@@ -4,7 +4,7 @@ Owns ``ControlRoomServer`` (the control room app served by uvicorn in a thread; 
 the e2e tests and the benchmarks use it), ``RobotProcess`` and ``start_robots`` (the robots'
 worker in a process group of its own, its environment marked so whatever it starts can be
 found and ended: ``marked_processes``), ``port_taken`` and ``DemoError``. The demo itself,
-which starts these in order, is ``demo.run``.
+which starts these in order, is ``demo.launcher``.
 """
 
 from __future__ import annotations

@@ -240,7 +240,7 @@ HTML_ERRORS: dict[int, tuple[str, str]] = {
 
 def _error_page(request: Request, status: int, heading: str, message: str, *, who: bool = True) -> Response:
     """The control room's error page; ``who``: show the signed-in user's header (asks the store)."""
-    from orchestrator.control_room.pages.common import error_page
+    from orchestrator.control_room.pages.rendering import error_page
     from orchestrator.control_room.pages.sessions import current_agent
 
     return error_page(request, current_agent(request) if who else None, status, heading, message)

@@ -179,7 +179,7 @@ class Locale:
 
     def gettext(self, message: str, **values: Any) -> str:
         """``message`` in this language, with ``%(name)s`` filled from ``values``. A message
-        that carries its catalogue text and values (``pages.common.Message``: an error page's,
+        that carries its catalogue text and values (``pages.rendering.Message``: an error page's,
         a flash's) is translated by that text and filled with its values."""
         if not message:  # nothing to say (the catalogue's "" is its header, not a text)
             return ""

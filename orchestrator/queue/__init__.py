@@ -6,7 +6,7 @@ and retries (``runs``), the claim and a successful finish on the fast path (``cl
 statements built once (``claim_statements``); the engine's hooks backed by the database
 (``runtime``: ``CaseListener``, ``DurableHumans``); KPIs over cases and tasks (``kpis``);
 finding cases by any filter and bulk retry / cancel (``search``); ``run.py cases`` and ``run.py
-tasks`` (``cli``).
+tasks`` (``case_console``).
 
 May import: ``orchestrator.humans`` (a failed case opens a task), ``orchestrator.storage``,
 ``orchestrator.errors``, ``orchestrator.models`` and ``robots``.

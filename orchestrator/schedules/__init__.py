@@ -6,7 +6,7 @@ with every problem located (``loading``), the sources rows come from - CSV, Exce
 summary, the misfire policy's choice (``fires``), the APScheduler background scheduler
 (``scheduler``), the scheduler service that fires each schedule (``service``), writing a
 schedule file from the admin screens after the same checks (``editing``), and
-``run.py schedules`` (``cli``).
+``run.py schedules`` (``schedule_console``).
 
 May import: ``orchestrator.storage``, ``orchestrator.service`` (cases are created through
 the store), ``orchestrator.errors``, ``orchestrator.models`` and ``robots``.

@@ -300,7 +300,7 @@ def test_error_pages_and_flash_messages_are_marked_for_translation() -> None:
 
 
 def test_a_message_with_values_is_shown_in_the_readers_language() -> None:
-    from orchestrator.control_room.pages.common import Message
+    from orchestrator.control_room.pages.rendering import Message
 
     message = Message(i18n.N_("Schedule %(name)s paused."), name="nightly")
     assert message == "Schedule nightly paused."

@@ -83,7 +83,7 @@ def test_the_yaml_is_a_workflow_that_loads_with_one_step_per_line() -> None:
 def test_what_to_record_in_is_checked_before_a_browser_starts() -> None:
     import pytest
 
-    from robots.engine.record_cli import RecordError, target_for
+    from robots.engine.record_console import RecordError, target_for
     from robots.language.project import Project
     from tests.conftest import ROOT
 

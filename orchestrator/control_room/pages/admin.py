@@ -31,8 +31,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from connectors.vault import EncryptedFileVault, VaultError, parse_name
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import Message, error_page, flash, problem_page, render
 from orchestrator.control_room.pages.ops import schedule_rows, schedule_service
+from orchestrator.control_room.pages.rendering import Message, error_page, flash, problem_page, render
 from orchestrator.control_room.pages.sessions import (
     OPERATING,
     Agent,

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import Message, error_page, flash, render
+from orchestrator.control_room.pages.rendering import Message, error_page, flash, render
 from orchestrator.control_room.pages.sessions import OPERATING, csrf_ok, current_agent, store_of, to_login
 from orchestrator.queue.search import BULK_LIMIT, CaseQuery
 

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 
 from orchestrator.control_room.callouts import Audience, CalloutHub, last_callout_id, parse_cursor, stream
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import Message, error_page, flash, problem_page, render
+from orchestrator.control_room.pages.rendering import Message, error_page, flash, problem_page, render
 from orchestrator.control_room.pages.sessions import csrf_ok, current_agent, safe_next, store_of, to_login
 from orchestrator.control_room.pages.task_actions import act_on_task, answer_from_form, form_input
 from orchestrator.control_room.pages.task_views import (

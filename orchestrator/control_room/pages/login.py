@@ -9,7 +9,7 @@ from loguru import logger
 
 from orchestrator.control_room import i18n
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import STATIC_DIR, error_page, render
+from orchestrator.control_room.pages.rendering import STATIC_DIR, error_page, render
 from orchestrator.control_room.pages.sessions import (
     SESSION_COOKIE,
     csrf_ok,

@@ -39,7 +39,7 @@ from loguru import logger
 
 from connectors.vault import VaultError, default_vault
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import render
+from orchestrator.control_room.pages.rendering import render
 from orchestrator.control_room.pages.sessions import safe_next, settings_secret, sign, start_session, store_of
 
 router = APIRouter()

@@ -15,7 +15,7 @@ from orchestrator.control_room.callouts import last_callout_id
 from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages import case_view, trace_viewer
 from orchestrator.control_room.pages.case_search import search_view
-from orchestrator.control_room.pages.common import Message, error_page, flash, problem_page, render
+from orchestrator.control_room.pages.rendering import Message, error_page, flash, problem_page, render
 from orchestrator.control_room.pages.sessions import (
     OPERATING,
     Agent,

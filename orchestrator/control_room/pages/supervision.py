@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from orchestrator.control_room.callouts import last_callout_id
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import Message, error_page, flash, render
+from orchestrator.control_room.pages.rendering import Message, error_page, flash, render
 from orchestrator.control_room.pages.sessions import csrf_ok, current_agent, store_of, to_login
 from orchestrator.control_room.pages.task_views import sorted_rows, task_rows
 

@@ -7,7 +7,7 @@ happened in a ``Message`` the page shows in the reader's language.
 Owns: ``TaskInput``, ``TaskAction``, ``answer_from_form``, ``parse_until``, ``form_input``,
 ``act_on_task``, ``OUTCOME_MESSAGES``.
 
-May import: ``pages.sessions``, ``pages.common`` (``Message``),
+May import: ``pages.sessions``, ``pages.rendering`` (``Message``),
 ``orchestrator.control_room.i18n``, ``orchestrator.errors`` and ``orchestrator.models``; the
 store is passed in (it checks that the agent may do it).
 """
@@ -20,7 +20,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import Message
+from orchestrator.control_room.pages.rendering import Message
 from orchestrator.control_room.pages.sessions import Agent
 from orchestrator.errors import NotFound
 from orchestrator.models import HumanTask

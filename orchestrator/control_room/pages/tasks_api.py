@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.fields import NONBLANK_TEXT_PATTERN, TEXT_PATTERN
 from orchestrator.control_room.api import ErrorBody
-from orchestrator.control_room.pages.common import error_status
+from orchestrator.control_room.pages.rendering import error_status
 from orchestrator.control_room.pages.sessions import SESSION_COOKIE, Agent, csrf_ok, current_agent, store_of
 from orchestrator.control_room.pages.task_actions import TaskInput, act_on_task
 from orchestrator.control_room.pages.task_views import TASK_STATES, task_rows

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import Message, error_page
+from orchestrator.control_room.pages.rendering import Message, error_page
 from orchestrator.control_room.pages.sessions import current_agent, to_login
 
 VIEWER_URL = "/ops/trace-viewer"

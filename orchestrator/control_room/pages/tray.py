@@ -1,6 +1,6 @@
 """The notification tray: the signed-in user's callouts and task arrivals, read or unread.
 
-The tray is in every page's header (``base.html``, filled by ``common.render``); this module
+The tray is in every page's header (``base.html``, filled by ``rendering.render``); this module
 serves its full page and marks notifications read. Opening one marks it read and leads to its
 task. The store decides what is in a tray (``orchestrator/humans/notifications.py``).
 """
@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from orchestrator.control_room.i18n import N_
-from orchestrator.control_room.pages.common import error_page, render
+from orchestrator.control_room.pages.rendering import error_page, render
 from orchestrator.control_room.pages.sessions import csrf_ok, current_agent, safe_next, store_of, to_login
 
 router = APIRouter()
