@@ -373,12 +373,15 @@ class WebSessions(SystemSessions):
     def _open(self, name: str, spec: SystemSpec, login: LoginRunner | None) -> WebSession:
         browser = self._ensure_browser()
         base_url = expressions.resolve_env(spec.url, where=f"system {name} (url)") if spec.url else ""
+        options: dict[str, Any] = {"base_url": base_url or None, "ignore_https_errors": True}
+        if spec.locale:
+            options["locale"] = spec.locale
         try:
-            context = browser.new_context(base_url=base_url or None, ignore_https_errors=True)
+            context = browser.new_context(**options)
         except Exception as error:
             logger.warning("the browser cannot open a context ({}): starting a new one", error)
             self._forget_browser()
-            context = self._ensure_browser().new_context(base_url=base_url or None, ignore_https_errors=True)
+            context = self._ensure_browser().new_context(**options)
         context.set_default_timeout(default_timeout() * 1000)
         session = WebSession(system=name, spec=spec, base_url=base_url, context=context)
         session.new_page()

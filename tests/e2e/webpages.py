@@ -160,6 +160,22 @@ def home_de() -> str:
     return "<html><body><h1>Willkommen</h1><button>Abmelden</button></body></html>"
 
 
+@app.get("/language", response_class=HTMLResponse)
+def language(request: Request) -> str:
+    """The page in the browser's language, as apps that follow Accept-Language show it."""
+    german = request.headers.get("accept-language", "").lower().startswith("de")
+    heading = "Kunden" if german else "Customers"
+    return f"<html><body><h1>{heading}</h1><p data-testid='sent'>{request.headers.get('accept-language')}</p></body></html>"
+
+
+@app.get("/shouting", response_class=HTMLResponse)
+def shouting() -> str:
+    """Column headers the style sheet writes in capitals (as Django's admin does)."""
+    return """<html><head><style>th { text-transform: uppercase; }</style></head><body>
+<table><thead><tr><th>Kundennummer</th><th>Straße</th></tr></thead>
+<tbody><tr><td>K000001</td><td>Hauptstraße 1</td></tr></tbody></table></body></html>"""
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from robots.errors import DefinitionError
 from robots.language.loader import load_workflow
@@ -23,6 +23,7 @@ from robots.language.model import (
     InStep,
     OutputStep,
     SetStep,
+    SystemSpec,
     url_pattern,
 )
 from robots.language.project import Project
@@ -890,3 +891,11 @@ steps:
     [problem] = problems_of(text)
     assert "corrected: give it only a label" in problem and "customer_status" in problem
     assert problems_of(text.replace(', text: "It is being booked"', "")) == []
+
+
+def test_a_web_systems_locale_is_a_language_tag_and_only_for_web_systems() -> None:
+    assert SystemSpec(kind="web", url="http://x", locale="de-DE").locale == "de-DE"
+    with pytest.raises(ValidationError, match="it is for web systems"):
+        SystemSpec(kind="desktop", program="x", locale="de-DE")
+    with pytest.raises(ValidationError, match="locale"):
+        SystemSpec(kind="web", url="http://x", locale="German please")
