@@ -90,7 +90,8 @@ def list_cases(
         return 0
     table = Table(title=f"{len(cases)} case{'s' if len(cases) != 1 else ''} (newest first)", expand=False)
     for column in ("case", "workflow", "reference", "status", "attempts", "created", "robot / error"):
-        table.add_column(column, overflow="fold")
+        # An id stays on one line, whole, to be copied into 'cases show' or found with grep.
+        table.add_column(column, overflow="fold", no_wrap=column in ("case", "status"))
     for case in cases:
         table.add_row(
             case.id,
@@ -133,20 +134,26 @@ def _timeline_table(entries: Sequence[Transition | StepEntry], title: str | None
     return table
 
 
-def _tasks_table(tasks: Sequence[HumanTask], title: str | None = None) -> Table:
+def _tasks_table(tasks: Sequence[HumanTask], title: str | None = None, *, width: int = 200) -> Table:
+    """Ids stay whole (to copy or grep); below 110 columns the assignee and the case give
+    way (``tasks show`` has them), or every other column would be a letter wide."""
     table = Table(title=title, expand=False)
-    for column in ("task", "queue", "status", "assignee", "due", "case", "reason"):
-        table.add_column(column, overflow="fold")
+    columns: tuple[str, ...] = ("task", "queue", "status", "assignee", "due", "case", "reason")
+    if width < 110:
+        columns = ("task", "queue", "status", "due", "reason")
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column in ("task", "status", "case"))
     for task in tasks:
-        table.add_row(
-            task.id,
-            task.queue,
-            _status(task.status),
-            task.assignee or "-",
-            _when(task.due_at),
-            task.case_id or "-",
-            Text(_short(task.reason, 70)),
-        )
+        cells: dict[str, str | Text] = {
+            "task": task.id,
+            "queue": task.queue,
+            "status": _status(task.status),
+            "assignee": task.assignee or "-",
+            "due": _when(task.due_at),
+            "case": task.case_id or "-",
+            "reason": Text(_short(task.reason, 70)),
+        }
+        table.add_row(*(cells[column] for column in columns))
     return table
 
 
@@ -199,7 +206,7 @@ def show_case(store: Any, case_id: str, console: Console, *, as_json: bool = Fal
         )
     console.print(_timeline_table(timeline.entries(), title="timeline"))
     if timeline.tasks:
-        console.print(_tasks_table(timeline.tasks, title="human tasks"))
+        console.print(_tasks_table(timeline.tasks, title="human tasks", width=console.width))
     return 0
 
 
@@ -332,7 +339,8 @@ def list_tasks(
     if not tasks:
         console.print("no tasks match", highlight=False)
         return 0
-    console.print(_tasks_table(tasks, title=f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"))
+    title = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
+    console.print(_tasks_table(tasks, title=title, width=console.width))
     return 0
 
 
