@@ -274,6 +274,17 @@ DETAILED_CASES_KEPT = 1000
 """How many failed cases a robot remembers to trace with DOM snapshots when they run again."""
 
 
+def _declared_otherwise(opened: SystemSpec, wanted: SystemSpec) -> bool:
+    """Whether a session opened for ``opened`` is not one for ``wanted``: another address,
+    language, login or robot account (where the system was written does not matter)."""
+    return (opened.url, opened.locale, opened.login, opened.credentials) != (
+        wanted.url,
+        wanted.locale,
+        wanted.login,
+        wanted.credentials,
+    )
+
+
 class WebSessions(SystemSessions):
     """The web session provider of one robot (one Chromium for the robot's life)."""
 
@@ -420,8 +431,14 @@ class WebSessions(SystemSessions):
         project_root: Path | None = None,
     ) -> Iterator[Any]:
         session = self._sessions.get(name)
+        if session is not None and _declared_otherwise(session.spec, spec):
+            # Two workflows name different apps (or languages, or logins) alike: 'app' is what
+            # every 'run.py record --url' writes. A session is for the app it was opened on.
+            logger.info("system {} is declared otherwise in this workflow: a new session", name)
         if session is not None and (
-            not self._alive(session) or session.cases >= (spec.recycle_after or self.recycle_after)
+            _declared_otherwise(session.spec, spec)
+            or not self._alive(session)
+            or session.cases >= (spec.recycle_after or self.recycle_after)
         ):
             self.discard(name)
             session = None

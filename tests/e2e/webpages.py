@@ -176,6 +176,24 @@ def shouting() -> str:
 <tbody><tr><td>K000001</td><td>Hauptstraße 1</td></tr></tbody></table></body></html>"""
 
 
+CAPITALS = "<style>a, button { text-transform: uppercase; }</style>"
+
+
+@app.get("/enter", response_class=HTMLResponse)
+def enter() -> str:
+    """A search form sent with Enter, its button capitalised by the style sheet."""
+    return f"""<html><head>{CAPITALS}</head><body><form method="get" action="/entered">
+<label for="q">Customer number</label><input id="q" name="q"><button type="submit">Search</button>
+</form></body></html>"""
+
+
+@app.get("/entered", response_class=HTMLResponse)
+def entered(q: str = "") -> str:
+    return (
+        f"<html><head>{CAPITALS}</head><body><p>Found {q}</p><a href='/counter'>Customers</a></body></html>"
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
