@@ -214,3 +214,15 @@ def test_the_headers_listed_are_the_ones_to_write_not_their_capitals_on_screen(
     )
     assert record.status == "done", record.error
     assert record.steps[-1].outputs == "Hauptstraße 1"
+
+
+def test_what_the_page_has_is_listed_as_written_not_as_capitalised(
+    site: str, project: Project, sessions: WebSessions
+) -> None:
+    record = run(
+        project,
+        sessions,
+        flow(site, "- web.goto: /entered\n- web.click: {role: link, name: Kunden, timeout: 1}"),
+    )
+    assert record.status == "failed_system"
+    assert "the page has these links: 'Customers'" in (record.error or ""), record.error
