@@ -157,9 +157,26 @@ def _tasks_table(tasks: Sequence[HumanTask], title: str | None = None, *, width:
     return table
 
 
+def whole_case_id(store: Any, case_id: str) -> str:
+    """``case_id``, or the one case id it is the start of (as git takes a commit's first
+    characters): ``cases show c-95689f3b``. Unchanged when no case or several start so."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from orchestrator.storage.tables import CaseRow
+
+    if len(case_id) < 4:
+        return case_id
+    pattern = case_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    query = sa.select(CaseRow.id).where(CaseRow.id.like(pattern, escape="\\")).limit(2)
+    with Session(store.engine) as session:
+        found = list(session.scalars(query))
+    return found[0] if len(found) == 1 else case_id
+
+
 def _timeline(store: Any, case_id: str, console: Console) -> CaseTimeline | None:
     try:
-        timeline: CaseTimeline = store.case_timeline(case_id)
+        timeline: CaseTimeline = store.case_timeline(whole_case_id(store, case_id))
     except NotFound:
         console.print(
             f"no case {case_id!r}: run.py cases lists them", style="red", markup=False, highlight=False
@@ -272,7 +289,7 @@ def follow_case(
 def retry_case(store: Any, case_id: str, console: Console, *, actor: str, reason: str) -> int:
     """Queue a failed, cancelled or waiting case again."""
     try:
-        case = store.retry_case(case_id, actor=actor, reason=reason)
+        case = store.retry_case(whole_case_id(store, case_id), actor=actor, reason=reason)
     except (NotFound, InvalidTransition) as error:
         console.print(str(error), style="red", markup=False, highlight=False)
         return 1
@@ -285,7 +302,7 @@ def retry_case(store: Any, case_id: str, console: Console, *, actor: str, reason
 def cancel_case(store: Any, case_id: str, console: Console, *, actor: str, reason: str) -> int:
     """Cancel an unfinished case (a running one stops at its next step)."""
     try:
-        case = store.cancel_case(case_id, actor=actor, reason=reason)
+        case = store.cancel_case(whole_case_id(store, case_id), actor=actor, reason=reason)
     except (NotFound, InvalidTransition) as error:
         console.print(str(error), style="red", markup=False, highlight=False)
         return 1
