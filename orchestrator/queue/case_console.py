@@ -90,7 +90,8 @@ def list_cases(
         return 0
     table = Table(title=f"{len(cases)} case{'s' if len(cases) != 1 else ''} (newest first)", expand=False)
     for column in ("case", "workflow", "reference", "status", "attempts", "created", "robot / error"):
-        table.add_column(column, overflow="fold")
+        # An id stays on one line, whole, to be copied into 'cases show' or found with grep.
+        table.add_column(column, overflow="fold", no_wrap=column in ("case", "status"))
     for case in cases:
         table.add_row(
             case.id,
@@ -133,26 +134,49 @@ def _timeline_table(entries: Sequence[Transition | StepEntry], title: str | None
     return table
 
 
-def _tasks_table(tasks: Sequence[HumanTask], title: str | None = None) -> Table:
+def _tasks_table(tasks: Sequence[HumanTask], title: str | None = None, *, width: int = 200) -> Table:
+    """Ids stay whole (to copy or grep); below 110 columns the assignee and the case give
+    way (``tasks show`` has them), or every other column would be a letter wide."""
     table = Table(title=title, expand=False)
-    for column in ("task", "queue", "status", "assignee", "due", "case", "reason"):
-        table.add_column(column, overflow="fold")
+    columns: tuple[str, ...] = ("task", "queue", "status", "assignee", "due", "case", "reason")
+    if width < 110:
+        columns = ("task", "queue", "status", "due", "reason")
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column in ("task", "status", "case"))
     for task in tasks:
-        table.add_row(
-            task.id,
-            task.queue,
-            _status(task.status),
-            task.assignee or "-",
-            _when(task.due_at),
-            task.case_id or "-",
-            Text(_short(task.reason, 70)),
-        )
+        cells: dict[str, str | Text] = {
+            "task": task.id,
+            "queue": task.queue,
+            "status": _status(task.status),
+            "assignee": task.assignee or "-",
+            "due": _when(task.due_at),
+            "case": task.case_id or "-",
+            "reason": Text(_short(task.reason, 70)),
+        }
+        table.add_row(*(cells[column] for column in columns))
     return table
+
+
+def whole_case_id(store: Any, case_id: str) -> str:
+    """``case_id``, or the one case id it is the start of (as git takes a commit's first
+    characters): ``cases show c-95689f3b``. Unchanged when no case or several start so."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from orchestrator.storage.tables import CaseRow
+
+    if len(case_id) < 4:
+        return case_id
+    pattern = case_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    query = sa.select(CaseRow.id).where(CaseRow.id.like(pattern, escape="\\")).limit(2)
+    with Session(store.engine) as session:
+        found = list(session.scalars(query))
+    return found[0] if len(found) == 1 else case_id
 
 
 def _timeline(store: Any, case_id: str, console: Console) -> CaseTimeline | None:
     try:
-        timeline: CaseTimeline = store.case_timeline(case_id)
+        timeline: CaseTimeline = store.case_timeline(whole_case_id(store, case_id))
     except NotFound:
         console.print(
             f"no case {case_id!r}: run.py cases lists them", style="red", markup=False, highlight=False
@@ -199,7 +223,7 @@ def show_case(store: Any, case_id: str, console: Console, *, as_json: bool = Fal
         )
     console.print(_timeline_table(timeline.entries(), title="timeline"))
     if timeline.tasks:
-        console.print(_tasks_table(timeline.tasks, title="human tasks"))
+        console.print(_tasks_table(timeline.tasks, title="human tasks", width=console.width))
     return 0
 
 
@@ -265,7 +289,7 @@ def follow_case(
 def retry_case(store: Any, case_id: str, console: Console, *, actor: str, reason: str) -> int:
     """Queue a failed, cancelled or waiting case again."""
     try:
-        case = store.retry_case(case_id, actor=actor, reason=reason)
+        case = store.retry_case(whole_case_id(store, case_id), actor=actor, reason=reason)
     except (NotFound, InvalidTransition) as error:
         console.print(str(error), style="red", markup=False, highlight=False)
         return 1
@@ -278,7 +302,7 @@ def retry_case(store: Any, case_id: str, console: Console, *, actor: str, reason
 def cancel_case(store: Any, case_id: str, console: Console, *, actor: str, reason: str) -> int:
     """Cancel an unfinished case (a running one stops at its next step)."""
     try:
-        case = store.cancel_case(case_id, actor=actor, reason=reason)
+        case = store.cancel_case(whole_case_id(store, case_id), actor=actor, reason=reason)
     except (NotFound, InvalidTransition) as error:
         console.print(str(error), style="red", markup=False, highlight=False)
         return 1
@@ -332,7 +356,8 @@ def list_tasks(
     if not tasks:
         console.print("no tasks match", highlight=False)
         return 0
-    console.print(_tasks_table(tasks, title=f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"))
+    title = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
+    console.print(_tasks_table(tasks, title=title, width=console.width))
     return 0
 
 

@@ -126,6 +126,7 @@ def _csv_records(schedule: Schedule, source: FileSource, path: Path) -> Iterator
             reader = csv.DictReader(handle, delimiter=source.delimiter)
             header = [name.strip() for name in reader.fieldnames or []]
             reader.fieldnames = header
+            _check_delimiter(schedule, source, header, path)
             _check_columns(schedule, source, header, str(path))
             for record in reader:
                 # DictReader puts surplus cells under the key None: ignore them.
@@ -134,6 +135,22 @@ def _csv_records(schedule: Schedule, source: FileSource, path: Path) -> Iterator
         raise SourceError(
             f"schedule {schedule.name!r}: cannot read {path}: {error}; check the file and source.encoding"
         ) from None
+
+
+def _check_delimiter(schedule: Schedule, source: FileSource, header: Sequence[str], path: Path) -> None:
+    """A header read as one column that holds another separator: the file uses that one
+    (German spreadsheets save CSV with ';'), and the columns are not what is wrong."""
+    wanted = list((source.columns or {}).values())
+    if len(header) != 1 or not wanted or all(column in header for column in wanted):
+        return
+    for other in (";", "\t", "|", ","):
+        if other != source.delimiter and other in header[0]:
+            shown = "\\t" if other == "\t" else other
+            raise SourceError(
+                f"schedule {schedule.name!r}: {path} has one column {header[0]!r}: its fields are "
+                f"separated by {shown!r}, not {source.delimiter!r}; add delimiter: {shown!r} under "
+                f"source ({schedule.file})"
+            )
 
 
 def _excel_records(

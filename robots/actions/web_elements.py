@@ -130,25 +130,29 @@ _INVENTORY_SCRIPT = """(kind) => {
   const seen = new Set(); const out = [];
   const push = (t) => { t = (t || '').replace(/\\s+/g, ' ').trim(); if (t && !seen.has(t) && out.length < 15) { seen.add(t); out.push(t); } };
   const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
+  // The text as written, which locators match, where a style sheet only changed its case
+  // ('LOG OUT' on screen for 'Log out'); else the text shown.
+  const text = (e) => { const shown = (e.innerText || '').replace(/\\s+/g, ' ').trim(), written = (e.textContent || '').replace(/\\s+/g, ' ').trim();
+    return shown !== written && shown.toUpperCase() === written.toUpperCase() ? written : shown; };
   if (kind === 'label') {
-    document.querySelectorAll('label').forEach(e => visible(e) && push(e.innerText));
+    document.querySelectorAll('label').forEach(e => visible(e) && push(text(e)));
     document.querySelectorAll('[aria-label]').forEach(e => visible(e) && push(e.getAttribute('aria-label')));
   } else if (kind === 'placeholder') {
     document.querySelectorAll('[placeholder]').forEach(e => visible(e) && push(e.getAttribute('placeholder')));
   } else if (kind === 'test_id') {
     document.querySelectorAll('[data-testid]').forEach(e => push(e.getAttribute('data-testid')));
   } else if (kind === 'button') {
-    document.querySelectorAll('button, [role=button], input[type=submit], input[type=button]').forEach(e => visible(e) && push(e.innerText || e.value || e.getAttribute('aria-label')));
+    document.querySelectorAll('button, [role=button], input[type=submit], input[type=button]').forEach(e => visible(e) && push(text(e) || e.value || e.getAttribute('aria-label')));
   } else if (kind === 'link') {
-    document.querySelectorAll('a[href], [role=link]').forEach(e => visible(e) && push(e.innerText));
+    document.querySelectorAll('a[href], [role=link]').forEach(e => visible(e) && push(text(e)));
   } else if (kind === 'textbox') {
     document.querySelectorAll('input:not([type=hidden]):not([type=submit]):not([type=button]), textarea').forEach(e => {
-      if (!visible(e)) return; const l = e.labels && e.labels[0]; push((l && l.innerText) || e.getAttribute('aria-label') || e.placeholder || e.name);
+      if (!visible(e)) return; const l = e.labels && e.labels[0]; push((l && text(l)) || e.getAttribute('aria-label') || e.placeholder || e.name);
     });
   } else if (kind === 'heading') {
-    document.querySelectorAll('h1,h2,h3,h4,h5,h6,[role=heading]').forEach(e => visible(e) && push(e.innerText));
+    document.querySelectorAll('h1,h2,h3,h4,h5,h6,[role=heading]').forEach(e => visible(e) && push(text(e)));
   } else {
-    document.querySelectorAll('button, a[href], label, h1, h2, h3, [role]').forEach(e => visible(e) && push(e.innerText));
+    document.querySelectorAll('button, a[href], label, h1, h2, h3, [role]').forEach(e => visible(e) && push(text(e)));
   }
   return out;
 }"""

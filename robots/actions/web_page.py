@@ -185,11 +185,13 @@ _HEADERS_SCRIPT = """(root) => {
   const clean = (t) => (t || '').replace(/\\s+/g, ' ').trim();
   const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
   const rows = new Set(), columns = new Set();
-  root.querySelectorAll('dt').forEach(e => visible(e) && rows.add(clean(e.innerText)));
+  // textContent, as the match reads it: not innerText, which a style sheet may capitalise
+  // ('STRASSE' for 'Straße'), so the listed header would not match when written as shown.
+  root.querySelectorAll('dt').forEach(e => visible(e) && rows.add(clean(e.textContent)));
   root.querySelectorAll('tr').forEach(tr => {
     const cells = Array.from(tr.children);
     const named = cells.some(c => c.tagName === 'TD') ? rows : columns;
-    cells.filter(c => named === columns || c.tagName === 'TH').forEach(c => named.add(clean(c.innerText)));
+    cells.filter(c => named === columns || c.tagName === 'TH').forEach(c => named.add(clean(c.textContent)));
   });
   const first = (set) => Array.from(set).filter(Boolean).slice(0, 15);
   return {rows: first(rows), columns: first(columns)};

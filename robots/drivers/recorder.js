@@ -6,6 +6,12 @@
   const lower = (s) => norm(s).toLowerCase();
   const typeOf = (el) => (el.getAttribute('type') || '').toLowerCase();
   const visible = (el) => !!(el.getClientRects().length) && getComputedStyle(el).visibility !== 'hidden';
+  // The text as written, which Playwright's names and texts match, where a style sheet only
+  // changed its case (text-transform: 'KUNDEN' on screen for 'Kunden'); else the text shown.
+  const textOf = (el) => {
+    const shown = norm(el.innerText), written = norm(el.textContent);
+    return shown !== written && shown.toUpperCase() === written.toUpperCase() ? written : shown;
+  };
   const FIELD_TYPES = ['', 'text', 'email', 'tel', 'url', 'search', 'number', 'password', 'date', 'time'];
 
   function roleOf(el) {
@@ -33,8 +39,8 @@
     const aria = el.getAttribute('aria-label');
     if (aria) return norm(aria);
     const by = el.getAttribute('aria-labelledby');
-    if (by) return norm(by.split(/\s+/).map((id) => (document.getElementById(id) || {}).innerText || '').join(' '));
-    if (el.labels && el.labels.length) return norm(Array.from(el.labels).map((l) => l.innerText).join(' '));
+    if (by) return norm(by.split(/\s+/).map((id) => (document.getElementById(id) ? textOf(document.getElementById(id)) : '')).join(' '));
+    if (el.labels && el.labels.length) return norm(Array.from(el.labels).map(textOf).join(' '));
     return '';
   }
   function nameOf(el) {
@@ -45,7 +51,7 @@
     const label = labelOf(el);
     if (label) return label;
     if (['input', 'textarea', 'select'].includes(tag)) return norm(el.getAttribute('title') || el.getAttribute('placeholder'));
-    return norm(el.innerText || el.textContent) || norm(el.getAttribute('title'));
+    return textOf(el) || norm(el.textContent) || norm(el.getAttribute('title'));
   }
   const everything = () => Array.from(document.querySelectorAll('*')).filter(visible);
   // How many elements a locator finds, the way Playwright matches: by substring, ignoring
@@ -55,7 +61,7 @@
   const countLabel = (label, exact) => everything().filter((e) => ['input', 'textarea', 'select'].includes(e.tagName.toLowerCase()) && matches(labelOf(e), label, exact)).length;
   const countPlaceholder = (text, exact) => everything().filter((e) => matches(e.getAttribute('placeholder') || '', text, exact) && e.hasAttribute('placeholder')).length;
   const countTestId = (id) => document.querySelectorAll(`[data-testid="${CSS.escape(id)}"]`).length;
-  const countText = (text, exact) => everything().filter((e) => !Array.from(e.children).some((c) => matches(c.innerText || '', text, exact)) && matches(e.innerText || '', text, exact)).length;
+  const countText = (text, exact) => everything().filter((e) => !Array.from(e.children).some((c) => matches(textOf(c), text, exact)) && matches(textOf(e), text, exact)).length;
 
   function unique(candidate, count) {
     if (count(false) === 1) return candidate;
@@ -80,7 +86,7 @@
     const byLabel = () => label ? unique({label}, (exact) => countLabel(label, exact)) : null;
     const byPlaceholder = () => placeholder ? unique({placeholder: norm(placeholder)}, (exact) => countPlaceholder(norm(placeholder), exact)) : null;
     const byTestId = () => testId && countTestId(testId) === 1 ? {test_id: testId} : null;
-    const text = norm(el.innerText);
+    const text = textOf(el);
     const byText = () => text && text.length <= 80 ? unique({text}, (exact) => countText(text, exact)) : null;
     const order = field ? [byLabel, byPlaceholder, byRole, byTestId] : [byRole, byTestId, byText, byLabel];
     for (const attempt of order) {
@@ -123,10 +129,19 @@
       send({type: 'check', checked: el.checked}, el, true);
     }
   }, true);
+  // Enter in a field submits its form with a click on the form's default button (detail 0):
+  // the press is the step, that click is not another (a robot pressing Enter then clicking
+  // would look for the button on the next page).
+  let enteredForm = null, enteredAt = 0;
   document.addEventListener('keydown', (e) => {
     const el = e.target;
-    if (e.key === 'Enter' && el instanceof Element && isField(el) && el.tagName !== 'TEXTAREA') send({type: 'press', key: 'Enter'}, el, true);
+    if (e.key === 'Enter' && el instanceof Element && isField(el) && el.tagName !== 'TEXTAREA') {
+      enteredForm = el.form || null;
+      enteredAt = Date.now();
+      send({type: 'press', key: 'Enter'}, el, true);
+    }
   }, true);
+  const submittedByEnter = (e, el) => e.detail === 0 && !!el.form && el.form === enteredForm && Date.now() - enteredAt < 1000;
   // A message the page shows after a click (a live region: role=status or alert) is what the
   // person waited for: the robot waits for it too (web.expect). Only the last message counts.
   let actedAt = 0;
@@ -151,6 +166,7 @@
     let el = e.target.closest('button, a[href], input, select, textarea, option, label, summary, [role=button], [role=link], [role=tab], [role=menuitem], [role=checkbox], [role=radio]') || e.target;
     if (el.tagName === 'LABEL' && el.control) return;  // the control's change event says it
     if (['INPUT', 'SELECT', 'OPTION', 'TEXTAREA'].includes(el.tagName) && !['button', 'submit', 'reset', 'image'].includes(typeOf(el))) return;
+    if (submittedByEnter(e, el)) return;
     send({type: 'click'}, el, false);
   }, true);
 })();

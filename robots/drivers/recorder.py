@@ -62,7 +62,10 @@ class RecorderBrowser:
         """The system's session (one context, one page) in this browser."""
         if self.session is None:
             context = self.browser.new_context(
-                base_url=base_url or None, ignore_https_errors=True, no_viewport=True
+                base_url=base_url or None,
+                ignore_https_errors=True,
+                no_viewport=True,
+                **({"locale": spec.locale} if spec.locale else {}),
             )
             context.set_default_timeout(default_timeout() * 1000)
             self.session = WebSession(system=name, spec=spec, base_url=base_url, context=context)

@@ -274,6 +274,17 @@ DETAILED_CASES_KEPT = 1000
 """How many failed cases a robot remembers to trace with DOM snapshots when they run again."""
 
 
+def _declared_otherwise(opened: SystemSpec, wanted: SystemSpec) -> bool:
+    """Whether a session opened for ``opened`` is not one for ``wanted``: another address,
+    language, login or robot account (where the system was written does not matter)."""
+    return (opened.url, opened.locale, opened.login, opened.credentials) != (
+        wanted.url,
+        wanted.locale,
+        wanted.login,
+        wanted.credentials,
+    )
+
+
 class WebSessions(SystemSessions):
     """The web session provider of one robot (one Chromium for the robot's life)."""
 
@@ -373,12 +384,15 @@ class WebSessions(SystemSessions):
     def _open(self, name: str, spec: SystemSpec, login: LoginRunner | None) -> WebSession:
         browser = self._ensure_browser()
         base_url = expressions.resolve_env(spec.url, where=f"system {name} (url)") if spec.url else ""
+        options: dict[str, Any] = {"base_url": base_url or None, "ignore_https_errors": True}
+        if spec.locale:
+            options["locale"] = spec.locale
         try:
-            context = browser.new_context(base_url=base_url or None, ignore_https_errors=True)
+            context = browser.new_context(**options)
         except Exception as error:
             logger.warning("the browser cannot open a context ({}): starting a new one", error)
             self._forget_browser()
-            context = self._ensure_browser().new_context(base_url=base_url or None, ignore_https_errors=True)
+            context = self._ensure_browser().new_context(**options)
         context.set_default_timeout(default_timeout() * 1000)
         session = WebSession(system=name, spec=spec, base_url=base_url, context=context)
         session.new_page()
@@ -417,8 +431,14 @@ class WebSessions(SystemSessions):
         project_root: Path | None = None,
     ) -> Iterator[Any]:
         session = self._sessions.get(name)
+        if session is not None and _declared_otherwise(session.spec, spec):
+            # Two workflows name different apps (or languages, or logins) alike: 'app' is what
+            # every 'run.py record --url' writes. A session is for the app it was opened on.
+            logger.info("system {} is declared otherwise in this workflow: a new session", name)
         if session is not None and (
-            not self._alive(session) or session.cases >= (spec.recycle_after or self.recycle_after)
+            _declared_otherwise(session.spec, spec)
+            or not self._alive(session)
+            or session.cases >= (spec.recycle_after or self.recycle_after)
         ):
             self.discard(name)
             session = None

@@ -162,7 +162,14 @@ def run_case(
         if record.task_id:
             task = humans.tasks.get(record.task_id)
             queue = task.request.queue if task else "?"
-            console.print(f"human task {record.task_id} in queue {queue!r}")
+            # The task lives in this process only: say so, or the person looks for it in
+            # run.py tasks (and the control room), where it never was.
+            console.print(
+                f"a queued case would now wait for a person in queue {queue!r}; run.py run "
+                "keeps no tasks (run.py tasks will not list it)",
+                markup=False,
+                highlight=False,
+            )
         if record.outputs:
             console.print_json(json.dumps(record.outputs, default=str))
     return EXIT_CODES.get(record.status, 1)

@@ -28,7 +28,8 @@ HINT = (
 def unchecked_changes(
     workflow: Workflow, called: Callable[[str], Workflow | None] | None = None
 ) -> list[Problem]:
-    """One warning per retried block that changes a system outside an ``ensure``.
+    """One warning per ``in`` block that changes a system outside an ``ensure``: a retried
+    one, or one without a retry of its own, which a queued case runs again all the same.
 
     ``called`` resolves a ``call``'s workflow by name (None when it does not load), so a
     screen routine called inside a retried block counts as part of the block.
@@ -59,21 +60,34 @@ def unchecked_changes(
             if getattr(step, "idempotent", False) or isinstance(step, EnsureStep):
                 continue
             here = retried or (step if step.retry is not None else None)
-            if isinstance(step, InStep) and here is not None:
+            if isinstance(step, InStep):
                 unchecked = changes(step.steps, frozenset({workflow.name}))
                 if unchecked:
                     first = unchecked[0]
                     where = first.location
-                    retry_at = f" (retry at line {here.location.line})" if here.location else ""
                     others = f" and {len(unchecked) - 1} more change(s)" if len(unchecked) > 1 else ""
+                    verb = "change" if others else "changes"
+                    if here is not None:
+                        retry_at = f" (retry at line {here.location.line})" if here.location else ""
+                        message = (
+                            f"{first.action}{others} in the retried block 'in: {step.in_}'{retry_at} "
+                            f"{verb} the system without a check: a retry, or a re-run after a crash, "
+                            "may do it twice"
+                        )
+                    else:
+                        # No retry of its own, but a queued case runs its 'in' block again as a
+                        # whole after a crash or a system exception (the queue's retries).
+                        message = (
+                            f"{first.action}{others} in the block 'in: {step.in_}' {verb} the system "
+                            "without a check: a queued case runs the block again after a crash or a "
+                            "system exception, and may do it twice"
+                        )
                     warnings.append(
                         Problem(
                             where.file if where else workflow.file,
                             where.line if where else 1,
                             where.column if where else 1,
-                            f"{first.action}{others} in the retried block 'in: {step.in_}'{retry_at} "
-                            f"{'change' if others else 'changes'} the system without a check: a retry, "
-                            "or a re-run after a crash, may do it twice",
+                            message,
                             HINT,
                         )
                     )

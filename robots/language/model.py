@@ -141,6 +141,14 @@ class SystemSpec(Frozen):
         description="Web system: keep a small picture of the page after each of its steps (shown "
         "beside the step on the case page); unset: as the workflow's step_screenshots says.",
     )
+    locale: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="Web system: the browser's language, e.g. de-DE: what it sends as "
+        "Accept-Language and tells the page, so an app that follows the browser's language shows "
+        "the screens (labels, buttons, messages) the workflow names. Default: the browser's "
+        "(en-US).",
+    )
     description: str = ""
     login_location: Location | None = Field(
         None, exclude=True, description="Where 'login' was written (set by the loader)."
@@ -152,6 +160,8 @@ class SystemSpec(Frozen):
             raise ValueError("tn3270 is for terminal systems (kind: terminal)")
         if self.tn3270 is not None and self.program is not None:
             raise ValueError("give a program or a tn3270 host, not both")
+        if self.locale is not None and self.kind != "web":
+            raise ValueError("locale is the browser's language: it is for web systems (kind: web)")
         return self
 
     @field_validator("logged_out_url")

@@ -230,8 +230,8 @@ class Project:
         return sorted(problems, key=lambda p: (p.file, p.line, p.column))
 
     def warnings(self, paths: list[Path] | None = None) -> list[Problem]:
-        """What may go wrong without being an error (for ``run.py validate``): changes that a
-        retried block may make twice (``robots.language.effects``). Files that do not load
+        """What may go wrong without being an error (for ``run.py validate``): changes that an
+        ``in`` block run again may make twice (``robots.language.effects``). Files that do not load
         give none: their problems come from ``validate``."""
         targets: list[Path] = []
         for path in paths or [self.workflows_dir]:

@@ -23,6 +23,7 @@ from demo.server import DemoApps
 from robots.drivers.browser import acquire_playwright, release_playwright
 from robots.language.project import Project
 from tests.conftest import ROOT
+from tests.e2e import webpages
 from tests.e2e.conftest import Robot
 
 pytestmark = pytest.mark.e2e
@@ -224,3 +225,28 @@ def test_a_recorded_booking_with_a_choice_and_a_tick_books_the_same_slot(
     assert [(b["order"], b["date"], b["window"]) for b in again] == [
         ("O-100003", first["date"], first["window"])
     ]
+
+
+def test_enter_that_sends_a_form_is_one_step_and_capitalised_names_are_recorded_as_written(
+    recorder: Callable[..., Recording], robot: Robot
+) -> None:
+    """Django's admin: Enter in the password field sends the form, and the browser clicks the
+    form's button for it; the style sheet shows 'LOG IN' and 'KUNDEN' for 'Log in' and
+    'Kunden'. A recording held the press and a click on the button (which the robot then
+    looked for on the next page), and names in capitals that match nothing exactly."""
+    with webpages.serve() as site:
+        person = recorder("--url", f"{site}/enter")
+        page = person.page
+        page.get_by_label("Customer number").fill("C000007")
+        page.get_by_label("Customer number").press("Enter")
+        page.wait_for_url("**/entered*")
+        page.get_by_role("link", name="Customers").click()
+        person.wait_for(lambda steps: any("web.click" in s for s in steps))
+        text = person.stop()
+        steps = yaml.safe_load(text)["steps"][0]["steps"]
+        assert not any("web.click" in s and s["web.click"].get("role") == "button" for s in steps), text
+        assert {"web.press": {"label": "Customer number", "key": "Enter"}} in steps, text
+        (click,) = [s["web.click"] for s in steps if "web.click" in s]
+        assert click["name"] == "Customers", text
+        record = robot.run(load(person.output), {})
+        assert record.status == "done", record.error

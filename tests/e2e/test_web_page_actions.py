@@ -12,6 +12,7 @@ import pytest
 
 from robots.drivers.web_session import WebSessions
 from robots.language.loader import parse_workflow
+from robots.language.model import Workflow
 from robots.language.project import Project
 from tests.e2e import webpages
 from tests.e2e.test_web_actions import flow, run
@@ -179,3 +180,49 @@ def test_a_refused_login_fails_at_once_quoting_the_page(
     assert record.status == "failed_system"
     assert "the login to de was refused: the page says 'Anmeldung fehlgeschlagen.'" in (record.error or "")
     assert time.monotonic() - started < 5  # at once, and not retried: a retry cannot help
+
+
+def test_a_system_with_a_locale_gets_the_pages_in_its_language(
+    site: str, project: Project, sessions: WebSessions
+) -> None:
+    """An app that follows the browser's language (Django's admin, for one) shows a robot
+    the screens the workflow names only when the system says which language that is."""
+    steps = (
+        "- web.goto: /language\n- web.read: {role: heading}\n  as: heading\n"
+        "- output: {heading: '{{ heading }}'}"
+    )
+    german = flow(site, steps).model_dump(by_alias=True, exclude_none=True)
+    german["systems"]["site"]["locale"] = "de-DE"  # the same name: a session of its own all the same
+    assert run(project, sessions, Workflow.model_validate(german)).outputs == {"heading": "Kunden"}
+    assert run(project, sessions, flow(site, steps)).outputs == {"heading": "Customers"}
+
+
+def test_the_headers_listed_are_the_ones_to_write_not_their_capitals_on_screen(
+    site: str, project: Project, sessions: WebSessions
+) -> None:
+    record = run(
+        project,
+        sessions,
+        flow(site, "- web.goto: /shouting\n- web.read_field: {column: Strasse, row: K000001, timeout: 1}"),
+    )
+    assert record.status == "failed_system"
+    assert "column headers: 'Kundennummer', 'Straße'" in (record.error or ""), record.error
+    record = run(
+        project,
+        sessions,
+        flow(site, "- web.goto: /shouting\n- web.read_field: {column: Straße, row: K000001}"),
+    )
+    assert record.status == "done", record.error
+    assert record.steps[-1].outputs == "Hauptstraße 1"
+
+
+def test_what_the_page_has_is_listed_as_written_not_as_capitalised(
+    site: str, project: Project, sessions: WebSessions
+) -> None:
+    record = run(
+        project,
+        sessions,
+        flow(site, "- web.goto: /entered\n- web.click: {role: link, name: Kunden, timeout: 1}"),
+    )
+    assert record.status == "failed_system"
+    assert "the page has these links: 'Customers'" in (record.error or ""), record.error

@@ -160,6 +160,40 @@ def home_de() -> str:
     return "<html><body><h1>Willkommen</h1><button>Abmelden</button></body></html>"
 
 
+@app.get("/language", response_class=HTMLResponse)
+def language(request: Request) -> str:
+    """The page in the browser's language, as apps that follow Accept-Language show it."""
+    german = request.headers.get("accept-language", "").lower().startswith("de")
+    heading = "Kunden" if german else "Customers"
+    return f"<html><body><h1>{heading}</h1><p data-testid='sent'>{request.headers.get('accept-language')}</p></body></html>"
+
+
+@app.get("/shouting", response_class=HTMLResponse)
+def shouting() -> str:
+    """Column headers the style sheet writes in capitals (as Django's admin does)."""
+    return """<html><head><style>th { text-transform: uppercase; }</style></head><body>
+<table><thead><tr><th>Kundennummer</th><th>Straße</th></tr></thead>
+<tbody><tr><td>K000001</td><td>Hauptstraße 1</td></tr></tbody></table></body></html>"""
+
+
+CAPITALS = "<style>a, button { text-transform: uppercase; }</style>"
+
+
+@app.get("/enter", response_class=HTMLResponse)
+def enter() -> str:
+    """A search form sent with Enter, its button capitalised by the style sheet."""
+    return f"""<html><head>{CAPITALS}</head><body><form method="get" action="/entered">
+<label for="q">Customer number</label><input id="q" name="q"><button type="submit">Search</button>
+</form></body></html>"""
+
+
+@app.get("/entered", response_class=HTMLResponse)
+def entered(q: str = "") -> str:
+    return (
+        f"<html><head>{CAPITALS}</head><body><p>Found {q}</p><a href='/counter'>Customers</a></body></html>"
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

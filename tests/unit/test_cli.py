@@ -242,3 +242,15 @@ def test_run_prints_the_timeline_once() -> None:
     result = cli("run", "hello", "--input", "name=Ada")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("core.log") == 1, result.stdout  # the table, not also a line per step
+
+
+def test_a_local_run_that_needs_a_person_says_it_keeps_no_task(tmp_path: Path) -> None:
+    """The task of a local run lives in that process: it must not read like one to find in
+    run.py tasks, which then says 'no tasks match'."""
+    write(
+        tmp_path / "workflows" / "boom.yaml", "name: boom\nsteps:\n  - fail: {message: down, kind: system}\n"
+    )
+    result = cli("run", "boom", cwd=tmp_path, env={"TANDEM_HOME": ""})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "a queued case would now wait for a person in queue 'exceptions'" in result.stdout
+    assert "run.py run keeps no tasks" in result.stdout and "human task" not in result.stdout

@@ -14,14 +14,14 @@ from robots.language.project import Project
 from tests.conftest import ROOT, write
 
 
-def tandem(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def tandem(home: Path, *args: str, columns: int = 200) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(ROOT / "run.py"), *args],
         cwd=home,
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "PYTHONPATH": str(ROOT)},
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": str(columns), "PYTHONPATH": str(ROOT)},
     )
 
 
@@ -90,3 +90,23 @@ def test_tasks_lists_every_queue_and_shows_one(worked: tuple[Path, dict[int, str
     assert (task["queue"], task["case_id"], task["status"]) == ("review", ids[2], "open")
     shown = tandem(home, "tasks", "show", task["id"])
     assert shown.returncode == 0 and "number 2 needs a look" in shown.stdout and "created" in shown.stdout
+
+
+def test_ids_stay_whole_in_a_narrow_table_and_their_start_is_enough(
+    worked: tuple[Path, dict[int, str]],
+) -> None:
+    """80 columns, as in a small terminal or piped into grep: every case and task id is on one
+    line, to be copied into 'cases show' or grepped, not folded in two; and, as with git,
+    the first characters of a case id name the case."""
+    home, ids = worked
+    cases = tandem(home, "cases", columns=80)
+    assert all(case_id in cases.stdout for case_id in ids.values()), cases.stdout
+    tasks = tandem(home, "tasks", columns=80)
+    task_ids = [task["id"] for task in json.loads(tandem(home, "tasks", "--json").stdout)]
+    assert task_ids and all(task_id in tasks.stdout for task_id in task_ids), tasks.stdout
+    assert "review" in tasks.stdout and "waiting_human" in cases.stdout  # queue and status, whole too
+    shown = tandem(home, "cases", "show", ids[1][:10])
+    assert shown.returncode == 0 and f"case {ids[1]}" in shown.stdout, shown.stdout + shown.stderr
+    assert tandem(home, "cases", "show", "c-").returncode == 1  # too short to be one case
+    retried = tandem(home, "cases", "retry", ids[3][:12])
+    assert f"case {ids[3]} is queued again" in retried.stdout, retried.stdout + retried.stderr

@@ -174,11 +174,17 @@ def test_validate_warns_on_a_retried_block_that_changes_a_system_without_a_check
     assert "web.click and 1 more change(s) in the retried block 'in: crm' (retry at line" in warning
 
 
+def test_a_block_without_a_retry_of_its_own_warns_too() -> None:
+    """The queue runs a case's 'in' block again after a crash or a system exception: a
+    recording, which has no retry, saves twice as easily as a retried block."""
+    (warning,) = _warnings("- in: crm\n  steps: [{web.click: {role: button, name: Save}}]")
+    assert warning.startswith("web.click in the block 'in: crm' changes the system without a check")
+    assert "a queued case runs the block again after a crash or a system exception" in warning
+
+
 @pytest.mark.parametrize(
     "steps",
     [
-        # not retried
-        "- in: crm\n  steps: [{web.click: {role: button, name: Save}}]",
         # the change is in an ensure
         "- in: crm\n  retry: 3\n  steps:\n    - ensure: saved\n      check: [{web.read: {text: x}, as: v}]\n"
         "      holds: v\n      change: [{web.click: {role: button, name: Save}}]",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from robots.errors import DefinitionError
 from robots.language.loader import load_workflow
-from robots.language.model import url_pattern
+from robots.language.model import SystemSpec, url_pattern
 from robots.language.project import Project
 from robots.language.registry import ActionContext, ActionParams, action
 from robots.language.steps import (
@@ -890,3 +890,11 @@ steps:
     [problem] = problems_of(text)
     assert "corrected: give it only a label" in problem and "customer_status" in problem
     assert problems_of(text.replace(', text: "It is being booked"', "")) == []
+
+
+def test_a_web_systems_locale_is_a_language_tag_and_only_for_web_systems() -> None:
+    assert SystemSpec(kind="web", url="http://x", locale="de-DE").locale == "de-DE"
+    with pytest.raises(ValidationError, match="it is for web systems"):
+        SystemSpec(kind="desktop", program="x", locale="de-DE")
+    with pytest.raises(ValidationError, match="locale"):
+        SystemSpec(kind="web", url="http://x", locale="German please")

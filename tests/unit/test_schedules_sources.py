@@ -83,6 +83,21 @@ def test_a_missing_file_or_column_fails_the_whole_fire_with_the_fix(tmp_path: Pa
         read_rows(source, FIRE, root=tmp_path)
 
 
+def test_a_csv_with_another_separator_says_which_to_set(tmp_path: Path) -> None:
+    """A German spreadsheet saves CSV with ';': the columns are right, the separator is not."""
+    write(tmp_path / "kunden.csv", "Kundennummer;Strasse\nK000001;Hauptstr. 1\n")
+    source = schedule_with("file: kunden.csv\ncolumns: {customer_id: Kundennummer, street: Strasse}")
+    with pytest.raises(SourceError, match=r"separated by ';', not ','; add delimiter: ';' under source"):
+        read_rows(source, FIRE, root=tmp_path)
+    fixed = schedule_with(
+        "file: kunden.csv\ndelimiter: ';'\ncolumns: {customer_id: Kundennummer, street: Strasse}"
+    )
+    assert read_rows(fixed, FIRE, root=tmp_path)[0].payload == {
+        "customer_id": "K000001",
+        "street": "Hauptstr. 1",
+    }
+
+
 def test_excel_rows_arrive_as_text_like_csv(tmp_path: Path) -> None:
     book = openpyxl.Workbook()
     book.active.title = "Notes"
