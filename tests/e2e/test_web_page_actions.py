@@ -206,7 +206,7 @@ def test_the_headers_listed_are_the_ones_to_write_not_their_capitals_on_screen(
         flow(site, "- web.goto: /shouting\n- web.read_field: {column: Strasse, row: K000001, timeout: 1}"),
     )
     assert record.status == "failed_system"
-    assert "column headers: 'Kundennummer', 'Straße'" in (record.error or ""), record.error
+    assert "column headers: «'Kundennummer', 'Straße'»" in (record.error or ""), record.error
     record = run(
         project,
         sessions,
@@ -225,4 +225,4 @@ def test_what_the_page_has_is_listed_as_written_not_as_capitalised(
         flow(site, "- web.goto: /entered\n- web.click: {role: link, name: Kunden, timeout: 1}"),
     )
     assert record.status == "failed_system"
-    assert "the page has these links: 'Customers'" in (record.error or ""), record.error
+    assert "the page has these links: «'Customers'" in (record.error or ""), record.error
