@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.control_room import i18n
 from orchestrator.control_room.api import ApiMetrics, MetricsMiddleware, RateLimiter, TokenCache, error_body
+from orchestrator.control_room.headers import SecurityHeaders
 from orchestrator.control_room.limits import DEFAULT_MAX_BODY_BYTES, RequestGuard, bounded_problems
 from orchestrator.control_room.throttle import LoginThrottle
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied
@@ -362,6 +363,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> 
     _install_error_handlers(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(SecurityHeaders)
 
     app.include_router(api.router)
     if settings.public_docs:

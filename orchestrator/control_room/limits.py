@@ -37,6 +37,9 @@ DEFAULT_MAX_BODY_BYTES = 1_000_000
 #: How many problems an error answer lists at most (a request with a million wrong keys
 #: must not produce an answer of many megabytes).
 MAX_PROBLEMS = 20
+#: The highest page number a paged list shows (``?page=``): far beyond any real list, small
+#: enough that its offset stays a number every database takes.
+MAX_PAGE = 100_000
 
 
 def bounded_problems(problems: list[dict[str, str]], limit: int = MAX_PROBLEMS) -> list[dict[str, str]]:
@@ -45,6 +48,11 @@ def bounded_problems(problems: list[dict[str, str]], limit: int = MAX_PROBLEMS) 
         return problems
     rest = len(problems) - limit
     return [*problems[:limit], {"field": "body", "message": f"and {rest} more problem(s) not listed"}]
+
+
+def page_number(page: int) -> int:
+    """``?page=`` as a page to show: 1 to :data:`MAX_PAGE` (past the end a list is empty)."""
+    return min(max(page, 1), MAX_PAGE)
 
 
 def problem_count_text(problems: list[dict[str, str]]) -> str:

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from orchestrator.control_room import i18n
+from orchestrator.control_room.constant_time import texts_equal
 from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages import fragments
 from orchestrator.errors import (
@@ -76,7 +77,7 @@ def read_session(secret: str, value: str | None, *, now: float | None = None) ->
     if not value or value.count(".") != 3:
         return None
     body, _, signature = value.rpartition(".")
-    if not hmac.compare_digest(signature, sign(secret, "session:" + body)):
+    if not texts_equal(signature, sign(secret, "session:" + body)):
         return None
     name, issued, nonce = body.split(".")
     try:
@@ -172,7 +173,7 @@ def current_agent(request: Request) -> Agent | None:
 
 def csrf_ok(request: Request, agent: Agent, form: dict[str, Any] | None = None) -> bool:
     sent = request.headers.get("x-csrf-token") or (form or {}).get("csrf_token") or ""
-    return hmac.compare_digest(str(sent), agent.csrf)
+    return texts_equal(str(sent), agent.csrf)
 
 
 def safe_next(target: str | None) -> str:
@@ -246,7 +247,7 @@ def read_flash(request: Request) -> list[tuple[str, str]]:
     """The flash message of this request: (kind, text), the text in the reader's language."""
     raw = request.cookies.get(FLASH_COOKIE, "")
     value, _, signature = raw.rpartition(".")
-    if not value or not hmac.compare_digest(signature, sign(settings_secret(request), "flash:" + value)):
+    if not value or not texts_equal(signature, sign(settings_secret(request), "flash:" + value)):
         return []
     with contextlib.suppress(ValueError, UnicodeDecodeError):
         kind, text, *translatable = json.loads(_unb64(value))

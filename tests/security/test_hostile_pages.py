@@ -1,0 +1,107 @@
+"""The control room's pages under hostile input from a second outside probe: file names longer
+than the file system allows, page numbers and dates past what a database or ``datetime``
+holds, non-ASCII text where a signature or CSRF token is compared, and the headers that keep
+other sites from framing the pages. Each answered 500 before."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from orchestrator.control_room.pages.common import FLASH_COOKIE, SESSION_COOKIE
+from orchestrator.control_room.pages.trace_viewer import viewer_dir
+from orchestrator.control_room.webform import CSRF_COOKIE
+
+PASSWORDS = {"olaf.ops": "ops-demo-1", "admin": "admin-demo-1", "anna.agent": "agent-demo-1"}
+LONG_NAME = "x" * 5000
+
+
+def _signed_in(client: TestClient, username: str) -> TestClient:
+    person = TestClient(client.app, raise_server_exceptions=False)
+    answer = person.post(
+        "/login", data={"username": username, "password": PASSWORDS[username]}, follow_redirects=False
+    )
+    assert answer.status_code == 303, answer.text
+    return person
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "the page has no form"
+    return found.group(1)
+
+
+@pytest.mark.parametrize("path", [f"/static/{LONG_NAME}", f"/docs-assets/{LONG_NAME}"])
+def test_a_file_name_longer_than_the_file_system_allows_is_not_found(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 404
+
+
+def test_the_trace_viewer_answers_a_long_file_name_with_not_found(client: TestClient) -> None:
+    if viewer_dir() is None:
+        pytest.skip("the installed Playwright has no trace viewer files")
+    olaf = _signed_in(client, "olaf.ops")
+    assert olaf.get(f"/ops/trace-viewer/{LONG_NAME}").status_code == 404
+
+
+@pytest.mark.parametrize("page", [10**18, 10**30])
+def test_a_page_number_past_any_list_shows_an_empty_page(client: TestClient, page: int) -> None:
+    admin = _signed_in(client, "admin")
+    assert admin.get("/ops", params={"page": page}).status_code == 200
+    assert admin.get("/admin/audit", params={"page": page}).status_code == 200
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_the_case_search_takes_the_first_and_last_day_there_is(client: TestClient, day: str) -> None:
+    olaf = _signed_in(client, "olaf.ops")
+    assert olaf.get("/ops", params={"from": day, "to": day}).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["é", "\u202e", "ä.b"])
+def test_a_non_ascii_csrf_token_is_refused_not_a_crash(client: TestClient, value: str) -> None:
+    anna = _signed_in(client, "anna.agent")
+    form = anna.post("/preferences", data={"csrf_token": value, "language": "de"}, follow_redirects=False)
+    assert form.status_code == 403
+    header = anna.post("/api/tasks/t-none/claim", headers={"X-CSRF-Token": value.encode()}, json={})
+    assert header.status_code in (403, 404)
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [f"{SESSION_COOKIE}=a.b.c.\xe9", f"{FLASH_COOKIE}=a.\xe9", f"{SESSION_COOKIE}=\xff.\xfe.1.\xe9"],
+)
+def test_a_non_ascii_cookie_is_ignored(client: TestClient, cookie: str) -> None:
+    # Sent as the raw bytes a client may put there (latin-1, as the server reads headers).
+    answer = client.get("/inbox", headers={"Cookie": cookie.encode("latin-1")}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/login")
+
+
+def test_the_webform_refuses_non_ascii_tokens_and_signatures(client: TestClient) -> None:
+    customer = TestClient(client.app, raise_server_exceptions=False)
+    page = customer.get("/webform/address-change")
+    assert page.status_code == 200
+    stale = customer.post("/webform/address-change", data={"csrf_token": "é.é", "customer_id": "C000001"})
+    assert stale.status_code == 403
+    fields = {"csrf_token": _csrf(page.text), "submission_id": "x.é", "customer_id": "C000001"}
+    assert customer.post("/webform/address-change", data=fields).status_code < 500
+    foreign_cookie = {"Cookie": f"{CSRF_COOKIE}=\xe9".encode("latin-1")}
+    customer.cookies.clear()
+    assert customer.post("/webform/address-change", data=fields, headers=foreign_cookie).status_code == 403
+    for signature in ("%E2%80%AE", "%C3%A9" * 20, "%ED%A0%80"):
+        assert customer.get(f"/webform/status/c-1/{signature}").status_code in (404, 422)
+
+
+def test_oidc_callback_with_a_non_ascii_state_is_not_a_crash(client: TestClient) -> None:
+    answer = client.get("/login/oidc/callback", params={"state": "é", "code": "x"}, follow_redirects=False)
+    assert answer.status_code < 500
+
+
+@pytest.mark.parametrize("path", ["/login", "/webform/address-change", "/api/health", "/inbox"])
+def test_every_answer_forbids_framing_by_other_sites(client: TestClient, path: str) -> None:
+    answer: Any = client.get(path, follow_redirects=False)
+    assert answer.headers["x-frame-options"] == "SAMEORIGIN"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["referrer-policy"] == "same-origin"
