@@ -6,6 +6,7 @@ other sites from framing the pages. Each answered 500 before."""
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -14,9 +15,11 @@ from fastapi.testclient import TestClient
 from orchestrator.control_room.pages.common import FLASH_COOKIE, SESSION_COOKIE
 from orchestrator.control_room.pages.trace_viewer import viewer_dir
 from orchestrator.control_room.webform import CSRF_COOKIE
+from robots.errors import HumanTaskRequest
 
 PASSWORDS = {"olaf.ops": "ops-demo-1", "admin": "admin-demo-1", "anna.agent": "agent-demo-1"}
 LONG_NAME = "x" * 5000
+ADDRESS = {"customer_id": "C000001", "street": "Chausseestraße 5", "postal_code": "10115", "city": "Berlin"}
 
 
 def _signed_in(client: TestClient, username: str) -> TestClient:
@@ -105,3 +108,33 @@ def test_every_answer_forbids_framing_by_other_sites(client: TestClient, path: s
     assert answer.headers["x-frame-options"] == "SAMEORIGIN"
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert answer.headers["referrer-policy"] == "same-origin"
+
+
+def _claimed_task(client: TestClient, agent: TestClient) -> tuple[str, str]:
+    store: Any = client.app.state.store  # type: ignore[attr-defined]
+    case, _ = store.create_case("address_change", f"until-{uuid.uuid4().hex[:10]}", dict(ADDRESS))
+    request = HumanTaskRequest(queue="address_review", reason="Check the address", kind="escalation")
+    task_id = store.create_task(request, case_id=case.id, run_id="r", key=f"{case.id}:check")
+    token = _csrf(agent.get(f"/tasks/{task_id}").text)
+    assert agent.post(f"/api/tasks/{task_id}/claim", headers={"X-CSRF-Token": token}).status_code == 200
+    return task_id, token
+
+
+@pytest.mark.parametrize("until", ["9999-12-31T23:59:59Z", "9999-12-31T23:59:59-14:00"])
+def test_postponing_past_the_last_date_is_refused(client: TestClient, until: str) -> None:
+    # Its due time (until + the queue's SLA) does not exist: this was a 500 (OverflowError).
+    anna = _signed_in(client, "anna.agent")
+    task_id, token = _claimed_task(client, anna)
+    answer = anna.post(
+        f"/api/tasks/{task_id}/outcome",
+        headers={"X-CSRF-Token": token},
+        json={"outcome": "postponed", "until": until},
+    )
+    assert answer.status_code == 422, answer.text
+    page = anna.post(
+        f"/tasks/{task_id}/outcome",
+        data={"csrf_token": token, "outcome": "postponed", "until": until.removesuffix("Z")[:16]},
+    )
+    assert page.status_code == 422, page.text
+    store: Any = client.app.state.store  # type: ignore[attr-defined]
+    assert store.get_task(task_id).status == "claimed"
