@@ -138,3 +138,17 @@ def test_postponing_past_the_last_date_is_refused(client: TestClient, until: str
     assert page.status_code == 422, page.text
     store: Any = client.app.state.store  # type: ignore[attr-defined]
     assert store.get_task(task_id).status == "claimed"
+
+
+@pytest.mark.parametrize("minutes", [10**12, 10**30])
+def test_a_queue_sla_beyond_a_year_is_refused(client: TestClient, minutes: int) -> None:
+    # Over a PostgreSQL integer (10**12) or an SQLite one (10**30) this was a 500; in between
+    # it was stored and made every task of the queue overflow its due time.
+    admin = _signed_in(client, "admin")
+    name = f"q{uuid.uuid4().hex[:8]}"
+    token = _csrf(admin.get("/admin/org").text)
+    form = {"csrf_token": token, "name": name, "unit": "berlin", "sla_minutes": str(minutes)}
+    answer = admin.post("/admin/queues", data=form, follow_redirects=False)
+    assert answer.status_code == 303, answer.text  # back to the page, which says why
+    store: Any = client.app.state.store  # type: ignore[attr-defined]
+    assert name not in {queue.name for queue in store.list_queues()}
