@@ -152,3 +152,15 @@ def test_a_queue_sla_beyond_a_year_is_refused(client: TestClient, minutes: int) 
     assert answer.status_code == 303, answer.text  # back to the page, which says why
     store: Any = client.app.state.store  # type: ignore[attr-defined]
     assert name not in {queue.name for queue in store.list_queues()}
+
+
+def test_a_message_about_a_huge_input_fits_in_a_cookie(client: TestClient) -> None:
+    # The error repeated the 100,000-character name into the flash cookie: a 130 KB header
+    # that browsers drop and HTTP clients refuse.
+    admin = _signed_in(client, "admin")
+    token = _csrf(admin.get("/admin/org").text)
+    form = {"csrf_token": token, "name": "x" * 100_000, "unit": "berlin", "sla_minutes": "5"}
+    answer = admin.post("/admin/queues", data=form, follow_redirects=False)
+    assert answer.status_code == 303
+    assert len(answer.headers["set-cookie"]) < 4000
+    assert "x" * 100 in admin.get(answer.headers["location"]).text

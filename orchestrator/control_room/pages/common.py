@@ -38,6 +38,8 @@ STATIC_DIR = HERE / "static"
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 SESSION_COOKIE = "tandem_session"
 FLASH_COOKIE = "tandem_flash"
+#: A flash cookie's value at most (browsers keep cookies of up to about 4,000 bytes).
+FLASH_MAX_CHARACTERS = 3000
 SESSION_HOURS = 12
 SUPERVISING = ("supervisor", "admin")
 OPERATING = ("ops", "admin")
@@ -233,6 +235,10 @@ def flash(response: Response, request: Request, kind: Literal["ok", "error"], te
     if isinstance(text, Message):
         entry += [text.template, text.values]
     value = _b64(json.dumps(entry).encode())
+    if len(value) > FLASH_MAX_CHARACTERS:
+        # A message that repeats a huge input (a 100,000-character name) would make a cookie
+        # no browser keeps and an answer some clients refuse: its start says enough.
+        value = _b64(json.dumps([kind, str(text)[: FLASH_MAX_CHARACTERS // 4] + "…"]).encode())
     response.set_cookie(
         FLASH_COOKIE,
         f"{value}.{sign(settings_secret(request), 'flash:' + value)}",
