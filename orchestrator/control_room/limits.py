@@ -7,7 +7,8 @@ pages):
 - a body larger than ``ServerSettings.max_body_bytes`` (1 MB by default) -> 413, whether the
   client announced its length or streams it; nothing larger is ever held in memory;
 - a path or query parameter with a NUL byte or another control character -> 422;
-- a JSON or form body with one in any text (keys included), or a lone surrogate -> 422.
+- a JSON or form body with one in any text (keys included), or a lone surrogate -> 422;
+- a multipart body (no route takes uploads) -> 422.
 
 API answers (``/api``, ``/metrics``) use the API's error shape
 ``{"error": ..., "problems": [{"field", "message"}]}``; pages get a short HTML page.
@@ -106,7 +107,9 @@ def body_problems(content_type: str, body: bytes) -> list[dict[str, str]]:
                 break
         return problems
     if kind.startswith("multipart/"):
-        return []  # no route takes uploads; the form parser refuses what it cannot read
+        # No route takes uploads, but the form parser would read a multipart body like any
+        # form: unchecked, its fields would bring NUL bytes to the store.
+        return [{"field": "body", "message": "multipart bodies are not accepted: send the form URL-encoded"}]
     if b"\x00" in body:
         return [{"field": "body", "message": "contains a NUL byte: send text"}]
     return []

@@ -164,3 +164,24 @@ def test_a_message_about_a_huge_input_fits_in_a_cookie(client: TestClient) -> No
     assert answer.status_code == 303
     assert len(answer.headers["set-cookie"]) < 4000
     assert "x" * 100 in admin.get(answer.headers["location"]).text
+
+
+def test_a_multipart_form_cannot_carry_a_nul_byte_past_the_guard(client: TestClient) -> None:
+    # The guard checked URL-encoded forms only; the same fields sent as multipart/form-data
+    # reached the store: a NUL byte in the user name was a 500 on PostgreSQL, anonymously.
+    anonymous = TestClient(client.app, raise_server_exceptions=False)
+    fields = {"username": "admin\x00", "password": "x"}
+    answer = anonymous.post("/login", files={name: (None, value) for name, value in fields.items()})
+    assert answer.status_code == 422, answer.text
+    customer = TestClient(client.app, raise_server_exceptions=False)
+    page = customer.get("/webform/address-change")
+    form = {
+        "csrf_token": _csrf(page.text),
+        "customer_number": "C000001",
+        "street": "Chaussee\x00straße",
+        "house_number": "5",
+        "zip": "10115",
+        "city": "Berlin",
+    }
+    submitted = customer.post("/webform/address-change", files={k: (None, v) for k, v in form.items()})
+    assert submitted.status_code == 422, submitted.text
