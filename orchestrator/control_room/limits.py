@@ -133,7 +133,7 @@ class RequestGuard:
             return
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(scope, send)
             return
         if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") and not declared:

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from orchestrator.control_room.callouts import parse_cursor
 from orchestrator.control_room.pages.common import FLASH_COOKIE, SESSION_COOKIE
 from orchestrator.control_room.pages.trace_viewer import viewer_dir
 from orchestrator.control_room.webform import CSRF_COOKIE
+from orchestrator.models import ChangeMarks
 from robots.errors import HumanTaskRequest
 
 PASSWORDS = {"olaf.ops": "ops-demo-1", "admin": "admin-demo-1", "anna.agent": "agent-demo-1"}
@@ -185,3 +187,21 @@ def test_a_multipart_form_cannot_carry_a_nul_byte_past_the_guard(client: TestCli
     }
     submitted = customer.post("/webform/address-change", files={k: (None, v) for k, v in form.items()})
     assert submitted.status_code == 422, submitted.text
+
+
+@pytest.mark.parametrize("ids", ["²", "¹²³", "9" * 30])
+def test_marking_notifications_read_takes_only_real_ids(client: TestClient, ids: str) -> None:
+    # '²'.isdigit() is true and int('²') fails: this was a 500.
+    anna = _signed_in(client, "anna.agent")
+    token = _csrf(anna.get("/inbox").text)
+    answer = anna.post("/notifications/read", data={"csrf_token": token, "ids": ids}, follow_redirects=False)
+    assert answer.status_code == 303
+
+
+@pytest.mark.parametrize("value", ["²", "¹²³", "٣", "9" * 30])
+def test_a_callout_cursor_or_page_mark_of_other_digits_is_ignored(value: str) -> None:
+    # The callout stream read ?after= and Last-Event-ID like this (a 500 for '²').
+    assert parse_cursor(value) is None
+    assert parse_cursor(value, "7") == 7
+    if not value.isascii():
+        assert ChangeMarks.parse(".".join([value] * len(ChangeMarks.TOPICS))) is None
