@@ -205,3 +205,16 @@ def test_a_callout_cursor_or_page_mark_of_other_digits_is_ignored(value: str) ->
     assert parse_cursor(value, "7") == 7
     if not value.isascii():
         assert ChangeMarks.parse(".".join([value] * len(ChangeMarks.TOPICS))) is None
+
+
+def test_a_time_zone_name_longer_than_a_file_name_is_unknown(client: TestClient) -> None:
+    # ZoneInfo looks the name up as a file: 'File name too long' was a 500, in the user's
+    # preferences and in a schedule saved on the admin screen.
+    admin = _signed_in(client, "admin")
+    token = _csrf(admin.get("/inbox").text)
+    form = {"csrf_token": token, "language": "de", "time_zone": "x" * 5000}
+    assert admin.post("/preferences", data=form, follow_redirects=False).status_code == 422
+    schedule = f"name: probe_zone\nworkflow: address_change\ncron: '0 2 * * *'\ntimezone: {'x' * 5000}\n"
+    saved = admin.post("/admin/schedules/save", data={"csrf_token": token, "text": schedule, "editing": ""})
+    assert saved.status_code == 422, saved.text[:300]
+    assert "unknown time zone" in saved.text
