@@ -163,7 +163,7 @@ def run_case(
             queue = task.request.queue if task else "?"
             console.print(f"human task {record.task_id} in queue {queue!r}")
         if record.outputs:
-            console.print_json(json.dumps(record.outputs, default=str))
+            print_outputs(console, record.outputs)
     return EXIT_CODES.get(record.status, 1)
 
 
@@ -180,3 +180,21 @@ class _nothing:  # a null context manager that yields None
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+#: Outputs longer than this (as JSON) are printed plain and cut: rich's highlighting of a
+#: 700 KB output took 20 s and 600 MB.
+PRINTED_OUTPUT_CHARACTERS = 20_000
+
+
+def print_outputs(console: Console, outputs: Any) -> None:
+    """The case's outputs as JSON: highlighted when short, else their start, plain."""
+    text = json.dumps(outputs, default=str)
+    if len(text) <= PRINTED_OUTPUT_CHARACTERS:
+        console.print_json(text)
+        return
+    console.print(
+        escape(text[:PRINTED_OUTPUT_CHARACTERS]) + f" … ({len(text):,} characters in all)",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -33,3 +33,19 @@ def test_the_default_budget_leaves_real_expressions_alone() -> None:
     assert MAX_SECONDS >= 5
     for _ in range(200):
         assert render_text("{{ (range(1000)|map('string')|join(','))|length }}", {}) == 3889
+
+
+def test_run_prints_a_huge_output_cut_and_plain() -> None:
+    # run.py run highlighted a 700 KB output with rich: 20 s and 600 MB for the terminal.
+    import io
+
+    from rich.console import Console
+
+    from robots.engine.cli import PRINTED_OUTPUT_CHARACTERS, print_outputs
+
+    screen = io.StringIO()
+    started = time.monotonic()
+    print_outputs(Console(file=screen, width=120), {"x": [[n] for n in range(100_000)]})
+    assert time.monotonic() - started < 5
+    assert len(screen.getvalue()) < PRINTED_OUTPUT_CHARACTERS * 1.2
+    assert "characters in all" in screen.getvalue()
