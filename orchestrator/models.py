@@ -283,7 +283,7 @@ class ChangeMarks(_Snapshot):
     def parse(cls, token: str | None) -> ChangeMarks | None:
         """The marks a page was rendered with, or None for a token that is not one."""
         parts = (token or "").split(".")
-        if len(parts) != len(cls.TOPICS) or not all(p.isdigit() for p in parts):
+        if len(parts) != len(cls.TOPICS) or not all(p.isascii() and p.isdigit() for p in parts):
             return None
         return cls(**{t: int(p) for t, p in zip(cls.TOPICS, parts, strict=True)})
 

@@ -36,6 +36,7 @@ from orchestrator.control_room import i18n
 from orchestrator.control_room.api import error_body
 from orchestrator.control_room.api_access import RateLimiter, TokenCache
 from orchestrator.control_room.api_metrics import ApiMetrics, MetricsMiddleware
+from orchestrator.control_room.headers import SecurityHeaders
 from orchestrator.control_room.limits import DEFAULT_MAX_BODY_BYTES, RequestGuard, bounded_problems
 from orchestrator.control_room.throttle import LoginThrottle
 from orchestrator.errors import InvalidTransition, NotFound, PayloadInvalid, PermissionDenied
@@ -365,6 +366,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Any = None) -> 
     _install_error_handlers(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(SecurityHeaders)
 
     app.include_router(api.router)
     if settings.public_docs:

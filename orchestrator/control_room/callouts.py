@@ -266,8 +266,10 @@ class CalloutHub:
 def parse_cursor(*values: str | None) -> int | None:
     """The first value that is a callout id (``Last-Event-ID`` header or ``?after=``), else None."""
     for value in values:
-        if value and value.strip().isdigit():
-            return int(value.strip())
+        text = (value or "").strip()
+        # ASCII digits only: '²'.isdigit() is true, but int('²') fails; 18 digits fit any id column.
+        if text.isascii() and text.isdigit() and len(text) <= 18:
+            return int(text)
     return None
 
 

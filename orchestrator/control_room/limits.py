@@ -7,7 +7,8 @@ pages):
 - a body larger than ``ServerSettings.max_body_bytes`` (1 MB by default) -> 413, whether the
   client announced its length or streams it; nothing larger is ever held in memory;
 - a path or query parameter with a NUL byte or another control character -> 422;
-- a JSON or form body with one in any text (keys included), or a lone surrogate -> 422.
+- a JSON or form body with one in any text (keys included), or a lone surrogate -> 422;
+- a multipart body (no route takes uploads) -> 422.
 
 API answers (``/api``, ``/metrics``) use the API's error shape
 ``{"error": ..., "problems": [{"field", "message"}]}``; pages get a short HTML page.
@@ -37,6 +38,9 @@ DEFAULT_MAX_BODY_BYTES = 1_000_000
 #: How many problems an error answer lists at most (a request with a million wrong keys
 #: must not produce an answer of many megabytes).
 MAX_PROBLEMS = 20
+#: The highest page number a paged list shows (``?page=``): far beyond any real list, small
+#: enough that its offset stays a number every database takes.
+MAX_PAGE = 100_000
 
 
 def bounded_problems(problems: list[dict[str, str]], limit: int = MAX_PROBLEMS) -> list[dict[str, str]]:
@@ -45,6 +49,11 @@ def bounded_problems(problems: list[dict[str, str]], limit: int = MAX_PROBLEMS) 
         return problems
     rest = len(problems) - limit
     return [*problems[:limit], {"field": "body", "message": f"and {rest} more problem(s) not listed"}]
+
+
+def page_number(page: int) -> int:
+    """``?page=`` as a page to show: 1 to :data:`MAX_PAGE` (past the end a list is empty)."""
+    return min(max(page, 1), MAX_PAGE)
 
 
 def problem_count_text(problems: list[dict[str, str]]) -> str:
@@ -98,7 +107,9 @@ def body_problems(content_type: str, body: bytes) -> list[dict[str, str]]:
                 break
         return problems
     if kind.startswith("multipart/"):
-        return []  # no route takes uploads; the form parser refuses what it cannot read
+        # No route takes uploads, but the form parser would read a multipart body like any
+        # form: unchecked, its fields would bring NUL bytes to the store.
+        return [{"field": "body", "message": "multipart bodies are not accepted: send the form URL-encoded"}]
     if b"\x00" in body:
         return [{"field": "body", "message": "contains a NUL byte: send text"}]
     return []
@@ -122,7 +133,7 @@ class RequestGuard:
             return
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(scope, send)
             return
         if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") and not declared:

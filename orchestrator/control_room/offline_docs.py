@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
+from orchestrator.control_room.files import served_file
 from orchestrator.control_room.pages.rendering import STATIC_DIR
 
 #: Where the Swagger UI and ReDoc bundles live (a package's files, not the network).
@@ -85,8 +86,8 @@ def redoc(request: Request) -> HTMLResponse:
 @router.get(ASSETS_URL + "/{name}", include_in_schema=False)
 def docs_asset(name: str) -> Response:
     """One file of the Swagger UI / ReDoc bundles."""
-    path = (ASSETS_DIR / name).resolve()
-    if path.parent != ASSETS_DIR or not path.is_file():
+    path = served_file(ASSETS_DIR, name)
+    if path is None or path.parent != ASSETS_DIR:
         return JSONResponse({"error": f"no documentation asset {name!r}"}, status_code=404)
     return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
 

@@ -21,7 +21,6 @@ submitter's page held, the id is refused.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import uuid
 from pathlib import Path
@@ -43,6 +42,7 @@ from connectors.channels import (
 from orchestrator.control_room import i18n
 from orchestrator.control_room.api import start_case
 from orchestrator.control_room.api_access import enforce_rate
+from orchestrator.control_room.constant_time import texts_equal
 from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.status_links import customer_reads, sign, status_path, status_words
 from orchestrator.errors import NotFound, PayloadInvalid
@@ -92,7 +92,7 @@ def csrf_valid(secret: str, cookie: str | None, token: str | None) -> bool:
     if not cookie or not token or "." not in token:
         return False
     nonce, _ = token.split(".", 1)
-    return hmac.compare_digest(nonce, cookie) and hmac.compare_digest(token, csrf_token(secret, nonce))
+    return texts_equal(nonce, cookie) and texts_equal(token, csrf_token(secret, nonce))
 
 
 def new_submission_token(secret: str) -> str:
@@ -106,7 +106,7 @@ def submission_id_of(secret: str, token: str) -> str | None:
     submission_id, _, signature = token.partition(".")
     if not submission_id or not signature:
         return None
-    if not hmac.compare_digest(signature, sign(secret, "submission", submission_id)):
+    if not texts_equal(signature, sign(secret, "submission", submission_id)):
         return None
     return submission_id
 
@@ -255,7 +255,7 @@ def _workflow(request: Request, name: str) -> Workflow | None:
 def case_status(request: Request, case_id: str, signature: str) -> Response:
     """The status of a case (signed link only: the webform's submitter or the channel's customer)."""
     expected = status_path(_secret(request), case_id).rsplit("/", 1)[1]
-    if not hmac.compare_digest(signature, expected):
+    if not texts_equal(signature, expected):
         return _message_page(request, N_("Not found"), N_("This status link is not valid."), 404)
     try:
         timeline: CaseTimeline = request.app.state.store.case_timeline(case_id)

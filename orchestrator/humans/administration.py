@@ -32,6 +32,9 @@ _USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,99}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
 MIN_PASSWORD = 8
+#: The longest service level a queue may have: a year. More is no service level, and a due
+#: time of "now + minutes" must stay a date every database and ``datetime`` hold.
+MAX_SLA_MINUTES = 365 * 24 * 60
 
 
 class AdminEvent(BaseModel):
@@ -250,8 +253,11 @@ class AdminStore(PeopleStore):
             raise ValueError(
                 f"queue name {name!r}: use lower-case letters, digits and '_', starting with a letter"
             )
-        if sla_minutes <= 0:
-            raise ValueError(f"SLA of {sla_minutes} minutes: give a positive number of minutes")
+        if not 0 < sla_minutes <= MAX_SLA_MINUTES:
+            raise ValueError(
+                f"SLA of {sla_minutes} minutes: give a positive number of minutes, "
+                f"at most {MAX_SLA_MINUTES} (a year)"
+            )
         with self._tx() as session:
             _, units = self._actor(session, actor)
             self._unit_in_scope(session, unit, units)

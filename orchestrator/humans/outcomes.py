@@ -42,6 +42,7 @@ import sqlalchemy as sa
 from loguru import logger
 from sqlalchemy.orm import Session
 
+from connectors.fields import LATEST
 from connectors.smtp import Mail, Mailer, SmtpMailer
 from orchestrator.errors import InvalidTransition
 from orchestrator.humans.customer_links import CustomerLinks
@@ -324,6 +325,9 @@ class OutcomeStore(NotificationStore):
                     problems.append("until: give the date and time to continue")
                 elif until <= self.now():
                     problems.append("until: give a time in the future")
+                elif until > LATEST:
+                    # Its SLA due time (until + minutes) must still be a date a database holds.
+                    problems.append(f"until: give a time before {LATEST:%Y-%m-%d}")
             checked: dict[str, Any] | None = None
             payload: dict[str, Any] | None = None
             if outcome == "corrected":

@@ -327,7 +327,7 @@ class Schedule(_Frozen):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
             raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Berlin") from None
         return value
 

@@ -171,7 +171,7 @@ def run_case(
                 highlight=False,
             )
         if record.outputs:
-            console.print_json(json.dumps(record.outputs, default=str))
+            print_outputs(console, record.outputs)
     return EXIT_CODES.get(record.status, 1)
 
 
@@ -188,3 +188,21 @@ class _nothing:  # a null context manager that yields None
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+#: Outputs longer than this (as JSON) are printed plain and cut: rich's highlighting of a
+#: 700 KB output took 20 s and 600 MB.
+PRINTED_OUTPUT_CHARACTERS = 20_000
+
+
+def print_outputs(console: Console, outputs: Any) -> None:
+    """The case's outputs as JSON: highlighted when short, else their start, plain."""
+    text = json.dumps(outputs, default=str)
+    if len(text) <= PRINTED_OUTPUT_CHARACTERS:
+        console.print_json(text)
+        return
+    console.print(
+        escape(text[:PRINTED_OUTPUT_CHARACTERS]) + f" … ({len(text):,} characters in all)",
+        highlight=False,
+        soft_wrap=True,
+    )

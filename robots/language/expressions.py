@@ -32,6 +32,7 @@ from robots.language.expression_limits import (
     check_size,
     size_problem,
 )
+from robots.language.time_budget import MAX_SECONDS, TooSlow, time_budget
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<body>.*)\}\}\s*$", re.DOTALL)
 # ${NAME}, ${NAME:-default}, and a default that is itself a reference: ${NAME:-${OTHER:-x}}.
@@ -259,13 +260,19 @@ def render_text(text: str, scope: Mapping[str, Any], *, where: str = "") -> Any:
     if not is_template(text):
         return text
     try:
-        expression = single_expression(text)
-        if expression is not None:
-            result = _compile_expression(expression)(**scope)
-            if isinstance(result, Undefined):
-                result._fail_with_undefined_error()
-            return check_size(result, "this expression")
-        return _compile_template(text).render(**scope)
+        with time_budget():
+            expression = single_expression(text)
+            if expression is not None:
+                result = _compile_expression(expression)(**scope)
+                if isinstance(result, Undefined):
+                    result._fail_with_undefined_error()
+                return check_size(result, "this expression")
+            return _compile_template(text).render(**scope)
+    except TooSlow:
+        place = f"{where}: " if where else ""
+        raise ExpressionError(
+            f"{place}this expression computed longer than {MAX_SECONDS:g} seconds and was stopped: {text!r}"
+        ) from None
     except UndefinedError as error:
         raise ExpressionError(_explain_undefined(error, text, where, scope)) from None
     except TemplateSyntaxError as error:

@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from connectors.vault import EncryptedFileVault, VaultError, parse_name
 from orchestrator.control_room.i18n import N_
+from orchestrator.control_room.limits import page_number
 from orchestrator.control_room.pages.ops import schedule_rows, schedule_service
 from orchestrator.control_room.pages.rendering import Message, error_page, flash, problem_page, render
 from orchestrator.control_room.pages.sessions import (
@@ -541,7 +542,7 @@ def audit_page(request: Request, actor: str = "", action: str = "", page: int = 
     agent = _allowed(request, ADMIN)
     if not isinstance(agent, Agent):
         return agent
-    page = max(page, 1)
+    page = page_number(page)
     events, total = store_of(request).admin_events(
         actor=actor.strip() or None,
         action=action.strip() or None,

@@ -26,6 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from orchestrator.control_room.i18n import N_
+from orchestrator.control_room.limits import page_number
 from orchestrator.control_room.pages.rendering import Message, error_page, flash, render
 from orchestrator.control_room.pages.sessions import OPERATING, csrf_ok, current_agent, store_of, to_login
 from orchestrator.queue.search import BULK_LIMIT, CaseQuery
@@ -46,6 +47,8 @@ def _day(text: str, name: str, problems: list[str], *, end: bool = False) -> dat
     except ValueError:
         problems.append(f"{name}: {text!r} is not a date; write it as 2026-11-23")
         return None
+    if end and day == date.max:
+        return None  # "to" the last day there is: no upper bound (the day after does not exist)
     # Days are UTC days; "to" includes its whole day.
     return datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=UTC)
 
@@ -82,7 +85,7 @@ def search_link(given: Mapping[str, str], page: int) -> str:
 def search_view(store: Any, username: str, values: Mapping[str, Any], page: int) -> dict[str, Any]:
     """What the dashboard's case section shows for a search: one page of cases and the links."""
     query, given, problems = query_from(values)
-    page = max(page, 1)
+    page = page_number(page)
     cases, total = store.search_cases(
         query, visible_to=username, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )

@@ -8,6 +8,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from loguru import logger
 
 from orchestrator.control_room import i18n
+from orchestrator.control_room.files import served_file
 from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages.rendering import STATIC_DIR, error_page, render
 from orchestrator.control_room.pages.sessions import (
@@ -136,7 +137,7 @@ async def preferences(request: Request) -> Response:
 @router.get("/static/{name}", include_in_schema=False)
 def static_file(name: str) -> Response:
     """The control room's CSS and JavaScript (shipped in the package: works offline)."""
-    path = (STATIC_DIR / name).resolve()
-    if path.parent != STATIC_DIR or not path.is_file():
+    path = served_file(STATIC_DIR, name)
+    if path is None or path.parent != STATIC_DIR:
         return JSONResponse({"error": f"no static file {name!r}"}, status_code=404)
     return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})

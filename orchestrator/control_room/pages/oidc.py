@@ -21,7 +21,6 @@ a unit, where they are created as an agent. Local passwords keep working beside 
 from __future__ import annotations
 
 import base64
-import hmac
 import json
 import secrets
 import time
@@ -38,6 +37,7 @@ from joserfc.jwk import KeySet
 from loguru import logger
 
 from connectors.vault import VaultError, default_vault
+from orchestrator.control_room.constant_time import texts_equal
 from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages.rendering import render
 from orchestrator.control_room.pages.sessions import safe_next, settings_secret, sign, start_session, store_of
@@ -107,7 +107,7 @@ def _flow_cookie(secret: str, flow: dict[str, str]) -> str:
 
 def _read_flow(secret: str, value: str | None) -> dict[str, str] | None:
     body, _, signature = (value or "").rpartition(".")
-    if not body or not hmac.compare_digest(signature, sign(secret, "oidc:" + body)):
+    if not body or not texts_equal(signature, sign(secret, "oidc:" + body)):
         return None
     try:
         flow = json.loads(base64.urlsafe_b64decode(body))
@@ -204,7 +204,7 @@ async def oidc_callback(request: Request) -> Response:
     settings = request.app.state.settings
     flow = _read_flow(settings_secret(request), request.cookies.get(FLOW_COOKIE))
     state = request.query_params.get("state", "")
-    if flow is None or not hmac.compare_digest(state, flow["state"]):
+    if flow is None or not texts_equal(state, flow["state"]):
         return _refused(request, N_("The sign-in took too long or was not started here. Please try again."))
     if request.query_params.get("error"):
         logger.info("identity provider refused the sign-in: {}", request.query_params.get("error"))

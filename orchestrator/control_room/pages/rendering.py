@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +25,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from orchestrator.control_room import i18n
+from orchestrator.control_room.constant_time import texts_equal
 from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages import fragments
 from orchestrator.control_room.pages.sessions import (
@@ -45,6 +45,8 @@ HERE = Path(__file__).resolve().parent.parent  # orchestrator/control_room
 STATIC_DIR = HERE / "static"
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 FLASH_COOKIE = "tandem_flash"
+#: A flash cookie's value at most (browsers keep cookies of up to about 4,000 bytes).
+FLASH_MAX_CHARACTERS = 3000
 
 
 def static_url(name: str) -> str:
@@ -76,6 +78,10 @@ def flash(response: Response, request: Request, kind: Literal["ok", "error"], te
     if isinstance(text, Message):
         entry += [text.template, text.values]
     value = encode_b64(json.dumps(entry).encode())
+    if len(value) > FLASH_MAX_CHARACTERS:
+        # A message that repeats a huge input (a 100,000-character name) would make a cookie
+        # no browser keeps and an answer some clients refuse: its start says enough.
+        value = encode_b64(json.dumps([kind, str(text)[: FLASH_MAX_CHARACTERS // 4] + "…"]).encode())
     response.set_cookie(
         FLASH_COOKIE,
         f"{value}.{sign(settings_secret(request), 'flash:' + value)}",
@@ -90,7 +96,7 @@ def read_flash(request: Request) -> list[tuple[str, str]]:
     """The flash message of this request: (kind, text), the text in the reader's language."""
     raw = request.cookies.get(FLASH_COOKIE, "")
     value, _, signature = raw.rpartition(".")
-    if not value or not hmac.compare_digest(signature, sign(settings_secret(request), "flash:" + value)):
+    if not value or not texts_equal(signature, sign(settings_secret(request), "flash:" + value)):
         return []
     with contextlib.suppress(ValueError, UnicodeDecodeError):
         kind, text, *translatable = json.loads(decode_b64(value))

@@ -28,6 +28,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from orchestrator.control_room import i18n
+from orchestrator.control_room.constant_time import texts_equal
 from orchestrator.models import User
 
 SESSION_COOKIE = "tandem_session"
@@ -66,7 +67,7 @@ def read_session(secret: str, value: str | None, *, now: float | None = None) ->
     if not value or value.count(".") != 3:
         return None
     body, _, signature = value.rpartition(".")
-    if not hmac.compare_digest(signature, sign(secret, "session:" + body)):
+    if not texts_equal(signature, sign(secret, "session:" + body)):
         return None
     name, issued, nonce = body.split(".")
     try:
@@ -162,7 +163,7 @@ def current_agent(request: Request) -> Agent | None:
 
 def csrf_ok(request: Request, agent: Agent, form: dict[str, Any] | None = None) -> bool:
     sent = request.headers.get("x-csrf-token") or (form or {}).get("csrf_token") or ""
-    return hmac.compare_digest(str(sent), agent.csrf)
+    return texts_equal(str(sent), agent.csrf)
 
 
 def safe_next(target: str | None) -> str:

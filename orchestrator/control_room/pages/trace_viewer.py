@@ -24,6 +24,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from orchestrator.control_room.files import served_file
 from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages.rendering import Message, error_page
 from orchestrator.control_room.pages.sessions import current_agent, to_login
@@ -84,8 +85,8 @@ def viewer_file(request: Request, name: str) -> Response:
                 "the case page and open it with 'python -m playwright show-trace FILE'."
             ),
         )
-    path = (folder / (name or "index.html")).resolve()
-    if not path.is_relative_to(folder) or not path.is_file():
+    path = served_file(folder, name or "index.html")
+    if path is None:
         return error_page(
             request,
             agent,

@@ -53,7 +53,11 @@ async def mark_read(request: Request) -> Response:
         return error_page(
             request, agent, 403, N_("Not allowed"), N_("This form has expired: reload the page.")
         )
-    ids = [int(str(value)) for value in form.getlist("ids") if str(value).isdigit()]
+    ids = [
+        int(value)
+        for value in map(str, form.getlist("ids"))
+        if value.isascii() and value.isdigit() and len(value) <= 18
+    ]
     store = store_of(request)
     await anyio.to_thread.run_sync(lambda: store.mark_notifications_read(agent.username, ids or None))
     if request.headers.get("x-csrf-token"):
