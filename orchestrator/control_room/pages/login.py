@@ -15,6 +15,7 @@ from orchestrator.control_room.pages.sessions import (
     SESSION_COOKIE,
     csrf_ok,
     current_agent,
+    from_another_site,
     safe_next,
     start_session,
     store_of,
@@ -41,6 +42,15 @@ def login_page(request: Request, next: str = "/inbox") -> Response:
 @router.post("/login", include_in_schema=False)
 async def login(request: Request) -> Response:
     """Check the password; on success set the session cookie and go where the agent wanted."""
+    if from_another_site(request):
+        logger.info("audit=login_cross_site: a sign-in posted from another site was refused")
+        return error_page(
+            request,
+            None,
+            403,
+            N_("Sign-in refused"),
+            N_("This sign-in was sent from another site. Sign in on the control room's own sign-in page."),
+        )
     form = await request.form()
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))

@@ -166,6 +166,34 @@ def csrf_ok(request: Request, agent: Agent, form: dict[str, Any] | None = None) 
     return texts_equal(str(sent), agent.csrf)
 
 
+def from_another_site(request: Request) -> bool:
+    """Whether the browser says another site's page sent this request: Fetch Metadata's
+    ``Sec-Fetch-Site: cross-site``, or an ``Origin`` that is ``null`` or names another host than
+    this request's (``Host``, ``X-Forwarded-Host`` from a proxy, or the configured public URL).
+
+    The sign-in form has no session to bind a CSRF token to; this keeps another site from
+    posting its own user name and password there and signing a visitor's browser in as that
+    user (login CSRF). Every browser in use sends one of the two headers on such a post; a
+    request with neither (curl, a script) is no browser's and is let through.
+    """
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    try:
+        host = urlsplit(origin.strip()).netloc.lower()
+    except ValueError:
+        return True
+    if not host:  # "null": a sandboxed frame, a redirect across sites, a data: page
+        return True
+    ours = {request.headers.get("host", "").lower(), request.headers.get("x-forwarded-host", "").lower()}
+    public = request.app.state.settings.public_url
+    if public:
+        ours.add(urlsplit(public).netloc.lower())
+    return host not in ours
+
+
 def safe_next(target: str | None) -> str:
     # Only paths on this site: an attacker's ?next=https://evil.example must not redirect away.
     if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
