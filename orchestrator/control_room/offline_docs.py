@@ -17,8 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from orchestrator.control_room.files import served_file
 from orchestrator.control_room.pages.rendering import STATIC_DIR
+from orchestrator.control_room.served_files import served_file
 
 #: Where the Swagger UI and ReDoc bundles live (a package's files, not the network).
 ASSETS_DIR = (Path(fastapi_offline.__file__).resolve().parent / "static").resolve()

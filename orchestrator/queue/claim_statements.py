@@ -412,7 +412,7 @@ class SQLiteStatements:
         ]
 
     def picks_among(self, count: int) -> tuple[Prepared, Prepared]:
-        """``_Statements.picks_among`` prepared, once per number of workflows."""
+        """``Statements.picks_among`` prepared, once per number of workflows."""
         if count not in self._picks_among:
             queued, expired = STATEMENTS.picks_among(count)
             self._picks_among[count] = (Prepared(queued, self.dialect), Prepared(expired, self.dialect))

@@ -145,11 +145,12 @@ def _check_delimiter(schedule: Schedule, source: FileSource, header: Sequence[st
         return
     for other in (";", "\t", "|", ","):
         if other != source.delimiter and other in header[0]:
-            shown = "\\t" if other == "\t" else other
+            # As YAML must spell it: only a double-quoted "\t" is a tab.
+            written = '"\\t"' if other == "\t" else f"'{other}'"
             raise SourceError(
                 f"schedule {schedule.name!r}: {path} has one column {header[0]!r}: its fields are "
-                f"separated by {shown!r}, not {source.delimiter!r}; add delimiter: {shown!r} under "
-                f"source ({schedule.file})"
+                f"separated by {'a tab' if other == chr(9) else repr(other)}, not {source.delimiter!r}; "
+                f"add delimiter: {written} under source ({schedule.file})"
             )
 
 

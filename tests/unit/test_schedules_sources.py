@@ -220,3 +220,16 @@ def test_a_file_that_is_not_a_workbook_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "orders.xlsx").write_text("this is not a workbook", encoding="utf-8")
     with pytest.raises(SourceError, match=r"schedule 'nightly': cannot open .*orders.xlsx as Excel"):
         read_rows(schedule_with("file: orders.xlsx"), FIRE, root=tmp_path)
+
+
+def test_a_tab_separated_file_is_told_the_yaml_that_makes_a_tab(tmp_path: Path) -> None:
+    write(tmp_path / "kunden-tab.csv", "Kundennummer\tStrasse\nK000001\tHauptstr. 1\n")
+    source = schedule_with("file: kunden-tab.csv\ncolumns: {customer_id: Kundennummer, street: Strasse}")
+    with pytest.raises(
+        SourceError, match=r'separated by a tab, not \',\'; add delimiter: "\\t" under source'
+    ):
+        read_rows(source, FIRE, root=tmp_path)
+    fixed = schedule_with(
+        'file: kunden-tab.csv\ndelimiter: "\\t"\ncolumns: {customer_id: Kundennummer, street: Strasse}'
+    )
+    assert read_rows(fixed, FIRE, root=tmp_path)[0].payload["street"] == "Hauptstr. 1"

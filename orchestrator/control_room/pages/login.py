@@ -8,7 +8,6 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from loguru import logger
 
 from orchestrator.control_room import i18n
-from orchestrator.control_room.files import served_file
 from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages.rendering import STATIC_DIR, error_page, render
 from orchestrator.control_room.pages.sessions import (
@@ -20,6 +19,7 @@ from orchestrator.control_room.pages.sessions import (
     start_session,
     store_of,
 )
+from orchestrator.control_room.served_files import served_file
 from orchestrator.control_room.throttle import login_throttle
 
 router = APIRouter()

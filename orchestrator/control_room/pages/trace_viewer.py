@@ -24,10 +24,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from orchestrator.control_room.files import served_file
 from orchestrator.control_room.i18n import N_
 from orchestrator.control_room.pages.rendering import Message, error_page
 from orchestrator.control_room.pages.sessions import current_agent, to_login
+from orchestrator.control_room.served_files import served_file
 
 VIEWER_URL = "/ops/trace-viewer"
 """Where the viewer's files are served (the service worker's scope)."""
