@@ -258,7 +258,7 @@ def _shows(session: ScreenSession) -> str:
     """Which screen is up, for an error: its first line (a host's screen id and title), not
     its fields. An error is logged and shown in task reasons, and a screen's fields hold
     customer data; the whole screen, cursor included, is kept with the failure's evidence."""
-    return f"the screen's first line reads {session.heading()!r} (the whole screen is kept with the failure)"
+    return f"the screen's first line reads {session.heading()} (the whole screen is kept with the failure)"
 
 
 def _drawn(ctx: ActionContext, session: ScreenSession, timeout: float) -> None:

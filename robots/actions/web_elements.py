@@ -189,7 +189,7 @@ def _what_page_has(session: WebSession, target: Target) -> str:
         found = frame_scope.evaluate(_INVENTORY_SCRIPT, kind)
     except Exception:
         return ""
-    shown = page_quote(", ".join(repr(item[:60]) for item in found)) if found else "none"
+    shown = page_quote(", ".join(repr(item[:60]) for item in found), 1000) if found else "none"
     return f"; the {_where_kind(session, target)} has these {names[kind]}: {shown}{_frames_having(session, target)}"
 
 

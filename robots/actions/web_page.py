@@ -265,9 +265,9 @@ def _headers(session: Any, params: ReadFieldParams) -> str:
         return ""
     parts = []
     if found.get("rows"):
-        parts.append("row headers: " + page_quote(", ".join(repr(t[:40]) for t in found["rows"])))
+        parts.append("row headers: " + page_quote(", ".join(repr(t[:40]) for t in found["rows"]), 1000))
     if found.get("columns"):
-        parts.append("column headers: " + page_quote(", ".join(repr(t[:40]) for t in found["columns"])))
+        parts.append("column headers: " + page_quote(", ".join(repr(t[:40]) for t in found["columns"]), 1000))
     return "; the page has " + "; ".join(parts) if parts else "; the page has no dt or th headers"
 
 

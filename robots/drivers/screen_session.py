@@ -14,6 +14,7 @@ from typing import Any
 from robots.drivers.systems import LoginRunner
 from robots.errors import SystemException
 from robots.language.model import SystemSpec
+from robots.masking import page_quote
 
 
 def text_pattern(text: str) -> re.Pattern[str]:
@@ -84,10 +85,11 @@ class ScreenSession:
         raise NotImplementedError
 
     def heading(self) -> str:
-        """The screen's first line with text, spaces collapsed, at most 80 characters: which
-        screen is up (a host's screen id and title), for an error, without its fields."""
+        """The screen's first line with text, at most 80 characters, quoted as application text
+        (``page_quote``: kept from the logs): which screen is up (a host's screen id and title),
+        for an error, without its fields."""
         first = next((line.strip() for line in self.lines() if line.strip()), "")
-        return " ".join(first.split())[:80]
+        return page_quote(first, 80)
 
     def text(self) -> str:
         """The whole screen, rows joined by newlines, trailing spaces removed."""

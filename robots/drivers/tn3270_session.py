@@ -177,7 +177,7 @@ class Tn3270Session(ScreenSession):
             if self.keyboard() == "E":
                 raise SystemException(
                     f"{self.system}: the keyboard is locked by an operator error (a key the field "
-                    f"does not take) on the screen whose first line reads {self.heading()!r}"
+                    f"does not take) on the screen whose first line reads {self.heading()}"
                 )
             return self.keyboard() == "U" and not (locked and any(locked.search(r) for r in rows))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from robots.errors import LoginRefused
+from robots.masking import page_quote
 
 _REFUSAL_SCRIPT = """() => {
   const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
@@ -43,8 +44,8 @@ def raise_if_refused(session: Any) -> None:
     message = refusal_message(session)
     if message is not None:
         raise LoginRefused(
-            f"the login to {session.system} was refused: the page says {message!r} ({session.page.url}); "
-            f"check the robot's credentials{_entry(session)}"
+            f"the login to {session.system} was refused: the page says {page_quote(message)} "
+            f"({session.page.url}); check the robot's credentials{_entry(session)}"
         )
 
 

@@ -34,7 +34,7 @@ from loguru import logger
 
 from robots.drivers.browser import acquire_playwright, launch_options, release_playwright
 from robots.drivers.systems import LoginRunner, SystemSessions
-from robots.errors import SystemException
+from robots.errors import BusinessException, SystemException
 from robots.language import expressions
 from robots.language.model import SystemSpec
 from robots.masking import PROCESS_MASKER, scrub_zip
@@ -105,6 +105,7 @@ class WebSession:
     dialog_prompt: str | None = None
     dialogs: list[str] = field(default_factory=list)
     cases: int = 0
+    in_use: int = 0  # how many open 'in' blocks work in it (nested ones share it)
     case_id: str | None = None
     tracing: bool = False  # each case is traced (TANDEM_TRACE is not off)
     snapshots: bool = (
@@ -274,15 +275,17 @@ DETAILED_CASES_KEPT = 1000
 """How many failed cases a robot remembers to trace with DOM snapshots when they run again."""
 
 
-def _declared_otherwise(opened: SystemSpec, wanted: SystemSpec) -> bool:
-    """Whether a session opened for ``opened`` is not one for ``wanted``: another address,
-    language, login or robot account (where the system was written does not matter)."""
-    return (opened.url, opened.locale, opened.login, opened.credentials) != (
-        wanted.url,
-        wanted.locale,
-        wanted.login,
-        wanted.credentials,
-    )
+def _declared_otherwise(session: WebSession, wanted: SystemSpec) -> bool:
+    """Whether ``session`` is not one for ``wanted``: another address (as resolved: a
+    ``${CRM_URL:-…}`` and the URL it names are the same), language, login or robot account
+    (where the system was written does not matter)."""
+    opened = session.spec
+    if (opened.locale, opened.login, opened.credentials) != (wanted.locale, wanted.login, wanted.credentials):
+        return True
+    if opened.url == wanted.url:
+        return False
+    url = expressions.resolve_env(wanted.url, where=f"system {session.system} (url)") if wanted.url else ""
+    return url != session.base_url
 
 
 class WebSessions(SystemSessions):
@@ -431,14 +434,23 @@ class WebSessions(SystemSessions):
         project_root: Path | None = None,
     ) -> Iterator[Any]:
         session = self._sessions.get(name)
-        if session is not None and _declared_otherwise(session.spec, spec):
+        otherwise = session is not None and _declared_otherwise(session, spec)
+        if session is not None and otherwise:
+            if session.in_use:
+                # An enclosing 'in' block still works in it: closing it would pull the page
+                # from under that block's next step.
+                raise BusinessException(
+                    f"system {name} is declared otherwise here (another address, language, login "
+                    f"or account) than in the enclosing 'in: {name}' block, which is still open; "
+                    "give the two systems different names"
+                )
             # Two workflows name different apps (or languages, or logins) alike: 'app' is what
             # every 'run.py record --url' writes. A session is for the app it was opened on.
             logger.info("system {} is declared otherwise in this workflow: a new session", name)
         if session is not None and (
-            _declared_otherwise(session.spec, spec)
+            otherwise
             or not self._alive(session)
-            or session.cases >= (spec.recycle_after or self.recycle_after)
+            or (session.cases >= (spec.recycle_after or self.recycle_after) and not session.in_use)
         ):
             self.discard(name)
             session = None
@@ -463,7 +475,11 @@ class WebSessions(SystemSessions):
                 session.begin_trace(f"case {case_id}")
         session.relogin = login
         session.leave_frame()
-        yield session
+        session.in_use += 1
+        try:
+            yield session
+        finally:
+            session.in_use -= 1
 
     @staticmethod
     def login_again(session: WebSession) -> None:

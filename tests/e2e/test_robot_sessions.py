@@ -192,3 +192,31 @@ def test_closing_the_robot_leaves_no_browser_process(robot_env: dict[str, str], 
         web.close()
     left = sorted(pid for pid in processes if alive(pid))
     assert not left, f"browser processes outlived the robot: {left}"
+
+
+def test_a_system_declared_otherwise_gets_its_own_session_but_never_under_an_open_block(
+    web: WebSessions, demo: DemoApps
+) -> None:
+    from robots.errors import BusinessException
+    from robots.language.model import SystemSpec
+
+    crm = os.environ["CRM_URL"]
+    by_variable = SystemSpec(kind="web", url="${CRM_URL}")
+    by_address = SystemSpec(kind="web", url=crm)
+    german = SystemSpec(kind="web", url=crm, locale="de-DE")
+    web.discard("app")
+    with web.session("app", by_variable, login=None, case_id="c-1") as first:
+        # The same address written as it resolves is the same system: the session is shared.
+        with web.session("app", by_address, login=None, case_id="c-1") as inner:
+            assert inner is first
+        # Another language under the same name would close the page the outer block works on.
+        with (
+            pytest.raises(BusinessException, match="declared otherwise here"),
+            web.session("app", german, login=None, case_id="c-1"),
+        ):
+            pass
+        first.page.goto(crm)  # still open
+    with web.session("app", german, login=None, case_id="c-2") as second:
+        assert second is not first  # no block holds the first any more: a session of its own
+        assert second.page.evaluate("navigator.language") == "de-DE"
+    web.discard("app")

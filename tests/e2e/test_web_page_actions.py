@@ -178,7 +178,7 @@ def test_a_refused_login_fails_at_once_quoting_the_page(
     started = time.monotonic()
     record = run(Project(tmp_path), sessions, parsed)
     assert record.status == "failed_system"
-    assert "the login to de was refused: the page says 'Anmeldung fehlgeschlagen.'" in (record.error or "")
+    assert "the login to de was refused: the page says «Anmeldung fehlgeschlagen.»" in (record.error or "")
     assert time.monotonic() - started < 5  # at once, and not retried: a retry cannot help
 
 

@@ -93,5 +93,5 @@ def test_an_error_names_the_screen_by_its_first_line_not_its_fields() -> None:
     from robots.actions.terminal import _shows
 
     shown = _shows(session(*SCREEN))
-    assert shown.startswith("the screen's first line reads 'KSM020 CUSTOMER ADDRESS'")
+    assert shown.startswith("the screen's first line reads «KSM020 CUSTOMER ADDRESS»")
     assert "C000002" not in shown and "\n" not in shown
