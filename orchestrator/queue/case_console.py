@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.errors import InvalidTransition, NotFound
+from orchestrator.errors import InvalidTransition, NotFound, OrchestratorError
 from orchestrator.models import FINISHED, Case, CaseTimeline, HumanTask, StepEntry, Transition
 
 _STATUS_STYLES = {
@@ -157,9 +157,14 @@ def _tasks_table(tasks: Sequence[HumanTask], title: str | None = None, *, width:
     return table
 
 
+class SeveralCases(OrchestratorError):
+    """The start of an id that several cases share."""
+
+
 def whole_case_id(store: Any, case_id: str) -> str:
     """``case_id``, or the one case id it is the start of (as git takes a commit's first
-    characters): ``cases show c-95689f3b``. Unchanged when no case or several start so."""
+    characters): ``cases show c-95689f3b``. Unchanged when no case starts so;
+    ``SeveralCases`` naming them when several do."""
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
@@ -168,15 +173,23 @@ def whole_case_id(store: Any, case_id: str) -> str:
     if len(case_id) < 4:
         return case_id
     pattern = case_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    query = sa.select(CaseRow.id).where(CaseRow.id.like(pattern, escape="\\")).limit(2)
+    query = sa.select(CaseRow.id).where(CaseRow.id.like(pattern, escape="\\")).order_by(CaseRow.id).limit(4)
     with Session(store.engine) as session:
         found = list(session.scalars(query))
-    return found[0] if len(found) == 1 else case_id
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1 and case_id not in found:
+        shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+        raise SeveralCases(f"several cases start with {case_id!r} ({shown}): give more of the id")
+    return case_id
 
 
 def _timeline(store: Any, case_id: str, console: Console) -> CaseTimeline | None:
     try:
         timeline: CaseTimeline = store.case_timeline(whole_case_id(store, case_id))
+    except SeveralCases as error:
+        console.print(str(error), style="red", markup=False, highlight=False)
+        return None
     except NotFound:
         console.print(
             f"no case {case_id!r}: run.py cases lists them", style="red", markup=False, highlight=False
@@ -290,7 +303,7 @@ def retry_case(store: Any, case_id: str, console: Console, *, actor: str, reason
     """Queue a failed, cancelled or waiting case again."""
     try:
         case = store.retry_case(whole_case_id(store, case_id), actor=actor, reason=reason)
-    except (NotFound, InvalidTransition) as error:
+    except (NotFound, InvalidTransition, SeveralCases) as error:
         console.print(str(error), style="red", markup=False, highlight=False)
         return 1
     console.print(
@@ -303,7 +316,7 @@ def cancel_case(store: Any, case_id: str, console: Console, *, actor: str, reaso
     """Cancel an unfinished case (a running one stops at its next step)."""
     try:
         case = store.cancel_case(whole_case_id(store, case_id), actor=actor, reason=reason)
-    except (NotFound, InvalidTransition) as error:
+    except (NotFound, InvalidTransition, SeveralCases) as error:
         console.print(str(error), style="red", markup=False, highlight=False)
         return 1
     console.print(f"case {case.id} is {case.status}", markup=False, highlight=False)
@@ -349,6 +362,12 @@ def list_tasks(
     as_json: bool = False,
 ) -> int:
     """Human tasks, most urgent first, as a table or a JSON array."""
+    if case_id is not None:
+        try:
+            case_id = whole_case_id(store, case_id)
+        except SeveralCases as error:
+            console.print(str(error), style="red", markup=False, highlight=False)
+            return 1
     tasks = all_tasks(store, statuses=statuses, queue=queue, case_id=case_id, limit=limit)
     if as_json:
         _dump([task.model_dump(mode="json") for task in tasks], console)

@@ -110,3 +110,28 @@ def test_ids_stay_whole_in_a_narrow_table_and_their_start_is_enough(
     assert tandem(home, "cases", "show", "c-").returncode == 1  # too short to be one case
     retried = tandem(home, "cases", "retry", ids[3][:12])
     assert f"case {ids[3]} is queued again" in retried.stdout, retried.stdout + retried.stderr
+
+
+def test_a_start_several_cases_share_is_named_not_guessed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    from rich.console import Console
+
+    from orchestrator.queue.case_console import list_tasks, show_case
+
+    write(tmp_path / "workflows" / "numbers.yaml", "name: numbers\nsteps:\n  - output: {one: 1}\n")
+    store = Orchestrator(f"sqlite:///{tmp_path / 'tandem.db'}", project=Project(tmp_path))
+    try:
+        ids = iter(["abcd" + "0" * 28, "abcd" + "1" * 28, "abce" + "2" * 28])
+        monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(next(ids)))
+        made = [store.create_case("numbers", f"r-{n}", {})[0].id for n in range(3)]
+        monkeypatch.undo()
+        screen = Console(width=200, record=True)
+        assert show_case(store, "c-abcd", screen) == 1
+        assert f"several cases start with 'c-abcd' ({made[0]}, {made[1]}): give more" in screen.export_text()
+        assert show_case(store, "c-abce", screen) == 0  # one case starts so: that one
+        assert list_tasks(store, screen, case_id="c-abcd") == 1
+    finally:
+        store.close()
