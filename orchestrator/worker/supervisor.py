@@ -391,8 +391,8 @@ def _report_left_behind(store: Any, settings: WorkerSettings) -> None:
             "worker: stopped with cases left: {} (run.py worker --drain waits for them)",
             left.describe_robot_work(),
         )
-    elif settings.drain:
-        logger.info("worker: drained: no case is queued or running")
+    else:
+        logger.info("worker: {}: no case is queued or running", "drained" if settings.drain else "done")
     if left.waiting_human:
         logger.info("worker: {}", left.describe_waiting())
 

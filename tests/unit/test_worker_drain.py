@@ -60,6 +60,8 @@ def test_once_leaves_retries_and_dead_robots_cases_and_drain_finishes_them(tmp_p
     assert "drained: no case is queued or running" in drained.stderr
     assert "1 case waiting for a person (queues: review 1)" in drained.stderr
     assert {store.get_case(case.id).status for case in (abandoned, later)} == {"done"}
+    again = worker(tmp_path, "--once")  # nothing left: it says so, not only "after 0 cases"
+    assert "worker: done: no case is queued or running" in again.stderr, again.stderr
     store.close()
 
 
