@@ -275,6 +275,11 @@ DETAILED_CASES_KEPT = 1000
 """How many failed cases a robot remembers to trace with DOM snapshots when they run again."""
 
 
+def _base_url(name: str, spec: SystemSpec) -> str:
+    """The system's address with its ``${VARIABLES}`` resolved ("" without one)."""
+    return expressions.resolve_env(spec.url, where=f"system {name} (url)") if spec.url else ""
+
+
 def _declared_otherwise(session: WebSession, wanted: SystemSpec) -> bool:
     """Whether ``session`` is not one for ``wanted``: another address (as resolved: a
     ``${CRM_URL:-…}`` and the URL it names are the same), language, login or robot account
@@ -284,8 +289,7 @@ def _declared_otherwise(session: WebSession, wanted: SystemSpec) -> bool:
         return True
     if opened.url == wanted.url:
         return False
-    url = expressions.resolve_env(wanted.url, where=f"system {session.system} (url)") if wanted.url else ""
-    return url != session.base_url
+    return _base_url(session.system, wanted) != session.base_url
 
 
 class WebSessions(SystemSessions):
@@ -386,7 +390,7 @@ class WebSessions(SystemSessions):
 
     def _open(self, name: str, spec: SystemSpec, login: LoginRunner | None) -> WebSession:
         browser = self._ensure_browser()
-        base_url = expressions.resolve_env(spec.url, where=f"system {name} (url)") if spec.url else ""
+        base_url = _base_url(name, spec)
         options: dict[str, Any] = {"base_url": base_url or None, "ignore_https_errors": True}
         if spec.locale:
             options["locale"] = spec.locale

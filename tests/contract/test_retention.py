@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from orchestrator.models import Claim
 from orchestrator.service import Orchestrator
 from robots.engine.records import RunRecord, RunState, StepRecord
 from robots.engine.runner import Engine
@@ -38,6 +39,25 @@ def test_personal_data_of_old_finished_cases_is_purged_and_the_audit_kept(
     assert orch.purge_personal_data(timedelta(days=30)) == 0  # purged once
 
 
+def fail_business(orch: Orchestrator, claim: Claim, now: datetime, error: str) -> None:
+    """The claimed run of the 'ask' case ends in a business exception with ``error``."""
+    orch.finish_run(
+        claim,
+        RunRecord(
+            run_id=claim.run_id,
+            case_id=claim.case.id,
+            workflow="ask",
+            version="1",
+            robot="robot-1",
+            status="failed_business",
+            started_at=now,
+            ended_at=now,
+            error=error,
+            error_kind="business",
+        ),
+    )
+
+
 def test_the_purge_deletes_the_evidence_files_of_the_purged_cases(
     orch: Orchestrator, clock: Clock, tmp_path: Path
 ) -> None:
@@ -62,21 +82,7 @@ def test_the_purge_deletes_the_evidence_files_of_the_purged_cases(
         artifacts=[str(trace), "/nowhere/x.png"],
     )
     orch.save_checkpoint(claim, RunState(), [step, failed])
-    orch.finish_run(
-        claim,
-        RunRecord(
-            run_id=claim.run_id,
-            case_id=case.id,
-            workflow="ask",
-            version="1",
-            robot="robot-1",
-            status="failed_business",
-            started_at=now,
-            ended_at=now,
-            error="no such customer",
-            error_kind="business",
-        ),
-    )
+    fail_business(orch, claim, now, "no such customer")
     clock.advance(days=31)
 
     assert orch.purge_personal_data(timedelta(days=30)) == 1
@@ -92,21 +98,7 @@ def test_the_audit_trail_keeps_errors_without_the_page_text_they_quoted(
     assert claim is not None
     now = clock()
     quote = page_quote("Kundin Lea Weber, geboren 12.03.1980")
-    orch.finish_run(
-        claim,
-        RunRecord(
-            run_id=claim.run_id,
-            case_id=case.id,
-            workflow="ask",
-            version="1",
-            robot="robot-1",
-            status="failed_business",
-            started_at=now,
-            ended_at=now,
-            error=f"expected text='Saved', but the page shows: {quote}",
-            error_kind="business",
-        ),
-    )
+    fail_business(orch, claim, now, f"expected text='Saved', but the page shows: {quote}")
     before = orch.case_timeline(case.id)
     assert "Lea Weber" in before.transitions[-1].reason  # the person reading the case sees it
     clock.advance(days=31)
